@@ -1,0 +1,56 @@
+//! Command-line options (the contract other tools and scripts rely on).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::units::parse_duration;
+
+/// A raw TCP echo server on a hand-rolled mio event loop: every byte back, in order.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "echo-server", version)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port; the first stdout line names it).
+    #[arg(short, long, default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Listen backlog (the kernel clamps it to net.core.somaxconn).
+    #[arg(long, default_value_t = 32768, value_name = "N")]
+    pub backlog: u32,
+    /// Event loops (threads) in each process, each with its own SO_REUSEPORT listener.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub threads: u16,
+    /// Worker processes sharing the port with SO_REUSEPORT (to pass the per-process
+    /// open-file limit); the parent forwards signals and sums their stats.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub processes: u16,
+    /// Refuse (accept and close at once) connections beyond N open; counted as refused.
+    /// With --processes each worker enforces its share, N / processes rounded up.
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<u64>,
+    /// Close connections that moved no byte for this long (e.g. 30s). Off by default.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub idle_timeout: Option<Duration>,
+    /// Print one stats line on stderr per interval (e.g. 1s). Off by default.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub stats_interval: Option<Duration>,
+    /// Print the final stats as one JSON object on stdout at exit.
+    #[arg(long)]
+    pub json: bool,
+    /// Internal: run as a worker of a --processes parent (JSON stats line at exit).
+    #[arg(long, hide = true)]
+    pub worker: bool,
+}
+
+/// Parses `IP:PORT` or `host:port` (resolved, first address wins).
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|e| {
+            format!("`{text}` is not an address (want IP:PORT, e.g. 127.0.0.1:12345): {e}")
+        })?
+        .next()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
+}

@@ -1,0 +1,166 @@
+//! One client connection: the echo state machine.
+//!
+//! States, implied by two fields:
+//! - *caught up* (`pending` empty): read into the loop's shared buffer, write it straight back;
+//! - *blocked* (`pending` holds what the socket would not take): read nothing, wait for
+//!   WRITABLE, flush, then go back to reading. This is the backpressure that keeps a client
+//!   which never reads from growing the server's memory: at most one buffer per connection.
+//!
+//! EOF from the peer is only ever seen while caught up, so by then every byte has been echoed;
+//! the connection shuts down its write side and closes (half-close is honoured).
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+
+use mio::net::TcpStream;
+
+/// Bytes moved during one loop turn, added to the shared counters once per turn.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Bytes read from clients.
+    pub bytes_in: u64,
+    /// Bytes written back.
+    pub bytes_out: u64,
+}
+
+/// What a connection needs next after [`Connection::drive`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Read until WouldBlock: wait for the next READABLE event.
+    Idle,
+    /// Holding unsent bytes: wait for WRITABLE.
+    Blocked,
+    /// Used its byte budget with data possibly left: run again after the others.
+    Yield,
+    /// Finished; drop it and count the reason.
+    Close(CloseReason),
+}
+
+/// Why a connection ended; each reason has its own counter.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum CloseReason {
+    /// Orderly EOF from the peer, every byte echoed.
+    Peer,
+    /// Connection reset, aborted or broken pipe.
+    Reset,
+    /// Any other I/O error.
+    Error,
+    /// Closed by the server's `--idle-timeout`.
+    Idle,
+}
+
+/// A client connection and the echo bytes it still owes.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    /// Echo bytes the socket would not take yet, from `sent` on. Empty (unallocated) when
+    /// caught up, so an idle connection costs no heap memory.
+    pending: Vec<u8>,
+    sent: usize,
+    /// Loop clock (ms) of the last byte moved, for `--idle-timeout`.
+    pub last_active_ms: u64,
+    /// Whether this connection sits in the loop's ready queue.
+    pub queued: bool,
+}
+
+impl Connection {
+    /// Wraps an accepted stream.
+    pub fn new(stream: TcpStream, now_ms: u64) -> Self {
+        Connection {
+            stream,
+            pending: Vec::new(),
+            sent: 0,
+            last_active_ms: now_ms,
+            queued: false,
+        }
+    }
+
+    /// The socket, for (de)registration with the poller.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Moves as many bytes as the sockets allow, up to `budget` bytes read, using `buf` as the
+    /// scratch buffer shared by every connection of the loop.
+    pub fn drive(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
+        match self.flush(tally) {
+            Ok(true) => {}
+            Ok(false) => return Step::Blocked,
+            Err(e) => return Step::Close(classify(&e)),
+        }
+        let mut read_total = 0;
+        while read_total < budget {
+            let n = match (&self.stream).read(buf) {
+                Ok(0) => return self.finish(),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Idle,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Step::Close(classify(&e)),
+            };
+            read_total += n;
+            tally.bytes_in += n as u64;
+            let written = match write_some(&self.stream, &buf[..n], tally) {
+                Ok(w) => w,
+                Err(e) => return Step::Close(classify(&e)),
+            };
+            if written < n {
+                self.pending.extend_from_slice(&buf[written..n]);
+                self.sent = 0;
+                return Step::Blocked;
+            }
+        }
+        Step::Yield
+    }
+
+    /// Writes out pending bytes; `Ok(true)` once none are left.
+    fn flush(&mut self, tally: &mut Tally) -> io::Result<bool> {
+        if self.pending.is_empty() {
+            return Ok(true);
+        }
+        self.sent += write_some(&self.stream, &self.pending[self.sent..], tally)?;
+        if self.sent < self.pending.len() {
+            return Ok(false);
+        }
+        // Release the allocation: a connection that caught up is back to costing nothing.
+        self.pending = Vec::new();
+        self.sent = 0;
+        Ok(true)
+    }
+
+    /// The peer sent EOF and everything is echoed: send our FIN too.
+    fn finish(&mut self) -> Step {
+        match self.stream.shutdown(Shutdown::Write) {
+            Ok(()) => Step::Close(CloseReason::Peer),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Step::Close(CloseReason::Peer),
+            Err(e) => Step::Close(classify(&e)),
+        }
+    }
+}
+
+/// Writes as much of `data` as the socket takes without blocking.
+fn write_some(mut stream: &TcpStream, data: &[u8], tally: &mut Tally) -> io::Result<usize> {
+    let mut written = 0;
+    while written < data.len() {
+        match stream.write(&data[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n;
+                tally.bytes_out += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// Sorts an I/O error into the counter it belongs to.
+pub fn classify(err: &io::Error) -> CloseReason {
+    match err.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => CloseReason::Reset,
+        _ => CloseReason::Error,
+    }
+}

@@ -1,0 +1,340 @@
+//! The event loop: one mio `Poll`, one listener, a slab of connections keyed by `Token`, one
+//! read buffer shared by all of them, and a ready queue for fairness.
+//!
+//! mio is edge-triggered, so every source is drained until WouldBlock or parked in the ready
+//! queue with the promise to come back: nothing waits for an event that will not come.
+//! Each connection may read at most [`READ_BUDGET`] bytes per turn and the listener may
+//! accept at most [`ACCEPT_BUDGET`] connections per turn, so neither a fast sender nor a
+//! connection storm starves the others.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::connection::{CloseReason, Connection, Step, Tally};
+use crate::limits::{context, is_resource_exhaustion};
+use crate::stats::Stats;
+
+/// Size of the read buffer each loop shares among all its connections.
+pub const BUFFER_SIZE: usize = 64 * 1024;
+/// Bytes a connection may read per turn before yielding to the others.
+pub const READ_BUDGET: usize = 4 * BUFFER_SIZE;
+/// Connections accepted per turn before the existing ones get served again.
+pub const ACCEPT_BUDGET: usize = 64;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
+const LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// What a loop needs to know beyond its listener.
+#[derive(Debug, Clone, Default)]
+pub struct LoopConfig {
+    /// Refuse (accept and close) connections beyond this many open in the process.
+    pub max_conns: Option<u64>,
+    /// Close connections that moved no byte for this long.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Accepting state: whether connections may be waiting, and the back-off after running out
+/// of descriptors (an edge-triggered listener is not re-signalled for connections already
+/// queued, and a level-triggered one would spin, so a timer brings us back).
+#[derive(Debug)]
+struct AcceptGate {
+    more: bool,
+    paused_until: Option<Instant>,
+    backoff: Duration,
+    last_log: Option<Instant>,
+    suppressed: u64,
+}
+
+/// One event loop thread's state.
+#[derive(Debug)]
+pub struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    conns: Slab<Connection>,
+    buf: Box<[u8]>,
+    ready: VecDeque<Token>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    accept: AcceptGate,
+    cfg: LoopConfig,
+    start: Instant,
+    now: Instant,
+    next_sweep: Option<Instant>,
+}
+
+impl EventLoop {
+    /// Creates a loop around a bound, non-blocking listener. Returns the loop and the waker
+    /// that interrupts its poll (set `stop` first, then wake, to end it).
+    pub fn new(
+        listener: std::net::TcpListener,
+        stats: Arc<Stats>,
+        stop: Arc<AtomicBool>,
+        cfg: LoopConfig,
+    ) -> io::Result<(EventLoop, Arc<Waker>)> {
+        let poll = Poll::new().map_err(|e| context(e, "creating the poller"))?;
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(|e| context(e, "registering the listener"))?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let now = Instant::now();
+        let next_sweep = cfg.idle_timeout.map(|t| now + sweep_interval(t));
+        let event_loop = EventLoop {
+            poll,
+            listener,
+            conns: Slab::new(),
+            buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
+            ready: VecDeque::new(),
+            stats,
+            stop,
+            accept: AcceptGate {
+                more: true,
+                paused_until: None,
+                backoff: MIN_ACCEPT_BACKOFF,
+                last_log: None,
+                suppressed: 0,
+            },
+            cfg,
+            start: now,
+            now,
+            next_sweep,
+        };
+        Ok((event_loop, waker))
+    }
+
+    /// Runs until `stop` is set, then closes every connection.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        while !self.stop.load(Ordering::Relaxed) {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(context(e, "poll"));
+            }
+            self.now = Instant::now();
+            let mut tally = Tally::default();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept.more = true,
+                    WAKER => {}
+                    token => self.drive(token, &mut tally),
+                }
+            }
+            self.accept_batch();
+            // Serve each connection that yielded its budget once more, in arrival order.
+            for _ in 0..self.ready.len() {
+                let Some(token) = self.ready.pop_front() else {
+                    break;
+                };
+                if let Some(conn) = self.conns.get_mut(token.0) {
+                    conn.queued = false;
+                    self.drive(token, &mut tally);
+                }
+            }
+            self.stats
+                .bytes_in
+                .fetch_add(tally.bytes_in, Ordering::Relaxed);
+            self.stats
+                .bytes_out
+                .fetch_add(tally.bytes_out, Ordering::Relaxed);
+            self.sweep_idle();
+        }
+        let open = self.conns.len() as u64;
+        self.stats.open.fetch_sub(open, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Zero while work is queued, else until the next timer (accept retry, idle sweep).
+    fn poll_timeout(&self) -> Option<Duration> {
+        let accept_now = self.accept.more && self.accept.paused_until.is_none();
+        if !self.ready.is_empty() || accept_now {
+            return Some(Duration::ZERO);
+        }
+        let timers = [self.accept.paused_until, self.next_sweep];
+        timers
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now.duration_since(self.start).as_millis() as u64
+    }
+
+    /// Runs one connection's state machine and acts on what it needs next.
+    fn drive(&mut self, token: Token, tally: &mut Tally) {
+        let now_ms = self.now_ms();
+        let Some(conn) = self.conns.get_mut(token.0) else {
+            return; // An event for a connection closed earlier in this turn.
+        };
+        conn.last_active_ms = now_ms;
+        match conn.drive(&mut self.buf, READ_BUDGET, tally) {
+            Step::Idle | Step::Blocked => {}
+            Step::Yield => {
+                if !conn.queued {
+                    conn.queued = true;
+                    self.ready.push_back(token);
+                }
+            }
+            Step::Close(reason) => self.close(token, reason),
+        }
+    }
+
+    /// Drops a connection (closing its descriptor) and counts why. A freed descriptor is
+    /// also the moment to retry an accept that failed for lack of descriptors.
+    fn close(&mut self, token: Token, reason: CloseReason) {
+        self.conns.remove(token.0);
+        self.stats.closed(reason);
+        if self.accept.paused_until.is_some() {
+            self.accept.paused_until = Some(self.now);
+        }
+    }
+
+    /// Accepts up to [`ACCEPT_BUDGET`] connections, or pauses on descriptor exhaustion.
+    fn accept_batch(&mut self) {
+        if !self.accept.more {
+            return;
+        }
+        if let Some(until) = self.accept.paused_until {
+            if self.now < until {
+                return;
+            }
+            self.accept.paused_until = None;
+        }
+        for _ in 0..ACCEPT_BUDGET {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    self.accept.backoff = MIN_ACCEPT_BACKOFF;
+                    self.admit(stream);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept.more = false;
+                    return;
+                }
+                Err(e) if is_resource_exhaustion(&e) => {
+                    self.pause_accept(&e);
+                    return;
+                }
+                // The client gave up between SYN and accept, or a signal: try the next one.
+                Err(e) if is_transient_accept_error(&e) => {}
+                Err(e) => {
+                    self.pause_accept(&e);
+                    return;
+                }
+            }
+        }
+        // Budget spent with connections possibly still queued: `more` stays set.
+    }
+
+    /// Registers an accepted connection, or closes it when `--max-conns` is reached.
+    fn admit(&mut self, mut stream: TcpStream) {
+        if let Some(max) = self.cfg.max_conns {
+            if self.stats.open.load(Ordering::Relaxed) >= max {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                return; // Dropping the stream closes it.
+            }
+        }
+        // Without TCP_NODELAY a partial write waits for the peer's delayed ACK (40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            self.log_error(format_args!("TCP_NODELAY: {e}"));
+        }
+        let entry = self.conns.vacant_entry();
+        let token = Token(entry.key());
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            self.log_error(format_args!("registering a connection: {e}"));
+            return;
+        }
+        let now_ms = self.now.duration_since(self.start).as_millis() as u64;
+        entry.insert(Connection::new(stream, now_ms));
+        self.stats.opened();
+    }
+
+    /// Stops accepting for a growing back-off; existing connections keep being served and a
+    /// closed connection brings the retry forward.
+    fn pause_accept(&mut self, err: &io::Error) {
+        if is_resource_exhaustion(err) {
+            self.stats.accept_exhausted.fetch_add(1, Ordering::Relaxed);
+        }
+        let backoff = self.accept.backoff;
+        self.accept.paused_until = Some(self.now + backoff);
+        self.accept.backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+        let open = self.conns.len();
+        self.log_error(format_args!(
+            "accept failed: {err}; serving the {open} open connections of this loop and \
+             retrying in {backoff:?} (raise the open-file limit or use --processes)"
+        ));
+    }
+
+    /// Logs at most once per [`LOG_EVERY`], saying how many messages were held back.
+    fn log_error(&mut self, msg: std::fmt::Arguments<'_>) {
+        let due = self
+            .accept
+            .last_log
+            .is_none_or(|at| self.now.duration_since(at) >= LOG_EVERY);
+        if !due {
+            self.accept.suppressed += 1;
+            return;
+        }
+        let held = std::mem::take(&mut self.accept.suppressed);
+        if held > 0 {
+            eprintln!("echo-server: {msg} ({held} similar messages held back)");
+        } else {
+            eprintln!("echo-server: {msg}");
+        }
+        self.accept.last_log = Some(self.now);
+    }
+
+    /// Closes connections that moved nothing for `--idle-timeout`.
+    fn sweep_idle(&mut self) {
+        let (Some(timeout), Some(due)) = (self.cfg.idle_timeout, self.next_sweep) else {
+            return;
+        };
+        if self.now < due {
+            return;
+        }
+        self.next_sweep = Some(self.now + sweep_interval(timeout));
+        let cutoff = self.now_ms().saturating_sub(timeout.as_millis() as u64);
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.last_active_ms < cutoff)
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            self.close(Token(key), CloseReason::Idle);
+        }
+    }
+}
+
+/// accept() errors that concern only the one connection being accepted.
+fn is_transient_accept_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    ) || matches!(err.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+}
+
+/// How often idle connections are looked for: a quarter of the timeout, within bounds.
+fn sweep_interval(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}

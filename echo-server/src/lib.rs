@@ -1,0 +1,17 @@
+//! echo-server: a raw TCP echo server on a hand-rolled mio event loop.
+//!
+//! Data path: [`listener`] binds the socket, [`event_loop`] accepts and polls,
+//! [`connection`] echoes each connection's bytes, [`stats`] counts, [`server`] runs loops on
+//! threads in one process and [`supervisor`] runs worker processes for `--processes`.
+//! [`units`] and [`limits`] are shared with flood-client.
+#![deny(missing_debug_implementations)]
+
+pub mod cli;
+pub mod connection;
+pub mod event_loop;
+pub mod limits;
+pub mod listener;
+pub mod server;
+pub mod stats;
+pub mod supervisor;
+pub mod units;

@@ -1,0 +1,122 @@
+//! Process and kernel limits that decide how many connections one process can hold.
+
+use std::io;
+
+/// Descriptors a process keeps for itself (stdio, epoll, listeners, wakers, pipes).
+pub const RESERVED_FDS: u64 = 64;
+
+/// The open-file limits of this process after [`raise_nofile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdLimit {
+    /// The soft limit now in force.
+    pub soft: u64,
+    /// The hard limit (the ceiling an unprivileged process can raise the soft limit to).
+    pub hard: u64,
+}
+
+impl FdLimit {
+    /// How many sockets this process can open beside its own reserved descriptors.
+    pub fn socket_capacity(&self) -> u64 {
+        self.soft.saturating_sub(RESERVED_FDS)
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (bounded by `fs.nr_open` when the hard
+/// limit is infinite) and returns the result.
+pub fn raise_nofile() -> io::Result<FdLimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(context(
+            io::Error::last_os_error(),
+            "getrlimit(RLIMIT_NOFILE)",
+        ));
+    }
+    let mut target = lim.rlim_max;
+    if target == libc::RLIM_INFINITY {
+        target = read_u64("/proc/sys/fs/nr_open").unwrap_or(1 << 20) as libc::rlim_t;
+    }
+    if lim.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = target;
+        }
+    }
+    Ok(FdLimit {
+        soft: lim.rlim_cur as u64,
+        hard: target as u64,
+    })
+}
+
+/// The kernel's clamp on listen backlogs, `net.core.somaxconn`, where it can be read.
+pub fn somaxconn() -> Option<u64> {
+    read_u64("/proc/sys/net/core/somaxconn")
+}
+
+/// Reads a single unsigned number from a file such as one under `/proc/sys`.
+pub fn read_u64(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Adds what was being attempted to an I/O error, keeping its kind.
+pub fn context(err: io::Error, what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+/// True for the accept/connect errors that mean "out of descriptors or kernel memory".
+pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// The one-line explanation printed when `wanted` connections need more descriptors than
+/// `processes` processes with `limit` each can hold. `None` when they fit.
+pub fn capacity_problem(wanted: u64, processes: u64, limit: FdLimit) -> Option<String> {
+    let per_process = limit.socket_capacity();
+    if wanted <= per_process * processes.max(1) {
+        return None;
+    }
+    let needed = wanted.div_ceil(per_process.max(1));
+    Some(format!(
+        "{wanted} connections need {wanted} descriptors, but the open-file limit (RLIMIT_NOFILE) \
+         is {soft} per process (hard limit {hard}), so {processes} process(es) hold at most {cap}. \
+         Fix: use --processes {needed} (or more), or raise the hard limit with \
+         scripts/raise-limits.sh where the kernel allows it.",
+        soft = limit.soft,
+        hard = limit.hard,
+        cap = per_process * processes.max(1),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity() {
+        let limit = FdLimit {
+            soft: 20_000,
+            hard: 20_000,
+        };
+        assert!(capacity_problem(10_000, 1, limit).is_none());
+        let msg = capacity_problem(32_768, 1, limit).expect("too many for one process");
+        assert!(msg.contains("--processes 2"), "{msg}");
+        assert!(msg.contains("20000"), "{msg}");
+        assert!(capacity_problem(32_768, 2, limit).is_none());
+    }
+
+    #[test]
+    fn raise_reports_soft_at_most_hard() {
+        let limit = raise_nofile().expect("getrlimit works");
+        assert!(limit.soft <= limit.hard);
+    }
+}

@@ -1,0 +1,191 @@
+//! One server process: binds a listener per event loop, runs the loops on threads, turns
+//! SIGINT/SIGTERM into an orderly stop, and prints periodic and final stats.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::event_loop::{EventLoop, LoopConfig};
+use crate::limits::{self, context, FdLimit};
+use crate::listener;
+use crate::stats::{Snapshot, Stats};
+
+/// Everything one server process needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Listen backlog.
+    pub backlog: u32,
+    /// Event loops in this process.
+    pub threads: usize,
+    /// Set SO_REUSEPORT (several loops or processes on one port).
+    pub reuse_port: bool,
+    /// Per-loop settings (connection cap, idle timeout).
+    pub loop_cfg: LoopConfig,
+    /// Period of the stats line on stderr.
+    pub stats_interval: Option<Duration>,
+    /// Prefix for log lines (`echo-server` or `echo-server[worker 2]`).
+    pub name: String,
+}
+
+/// Messages to the process's main thread.
+#[derive(Debug)]
+pub enum Event {
+    /// SIGINT or SIGTERM arrived.
+    Signal(i32),
+    /// An event loop (or worker) ended; `Err` means it failed.
+    Ended(usize, io::Result<()>),
+}
+
+/// Registers SIGINT and SIGTERM and forwards them as [`Event::Signal`]. Call before the
+/// "listening on" line so a signal sent right after it is never fatal.
+pub fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM]).map_err(|e| context(e, "installing signal handlers"))?;
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(Event::Signal(sig)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Raises the open-file limit and says on stderr how many connections one process can hold.
+pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
+    let limit = limits::raise_nofile()?;
+    eprintln!(
+        "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
+         use --processes N for more",
+        limit.soft,
+        limit.hard,
+        limit.socket_capacity()
+    );
+    if let Some(max) = limits::somaxconn() {
+        if u64::from(backlog) > max {
+            eprintln!(
+                "{name}: warning: backlog {backlog} is clamped to net.core.somaxconn = {max} \
+                 (raise it with scripts/tune-kernel.sh apply)"
+            );
+        }
+    }
+    Ok(limit)
+}
+
+/// Prints the `listening on` line that tests and scripts read, and flushes it.
+pub fn announce_address(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
+
+/// Runs one server process until SIGINT/SIGTERM and returns its final counters.
+pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
+    let (tx, rx) = mpsc::channel();
+    forward_signals(tx.clone())?;
+    announce_limits(&cfg.name, cfg.backlog)?;
+
+    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.threads {
+        listeners.push(listener::bind(addr, cfg.backlog, true)?);
+    }
+
+    let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut wakers = Vec::new();
+    let mut handles = Vec::new();
+    for (index, l) in listeners.into_iter().enumerate() {
+        let (event_loop, waker) =
+            EventLoop::new(l, stats.clone(), stop.clone(), cfg.loop_cfg.clone())?;
+        wakers.push(waker);
+        let tx = tx.clone();
+        handles.push(
+            thread::Builder::new()
+                .name(format!("loop-{index}"))
+                .spawn(move || {
+                    let result = event_loop.run();
+                    let _ = tx.send(Event::Ended(index, result));
+                })?,
+        );
+    }
+    announce_address(addr)?;
+
+    let failure = wait_for_stop(&rx, &stats, cfg);
+    stop.store(true, Ordering::Relaxed);
+    for waker in &wakers {
+        waker.wake()?;
+    }
+    for handle in handles {
+        let _ = handle.join();
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(stats.snapshot()),
+    }
+}
+
+/// Waits for a signal (returns `None`) or a failed loop (returns its error), printing the
+/// stats line every interval meanwhile.
+fn wait_for_stop(
+    rx: &mpsc::Receiver<Event>,
+    stats: &Stats,
+    cfg: &ServerConfig,
+) -> Option<io::Error> {
+    let mut last = (Instant::now(), stats.snapshot());
+    loop {
+        let event = match cfg.stats_interval {
+            Some(every) => match rx.recv_timeout(every) {
+                Ok(event) => event,
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = (Instant::now(), stats.snapshot());
+                    eprintln!("{}", interval_line(&cfg.name, &last, &now));
+                    last = now;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            },
+            None => match rx.recv() {
+                Ok(event) => event,
+                Err(_) => return None,
+            },
+        };
+        match event {
+            Event::Signal(_) => return None,
+            Event::Ended(index, result) => {
+                let err = result
+                    .err()
+                    .unwrap_or_else(|| io::Error::other("loop stopped"));
+                return Some(context(err, format_args!("event loop {index}")));
+            }
+        }
+    }
+}
+
+/// One `--stats-interval` line: open connections and rates since the previous line.
+pub fn interval_line(name: &str, prev: &(Instant, Snapshot), now: &(Instant, Snapshot)) -> String {
+    let secs = now.0.duration_since(prev.0).as_secs_f64().max(1e-9);
+    let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs / 1e6;
+    format!(
+        "{name}: open {} accepted {} (+{:.0}/s) in {:.1} MB/s out {:.1} MB/s reset {} refused {}",
+        now.1.open,
+        now.1.accepted,
+        (now.1.accepted - prev.1.accepted) as f64 / secs,
+        rate(prev.1.bytes_in, now.1.bytes_in),
+        rate(prev.1.bytes_out, now.1.bytes_out),
+        now.1.reset,
+        now.1.refused,
+    )
+}

@@ -1,0 +1,184 @@
+//! `--processes N`: the parent starts N worker processes of this same binary, each with its
+//! own SO_REUSEPORT listener on one port, forwards SIGINT/SIGTERM to them and sums their final
+//! stats. This is how one server holds more connections than one process's descriptor limit.
+//!
+//! Protocol with a worker (`--worker`): its first stdout line is `listening on ADDR`, its last
+//! is its final [`Snapshot`] as JSON. Worker 0 binds the requested address (perhaps port 0);
+//! the others bind the port it got. A worker that dies before the stop is a failure: the
+//! parent stops the rest and exits non-zero rather than serve silently with fewer workers.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::limits::context;
+use crate::server::{self, Event, ServerConfig};
+use crate::stats::Snapshot;
+
+/// A running worker process.
+#[derive(Debug)]
+struct Worker {
+    child: Child,
+    /// Receives the worker's final snapshot when its stdout closes.
+    result: mpsc::Receiver<Option<Snapshot>>,
+}
+
+/// Runs `processes` workers until a signal, and returns their summed counters.
+pub fn run(cfg: &ServerConfig, processes: usize, max_conns: Option<u64>) -> io::Result<Snapshot> {
+    let (tx, rx) = mpsc::channel();
+    server::forward_signals(tx.clone())?;
+    let share = max_conns.map(|n| n.div_ceil(processes as u64));
+
+    let mut workers = Vec::with_capacity(processes);
+    let mut addr = cfg.listen;
+    for index in 0..processes {
+        match spawn_worker(cfg, addr, share, index, &tx) {
+            Ok((worker, bound)) => {
+                addr = bound;
+                workers.push(worker);
+            }
+            Err(e) => {
+                let _ = stop_all(&mut workers); // The start-up error is the one to report.
+                return Err(e);
+            }
+        }
+    }
+    server::announce_address(addr)?;
+
+    // Wait for a signal or a worker dying first.
+    let failure = match rx.recv() {
+        Ok(Event::Ended(index, _)) => Some(io::Error::other(format!(
+            "worker {index} exited unexpectedly; stopping the others"
+        ))),
+        _ => None,
+    };
+    let total = stop_all(&mut workers);
+    match failure {
+        Some(e) => Err(e),
+        None => total,
+    }
+}
+
+/// Starts worker `index` on `addr` and waits for its `listening on` line.
+fn spawn_worker(
+    cfg: &ServerConfig,
+    addr: SocketAddr,
+    max_conns: Option<u64>,
+    index: usize,
+    events: &mpsc::Sender<Event>,
+) -> io::Result<(Worker, SocketAddr)> {
+    let exe = std::env::current_exe().map_err(|e| context(e, "locating echo-server"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--worker")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--backlog")
+        .arg(cfg.backlog.to_string())
+        .arg("--threads")
+        .arg(cfg.threads.to_string())
+        .arg("--processes")
+        .arg("1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    if let Some(n) = max_conns {
+        cmd.arg("--max-conns").arg(n.to_string());
+    }
+    if let Some(t) = cfg.loop_cfg.idle_timeout {
+        cmd.arg("--idle-timeout")
+            .arg(format!("{}us", t.as_micros()));
+    }
+    if let Some(t) = cfg.stats_interval {
+        cmd.arg("--stats-interval")
+            .arg(format!("{}us", t.as_micros()));
+    }
+    die_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| context(e, format_args!("starting worker {index}")))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("worker stdout missing"))?;
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let bound = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok());
+    let Some(bound) = bound else {
+        let _ = child.kill();
+        let status = child.wait()?;
+        return Err(io::Error::other(format!(
+            "worker {index} did not start ({status}); see its message above"
+        )));
+    };
+    let (result_tx, result) = mpsc::channel();
+    let events = events.clone();
+    thread::Builder::new()
+        .name(format!("worker-{index}"))
+        .spawn(move || {
+            let snapshot = read_final_snapshot(reader);
+            let _ = result_tx.send(snapshot);
+            let _ = events.send(Event::Ended(index, Ok(())));
+        })?;
+    Ok((Worker { child, result }, bound))
+}
+
+/// Reads a worker's stdout to its end; the last JSON line is its final snapshot.
+fn read_final_snapshot(reader: BufReader<ChildStdout>) -> Option<Snapshot> {
+    reader
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .last()
+}
+
+/// Sends SIGTERM to every worker, waits for each and sums their final stats.
+fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
+    for w in workers.iter() {
+        if let Ok(pid) = i32::try_from(w.child.id()) {
+            // SAFETY: kill() with a pid we spawned and have not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    let mut total = Snapshot::default();
+    let mut missing = Vec::new();
+    for (index, mut w) in workers.drain(..).enumerate() {
+        let status = w.child.wait()?;
+        match w.result.recv().ok().flatten() {
+            Some(s) if status.success() => total.add(&s),
+            _ => missing.push(format!("worker {index} ({status})")),
+        }
+    }
+    if missing.is_empty() {
+        Ok(total)
+    } else {
+        Err(io::Error::other(format!(
+            "no final stats from {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// On Linux, have the kernel send SIGTERM to a worker whose parent died, so no orphan keeps
+/// the port.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
