@@ -50,8 +50,8 @@ pub fn raise_nofile() -> io::Result<FdLimit> {
         }
     }
     Ok(FdLimit {
-        soft: lim.rlim_cur as u64,
-        hard: target as u64,
+        soft: lim.rlim_cur,
+        hard: target,
     })
 }
 

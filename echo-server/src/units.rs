@@ -25,9 +25,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown size unit `{other}` in `{text}` (use k, KiB, M, MiB, G, GiB, KB, MB or GB)"
-        )),
+        ))
+        }
     };
     value
         .checked_mul(multiplier)

@@ -1,0 +1,314 @@
+//! The real echo-server binary on 127.0.0.1:0, driven over real sockets.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use echo_server::stats::Snapshot;
+use test_support::{
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, wait_until, Spawned,
+};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn final_stats(stdout: &str) -> Snapshot {
+    let line = stdout.lines().last().expect("a JSON stats line");
+    serde_json::from_str(line).expect("stats JSON")
+}
+
+#[test]
+fn echoes_every_size_over_many_connections_without_leaking_descriptors() {
+    let server = Spawned::echo_server(&["--json"]);
+    let baseline = fd_count(server.pid());
+    let sizes = [1usize, 7, 1000, 32 * 1024, 100_003, 1 << 20, 4 << 20];
+    let mut workers = Vec::new();
+    for (i, &size) in sizes.iter().cycle().take(28).enumerate() {
+        let data = Arc::new(pattern(i as u8, size));
+        let addr = server.addr;
+        workers.push(thread::spawn(move || {
+            let got = echo_roundtrip(addr, data.clone());
+            assert_eq!(got.len(), data.len(), "connection {i}: echo length");
+            assert!(got == *data, "connection {i}: echoed bytes differ");
+            size as u64
+        }));
+    }
+    let total: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+    let pid = server.pid();
+    wait_until(DEADLINE, "descriptors back to the baseline", || {
+        fd_count(pid) == baseline
+    });
+    let done = server.stop();
+    assert!(done.status.success(), "{}", done.stderr);
+    let stats = final_stats(&done.stdout);
+    assert_eq!(stats.accepted, 28);
+    assert_eq!(stats.closed_by_peer, 28);
+    assert_eq!(stats.bytes_in, total);
+    assert_eq!(stats.bytes_out, total);
+    assert_eq!(stats.reset + stats.errors, 0);
+}
+
+#[test]
+fn half_close_mid_stream_still_gets_every_byte() {
+    let server = Spawned::echo_server(&[]);
+    let data = pattern(9, 2 << 20);
+    let stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // Write the first half, stop writing, and only then start reading.
+    (&stream).write_all(&data[..1 << 20]).expect("write");
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let mut got = Vec::new();
+    (&stream).read_to_end(&mut got).expect("read to EOF");
+    assert_eq!(got.len(), 1 << 20);
+    assert!(got == data[..1 << 20], "half-closed echo differs");
+}
+
+#[test]
+fn reset_mid_stream_closes_only_that_connection() {
+    let server = Spawned::echo_server(&["--json"]);
+    let baseline = fd_count(server.pid());
+    let victim = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+    let bystander = TcpStream::connect(server.addr).expect("connect");
+    victim.set_linger(Some(Duration::ZERO)).expect("linger");
+    let mut buf = [0u8; 100];
+    (&victim).write_all(&[1; 100]).expect("write");
+    (&victim).read_exact(&mut buf).expect("echo before reset");
+    drop(victim); // SO_LINGER 0: close sends RST.
+    let pid = server.pid();
+    wait_until(DEADLINE, "the reset connection to be closed", || {
+        fd_count(pid) == baseline + 1
+    });
+    (&bystander).write_all(b"still here").expect("write");
+    let mut got = [0u8; 10];
+    (&bystander).read_exact(&mut got).expect("bystander echo");
+    assert_eq!(&got, b"still here");
+    drop(bystander);
+    wait_until(DEADLINE, "all descriptors released", || {
+        fd_count(pid) == baseline
+    });
+    let stats = final_stats(&server.stop().stdout);
+    assert_eq!(stats.reset, 1, "{stats:?}");
+    assert_eq!(stats.closed_by_peer, 1, "{stats:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_neither_grows_memory_nor_slows_others() {
+    let server = Spawned::echo_server(&[]);
+    let pid = server.pid();
+    // Warm up so the loop's buffers and allocator are in place before the baseline.
+    let warm = Arc::new(pattern(1, 1 << 20));
+    assert_eq!(echo_roundtrip(server.addr, warm.clone()).len(), warm.len());
+    let rss_before = rss_bytes(pid);
+
+    let hog = TcpStream::connect(server.addr).expect("connect");
+    hog.set_nonblocking(true).expect("nonblocking");
+    let chunk = vec![7u8; 64 * 1024];
+    let mut pushed = 0usize;
+    // Push until every buffer between us and the server is full: writes stop being taken.
+    wait_until(
+        DEADLINE,
+        "the never-reading client to be blocked",
+        || match (&hog).write(&chunk) {
+            Ok(n) => {
+                pushed += n;
+                false
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => pushed > 0,
+            Err(e) => panic!("write: {e}"),
+        },
+    );
+
+    let data = Arc::new(pattern(2, 16 << 20));
+    let started = Instant::now();
+    let got = echo_roundtrip(server.addr, data.clone());
+    assert!(got == *data, "bystander echo differs");
+    let took = started.elapsed();
+    let growth = rss_bytes(pid).saturating_sub(rss_before);
+    assert!(
+        growth < 1 << 20,
+        "server RSS grew {growth} bytes while a client ({pushed} bytes pushed) never read"
+    );
+    assert!(took < Duration::from_secs(10), "bystander took {took:?}");
+}
+
+#[test]
+fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--json"]);
+    // SAFETY: setrlimit in the child before exec; lowering both limits needs no privilege.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 128,
+                rlim_max: 128,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server = Spawned::start(cmd);
+    let pid = server.pid();
+    wait_until(DEADLINE, "the start-up line naming the limit", || {
+        server.stderr().contains("open-file limit 128")
+    });
+
+    let clients: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr).expect("connect (queued in the backlog)"))
+        .collect();
+    wait_until(DEADLINE, "accept to hit the descriptor limit", || {
+        server.stderr().contains("accept failed")
+    });
+
+    // Blocked on descriptors: the loop must sleep, not spin. Measure CPU over a window.
+    let cpu_before = cpu_seconds(pid);
+    let window = Instant::now();
+    wait_until(DEADLINE, "a measuring window", || {
+        window.elapsed() >= Duration::from_millis(700)
+    });
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let wall = window.elapsed().as_secs_f64();
+    assert!(
+        cpu / wall < 0.25,
+        "server used {cpu:.2}s CPU in {wall:.2}s while blocked"
+    );
+
+    // Close the first half; every one of the later half must now be accepted and echo.
+    let mut clients = clients.into_iter();
+    for c in clients.by_ref().take(150) {
+        drop(c);
+    }
+    for (i, c) in clients.enumerate() {
+        c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        (&c).write_all(&[i as u8; 64]).expect("write");
+        let mut got = [0u8; 64];
+        (&c).read_exact(&mut got)
+            .expect("echo after descriptors freed");
+        assert_eq!(got, [i as u8; 64]);
+    }
+    let done = server.stop();
+    assert!(done.status.success());
+    let stats = final_stats(&done.stdout);
+    assert_eq!(stats.accepted, 300, "{stats:?}");
+    assert!(stats.accept_exhausted > 0);
+}
+
+#[test]
+fn idle_connections_cost_little_server_memory() {
+    let server = Spawned::echo_server(&[]);
+    let pid = server.pid();
+    let n = 5000;
+    let warm: Vec<TcpStream> = (0..n)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    wait_until(DEADLINE, "warm-up connections accepted", || {
+        fd_count(pid) >= n
+    });
+    drop(warm); // Slab and allocator now sized; measure a second identical wave.
+    wait_until(DEADLINE, "warm-up connections closed", || {
+        fd_count(pid) < 100
+    });
+    let before = rss_bytes(pid);
+    let idle: Vec<TcpStream> = (0..n)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    wait_until(DEADLINE, "idle connections accepted", || fd_count(pid) >= n);
+    let per_conn = rss_bytes(pid).saturating_sub(before) / n as u64;
+    assert!(
+        per_conn <= 128,
+        "{per_conn} bytes of RSS per idle connection"
+    );
+    drop(idle);
+}
+
+#[test]
+fn worker_processes_share_one_port_and_sum_their_stats() {
+    let server = Spawned::echo_server(&["--processes", "2", "--threads", "2", "--json"]);
+    let mut workers = Vec::new();
+    for i in 0..60u8 {
+        let addr = server.addr;
+        workers.push(thread::spawn(move || {
+            let data = Arc::new(pattern(i, 50_000));
+            assert!(echo_roundtrip(addr, data.clone()) == *data);
+        }));
+    }
+    for w in workers {
+        w.join().expect("client");
+    }
+    let done = server.stop_with(libc::SIGINT);
+    assert!(done.status.success(), "{}", done.stderr);
+    let stats = final_stats(&done.stdout);
+    assert_eq!(stats.accepted, 60);
+    assert_eq!(stats.bytes_out, 60 * 50_000);
+}
+
+#[test]
+fn max_conns_refuses_and_counts_the_excess() {
+    let server = Spawned::echo_server(&["--max-conns", "3", "--json"]);
+    let kept: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let c = TcpStream::connect(server.addr).expect("connect");
+            (&c).write_all(b"x").expect("write");
+            let mut b = [0u8; 1];
+            (&c).read_exact(&mut b).expect("echo");
+            c
+        })
+        .collect();
+    let extra = TcpStream::connect(server.addr).expect("connect");
+    extra.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut b = [0u8; 1];
+    let n = (&extra).read(&mut b).unwrap_or(0);
+    assert_eq!(n, 0, "the fourth connection must be closed, not served");
+    drop(kept);
+    let stats = final_stats(&server.stop().stdout);
+    assert_eq!(stats.refused, 1);
+    assert_eq!(stats.accepted, 3);
+}
+
+#[test]
+fn idle_timeout_closes_quiet_connections() {
+    let server = Spawned::echo_server(&["--idle-timeout", "200ms", "--json"]);
+    let c = TcpStream::connect(server.addr).expect("connect");
+    c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut b = [0u8; 1];
+    assert_eq!((&c).read(&mut b).expect("EOF"), 0);
+    let stats = final_stats(&server.stop().stdout);
+    assert_eq!(stats.idle_closed, 1);
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_clear_message() {
+    for args in [
+        &["--threads", "0"][..],
+        &["--idle-timeout", "soon"],
+        &["--listen", "not-an-address"],
+        &["--bogus"],
+    ] {
+        let out = Command::new(bin("echo-server"))
+            .args(args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn address_in_use_is_a_clear_error() {
+    let first = Spawned::echo_server(&[]);
+    let out = Command::new(bin("echo-server"))
+        .args(["--listen", &first.addr.to_string()])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot listen on") && err.contains("in use"),
+        "{err}"
+    );
+}

@@ -1,0 +1,239 @@
+//! Helpers for the integration tests: spawn the real binaries on 127.0.0.1:0, read back the
+//! bound address, wait for conditions with a deadline (never a fixed sleep), and read
+//! process facts from /proc.
+#![deny(missing_debug_implementations)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The path of a workspace binary, built beside the test executables by `cargo test --workspace`.
+#[track_caller]
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binaries live in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build --workspace` first)",
+        path.display()
+    );
+    path
+}
+
+/// Polls `cond` until it holds or `timeout` passes, then panics naming `what`.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// A running child process that announced `listening on ADDR` on its first stdout line.
+#[derive(Debug)]
+pub struct Spawned {
+    child: Child,
+    /// The address the child is listening on.
+    pub addr: SocketAddr,
+    stdout: Option<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// What a stopped child left behind.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Its stdout after the `listening on` line.
+    pub stdout: String,
+    /// Everything it wrote on stderr.
+    pub stderr: String,
+}
+
+impl Spawned {
+    /// Starts `cmd` (stdout and stderr captured) and waits for its `listening on` line.
+    #[track_caller]
+    pub fn start(mut cmd: Command) -> Spawned {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("stderr lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read first line");
+        let Some(addr) = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            thread::sleep(Duration::from_millis(50)); // let the stderr reader drain
+            panic!(
+                "expected `listening on ADDR`, got {line:?}; stderr: {}",
+                stderr.lock().expect("lock")
+            );
+        };
+        Spawned {
+            child,
+            addr,
+            stdout: Some(stdout),
+            stderr,
+        }
+    }
+
+    /// Starts an echo-server on 127.0.0.1:0 with extra arguments.
+    #[track_caller]
+    pub fn echo_server(args: &[&str]) -> Spawned {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        Spawned::start(cmd)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the child has written on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// Sends `signal`, waits for the exit and collects the rest of its output.
+    #[track_caller]
+    pub fn stop_with(self, signal: i32) -> Finished {
+        let pid = i32::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: signalling our own, not yet reaped child.
+        unsafe { libc::kill(pid, signal) };
+        self.finish()
+    }
+
+    /// Sends SIGTERM and collects the result.
+    #[track_caller]
+    pub fn stop(self) -> Finished {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Waits for the child to exit by itself and collects the result.
+    #[track_caller]
+    pub fn finish(mut self) -> Finished {
+        let mut stdout = String::new();
+        if let Some(mut out) = self.stdout.take() {
+            out.read_to_string(&mut stdout).expect("read stdout");
+        }
+        let status = self.child.wait().expect("wait");
+        // stdout is closed, so the child is gone; wait for the stderr reader to see EOF.
+        let stderr = self.stderr.clone();
+        let mut last = usize::MAX;
+        wait_until(Duration::from_secs(5), "stderr to drain", || {
+            let len = stderr.lock().expect("lock").len();
+            let settled = len == last;
+            last = len;
+            settled
+        });
+        let stderr = self.stderr();
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends `data` over a fresh connection to `addr` from one thread while reading the echo
+/// on this one, half-closes after the last byte and returns everything read until EOF.
+#[track_caller]
+pub fn echo_roundtrip(addr: SocketAddr, data: Arc<Vec<u8>>) -> Vec<u8> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = thread::spawn(move || {
+        writer.write_all(&data).expect("write");
+        writer.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut got = Vec::new();
+    (&stream).read_to_end(&mut got).expect("read echo");
+    sender.join().expect("sender");
+    got
+}
+
+/// `len` bytes of a pattern that differs per `seed` and never repeats within 251 bytes.
+pub fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ seed.wrapping_mul(31))
+        .collect()
+}
+
+/// Open descriptors of a process.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Resident set size of a process in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// User plus system CPU time of a process, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
