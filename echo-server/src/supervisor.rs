@@ -165,7 +165,7 @@ fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
 
 /// On Linux, have the kernel send SIGTERM to a worker whose parent died, so no orphan keeps
 /// the port.
-fn die_with_parent(cmd: &mut Command) {
+pub fn die_with_parent(cmd: &mut Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;

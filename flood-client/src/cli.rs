@@ -1,0 +1,168 @@
+//! Command-line options (the contract scripts rely on).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use echo_server::cli::parse_addr;
+use echo_server::units::{parse_duration, parse_nonzero_size};
+
+/// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
+/// chunks and verifies every byte that comes back.
+///
+/// Exit codes: 0 every byte of every connection verified; 1 a connection failed or a byte
+/// mismatched; 2 bad usage, or a preflight check says the run cannot fit on this box.
+#[derive(Debug, Parser)]
+#[command(name = "flood-client", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand; without one, run a flood.
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+    /// The flood's options.
+    #[command(flatten)]
+    pub flood: FloodArgs,
+}
+
+/// Subcommands beside the flood itself.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Merge JSON reports (from --json) of runs on several hosts into one report.
+    Merge(MergeArgs),
+}
+
+/// `flood-client merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON report files (`-` reads standard input).
+    #[arg(required = true, value_name = "REPORT")]
+    pub files: Vec<PathBuf>,
+    /// Print the merged report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The flood.
+#[derive(Debug, Args)]
+pub struct FloodArgs {
+    /// Echo server address.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Concurrent connections (all open at once before data flows).
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    pub connections: u64,
+    /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub bytes: usize,
+    /// Write size.
+    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
+    pub chunk: usize,
+    /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
+    /// then sends the next (the original flood test).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
+    pub window: u64,
+    /// Client event loops (threads) per process.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub threads: u16,
+    /// Client processes (to pass the per-process descriptor limit).
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub processes: u16,
+    /// Source IPs to spread connections over: a list and/or ranges, e.g.
+    /// 127.0.0.1-127.0.0.8 or 10.0.0.1,10.0.0.2.
+    #[arg(long, value_parser = parse_sources, value_name = "ADDRS")]
+    pub source: Option<SourceList>,
+    /// New connections per second (default: as fast as possible).
+    #[arg(long, value_parser = parse_rate, value_name = "N")]
+    pub connect_rate: Option<f64>,
+    /// A connect or a chunk that makes no progress this long fails.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Duration,
+    /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub connect_retries: u32,
+    /// Print the final report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
+    #[arg(long)]
+    pub spawn_server: bool,
+    /// Internal: run as a worker process over connection indices FROM-TO.
+    #[arg(long, hide = true, value_parser = parse_shard)]
+    pub shard: Option<Range<u64>>,
+}
+
+fn parse_chunk(text: &str) -> Result<usize, String> {
+    let n = parse_nonzero_size(text)?;
+    if n > 16 << 20 {
+        return Err(format!("chunk `{text}` is larger than 16 MiB"));
+    }
+    Ok(n)
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("`{text}` is not a positive rate")),
+    }
+}
+
+fn parse_shard(text: &str) -> Result<Range<u64>, String> {
+    let (a, b) = text.split_once('-').ok_or("want FROM-TO")?;
+    let a: u64 = a.parse().map_err(|_| "bad FROM")?;
+    let b: u64 = b.parse().map_err(|_| "bad TO")?;
+    if a >= b {
+        return Err("FROM must be below TO".into());
+    }
+    Ok(a..b)
+}
+
+/// Source addresses given with `--source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceList(pub Vec<IpAddr>);
+
+/// Parses `127.0.0.1-127.0.0.8,::1` into a list of addresses.
+pub fn parse_sources(text: &str) -> Result<SourceList, String> {
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match item.split_once('-') {
+            None => out.push(
+                item.parse::<IpAddr>()
+                    .map_err(|_| format!("`{item}` is not an IP address"))?,
+            ),
+            Some((a, b)) => {
+                let bad = || format!("`{item}` is not an IPv4 range like 127.0.0.1-127.0.0.8");
+                let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
+                let b: Ipv4Addr = b.trim().parse().map_err(|_| bad())?;
+                let (a, b) = (u32::from(a), u32::from(b));
+                if a > b || b - a >= 65_536 {
+                    return Err(format!(
+                        "`{item}`: range must ascend and hold at most 65536"
+                    ));
+                }
+                out.extend((a..=b).map(|ip| IpAddr::V4(Ipv4Addr::from(ip))));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no source address given".into());
+    }
+    Ok(SourceList(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        let v = parse_sources("127.0.0.1-127.0.0.3,::1").unwrap().0;
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[2], "127.0.0.3".parse::<IpAddr>().unwrap());
+        assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
+        assert!(parse_sources("nope").is_err());
+        assert_eq!(parse_shard("5-9"), Ok(5..9));
+        assert!(parse_shard("9-5").is_err());
+    }
+}

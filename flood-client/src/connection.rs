@@ -1,0 +1,275 @@
+//! One client connection: the flood state machine.
+//!
+//! `Connecting` → `Ready` (connected, waiting until every connection is up) → `Streaming`
+//! (write chunks while fewer than `window` are unanswered; read, verify, time each chunk's
+//! round trip) → `Draining` (all verified: our FIN is sent, anything but EOF is an error) →
+//! done. Reads go into the loop's shared buffer and are compared against the precomputed
+//! pattern in place: nothing is allocated per chunk.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::histogram::Latency;
+use crate::report::{ErrorKind, Failure};
+use crate::verifier::Pattern;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// connect() issued, waiting for WRITABLE.
+    Connecting,
+    /// Connected; waiting for every other connection before sending.
+    Ready,
+    /// Sending chunks and verifying their echo.
+    Streaming,
+    /// Every byte verified, FIN sent: waiting for the server's EOF.
+    Draining,
+}
+
+/// The fixed shape of every connection's work.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// Bytes each connection sends and must get back.
+    pub bytes: u64,
+    /// Write size.
+    pub chunk: u64,
+    /// Chunks allowed in flight.
+    pub window: u64,
+}
+
+/// What one drive of a connection reports to its loop.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes verified in this drive.
+    pub verified: u64,
+    /// Whole chunks verified in this drive.
+    pub chunks: u64,
+}
+
+/// A connection and its place in the stream.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    /// Global connection index: its pattern and its name in failure reports.
+    pub index: u64,
+    start: usize,
+    /// Where the connection is.
+    pub state: State,
+    /// When the current connect attempt began.
+    pub connect_started: Instant,
+    /// Which connect attempt this is (0 = first).
+    pub attempt: u32,
+    sent: u64,
+    verified: u64,
+    /// Write start of each unanswered chunk, indexed by chunk number modulo the window.
+    chunk_started: Box<[Instant]>,
+    /// Last time a byte moved (or the connect began), for `--timeout`.
+    pub last_progress: Instant,
+}
+
+impl Connection {
+    /// Wraps a socket whose connect() is in progress.
+    pub fn new(stream: TcpStream, index: u64, attempt: u32, window: u64, now: Instant) -> Self {
+        Connection {
+            stream,
+            index,
+            start: Pattern::start_of(index),
+            state: State::Connecting,
+            connect_started: now,
+            attempt,
+            sent: 0,
+            verified: 0,
+            chunk_started: vec![now; window as usize].into_boxed_slice(),
+            last_progress: now,
+        }
+    }
+
+    /// The socket, for registration.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Bytes verified so far.
+    pub fn verified(&self) -> u64 {
+        self.verified
+    }
+
+    /// A failure of this connection, for the report.
+    pub fn failure(&self, kind: ErrorKind, detail: impl Into<String>) -> Failure {
+        Failure {
+            connection: self.index,
+            kind,
+            verified: self.verified,
+            mismatch: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// On WRITABLE while connecting: `Ok(true)` once connected, `Ok(false)` if not yet.
+    pub fn finish_connect(&mut self) -> io::Result<bool> {
+        if let Some(err) = self.stream.take_error()? {
+            return Err(err);
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => {
+                self.state = State::Ready;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts streaming (after every connection is up).
+    pub fn go(&mut self, now: Instant) {
+        self.state = State::Streaming;
+        self.last_progress = now;
+    }
+
+    /// Reads and verifies what arrived, then writes what the window allows. `Ok(true)` when
+    /// the connection is finished (every byte verified, EOF seen).
+    pub fn drive(
+        &mut self,
+        work: &Workload,
+        pattern: &Pattern,
+        buf: &mut [u8],
+        rtt: &mut Latency,
+        progress: &mut Progress,
+    ) -> Result<bool, Failure> {
+        match self.state {
+            State::Streaming => {
+                self.read_echo(work, pattern, buf, rtt, progress)?;
+                if self.state == State::Streaming {
+                    self.send(work, pattern)?;
+                }
+                if self.state == State::Draining {
+                    return self.drain(buf);
+                }
+                Ok(false)
+            }
+            State::Draining => self.drain(buf),
+            State::Connecting | State::Ready => Ok(false),
+        }
+    }
+
+    /// Reads until WouldBlock, verifying every byte and timing completed chunks.
+    fn read_echo(
+        &mut self,
+        work: &Workload,
+        pattern: &Pattern,
+        buf: &mut [u8],
+        rtt: &mut Latency,
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
+        loop {
+            let n = match (&self.stream).read(buf) {
+                Ok(0) => {
+                    let detail = format!(
+                        "server closed after echoing {} of {} bytes",
+                        self.verified, work.bytes
+                    );
+                    return Err(self.failure(ErrorKind::ShortEcho, detail));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_failure(&e)),
+            };
+            let in_flight = (self.sent - self.verified) as usize;
+            let good = n.min(in_flight);
+            if let Err(m) = pattern.verify(self.start, self.verified, &buf[..good]) {
+                let mut f = self.failure(ErrorKind::Mismatch, "echoed byte differs");
+                f.mismatch = Some(m);
+                return Err(f);
+            }
+            let now = Instant::now();
+            let before = self.verified;
+            self.verified += good as u64;
+            self.last_progress = now;
+            progress.verified += good as u64;
+            // Every chunk boundary crossed by this read completes a round trip.
+            let first_done = before / work.chunk;
+            let mut done = self.verified / work.chunk;
+            if self.verified == work.bytes && work.bytes % work.chunk != 0 {
+                done += 1; // The short last chunk.
+            }
+            for chunk in first_done..done {
+                rtt.record(now - self.chunk_started[(chunk % work.window) as usize]);
+                progress.chunks += 1;
+            }
+            if n > good {
+                let detail = format!("{} byte(s) beyond the {} sent", n - good, self.sent);
+                return Err(self.failure(ErrorKind::ExtraBytes, detail));
+            }
+            if self.verified == work.bytes {
+                self.state = State::Draining;
+                if let Err(e) = self.stream.shutdown(Shutdown::Write) {
+                    return Err(self.io_failure(&e));
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes chunks while fewer than `window` are unanswered and the socket takes them.
+    fn send(&mut self, work: &Workload, pattern: &Pattern) -> Result<(), Failure> {
+        let window_end = ((self.verified / work.chunk) + work.window) * work.chunk;
+        let limit = window_end.min(work.bytes);
+        while self.sent < limit {
+            let chunk_no = self.sent / work.chunk;
+            let chunk_end = ((chunk_no + 1) * work.chunk).min(work.bytes);
+            if self.sent == chunk_no * work.chunk {
+                self.chunk_started[(chunk_no % work.window) as usize] = Instant::now();
+            }
+            let data = pattern.slice(self.start, self.sent, (chunk_end - self.sent) as usize);
+            match (&self.stream).write(data) {
+                Ok(n) => self.sent += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_failure(&e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// After our FIN: the server must send EOF and nothing else.
+    fn drain(&mut self, buf: &mut [u8]) -> Result<bool, Failure> {
+        loop {
+            match (&self.stream).read(buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    let detail = format!("{n} byte(s) after all {} were echoed", self.verified);
+                    return Err(self.failure(ErrorKind::ExtraBytes, detail));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_failure(&e)),
+            }
+        }
+    }
+
+    fn io_failure(&self, err: &io::Error) -> Failure {
+        self.failure(classify(err), err.to_string())
+    }
+}
+
+/// Sorts an I/O error into an [`ErrorKind`].
+pub fn classify(err: &io::Error) -> ErrorKind {
+    match err.raw_os_error() {
+        Some(libc::ECONNREFUSED) => return ErrorKind::Refused,
+        Some(libc::EADDRNOTAVAIL) => return ErrorKind::PortsExhausted,
+        Some(libc::EMFILE | libc::ENFILE) => return ErrorKind::DescriptorsExhausted,
+        Some(libc::ETIMEDOUT) => return ErrorKind::ConnectTimeout,
+        _ => {}
+    }
+    match err.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => ErrorKind::Reset,
+        io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
+    }
+}

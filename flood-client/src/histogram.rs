@@ -1,0 +1,155 @@
+//! Latency histograms (HdrHistogram, microseconds) that travel between processes and hosts
+//! serialized, so merged percentiles are exact: percentiles themselves do not add.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Highest latency recorded exactly: one hour, in microseconds (longer is clamped).
+const MAX_US: u64 = 3_600_000_000;
+
+/// A latency distribution in microseconds.
+#[derive(Clone)]
+pub struct Latency(Histogram<u64>);
+
+impl Latency {
+    /// An empty histogram with three significant digits.
+    pub fn new() -> Latency {
+        Latency(Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds are valid"))
+    }
+
+    /// Records one duration (clamped to 1 µs .. 1 h).
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, MAX_US);
+        self.0.saturating_record(us);
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &Latency) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.0.add(&other.0);
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The summary printed and written to JSON.
+    pub fn summary(&self) -> Percentiles {
+        let q = |q: f64| {
+            if self.0.is_empty() {
+                0
+            } else {
+                self.0.value_at_quantile(q)
+            }
+        };
+        Percentiles {
+            count: self.0.len(),
+            mean_us: if self.0.is_empty() {
+                0.0
+            } else {
+                self.0.mean()
+            },
+            p50_us: q(0.50),
+            p90_us: q(0.90),
+            p99_us: q(0.99),
+            p999_us: q(0.999),
+            max_us: if self.0.is_empty() { 0 } else { self.0.max() },
+        }
+    }
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::new()
+    }
+}
+
+impl fmt::Debug for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Latency({:?})", self.summary())
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(&self.0, &mut bytes)
+            .map_err(|e| serde::ser::Error::custom(format!("histogram: {e:?}")))?;
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("histogram base64: {e}")))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| serde::de::Error::custom(format!("histogram: {e:?}")))?;
+        let mut latency = Latency::new();
+        latency
+            .0
+            .add(&h)
+            .map_err(|e| serde::de::Error::custom(format!("histogram bounds: {e:?}")))?;
+        Ok(latency)
+    }
+}
+
+/// Percentiles of a [`Latency`], in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Largest sample.
+    pub max_us: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialized_histograms_merge_exactly() {
+        let (mut a, mut b, mut both) = (Latency::new(), Latency::new(), Latency::new());
+        for us in 1..=1000u64 {
+            let d = Duration::from_micros(us * 7);
+            if us % 3 == 0 {
+                a.record(d)
+            } else {
+                b.record(d)
+            }
+            both.record(d);
+        }
+        let a2: Latency = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        let b2: Latency = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        let mut merged = a2;
+        merged.merge(&b2);
+        assert_eq!(merged.summary(), both.summary());
+        assert!(serde_json::from_str::<Latency>("\"not base64!\"").is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! flood-client: many concurrent TCP connections against an echo server, every echoed byte
+//! verified.
+//!
+//! Data path: [`scheduler`] (one mio loop per thread) opens and drives each
+//! [`connection`], whose echo is checked by the [`verifier`]; loops return [`report`]s that
+//! [`run`] merges per process and [`processes`] merges across processes. [`preflight`]
+//! decides whether a run fits before it starts; [`spawn`] can start the server itself.
+#![deny(missing_debug_implementations)]
+
+pub mod cli;
+pub mod connection;
+pub mod histogram;
+pub mod preflight;
+pub mod processes;
+pub mod procfs;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod scheduler;
+pub mod spawn;
+pub mod verifier;

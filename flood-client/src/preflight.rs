@@ -1,0 +1,130 @@
+//! Before a run: can this box hold N connections? Descriptors per process and ephemeral
+//! ports per source address, each with the fix named. Exit code 2 when it cannot fit.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use echo_server::limits::{capacity_problem, FdLimit};
+
+/// Fraction of the ephemeral port range planned for, leaving room for other sockets and
+/// TIME_WAIT leftovers of earlier runs.
+const PORT_HEADROOM: f64 = 0.9;
+/// Connections per source address beyond which a loopback target gets more source
+/// addresses: the kernel's search for a free port slows as the range fills (measured: 32,768
+/// connections took 5.7 s to connect over 2 addresses, 0.74 s over 8).
+pub const SPREAD_ABOVE: u64 = 4096;
+
+/// The kernel facts the checks use.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// This process's descriptor limit (after raising the soft limit).
+    pub fd_limit: FdLimit,
+    /// `net.ipv4.ip_local_port_range` (low, high), if readable.
+    pub port_range: Option<(u64, u64)>,
+}
+
+impl Facts {
+    /// Reads the facts of this machine.
+    pub fn of_this_machine(fd_limit: FdLimit) -> Facts {
+        let port_range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| {
+                let mut it = s.split_whitespace().map(|v| v.parse::<u64>().ok());
+                Some((it.next()??, it.next()??))
+            });
+        Facts {
+            fd_limit,
+            port_range,
+        }
+    }
+
+    /// Ports one source address can use towards one destination.
+    pub fn ports_per_source(&self) -> Option<u64> {
+        self.port_range
+            .map(|(lo, hi)| ((hi.saturating_sub(lo) + 1) as f64 * PORT_HEADROOM) as u64)
+    }
+}
+
+/// Checks that `connections` fit in `processes` processes and in the port range; returns the
+/// source addresses to use (given ones, or loopback ones chosen to spread a loopback target)
+/// and a note to print, or the reason it cannot fit.
+pub fn check(
+    connections: u64,
+    processes: u64,
+    sources: &[IpAddr],
+    target: SocketAddr,
+    facts: &Facts,
+) -> Result<(Vec<IpAddr>, Option<String>), String> {
+    if let Some(problem) = capacity_problem(connections, processes, facts.fd_limit) {
+        return Err(problem);
+    }
+    let per_source = facts.ports_per_source().unwrap_or(u64::MAX).max(1);
+    let have = sources.len().max(1) as u64;
+    let loopback_v4 = target.ip().is_loopback() && target.is_ipv4();
+    if sources.is_empty() && loopback_v4 && connections > SPREAD_ABOVE {
+        let wanted = connections.div_ceil(per_source.min(SPREAD_ABOVE)).min(250);
+        let auto: Vec<IpAddr> = (1..=wanted as u8)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+            .collect();
+        if connections <= per_source * wanted {
+            let note = format!(
+                "spreading {connections} connections over source addresses \
+                 127.0.0.1-127.0.0.{wanted} (at most {SPREAD_ABOVE} each keeps connect fast)"
+            );
+            return Ok((auto, Some(note)));
+        }
+    }
+    if connections <= per_source.saturating_mul(have) {
+        return Ok((sources.to_vec(), None));
+    }
+    let needed = connections.div_ceil(per_source);
+    let (lo, hi) = facts.port_range.unwrap_or((0, 0));
+    Err(format!(
+        "{connections} connections to {target} need {connections} local ports, but \
+         net.ipv4.ip_local_port_range {lo}-{hi} gives about {per_source} per source address and \
+         {have} source address(es) are in use. Fix: --source with {needed} or more addresses \
+         (e.g. 127.0.0.1-127.0.0.{needed} for a loopback target), or widen the range with \
+         scripts/tune-kernel.sh apply."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(soft: u64, range: (u64, u64)) -> Facts {
+        Facts {
+            fd_limit: FdLimit { soft, hard: soft },
+            port_range: Some(range),
+        }
+    }
+
+    #[test]
+    fn descriptors_name_the_limit_and_the_fix() {
+        let target: SocketAddr = "127.0.0.1:12345".parse().unwrap();
+        let err = check(32_768, 1, &[], target, &facts(20_000, (32768, 60999))).unwrap_err();
+        assert!(
+            err.contains("20000") && err.contains("--processes 2"),
+            "{err}"
+        );
+        assert!(check(32_768, 2, &[], target, &facts(20_000, (32768, 60999))).is_ok());
+    }
+
+    #[test]
+    fn ports_spread_over_loopback_sources_or_fail_with_the_fix() {
+        let target: SocketAddr = "127.0.0.1:12345".parse().unwrap();
+        let f = facts(1 << 20, (32768, 60999));
+        let (src, note) = check(100_000, 1, &[], target, &f).unwrap();
+        assert_eq!(src.len(), 25);
+        assert!(note.unwrap().contains("127.0.0.25"));
+        let (src, note) = check(1000, 1, &[], target, &f).unwrap();
+        assert!(src.is_empty() && note.is_none());
+        let one: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap()];
+        let err = check(100_000, 1, &one, target, &f).unwrap_err();
+        assert!(
+            err.contains("ip_local_port_range") && err.contains("--source"),
+            "{err}"
+        );
+        let remote: SocketAddr = "10.0.0.2:7".parse().unwrap();
+        assert!(check(100_000, 1, &[], remote, &f).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! Reading process CPU time from /proc (Linux) and from getrusage.
+
+use std::time::Duration;
+
+/// Clock ticks per second for /proc times.
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+/// The whitespace-separated fields of /proc/PID/stat after the command name.
+fn stat_fields(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    // Field 3 (state) is a letter; parse it as 0 so indices stay aligned with proc(5) - 3.
+    Some(
+        rest.split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// User plus system CPU seconds of one process (0 when it cannot be read).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    stat_fields(pid).map_or(0.0, |f| {
+        let get = |i: usize| f.get(i).copied().unwrap_or(0) as f64;
+        (get(11) + get(12)) / ticks_per_second()
+    })
+}
+
+/// Resident set size of a process in bytes (0 when it cannot be read).
+pub fn rss_bytes(pid: u32) -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    stat_fields(pid).map_or(0, |f| f.get(21).copied().unwrap_or(0) * page)
+}
+
+/// The process and its direct children (worker processes), from /proc.
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut pids = vec![pid];
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));
+    pids.extend(
+        children
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok()),
+    );
+    pids
+}
+
+/// CPU seconds of a process and its live worker children.
+pub fn tree_cpu_seconds(pid: u32) -> f64 {
+    process_tree(pid).into_iter().map(cpu_seconds).sum()
+}
+
+/// User plus system CPU time this process has used.
+pub fn self_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we own.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}

@@ -1,0 +1,375 @@
+//! The run report: counts, times, throughput, latency, errors by kind. It is what each event
+//! loop returns, what worker processes send their parent, what `merge` reads back from JSON,
+//! and what gets printed. Everything is additive, or a min/max, so merging is exact; derived
+//! figures (elapsed, rates, percentiles) are recomputed by [`Report::finalize`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::{Latency, Percentiles};
+use crate::verifier::Mismatch;
+
+/// Why a connection failed. Each kind is counted separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The server refused the connection (RST to our SYN), after retries.
+    Refused,
+    /// Connect made no progress within `--timeout`, after retries.
+    ConnectTimeout,
+    /// No local port left for this source address (EADDRNOTAVAIL).
+    PortsExhausted,
+    /// This process ran out of descriptors (EMFILE/ENFILE).
+    DescriptorsExhausted,
+    /// The connection was reset or the pipe broke mid-stream.
+    Reset,
+    /// An echoed byte differed from the byte sent.
+    Mismatch,
+    /// The server closed before echoing every byte.
+    ShortEcho,
+    /// The server sent bytes that were never sent to it.
+    ExtraBytes,
+    /// A chunk made no progress within `--timeout`.
+    Timeout,
+    /// Stopped by Ctrl-C before finishing.
+    Interrupted,
+    /// Any other I/O error.
+    Other,
+}
+
+impl ErrorKind {
+    /// The snake_case name used in JSON and in the human report.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::PortsExhausted => "ports_exhausted",
+            ErrorKind::DescriptorsExhausted => "descriptors_exhausted",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Mismatch => "mismatch",
+            ErrorKind::ShortEcho => "short_echo",
+            ErrorKind::ExtraBytes => "extra_bytes",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// One failed connection, kept for the first few failures so the report can say what broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Global connection index (its pattern seed).
+    pub connection: u64,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// Bytes verified before it failed.
+    pub verified: u64,
+    /// The mismatching byte, for [`ErrorKind::Mismatch`].
+    pub mismatch: Option<Mismatch>,
+    /// Human detail (the OS error, for instance).
+    pub detail: String,
+}
+
+/// How many failures are kept in full.
+pub const KEPT_FAILURES: usize = 10;
+
+/// Server-side figures, when flood-client knows the server's process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerUsage {
+    /// Server CPU seconds (user + system) during the run.
+    pub cpu_s: f64,
+    /// Server CPU seconds per GiB echoed.
+    pub cpu_s_per_gib: f64,
+}
+
+/// The report of one run, or of several merged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// Where the load went.
+    pub target: String,
+    /// Connections asked for.
+    pub connections_requested: u64,
+    /// Connections whose every byte was verified.
+    pub connections_ok: u64,
+    /// Connections that failed (see `errors`).
+    pub connections_failed: u64,
+    /// Most connections established at once (sum over processes, all held at the barrier).
+    pub peak_concurrent: u64,
+    /// Bytes each connection sends and must get back.
+    pub bytes_per_connection: u64,
+    /// Write size.
+    pub chunk: u64,
+    /// Chunks in flight per connection.
+    pub window: u64,
+    /// Bytes echoed and verified, one direction.
+    pub bytes_verified: u64,
+    /// Whole chunks echoed and verified.
+    pub chunks_verified: u64,
+    /// Connections that failed on a mismatching byte.
+    pub mismatches: u64,
+    /// Connect attempts retried after a refusal or timeout (backlog overflow, storms).
+    pub connect_retries: u64,
+    /// Wall clock of the first connect, µs since the Unix epoch.
+    pub start_unix_us: u64,
+    /// Wall clock when every connection was up and data started to flow.
+    pub go_unix_us: u64,
+    /// Wall clock of the last verified byte.
+    pub end_unix_us: u64,
+    /// First connect to last verified byte, seconds.
+    pub elapsed_s: f64,
+    /// First connect to all connected, seconds.
+    pub connect_phase_s: f64,
+    /// All connected to last verified byte, seconds (throughput is over this).
+    pub stream_s: f64,
+    /// Verified MB/s (10^6 bytes), one direction, over `stream_s`.
+    pub throughput_mb_s: f64,
+    /// Verified chunks per second over `stream_s`.
+    pub chunks_per_s: f64,
+    /// Connect latency summary.
+    pub connect_latency: Percentiles,
+    /// Chunk round-trip summary (first byte written to last byte verified).
+    pub chunk_rtt: Percentiles,
+    /// Failures by kind.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// The first few failures in detail.
+    pub failures: Vec<Failure>,
+    /// Client CPU seconds (user + system, all client processes).
+    pub client_cpu_s: f64,
+    /// Client CPU seconds per verified GiB.
+    pub client_cpu_s_per_gib: f64,
+    /// Server CPU, when known (`--spawn-server`).
+    pub server: Option<ServerUsage>,
+    /// Client processes that contributed.
+    pub processes: u64,
+    /// True when Ctrl-C cut the run short.
+    pub interrupted: bool,
+    /// Connect latencies, serialized for exact merging.
+    pub connect_histogram: Latency,
+    /// Chunk round trips, serialized for exact merging.
+    pub rtt_histogram: Latency,
+}
+
+impl Report {
+    /// Counts a failed connection.
+    pub fn fail(&mut self, failure: Failure) {
+        self.connections_failed += 1;
+        if failure.kind == ErrorKind::Mismatch {
+            self.mismatches += 1;
+        }
+        *self.errors.entry(failure.kind).or_insert(0) += 1;
+        if self.failures.len() < KEPT_FAILURES {
+            self.failures.push(failure);
+        }
+    }
+
+    /// Adds another report (another loop, process or host) to this one.
+    pub fn merge(&mut self, other: &Report) -> Result<(), String> {
+        if self.processes > 0 && other.processes > 0 {
+            let same = (self.bytes_per_connection, self.chunk, self.window)
+                == (other.bytes_per_connection, other.chunk, other.window);
+            if !same {
+                return Err(format!(
+                    "reports differ in workload: {}B/{}B/window {} vs {}B/{}B/window {}",
+                    self.bytes_per_connection,
+                    self.chunk,
+                    self.window,
+                    other.bytes_per_connection,
+                    other.chunk,
+                    other.window
+                ));
+            }
+        } else if self.processes == 0 {
+            self.bytes_per_connection = other.bytes_per_connection;
+            self.chunk = other.chunk;
+            self.window = other.window;
+        }
+        if self.target.is_empty() {
+            self.target.clone_from(&other.target);
+        } else if !other.target.is_empty() && !self.target.split(',').any(|t| t == other.target) {
+            self.target = format!("{},{}", self.target, other.target);
+        }
+        self.connections_requested += other.connections_requested;
+        self.connections_ok += other.connections_ok;
+        self.connections_failed += other.connections_failed;
+        self.peak_concurrent += other.peak_concurrent;
+        self.bytes_verified += other.bytes_verified;
+        self.chunks_verified += other.chunks_verified;
+        self.mismatches += other.mismatches;
+        self.connect_retries += other.connect_retries;
+        self.start_unix_us = min_nonzero(self.start_unix_us, other.start_unix_us);
+        self.go_unix_us = self.go_unix_us.max(other.go_unix_us);
+        self.end_unix_us = self.end_unix_us.max(other.end_unix_us);
+        for (kind, n) in &other.errors {
+            *self.errors.entry(*kind).or_insert(0) += n;
+        }
+        for f in &other.failures {
+            if self.failures.len() < KEPT_FAILURES {
+                self.failures.push(f.clone());
+            }
+        }
+        self.client_cpu_s += other.client_cpu_s;
+        self.processes += other.processes;
+        self.interrupted |= other.interrupted;
+        self.connect_histogram.merge(&other.connect_histogram);
+        self.rtt_histogram.merge(&other.rtt_histogram);
+        Ok(())
+    }
+
+    /// Recomputes every derived figure from the additive ones.
+    pub fn finalize(&mut self) {
+        let secs = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
+        self.elapsed_s = secs(self.start_unix_us, self.end_unix_us);
+        self.connect_phase_s = secs(self.start_unix_us, self.go_unix_us);
+        self.stream_s = secs(self.go_unix_us, self.end_unix_us);
+        let stream = self.stream_s.max(1e-9);
+        self.throughput_mb_s = self.bytes_verified as f64 / stream / 1e6;
+        self.chunks_per_s = self.chunks_verified as f64 / stream;
+        let gib = self.bytes_verified as f64 / (1u64 << 30) as f64;
+        self.client_cpu_s_per_gib = if gib > 0.0 {
+            self.client_cpu_s / gib
+        } else {
+            0.0
+        };
+        self.connect_latency = self.connect_histogram.summary();
+        self.chunk_rtt = self.rtt_histogram.summary();
+    }
+
+    /// True when every requested connection verified every byte.
+    pub fn passed(&self) -> bool {
+        self.connections_failed == 0
+            && self.connections_ok == self.connections_requested
+            && !self.interrupted
+    }
+
+    /// The human-readable table (printed on stderr).
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        let _ = writeln!(
+            s,
+            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}) to {}, {} process(es)",
+            self.connections_requested,
+            human_bytes(self.bytes_per_connection),
+            human_bytes(self.chunk),
+            self.window,
+            self.target,
+            self.processes
+        );
+        let _ = writeln!(
+            s,
+            "  connections  ok {}  failed {}  peak concurrent {}  connect retries {}",
+            self.connections_ok,
+            self.connections_failed,
+            self.peak_concurrent,
+            self.connect_retries
+        );
+        let _ = writeln!(
+            s,
+            "  verified     {} bytes ({}), {} chunks, {} mismatches",
+            self.bytes_verified,
+            human_bytes(self.bytes_verified),
+            self.chunks_verified,
+            self.mismatches
+        );
+        let _ = writeln!(
+            s,
+            "  time         {:.3} s elapsed = {:.3} s connecting + {:.3} s streaming",
+            self.elapsed_s, self.connect_phase_s, self.stream_s
+        );
+        let _ = writeln!(
+            s,
+            "  throughput   {:.1} MB/s, {:.0} chunks/s (one direction, over streaming time)",
+            self.throughput_mb_s, self.chunks_per_s
+        );
+        let _ = writeln!(
+            s,
+            "  latency ms        p50      p90      p99    p99.9      max    count"
+        );
+        for (name, p) in [
+            ("connect", &self.connect_latency),
+            ("chunk rtt", &self.chunk_rtt),
+        ] {
+            let ms = |us: u64| us as f64 / 1e3;
+            let _ = writeln!(
+                s,
+                "    {name:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
+                ms(p.p50_us),
+                ms(p.p90_us),
+                ms(p.p99_us),
+                ms(p.p999_us),
+                ms(p.max_us),
+                p.count
+            );
+        }
+        let errors = if self.errors.is_empty() {
+            "none".to_string()
+        } else {
+            let parts: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect();
+            parts.join(", ")
+        };
+        let _ = writeln!(s, "  errors       {errors}");
+        let _ = writeln!(
+            s,
+            "  client cpu   {:.2} s ({:.2} s per verified GiB)",
+            self.client_cpu_s, self.client_cpu_s_per_gib
+        );
+        if let Some(server) = &self.server {
+            let _ = writeln!(
+                s,
+                "  server cpu   {:.2} s ({:.2} s per GiB echoed)",
+                server.cpu_s, server.cpu_s_per_gib
+            );
+        }
+        for f in &self.failures {
+            let _ = match &f.mismatch {
+                Some(m) => writeln!(
+                    s,
+                    "  connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
+                    f.connection, m.offset, m.expected, m.received
+                ),
+                None => writeln!(
+                    s,
+                    "  connection {} {} after {} verified bytes: {}",
+                    f.connection,
+                    f.kind.name(),
+                    f.verified,
+                    f.detail
+                ),
+            };
+        }
+        if self.interrupted {
+            let _ = writeln!(s, "  interrupted: this is a partial report");
+        }
+        s
+    }
+}
+
+fn min_nonzero(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, x) | (x, 0) => x,
+        (x, y) => x.min(y),
+    }
+}
+
+/// Formats a byte count with a binary unit (`512.0 KiB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,512 @@
+//! The client's scheduler: one mio event loop per thread, owning a range of connections.
+//!
+//! Phase 1 opens its connections (paced by `--connect-rate`, at most [`MAX_CONNECTING`] in
+//! progress, refusals and timeouts retried with back-off) and waits at the [`Gate`] until
+//! every connection of every loop and process is up, so all N are open at once. Phase 2
+//! streams: each connection sends, reads and verifies its echo until done or failed. Every
+//! connection that makes no progress for `--timeout` fails as a timeout, so nothing hangs.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::connection::{classify, Connection, Progress, State, Workload};
+use crate::histogram::Latency;
+use crate::report::{ErrorKind, Failure, Report};
+use crate::verifier::Pattern;
+
+/// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
+/// server's SYN and accept queues in a storm.
+pub const MAX_CONNECTING: usize = 512;
+/// Size of each loop's read buffer.
+pub const BUFFER_SIZE: usize = 256 * 1024;
+/// First back-off before a refused or timed-out connect is retried; it doubles each time.
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest poll: how soon a Ctrl-C or a timeout is noticed.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What one loop must do.
+#[derive(Debug, Clone)]
+pub struct LoopPlan {
+    /// The echo server.
+    pub target: SocketAddr,
+    /// Source addresses to spread connections over (empty: the kernel picks).
+    pub sources: Arc<[IpAddr]>,
+    /// Global indices of the connections this loop owns.
+    pub indices: Range<u64>,
+    /// The work of each connection.
+    pub work: Workload,
+    /// New connections per second for this loop, if paced.
+    pub connect_rate: Option<f64>,
+    /// A connect or a chunk that makes no progress this long fails.
+    pub timeout: Duration,
+    /// Retries of a refused or timed-out connect.
+    pub retries: u32,
+}
+
+/// Live counters one process's loops share, for the progress line.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Connections established right now.
+    pub open: AtomicU64,
+    /// Connections finished with every byte verified.
+    pub ok: AtomicU64,
+    /// Connections failed.
+    pub failed: AtomicU64,
+    /// Bytes verified so far.
+    pub verified: AtomicU64,
+}
+
+/// The barrier between the connect phase and the stream phase.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// Loops that finished connecting, and whether the gate is open.
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    /// Waits up to `timeout` for `loops` loops to finish connecting; true when they have.
+    pub fn wait_arrived(&self, loops: usize, timeout: Duration) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, timeout, |s| s.0 < loops)
+            .unwrap_or_else(|e| e.into_inner());
+        state.0 >= loops
+    }
+
+    /// Lets every waiting loop start streaming.
+    pub fn open(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.changed.notify_all();
+    }
+
+    fn arrive_and_wait(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += 1;
+        self.changed.notify_all();
+        while !state.1 {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// What the loops of one process share.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Set by Ctrl-C: finish now with a partial report.
+    pub stop: Arc<AtomicBool>,
+    /// Progress counters.
+    pub live: Arc<Live>,
+    /// The all-connected barrier.
+    pub gate: Arc<Gate>,
+    /// The byte pattern.
+    pub pattern: Arc<Pattern>,
+}
+
+/// A connect waiting for its retry time.
+type Retry = Reverse<(Instant, u64, u32)>;
+
+/// One loop's state.
+struct Scheduler {
+    plan: LoopPlan,
+    shared: Shared,
+    poll: Poll,
+    conns: Slab<Connection>,
+    buf: Box<[u8]>,
+    report: Report,
+    retries: BinaryHeap<Retry>,
+    next_index: u64,
+    connecting: usize,
+    open: u64,
+    next_connect_at: Instant,
+    connect_latency: Latency,
+    rtt: Latency,
+    last_verified: Option<SystemTime>,
+    /// Next time to look for connections past their timeout (the scan is O(connections)).
+    next_expire_at: Instant,
+}
+
+/// Runs one loop to completion and returns its report (times, counts, histograms).
+pub fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
+    let now = Instant::now();
+    let mut s = Scheduler {
+        report: Report {
+            connections_requested: plan.indices.end - plan.indices.start,
+            bytes_per_connection: plan.work.bytes,
+            chunk: plan.work.chunk,
+            window: plan.work.window,
+            target: plan.target.to_string(),
+            ..Report::default()
+        },
+        next_index: plan.indices.start,
+        plan,
+        shared,
+        poll: Poll::new()?,
+        conns: Slab::new(),
+        buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
+        retries: BinaryHeap::new(),
+        connecting: 0,
+        open: 0,
+        next_connect_at: now,
+        connect_latency: Latency::new(),
+        rtt: Latency::new(),
+        last_verified: None,
+        next_expire_at: now + TICK,
+    };
+    s.report.start_unix_us = unix_us(SystemTime::now());
+    let mut events = Events::with_capacity(1024);
+    s.connect_phase(&mut events)?;
+    s.report.peak_concurrent = s.open;
+    s.shared.gate.arrive_and_wait();
+    s.stream_phase(&mut events)?;
+    Ok(s.finish())
+}
+
+impl Scheduler {
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    fn settled(&self) -> bool {
+        self.next_index == self.plan.indices.end && self.retries.is_empty() && self.connecting == 0
+    }
+
+    /// Opens every connection of this loop, or fails it after its retries.
+    fn connect_phase(&mut self, events: &mut Events) -> io::Result<()> {
+        while !self.settled() && !self.stopped() {
+            let now = Instant::now();
+            self.launch_connects(now);
+            let mut wake = now + TICK;
+            if let Some(Reverse((due, _, _))) = self.retries.peek() {
+                wake = wake.min(*due);
+            }
+            if self.next_index < self.plan.indices.end && self.connecting < MAX_CONNECTING {
+                wake = wake.min(self.next_connect_at);
+            }
+            self.poll_once(events, wake.saturating_duration_since(now))?;
+            for event in events.iter() {
+                self.on_connect_event(event.token());
+            }
+            self.expire(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Starts due retries, then new connects, within the in-progress cap and the pace.
+    fn launch_connects(&mut self, now: Instant) {
+        while self.connecting < MAX_CONNECTING {
+            if let Some(Reverse((due, index, attempt))) = self.retries.peek().copied() {
+                if due <= now {
+                    self.retries.pop();
+                    self.start_connect(index, attempt, now);
+                    continue;
+                }
+            }
+            if self.next_index >= self.plan.indices.end || now < self.next_connect_at {
+                return;
+            }
+            if let Some(rate) = self.plan.connect_rate {
+                let interval = Duration::from_secs_f64(1.0 / rate);
+                // Keep the average rate, but bank at most a second of missed slots.
+                let floor = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+                self.next_connect_at = self.next_connect_at.max(floor) + interval;
+            }
+            let index = self.next_index;
+            self.next_index += 1;
+            self.start_connect(index, 0, now);
+        }
+    }
+
+    fn start_connect(&mut self, index: u64, attempt: u32, now: Instant) {
+        let source = match self.plan.sources.len() {
+            0 => None,
+            n => Some(self.plan.sources[(index % n as u64) as usize]),
+        };
+        let entry = self.conns.vacant_entry();
+        let token = Token(entry.key());
+        let registered = open_socket(self.plan.target, source).and_then(|mut stream| {
+            self.poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(stream)
+        });
+        match registered {
+            Ok(stream) => {
+                entry.insert(Connection::new(
+                    stream,
+                    index,
+                    attempt,
+                    self.plan.work.window,
+                    now,
+                ));
+                self.connecting += 1;
+            }
+            Err(e) => self.connect_failed(index, attempt, &e, now),
+        }
+    }
+
+    /// A connect failed: retry refusals and timeouts with back-off, fail the rest.
+    fn connect_failed(&mut self, index: u64, attempt: u32, err: &io::Error, now: Instant) {
+        let kind = classify(err);
+        let retryable = matches!(kind, ErrorKind::Refused | ErrorKind::ConnectTimeout);
+        if retryable && attempt < self.plan.retries && !self.stopped() {
+            self.report.connect_retries += 1;
+            let due = now + RETRY_BACKOFF * 2u32.pow(attempt);
+            self.retries.push(Reverse((due, index, attempt + 1)));
+            return;
+        }
+        self.fail(Failure {
+            connection: index,
+            kind,
+            verified: 0,
+            mismatch: None,
+            detail: format!("connect to {}: {err}", self.plan.target),
+        });
+    }
+
+    fn on_connect_event(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(token.0) else {
+            return;
+        };
+        if conn.state != State::Connecting {
+            return; // Data or EOF while waiting at the gate: seen when streaming starts.
+        }
+        match conn.finish_connect() {
+            Ok(false) => {}
+            Ok(true) => {
+                self.connect_latency.record(conn.connect_started.elapsed());
+                self.connecting -= 1;
+                self.open += 1;
+                self.shared.live.open.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let (index, attempt) = (conn.index, conn.attempt);
+                self.conns.remove(token.0);
+                self.connecting -= 1;
+                self.connect_failed(index, attempt, &e, Instant::now());
+            }
+        }
+    }
+
+    /// Streams every connected connection to the end.
+    fn stream_phase(&mut self, events: &mut Events) -> io::Result<()> {
+        let now = Instant::now();
+        self.report.go_unix_us = unix_us(SystemTime::now());
+        let tokens: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in tokens {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.go(now);
+            }
+            self.drive(key);
+        }
+        while !self.conns.is_empty() {
+            if self.stopped() {
+                self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
+                self.report.interrupted = true;
+                break;
+            }
+            self.poll_once(events, TICK)?;
+            for event in events.iter() {
+                self.drive(event.token().0);
+            }
+            self.expire(Instant::now());
+        }
+        Ok(())
+    }
+
+    fn drive(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let mut progress = Progress::default();
+        let result = conn.drive(
+            &self.plan.work,
+            &self.shared.pattern,
+            &mut self.buf,
+            &mut self.rtt,
+            &mut progress,
+        );
+        if progress.verified > 0 {
+            self.report.bytes_verified += progress.verified;
+            self.report.chunks_verified += progress.chunks;
+            self.last_verified = Some(SystemTime::now());
+            self.shared
+                .live
+                .verified
+                .fetch_add(progress.verified, Ordering::Relaxed);
+        }
+        match result {
+            Ok(false) => {}
+            Ok(true) => {
+                self.conns.remove(key);
+                self.close_open();
+                self.report.connections_ok += 1;
+                self.shared.live.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(failure) => {
+                self.conns.remove(key);
+                self.close_open();
+                self.fail(failure);
+            }
+        }
+    }
+
+    fn close_open(&mut self) {
+        self.open -= 1;
+        self.shared.live.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn fail(&mut self, failure: Failure) {
+        self.report.fail(failure);
+        self.shared.live.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fails (or retries) every connection that made no progress within the timeout.
+    /// Scans at most once per [`TICK`].
+    fn expire(&mut self, now: Instant) {
+        if now < self.next_expire_at {
+            return;
+        }
+        self.next_expire_at = now + TICK;
+        let timeout = self.plan.timeout;
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| match c.state {
+                State::Connecting => now.duration_since(c.connect_started) >= timeout,
+                State::Ready => false,
+                State::Streaming | State::Draining => {
+                    now.duration_since(c.last_progress) >= timeout
+                }
+            })
+            .map(|(k, _)| k)
+            .collect();
+        for key in expired {
+            let conn = self.conns.remove(key);
+            if conn.state == State::Connecting {
+                self.connecting -= 1;
+                let err = io::Error::from_raw_os_error(libc::ETIMEDOUT);
+                self.connect_failed(conn.index, conn.attempt, &err, now);
+            } else {
+                self.close_open();
+                let detail = format!("no progress for {timeout:?}");
+                self.fail(conn.failure(ErrorKind::Timeout, detail));
+            }
+        }
+    }
+
+    /// Fails every remaining connection with `kind` (Ctrl-C).
+    fn abandon_all(&mut self, kind: ErrorKind, detail: &str) {
+        for conn in std::mem::take(&mut self.conns).into_iter().map(|(_, c)| c) {
+            if conn.state != State::Connecting {
+                self.close_open();
+            }
+            self.fail(conn.failure(kind, detail));
+        }
+        self.connecting = 0;
+    }
+
+    fn poll_once(&mut self, events: &mut Events, timeout: Duration) -> io::Result<()> {
+        match self.poll.poll(events, Some(timeout)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                events.clear();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the books: connections never started count as interrupted, times are set.
+    fn finish(mut self) -> Report {
+        if self.stopped() {
+            self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
+            while let Some(Reverse((_, index, _))) = self.retries.pop() {
+                self.never_started(index);
+            }
+            for index in self.next_index..self.plan.indices.end {
+                self.never_started(index);
+            }
+            self.report.interrupted = true;
+        }
+        self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
+        self.report.connect_histogram = self.connect_latency;
+        self.report.rtt_histogram = self.rtt;
+        self.report
+    }
+
+    fn never_started(&mut self, index: u64) {
+        self.fail(Failure {
+            connection: index,
+            kind: ErrorKind::Interrupted,
+            verified: 0,
+            mismatch: None,
+            detail: "stopped by signal before connecting".into(),
+        });
+    }
+}
+
+/// A non-blocking socket with TCP_NODELAY, bound to `source` if given, connecting to `target`.
+fn open_socket(target: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    if let Some(ip) = source {
+        bind_address_no_port(&socket, ip);
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+    }
+    match socket.connect(&target.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
+/// IP_BIND_ADDRESS_NO_PORT: binding a source IP reserves no port until connect(), where the
+/// kernel picks one unique for the whole 4-tuple. Without it every bound socket would hold a
+/// port for all destinations and the range would run out early.
+fn bind_address_no_port(socket: &Socket, ip: IpAddr) {
+    #[cfg(target_os = "linux")]
+    if ip.is_ipv4() {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt reads an int we own for the duration of the call. Failure is
+        // harmless (older kernels): bind then reserves the port as usual.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (socket, ip);
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_us(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
