@@ -1,0 +1,365 @@
+//! The real flood-client binary against the real echo-server and against deliberately broken
+//! servers: every check the client makes must be able to fail.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use flood_client::report::{ErrorKind, Report};
+use test_support::{bin, wait_until, Spawned};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn flood(args: &[&str]) -> Output {
+    Command::new(bin("flood-client"))
+        .args(args)
+        .output()
+        .expect("run flood-client")
+}
+
+fn report_of(out: &Output) -> Report {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "JSON report: {e}\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A test-only echo server that misbehaves in one chosen way.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Echo, but flip one byte at this offset of every connection.
+    Corrupt(usize),
+    /// Echo this many bytes, then send FIN (and drain, so the close is not a reset).
+    CloseAfter(usize),
+    /// Read everything, echo nothing.
+    Silent,
+    /// Echo, then send one byte more than it got before closing.
+    Extra,
+}
+
+fn faulty_server(fault: Fault) -> SocketAddr {
+    faulty_server_counting(fault).0
+}
+
+/// Also returns how many connections have sent it at least one byte.
+fn faulty_server_counting(fault: Fault) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let talking = Arc::new(AtomicUsize::new(0));
+    let counter = talking.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let counter = counter.clone();
+            thread::spawn(move || serve_faulty(stream, fault, &counter));
+        }
+    });
+    (addr, talking)
+}
+
+fn serve_faulty(mut s: TcpStream, fault: Fault, talking: &AtomicUsize) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut at = 0usize;
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if at == 0 {
+            talking.fetch_add(1, Ordering::SeqCst);
+        }
+        let data = &mut buf[..n];
+        match fault {
+            Fault::Corrupt(offset) if (at..at + n).contains(&offset) => data[offset - at] ^= 0x5a,
+            Fault::CloseAfter(limit) if at + n >= limit => {
+                let _ = s.write_all(&data[..limit - at]);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+                return;
+            }
+            Fault::Silent => {
+                at += n;
+                continue;
+            }
+            _ => {}
+        }
+        at += n;
+        if s.write_all(data).is_err() {
+            return;
+        }
+    }
+    if let Fault::Extra = fault {
+        let _ = s.write_all(b"!");
+    }
+}
+
+#[test]
+fn verifies_many_connections_and_odd_sizes_against_the_real_server() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let out = flood(&[
+        &addr, "-c", "50", "-b", "100000", "--chunk", "7000", "-t", "2", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert_eq!(r.connections_requested, 50);
+    assert_eq!(r.connections_ok, 50);
+    assert_eq!(r.peak_concurrent, 50);
+    assert_eq!(r.bytes_verified, 50 * 100_000);
+    assert_eq!(r.chunks_verified, 50 * 100_000u64.div_ceil(7000));
+    assert_eq!(r.chunk_rtt.count, r.chunks_verified);
+    assert_eq!(r.connect_latency.count, 50);
+    assert!(r.errors.is_empty() && r.failures.is_empty());
+    assert!(r.elapsed_s >= r.stream_s && r.stream_s > 0.0);
+    assert!(stderr(&out).contains("PASS"));
+}
+
+#[test]
+fn window_and_processes_keep_every_byte() {
+    let server = Spawned::echo_server(&["--threads", "2"]);
+    let addr = server.addr.to_string();
+    let out = flood(&[
+        &addr, "-c", "40", "-b", "1MiB", "--window", "8", "-p", "2", "-t", "2", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert_eq!(r.processes, 2);
+    assert_eq!(r.connections_ok, 40);
+    assert_eq!(r.peak_concurrent, 40);
+    assert_eq!(r.bytes_verified, 40 << 20);
+    assert_eq!(r.window, 8);
+    assert_eq!(r.chunk_rtt.count, 40 * 32);
+}
+
+#[test]
+fn a_corrupting_server_fails_the_run_and_names_the_offset() {
+    let addr = faulty_server(Fault::Corrupt(40_000)).to_string();
+    let out = flood(&[&addr, "-c", "3", "-b", "64KiB", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert_eq!(r.mismatches, 3);
+    assert_eq!(r.errors.get(&ErrorKind::Mismatch), Some(&3));
+    let m = r.failures[0].mismatch.expect("mismatch detail");
+    assert_eq!(m.offset, 40_000);
+    assert_eq!(m.received, m.expected ^ 0x5a);
+    assert!(
+        stderr(&out).contains("mismatch at offset 40000"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_server_that_closes_early_is_a_short_echo() {
+    let addr = faulty_server(Fault::CloseAfter(10_000)).to_string();
+    let out = flood(&[&addr, "-c", "2", "-b", "64KiB", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = report_of(&out);
+    assert_eq!(
+        r.errors.get(&ErrorKind::ShortEcho),
+        Some(&2),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.failures[0].verified, 10_000);
+}
+
+#[test]
+fn a_server_that_sends_extra_bytes_is_caught() {
+    let addr = faulty_server(Fault::Extra).to_string();
+    let out = flood(&[&addr, "-c", "2", "-b", "10000", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = report_of(&out);
+    assert_eq!(
+        r.errors.get(&ErrorKind::ExtraBytes),
+        Some(&2),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_without_hanging() {
+    let addr = faulty_server(Fault::Silent).to_string();
+    let started = Instant::now();
+    let out = flood(&[&addr, "-c", "4", "--timeout", "300ms", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let r = report_of(&out);
+    assert_eq!(
+        r.errors.get(&ErrorKind::Timeout),
+        Some(&4),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn no_server_is_refused_quickly() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let started = Instant::now();
+    let out = flood(&[&port.to_string(), "-c", "3", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = report_of(&out);
+    assert_eq!(
+        r.errors.get(&ErrorKind::Refused),
+        Some(&3),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.connect_retries, 9, "three retries per connection");
+}
+
+#[test]
+fn merging_two_reports_adds_up_to_one_run_over_both() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let dir = std::env::temp_dir().join(format!("flood-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    let ra = flood(&[&addr, "-c", "10", "-b", "96KiB", "--json"]);
+    let rb = flood(&[&addr, "-c", "20", "-b", "96KiB", "--json"]);
+    std::fs::write(&a, &ra.stdout).expect("write a");
+    std::fs::write(&b, &rb.stdout).expect("write b");
+    let merged = flood(&[
+        "merge",
+        a.to_str().expect("utf8"),
+        b.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let (ra, rb, m) = (report_of(&ra), report_of(&rb), report_of(&merged));
+    let whole = report_of(&flood(&[&addr, "-c", "30", "-b", "96KiB", "--json"]));
+    for (name, got, want) in [
+        (
+            "requested",
+            m.connections_requested,
+            whole.connections_requested,
+        ),
+        ("ok", m.connections_ok, whole.connections_ok),
+        ("bytes", m.bytes_verified, whole.bytes_verified),
+        ("chunks", m.chunks_verified, whole.chunks_verified),
+        ("rtt samples", m.chunk_rtt.count, whole.chunk_rtt.count),
+        (
+            "connect samples",
+            m.connect_latency.count,
+            whole.connect_latency.count,
+        ),
+    ] {
+        assert_eq!(got, want, "{name}");
+    }
+    assert_eq!(m.processes, 2);
+    assert_eq!(
+        m.chunk_rtt.max_us,
+        ra.chunk_rtt.max_us.max(rb.chunk_rtt.max_us)
+    );
+    // Reports of different workloads do not merge.
+    let other = flood(&[&addr, "-c", "1", "-b", "1KiB", "--json"]);
+    std::fs::write(&b, &other.stdout).expect("write b");
+    let refused = flood(&[
+        "merge",
+        a.to_str().expect("utf8"),
+        b.to_str().expect("utf8"),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        &["--window", "0"][..],
+        &["-b", "0"],
+        &["-c", "0"],
+        &["--source", "nope"],
+        &["--timeout", "later"],
+        &["--bogus"],
+        &["merge"],
+    ] {
+        let out = flood(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let out = flood(&["merge", "/nonexistent/report.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/nonexistent/report.json"));
+}
+
+#[test]
+fn preflight_refuses_a_run_the_descriptor_limit_cannot_hold() {
+    let mut cmd = Command::new(bin("flood-client"));
+    cmd.args(["127.0.0.1:9", "-c", "1000"]);
+    // SAFETY: lowering our own child's limits before exec needs no privilege.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("256") && err.contains("--processes 6"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_prints_a_partial_report_and_exits_1() {
+    let (addr, talking) = faulty_server_counting(Fault::Silent);
+    let mut cmd = Command::new(bin("flood-client"));
+    cmd.args([&addr.to_string(), "-c", "5", "--timeout", "60s", "--json"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    // Wait until every connection is streaming (the silent server has bytes from each).
+    wait_until(DEADLINE, "all five connections to send", || {
+        talking.load(Ordering::SeqCst) == 5
+    });
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let r = report_of(&out);
+    assert!(r.interrupted);
+    assert_eq!(
+        r.errors.get(&ErrorKind::Interrupted),
+        Some(&5),
+        "{:?}",
+        r.errors
+    );
+    assert!(stderr(&out).contains("partial report"));
+}
+
+#[test]
+fn spawn_server_runs_the_main_job_in_one_command() {
+    let out = flood(&["--spawn-server", "-c", "20", "-b", "64KiB", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert_eq!(r.bytes_verified, 20 * 64 * 1024);
+    assert!(r.server.is_some(), "server CPU is reported");
+}

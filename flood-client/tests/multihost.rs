@@ -1,0 +1,167 @@
+//! A multi-host run for real: the echo-server in one network namespace, two flood-clients in
+//! two others joined to it by veth pairs, and their JSON reports merged. Needs root and
+//! `ip netns`; skipped with a message where they are unavailable. The namespaces and their
+//! addresses (10.201.x.y, private to them) are created here and removed afterwards.
+
+use std::process::{Command, Output};
+use std::thread;
+
+use flood_client::report::Report;
+use test_support::{bin, Spawned};
+
+/// The namespaces of this test, deleted (with their veths) on drop.
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Creates the server namespace and one client namespace per link; returns the guard.
+fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
+    let server = format!("ef-srv-{tag}");
+    ip(&["netns", "add", &server])?;
+    let mut guard = Namespaces(vec![server.clone()]);
+    ip(&["-n", &server, "link", "set", "lo", "up"])?;
+    for i in 1..=links {
+        let client = format!("ef-c{i}-{tag}");
+        ip(&["netns", "add", &client])?;
+        guard.0.push(client.clone());
+        let (s_if, c_if) = (format!("efs{i}-{tag}"), format!("efc{i}-{tag}"));
+        ip(&["link", "add", &s_if, "type", "veth", "peer", "name", &c_if])?;
+        ip(&["link", "set", &s_if, "netns", &server])?;
+        ip(&["link", "set", &c_if, "netns", &client])?;
+        ip(&[
+            "-n",
+            &server,
+            "addr",
+            "add",
+            &format!("10.201.{i}.1/24"),
+            "dev",
+            &s_if,
+        ])?;
+        ip(&[
+            "-n",
+            &client,
+            "addr",
+            "add",
+            &format!("10.201.{i}.2/24"),
+            "dev",
+            &c_if,
+        ])?;
+        ip(&["-n", &server, "link", "set", &s_if, "up"])?;
+        ip(&["-n", &client, "link", "set", &c_if, "up"])?;
+        ip(&["-n", &client, "link", "set", "lo", "up"])?;
+    }
+    Ok(guard)
+}
+
+fn report_of(out: &Output) -> Report {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON report: {e}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn two_client_hosts_flood_one_server_host_and_their_reports_merge() {
+    // Interface names are limited to 15 bytes: keep the tag short.
+    let tag = format!("{}", std::process::id() % 100_000);
+    let guard = match build(&tag, 2) {
+        Ok(g) => g,
+        Err(why) => {
+            eprintln!("SKIPPED two_client_hosts_flood_one_server_host: network namespaces unavailable ({why})");
+            return;
+        }
+    };
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &guard.0[0]])
+        .arg(bin("echo-server"))
+        .args(["--listen", "0.0.0.0:0", "--json"]);
+    let server = Spawned::start(cmd);
+    let port = server.addr.port();
+
+    let clients: Vec<_> = (1..=2)
+        .map(|i| {
+            let ns = guard.0[i].clone();
+            thread::spawn(move || {
+                Command::new("ip")
+                    .args(["netns", "exec", &ns])
+                    .arg(bin("flood-client"))
+                    .arg(format!("10.201.{i}.1:{port}"))
+                    .args(["-c", "25", "-b", "256KiB", "--json"])
+                    .output()
+                    .expect("run flood-client")
+            })
+        })
+        .collect();
+    let outputs: Vec<Output> = clients
+        .into_iter()
+        .map(|c| c.join().expect("client"))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("flood-multihost-{tag}"));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let mut files = Vec::new();
+    for (i, out) in outputs.iter().enumerate() {
+        assert!(
+            out.status.success(),
+            "client {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = dir.join(format!("host{i}.json"));
+        std::fs::write(&path, &out.stdout).expect("write report");
+        files.push(path);
+    }
+    let merged = Command::new(bin("flood-client"))
+        .arg("merge")
+        .args(&files)
+        .arg("--json")
+        .output()
+        .expect("merge");
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let m = report_of(&merged);
+    let hosts: Vec<Report> = outputs.iter().map(report_of).collect();
+    assert_eq!(m.connections_ok, 50);
+    assert_eq!(m.bytes_verified, 50 * 256 * 1024);
+    assert_eq!(
+        m.chunk_rtt.count,
+        hosts[0].chunk_rtt.count + hosts[1].chunk_rtt.count
+    );
+    assert!(
+        m.target.contains("10.201.1.1") && m.target.contains("10.201.2.1"),
+        "{}",
+        m.target
+    );
+
+    let done = server.stop();
+    let stats: serde_json::Value =
+        serde_json::from_str(done.stdout.lines().last().expect("stats")).expect("stats JSON");
+    assert_eq!(stats["accepted"], 50);
+    assert_eq!(stats["bytes_out"], 50 * 256 * 1024);
+    let _ = std::fs::remove_dir_all(&dir);
+}
