@@ -86,8 +86,11 @@ pub struct FloodArgs {
     #[arg(long)]
     pub json: bool,
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server_pid")]
     pub spawn_server: bool,
+    /// The server's process id, to report its CPU time (and its workers') for the run.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
     /// Internal: run as a worker process over connection indices FROM-TO.
     #[arg(long, hide = true, value_parser = parse_shard)]
     pub shard: Option<Range<u64>>,

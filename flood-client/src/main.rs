@@ -13,6 +13,7 @@ use flood_client::cli::{Cli, FloodArgs, MergeArgs, Sub};
 use flood_client::connection::Workload;
 use flood_client::preflight::{self, Facts};
 use flood_client::processes;
+use flood_client::procfs::ServerCpu;
 use flood_client::report::{Report, ServerUsage};
 use flood_client::run::{self, Message, Role, RunConfig};
 use flood_client::spawn::SpawnedServer;
@@ -92,18 +93,25 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
     } else {
         None
     };
+    let server_cpu = server
+        .as_ref()
+        .map(SpawnedServer::pid)
+        .or(args.server_pid)
+        .map(ServerCpu::start);
     let mut report = if processes > 1 {
         processes::run_parent(&cfg, usize::from(args.processes), stop)?
     } else {
         run::run_process(&cfg, stop, Role::Alone)?
     };
-    if let Some(server) = server {
-        let cpu_s = server.cpu_seconds();
+    if let Some(cpu) = server_cpu {
+        let cpu_s = cpu.seconds();
         let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
         report.server = Some(ServerUsage {
             cpu_s,
             cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
         });
+    }
+    if let Some(server) = server {
         server.stop()?;
     }
     Ok(print(&report, args.json))

@@ -69,3 +69,25 @@ pub fn self_cpu() -> Duration {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
+
+/// Counts a server's CPU time over a run: started before the run, read after it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerCpu {
+    pid: u32,
+    at_start: f64,
+}
+
+impl ServerCpu {
+    /// Starts counting for the process `pid` and its worker children.
+    pub fn start(pid: u32) -> ServerCpu {
+        ServerCpu {
+            pid,
+            at_start: tree_cpu_seconds(pid),
+        }
+    }
+
+    /// CPU seconds used since [`ServerCpu::start`].
+    pub fn seconds(&self) -> f64 {
+        (tree_cpu_seconds(self.pid) - self.at_start).max(0.0)
+    }
+}

@@ -1,4 +1,4 @@
-//! `--spawn-server`: start this workspace's echo-server on 127.0.0.1:0 and measure its CPU.
+//! `--spawn-server`: start this workspace's echo-server on 127.0.0.1:0 for the run.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
@@ -8,15 +8,12 @@ use std::process::{Child, Command, Stdio};
 use echo_server::limits::{context, FdLimit};
 use echo_server::supervisor::die_with_parent;
 
-use crate::procfs;
-
 /// A running echo-server started by flood-client.
 #[derive(Debug)]
 pub struct SpawnedServer {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
-    cpu_at_start: f64,
 }
 
 /// The echo-server binary built beside this flood-client.
@@ -73,22 +70,12 @@ impl SpawnedServer {
                 "echo-server did not start ({status})"
             )));
         };
-        let cpu_at_start = procfs::tree_cpu_seconds(child.id());
-        Ok(SpawnedServer {
-            child,
-            addr,
-            cpu_at_start,
-        })
+        Ok(SpawnedServer { child, addr })
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// CPU seconds the server (and its workers) used since it announced its address.
-    pub fn cpu_seconds(&self) -> f64 {
-        procfs::tree_cpu_seconds(self.child.id()) - self.cpu_at_start
     }
 
     /// Stops the server with SIGTERM and waits for it.
