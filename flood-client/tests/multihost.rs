@@ -7,45 +7,17 @@ use std::process::{Command, Output};
 use std::thread;
 
 use flood_client::report::Report;
+use test_support::netns::{ip, tag, Namespaces};
 use test_support::{bin, Spawned};
-
-/// The namespaces of this test, deleted (with their veths) on drop.
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// Creates the server namespace and one client namespace per link; returns the guard.
 fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
     let server = format!("ef-srv-{tag}");
-    ip(&["netns", "add", &server])?;
-    let mut guard = Namespaces(vec![server.clone()]);
-    ip(&["-n", &server, "link", "set", "lo", "up"])?;
+    let mut guard = Namespaces::default();
+    guard.add(&server)?;
     for i in 1..=links {
         let client = format!("ef-c{i}-{tag}");
-        ip(&["netns", "add", &client])?;
-        guard.0.push(client.clone());
+        guard.add(&client)?;
         let (s_if, c_if) = (format!("efs{i}-{tag}"), format!("efc{i}-{tag}"));
         ip(&["link", "add", &s_if, "type", "veth", "peer", "name", &c_if])?;
         ip(&["link", "set", &s_if, "netns", &server])?;
@@ -70,7 +42,6 @@ fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
         ])?;
         ip(&["-n", &server, "link", "set", &s_if, "up"])?;
         ip(&["-n", &client, "link", "set", &c_if, "up"])?;
-        ip(&["-n", &client, "link", "set", "lo", "up"])?;
     }
     Ok(guard)
 }
@@ -86,8 +57,7 @@ fn report_of(out: &Output) -> Report {
 
 #[test]
 fn two_client_hosts_flood_one_server_host_and_their_reports_merge() {
-    // Interface names are limited to 15 bytes: keep the tag short.
-    let tag = format!("{}", std::process::id() % 100_000);
+    let tag = tag();
     let guard = match build(&tag, 2) {
         Ok(g) => g,
         Err(why) => {

@@ -3,6 +3,8 @@
 //! process facts from /proc.
 #![deny(missing_debug_implementations)]
 
+pub mod netns;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Show, apply and restore the kernel settings a 32k-connection echo flood needs.
+#
+#   scripts/tune-kernel.sh show    [--profile default|small-buffers]
+#   scripts/tune-kernel.sh apply   [--profile default|small-buffers] [--state FILE]
+#   scripts/tune-kernel.sh restore [--state FILE]
+#
+# The keys and values come from sysctl/*.conf (the same files can be installed in
+# /etc/sysctl.d). `apply` first saves the current values to a state file (kept if it
+# exists, so a second apply does not overwrite the original values), then sets each key
+# and reports it as changed, already set, or not settable here — it never stops half-way.
+# `restore` writes back exactly what was saved. Inside a network namespace only that
+# namespace's net.* keys are touched: global keys (fs.*, and net.* keys the namespace does
+# not have) are reported as not settable here, so a test never changes its host.
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+confdir="$here/../sysctl"
+# Keys whose value is a floor: a larger current value is left alone.
+minimum_keys=" net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog fs.file-max fs.nr_open "
+
+usage() {
+    sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+command=${1:-}
+[ -n "$command" ] || usage
+shift
+profile=default
+state=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --profile) profile=${2:-}; shift 2 || usage ;;
+        --state) state=${2:-}; shift 2 || usage ;;
+        -h|--help) usage ;;
+        *) echo "tune-kernel.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+case $profile in
+    default) files=("$confdir/99-echo-flood.conf") ;;
+    small-buffers) files=("$confdir/99-echo-flood.conf" "$confdir/99-echo-flood-small-buffers.conf") ;;
+    *) echo "tune-kernel.sh: unknown profile '$profile' (default, small-buffers)" >&2; exit 2 ;;
+esac
+
+netns_id() { readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9'; }
+in_netns() {
+    local init
+    init=$(readlink /proc/1/ns/net 2>/dev/null) || return 1
+    [ "$(readlink /proc/self/ns/net)" != "$init" ]
+}
+[ -n "$state" ] || state="/var/lib/echo-flood/sysctl-state.net$(netns_id)"
+
+# Parallel arrays of key, recommended value and the reason (the comment above the key).
+keys=(); wants=(); whys=()
+load() {
+    local file line why="" key value
+    for file in "${files[@]}"; do
+        while IFS= read -r line || [ -n "$line" ]; do
+            case $line in
+                '#'*) why=${line#\# } ;;
+                *=*)
+                    key=$(printf '%s' "${line%%=*}" | tr -d '[:space:]')
+                    value=$(printf '%s' "${line#*=}" | tr -s '[:space:]' ' ' | sed 's/^ //; s/ $//')
+                    keys+=("$key"); wants+=("$value"); whys+=("$why"); why="" ;;
+                *) why="" ;;
+            esac
+        done < "$file"
+    done
+}
+
+path_of() { printf '/proc/sys/%s' "${1//.//}"; }
+current() {
+    local p
+    p=$(path_of "$1")
+    [ -r "$p" ] || return 1
+    tr -s '[:space:]' ' ' < "$p" | sed 's/^ //; s/ $//'
+}
+is_global() { [ "${1#net.}" = "$1" ]; }
+# True when the current value already meets the recommendation.
+satisfied() {
+    local key=$1 cur=$2 want=$3
+    if [[ $minimum_keys == *" $key "* ]] && [[ $cur =~ ^[0-9]+$ ]] && [[ $want =~ ^[0-9]+$ ]]; then
+        [ "$cur" -ge "$want" ]
+    else
+        [ "$cur" = "$want" ]
+    fi
+}
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "tune-kernel.sh: '$command' writes /proc/sys and needs root (try: sudo $0 $command)" >&2
+        exit 1
+    fi
+}
+write_key() {
+    local p
+    p=$(path_of "$1")
+    [ -w "$p" ] || return 1
+    { printf '%s\n' "$2" > "$p"; } 2>/dev/null || return 1
+    [ "$(current "$1")" = "$2" ]
+}
+
+show_bsd() {
+    echo "kqueue platform ($(uname -s)): the equivalent knobs (set with sysctl -w, persist in /etc/sysctl.conf):"
+    local k
+    for k in kern.maxfiles kern.maxfilesperproc kern.ipc.somaxconn net.inet.ip.portrange.first \
+             net.inet.ip.portrange.last net.inet.ip.portrange.hifirst net.inet.ip.portrange.hilast; do
+        printf '  %-32s %s\n' "$k" "$(sysctl -n "$k" 2>/dev/null || echo '(not on this system)')"
+    done
+    echo "  recommended: kern.maxfiles >= 2097152, kern.maxfilesperproc >= 1048576,"
+    echo "  kern.ipc.somaxconn >= 32768, portrange first 15000 last 65000"
+}
+
+show() {
+    local i cur verdict
+    printf '%-32s %-14s %-14s %-8s %s\n' KEY CURRENT RECOMMENDED VERDICT WHY
+    for i in "${!keys[@]}"; do
+        if cur=$(current "${keys[$i]}"); then
+            if satisfied "${keys[$i]}" "$cur" "${wants[$i]}"; then verdict=ok; else verdict=change; fi
+        else
+            cur="(absent)"; verdict=absent
+        fi
+        printf '%-32s %-14s %-14s %-8s %s\n' "${keys[$i]}" "$cur" "${wants[$i]}" "$verdict" "${whys[$i]}"
+    done
+    in_netns && echo "(inside a network namespace: apply changes only this namespace's net.* keys)"
+    return 0
+}
+
+apply() {
+    need_root
+    local i key want cur changed=0 already=0 refused=0
+    if [ -e "$state" ]; then
+        echo "state file $state exists: keeping the values saved by the first apply"
+    else
+        mkdir -p "$(dirname "$state")" || { echo "tune-kernel.sh: cannot create $(dirname "$state")" >&2; exit 1; }
+        : > "$state" || { echo "tune-kernel.sh: cannot write $state" >&2; exit 1; }
+        for key in "${keys[@]}"; do
+            cur=$(current "$key") && printf '%s=%s\n' "$key" "$cur" >> "$state"
+        done
+        echo "saved current values to $state"
+    fi
+    for i in "${!keys[@]}"; do
+        key=${keys[$i]}; want=${wants[$i]}
+        if ! cur=$(current "$key"); then
+            echo "not settable here: $key (not present in this kernel or namespace)"; refused=$((refused + 1))
+        elif satisfied "$key" "$cur" "$want"; then
+            echo "already set:       $key = $cur"; already=$((already + 1))
+        elif in_netns && is_global "$key"; then
+            echo "not settable here: $key (global key; refused inside a network namespace)"; refused=$((refused + 1))
+        elif write_key "$key" "$want"; then
+            echo "changed:           $key $cur -> $want"; changed=$((changed + 1))
+        else
+            echo "not settable here: $key (read-only or refused; stays $cur)"; refused=$((refused + 1))
+        fi
+    done
+    echo "apply: $changed changed, $already already set, $refused not settable here"
+}
+
+restore() {
+    need_root
+    if [ ! -f "$state" ]; then
+        echo "tune-kernel.sh: nothing to restore: no state file $state" >&2
+        exit 1
+    fi
+    local line key value cur restored=0 same=0 refused=0
+    while IFS= read -r line; do
+        key=${line%%=*}; value=${line#*=}
+        cur=$(current "$key") || cur=""
+        if [ "$cur" = "$value" ]; then
+            echo "already as saved:  $key = $value"; same=$((same + 1))
+        elif write_key "$key" "$value"; then
+            echo "restored:          $key $cur -> $value"; restored=$((restored + 1))
+        else
+            echo "not settable here: $key (stays $cur, saved $value)"; refused=$((refused + 1))
+        fi
+    done < "$state"
+    if [ "$refused" -eq 0 ]; then
+        rm -f "$state"
+    else
+        echo "keeping $state: some keys could not be restored"
+    fi
+    echo "restore: $restored restored, $same already as saved, $refused not settable here"
+}
+
+case $(uname -s) in
+    Linux) ;;
+    Darwin|*BSD)
+        [ "$command" = show ] && { show_bsd; exit 0; }
+        echo "tune-kernel.sh: '$command' is Linux-only; on $(uname -s) set the knobs 'show' lists with sysctl -w" >&2
+        exit 2 ;;
+    *) echo "tune-kernel.sh: unsupported system $(uname -s)" >&2; exit 2 ;;
+esac
+
+load
+case $command in
+    show) show ;;
+    apply) apply ;;
+    restore) restore ;;
+    *) echo "tune-kernel.sh: unknown command '$command'" >&2; usage ;;
+esac

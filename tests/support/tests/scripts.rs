@@ -1,0 +1,264 @@
+//! The shell scripts in scripts/, run for real. Sysctl changes happen only inside throwaway
+//! network namespaces, and the host's values are checked to be untouched.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use test_support::netns::{tag, Namespaces};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn script(name: &str) -> String {
+    repo()
+        .join("scripts")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn host(key: &str) -> String {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A command whose open-file limits are lowered to `soft`/`hard` before exec.
+fn with_nofile(mut cmd: Command, soft: u64, hard: u64) -> Command {
+    // SAFETY: setrlimit in the child before exec; lowering needs no privilege.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+#[test]
+fn scripts_are_shellcheck_clean() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("scripts"))
+        .expect("scripts/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    files.push(repo().join(".ci/run"));
+    match Command::new("shellcheck").args(&files).output() {
+        Ok(out) => assert!(out.status.success(), "{}", text(&out)),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install shellcheck: {e}"
+            );
+            eprintln!("SKIPPED scripts_are_shellcheck_clean: shellcheck not installed ({e})");
+        }
+    }
+}
+
+#[test]
+fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
+    let ns = format!("ef-tune-{}", tag());
+    let mut guard = Namespaces::default();
+    if let Err(why) = guard.add(&ns) {
+        eprintln!("SKIPPED tune_kernel_applies_inside_a_namespace_only: {why}");
+        return;
+    }
+    let keys = [
+        "net.core.somaxconn",
+        "net.ipv4.ip_local_port_range",
+        "net.core.rmem_default",
+        "fs.file-max",
+    ];
+    let host_before: Vec<String> = keys.iter().map(|k| host(k)).collect();
+    let state = std::env::temp_dir().join(format!("ef-tune-state-{}", tag()));
+    let _ = std::fs::remove_file(&state);
+    let state_arg = state.to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns, "bash", &script("tune-kernel.sh")])
+            .args(args)
+            .output()
+            .expect("run tune-kernel.sh")
+    };
+    let in_ns = |key: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, "cat"])
+            .arg(format!("/proc/sys/{}", key.replace('.', "/")))
+            .output()
+            .expect("cat");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let ns_before = (in_ns(keys[0]), in_ns(keys[1]));
+
+    let first = run(&["apply", "--profile", "small-buffers", "--state", &state_arg]);
+    let out = text(&first);
+    assert!(first.status.success(), "{out}");
+    assert!(
+        out.contains("changed:           net.core.somaxconn"),
+        "{out}"
+    );
+    assert!(
+        out.contains("changed:           net.ipv4.ip_local_port_range"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not settable here: net.core.rmem_default"),
+        "{out}"
+    );
+    assert_eq!(in_ns("net.core.somaxconn"), "32768");
+    assert_eq!(in_ns("net.ipv4.ip_local_port_range"), "15000 65000");
+    let host_after: Vec<String> = keys.iter().map(|k| host(k)).collect();
+    assert_eq!(host_before, host_after, "the host's values must not change");
+
+    let second = run(&["apply", "--profile", "small-buffers", "--state", &state_arg]);
+    let out = text(&second);
+    assert!(
+        out.contains("apply: 0 changed"),
+        "a second apply is a no-op: {out}"
+    );
+    assert!(
+        out.contains("keeping the values saved by the first apply"),
+        "{out}"
+    );
+
+    let restore = run(&["restore", "--state", &state_arg]);
+    let out = text(&restore);
+    assert!(restore.status.success(), "{out}");
+    assert_eq!((in_ns(keys[0]), in_ns(keys[1])), ns_before, "{out}");
+    assert!(
+        !state.exists(),
+        "the state file is removed after a full restore"
+    );
+    let nothing = run(&["restore", "--state", &state_arg]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(text(&nothing).contains("nothing to restore"));
+    let host_end: Vec<String> = keys.iter().map(|k| host(k)).collect();
+    assert_eq!(host_before, host_end);
+}
+
+#[test]
+fn tune_kernel_show_needs_no_root_and_apply_says_it_does() {
+    let show = Command::new("bash")
+        .args([&script("tune-kernel.sh"), "show"])
+        .output()
+        .expect("show");
+    let out = text(&show);
+    assert!(show.status.success(), "{out}");
+    for key in [
+        "net.core.somaxconn",
+        "net.ipv4.ip_local_port_range",
+        "fs.nr_open",
+    ] {
+        assert!(out.contains(key), "{out}");
+    }
+    let Ok(nobody) = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash"])
+        .args([
+            &script("tune-kernel.sh"),
+            "apply",
+            "--state",
+            "/nonexistent/state",
+        ])
+        .output()
+    else {
+        eprintln!("SKIPPED the non-root half: setpriv not installed");
+        return;
+    };
+    assert_eq!(nobody.status.code(), Some(1), "{}", text(&nobody));
+    assert!(text(&nobody).contains("needs root"));
+    let bad = Command::new("bash")
+        .args([&script("tune-kernel.sh"), "frobnicate"])
+        .output()
+        .expect("bad");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn preflight_names_the_descriptor_limit_and_the_fix() {
+    let mut cmd = Command::new("bash");
+    cmd.args([&script("preflight.sh"), "1000"]);
+    let out = with_nofile(cmd, 256, 256).output().expect("preflight");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("FAIL  descriptors") && t.contains("hard limit 256"),
+        "{t}"
+    );
+    assert!(t.contains("--processes 6"), "{t}");
+
+    let mut cmd = Command::new("bash");
+    cmd.args([&script("preflight.sh"), "100"]);
+    let out = with_nofile(cmd, 256, 256).output().expect("preflight");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("can hold 100 connections"));
+
+    let bad = Command::new("bash")
+        .args([&script("preflight.sh"), "lots"])
+        .output()
+        .expect("bad");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn raise_limits_sourced_raises_the_shell_soft_limit_and_tells_the_truth() {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(format!(
+        ". '{}' && echo \"limits $(ulimit -Sn) $(ulimit -Hn)\"",
+        script("raise-limits.sh")
+    ));
+    let out = with_nofile(cmd, 100, 300).output().expect("raise-limits");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let last = t
+        .lines()
+        .find(|l| l.starts_with("limits "))
+        .expect("limits line");
+    let nums: Vec<u64> = last[7..]
+        .split(' ')
+        .map(|n| n.parse().expect("number"))
+        .collect();
+    assert_eq!(nums[0], nums[1], "soft raised to hard: {t}");
+    if nums[1] == 300 {
+        assert!(t.contains("stays 300") && t.contains("--processes"), "{t}");
+    } else {
+        assert!(t.contains("hard open-file limit raised"), "{t}");
+    }
+
+    let dest = std::env::temp_dir().join(format!("ef-limits-{}", tag()));
+    let dest_arg = dest.to_string_lossy().into_owned();
+    let install = |label: &str| {
+        let out = Command::new("bash")
+            .args([&script("raise-limits.sh"), "--install", "--dest", &dest_arg])
+            .output()
+            .expect(label);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    assert!(install("first").contains("installed"));
+    assert!(install("second").contains("already installed"));
+    let installed = std::fs::read_to_string(dest.join("99-echo-flood.conf")).expect("drop-in");
+    assert!(installed.contains("hard  nofile  1048576"));
+    let _ = std::fs::remove_dir_all(&dest);
+}
