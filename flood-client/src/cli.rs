@@ -31,6 +31,52 @@ pub struct Cli {
 pub enum Sub {
     /// Merge JSON reports (from --json) of runs on several hosts into one report.
     Merge(MergeArgs),
+    /// Saturate a server: N connections stream without end for --duration while /proc is
+    /// sampled (context switches, interrupts, CPU us/sy/id, server CPU and RSS), optionally
+    /// with a client-delay probe alongside.
+    Saturate(SaturateArgs),
+    /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
+    Probe(ProbeArgs),
+}
+
+/// `flood-client saturate`.
+#[derive(Debug, Args)]
+pub struct SaturateArgs {
+    /// The flood's options (`--bytes` is ignored: connections stream for --duration).
+    #[command(flatten)]
+    pub flood: FloodArgs,
+    /// Also probe client delay at this interval while saturated (e.g. 100ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub probe_interval: Option<Duration>,
+    /// Bytes each probe sends and must get back.
+    #[arg(long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub probe_bytes: usize,
+}
+
+/// `flood-client probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Echo server address.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Time between intended probe starts.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DUR")]
+    pub interval: Duration,
+    /// Number of probes (default: as many as fit in --duration).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    pub count: Option<u64>,
+    /// How long to probe when --count is not given.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DUR")]
+    pub duration: Duration,
+    /// Bytes each probe sends and must get back.
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub bytes: usize,
+    /// Each step (connect, write, read) of a probe fails after this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Duration,
+    /// Print the probe report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `flood-client merge`.
@@ -45,7 +91,7 @@ pub struct MergeArgs {
 }
 
 /// The flood.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FloodArgs {
     /// Echo server address.
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
@@ -56,6 +102,9 @@ pub struct FloodArgs {
     /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
     #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
     pub bytes: usize,
+    /// Stream without end for this long instead of sending --bytes (what saturate does).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub duration: Option<Duration>,
     /// Write size.
     #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
     pub chunk: usize,

@@ -29,10 +29,13 @@ pub enum State {
     Draining,
 }
 
+/// `Workload::bytes` of a connection that streams until told to stop (`--duration`).
+pub const ENDLESS: u64 = u64::MAX;
+
 /// The fixed shape of every connection's work.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
-    /// Bytes each connection sends and must get back.
+    /// Bytes each connection sends and must get back ([`ENDLESS`]: no end).
     pub bytes: u64,
     /// Write size.
     pub chunk: u64,

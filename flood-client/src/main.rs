@@ -1,30 +1,42 @@
-//! The `flood-client` binary: parse flags, check the box, run the flood, report.
+//! The `flood-client` binary: parse flags, check the box, run the flood (or saturate, probe,
+//! merge), report.
 
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
+use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use echo_server::limits::raise_nofile;
-use flood_client::cli::{Cli, FloodArgs, MergeArgs, Sub};
-use flood_client::connection::Workload;
+use flood_client::cli::{Cli, FloodArgs, MergeArgs, ProbeArgs, SaturateArgs, Sub};
+use flood_client::connection::{Workload, ENDLESS};
 use flood_client::preflight::{self, Facts};
+use flood_client::probe::{self, ProbeConfig, ProbeReport};
 use flood_client::processes;
 use flood_client::procfs::ServerCpu;
 use flood_client::report::{Report, ServerUsage};
 use flood_client::run::{self, Message, Role, RunConfig};
+use flood_client::sample::{Sampler, SystemRates};
 use flood_client::spawn::SpawnedServer;
 
 /// Exit code for bad usage or a run that cannot fit.
 const USAGE: u8 = 2;
+/// Default length of a saturation run.
+const SATURATE_FOR: Duration = Duration::from_secs(10);
+/// Period of /proc samples during a saturation run.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Sub::Merge(args)) => merge(&args),
+    let result = match &cli.command {
+        Some(Sub::Merge(args)) => merge(args),
+        Some(Sub::Saturate(args)) => saturate(args),
+        Some(Sub::Probe(args)) => probe_cmd(args),
         None => flood(&cli.flood),
     };
     match result {
@@ -46,7 +58,18 @@ fn stop_flag() -> io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
+/// A checked run, ready to execute: its config, the server it measures, the stop flag.
+struct Prepared {
+    cfg: RunConfig,
+    processes: usize,
+    server: Option<SpawnedServer>,
+    server_pid: Option<u32>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
+/// the run cannot fit) and starts the server if asked.
+fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
     let mut cfg = RunConfig {
@@ -54,7 +77,11 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
         sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
         indices: 0..args.connections,
         work: Workload {
-            bytes: args.bytes as u64,
+            bytes: if args.duration.is_some() {
+                ENDLESS
+            } else {
+                args.bytes as u64
+            },
             chunk: args.chunk as u64,
             window: args.window,
         },
@@ -62,30 +89,28 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
         connect_rate: args.connect_rate,
         timeout: args.timeout,
         retries: args.connect_retries,
+        duration: args.duration,
     };
     if let Some(shard) = &args.shard {
         cfg.indices = shard.clone();
         let report = run::run_process(&cfg, stop, Role::Worker)?;
         run::send(&Message::Report(Box::new(report)))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Err(ExitCode::SUCCESS));
     }
-
     let processes = u64::from(args.processes);
     let facts = Facts::of_this_machine(limit);
-    let sources = cfg.sources.clone();
-    let checked = preflight::check(args.connections, processes, &sources, args.addr, &facts);
-    let (sources, note) = match checked {
-        Ok(ok) => ok,
+    match preflight::check(args.connections, processes, &cfg.sources, args.addr, &facts) {
+        Ok((sources, note)) => {
+            if let Some(note) = note {
+                eprintln!("flood-client: {note}");
+            }
+            cfg.sources = sources;
+        }
         Err(why) => {
             eprintln!("flood-client: this run cannot fit: {why}");
-            return Ok(ExitCode::from(USAGE));
+            return Ok(Err(ExitCode::from(USAGE)));
         }
-    };
-    if let Some(note) = note {
-        eprintln!("flood-client: {note}");
     }
-    cfg.sources = sources;
-
     let server = if args.spawn_server {
         let s = SpawnedServer::start(args.connections, limit, &[])?;
         cfg.target = s.addr;
@@ -93,15 +118,28 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
     } else {
         None
     };
-    let server_cpu = server
-        .as_ref()
-        .map(SpawnedServer::pid)
-        .or(args.server_pid)
-        .map(ServerCpu::start);
+    let server_pid = server.as_ref().map(SpawnedServer::pid).or(args.server_pid);
+    Ok(Ok(Prepared {
+        cfg,
+        processes: usize::from(args.processes),
+        server,
+        server_pid,
+        stop,
+    }))
+}
+
+/// Runs the flood (one process or several) and adds the server's CPU to the report.
+fn execute(
+    cfg: &RunConfig,
+    processes: usize,
+    server_pid: Option<u32>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Report> {
+    let server_cpu = server_pid.map(ServerCpu::start);
     let mut report = if processes > 1 {
-        processes::run_parent(&cfg, usize::from(args.processes), stop)?
+        processes::run_parent(cfg, processes, stop)?
     } else {
-        run::run_process(&cfg, stop, Role::Alone)?
+        run::run_process(cfg, stop, Role::Alone)?
     };
     if let Some(cpu) = server_cpu {
         let cpu_s = cpu.seconds();
@@ -111,10 +149,129 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
             cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
         });
     }
-    if let Some(server) = server {
+    Ok(report)
+}
+
+fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
+    let p = match prepare(args)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let report = execute(&p.cfg, p.processes, p.server_pid, p.stop)?;
+    if let Some(server) = p.server {
         server.stop()?;
     }
-    Ok(print(&report, args.json))
+    print_report(&report.human(), &report, args.json);
+    Ok(verdict(report.passed()))
+}
+
+/// `saturate`'s JSON report.
+#[derive(Debug, Serialize)]
+struct SaturateReport {
+    flood: Report,
+    /// Mean rates over the run (the first second, the connect phase, left out).
+    system: Option<SystemRates>,
+    /// Every one-second sample.
+    samples: Vec<SystemRates>,
+    probe: Option<ProbeReport>,
+}
+
+fn saturate(args: &SaturateArgs) -> io::Result<ExitCode> {
+    let mut flood_args = args.flood.clone();
+    flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
+    let p = match prepare(&flood_args)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let (cfg, processes, server_pid, stop) =
+        (p.cfg.clone(), p.processes, p.server_pid, p.stop.clone());
+    let flood = thread::spawn(move || execute(&cfg, processes, server_pid, stop));
+    let prober = args.probe_interval.map(|interval| {
+        let probe_cfg = ProbeConfig {
+            target: p.cfg.target,
+            interval,
+            count: None,
+            duration: None,
+            bytes: args.probe_bytes,
+            timeout: flood_args.timeout,
+        };
+        let done = done.clone();
+        thread::spawn(move || {
+            // Let the connect phase pass first: probe the saturated server, not the storm.
+            let start = Instant::now();
+            while start.elapsed() < SAMPLE_EVERY && !done.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            probe::run(&probe_cfg, &done)
+        })
+    });
+    let mut sampler = Sampler::new(server_pid);
+    sampler.sample();
+    let mut next = Instant::now() + SAMPLE_EVERY;
+    while !flood.is_finished() {
+        if Instant::now() >= next {
+            sampler.sample();
+            next += SAMPLE_EVERY;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    done.store(true, Ordering::Relaxed);
+    let report = flood
+        .join()
+        .map_err(|_| io::Error::other("the flood thread panicked"))??;
+    let probe = match prober {
+        Some(h) => Some(
+            h.join()
+                .map_err(|_| io::Error::other("the probe panicked"))?,
+        ),
+        None => None,
+    };
+    if let Some(server) = p.server {
+        server.stop()?;
+    }
+    let system = sampler.summary();
+    let mut human = report.human();
+    if let Some(s) = &system {
+        human.push_str(&format!(
+            "  system       {:.0} cs/s, {:.0} intr/s, cpu us {:.1}% sy {:.1}% id {:.1}%\n",
+            s.cs_per_s, s.intr_per_s, s.us_pct, s.sy_pct, s.id_pct
+        ));
+        if let (Some(cpu), Some(rss)) = (s.server_cpu_pct, s.server_rss_bytes) {
+            human.push_str(&format!(
+                "  server       {cpu:.1}% of a core, RSS up to {:.1} MiB\n",
+                rss as f64 / f64::from(1u32 << 20)
+            ));
+        }
+    }
+    if let Some(pr) = &probe {
+        human.push_str(&pr.human());
+    }
+    let passed = report.passed();
+    let out = SaturateReport {
+        flood: report,
+        system,
+        samples: sampler.intervals,
+        probe,
+    };
+    print_report(&human, &out, flood_args.json);
+    Ok(verdict(passed))
+}
+
+fn probe_cmd(args: &ProbeArgs) -> io::Result<ExitCode> {
+    let stop = stop_flag()?;
+    let cfg = ProbeConfig {
+        target: args.addr,
+        interval: args.interval,
+        count: args.count,
+        duration: args.count.is_none().then_some(args.duration),
+        bytes: args.bytes,
+        timeout: args.timeout,
+    };
+    let report = probe::run(&cfg, &stop);
+    let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
+    print_report(&human, &report, args.json);
+    Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
 }
 
 fn merge(args: &MergeArgs) -> io::Result<ExitCode> {
@@ -142,19 +299,23 @@ fn merge(args: &MergeArgs) -> io::Result<ExitCode> {
         }
     }
     merged.finalize();
-    Ok(print(&merged, args.json))
+    print_report(&merged.human(), &merged, args.json);
+    Ok(verdict(merged.passed()))
 }
 
-/// Prints the human report on stderr (and JSON on stdout); the exit code says pass or fail.
-fn print(report: &Report, json: bool) -> ExitCode {
-    eprint!("{}", report.human());
+/// Prints the human report on stderr, and the JSON form on stdout when asked.
+fn print_report<T: Serialize>(human: &str, report: &T, json: bool) {
+    eprint!("{human}");
     if json {
         match serde_json::to_string(report) {
             Ok(text) => println!("{text}"),
             Err(e) => eprintln!("flood-client: cannot write JSON: {e}"),
         }
     }
-    if report.passed() {
+}
+
+fn verdict(passed: bool) -> ExitCode {
+    if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

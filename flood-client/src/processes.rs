@@ -58,7 +58,7 @@ pub fn run_parent(cfg: &RunConfig, processes: usize, stop: Arc<AtomicBool>) -> i
     }
     drop(tx);
 
-    let progress = Progress::new(total * cfg.work.bytes);
+    let progress = Progress::new(total.saturating_mul(cfg.work.bytes));
     let mut live = vec![LiveSnapshot::default(); processes];
     let mut ready = vec![false; processes];
     let mut ended = vec![false; processes];
@@ -113,12 +113,15 @@ fn worker_command(cfg: &RunConfig, from: u64, to: u64, processes: usize) -> io::
     let mut cmd = Command::new(exe);
     cmd.arg(cfg.target.to_string())
         .args(["--shard", &format!("{from}-{to}")])
-        .args(["--bytes", &cfg.work.bytes.to_string()])
         .args(["--chunk", &cfg.work.chunk.to_string()])
         .args(["--window", &cfg.work.window.to_string()])
         .args(["--threads", &cfg.threads.to_string()])
         .args(["--timeout", &format!("{}us", cfg.timeout.as_micros())])
         .args(["--connect-retries", &cfg.retries.to_string()]);
+    match cfg.duration {
+        Some(d) => cmd.args(["--duration", &format!("{}us", d.as_micros())]),
+        None => cmd.args(["--bytes", &cfg.work.bytes.to_string()]),
+    };
     if let Some(rate) = cfg.connect_rate {
         cmd.args(["--connect-rate", &(rate / processes as f64).to_string()]);
     }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::connection::ENDLESS;
 use crate::histogram::{Latency, Percentiles};
 use crate::verifier::Mismatch;
 
@@ -252,7 +253,11 @@ impl Report {
             s,
             "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}) to {}, {} process(es)",
             self.connections_requested,
-            human_bytes(self.bytes_per_connection),
+            if self.bytes_per_connection == ENDLESS {
+                "endless".to_string()
+            } else {
+                human_bytes(self.bytes_per_connection)
+            },
             human_bytes(self.chunk),
             self.window,
             self.target,

@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// Connect retries.
     pub retries: u32,
+    /// Stream endlessly for this long instead of a fixed byte count.
+    pub duration: Option<Duration>,
 }
 
 /// A line a worker process writes on stdout for its parent.
@@ -89,6 +91,7 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
             connect_rate: cfg.connect_rate.map(|r| r / loops as f64),
             timeout: cfg.timeout,
             retries: cfg.retries,
+            duration: cfg.duration,
         };
         let shared = shared.clone();
         handles.push(
@@ -99,7 +102,7 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
     }
 
     let progress = match role {
-        Role::Alone => Progress::new(total * cfg.work.bytes),
+        Role::Alone => Progress::new(total.saturating_mul(cfg.work.bytes)),
         Role::Worker => Progress::hidden(),
     };
     let mut gate_open = false;

@@ -52,6 +52,8 @@ pub struct LoopPlan {
     pub timeout: Duration,
     /// Retries of a refused or timed-out connect.
     pub retries: u32,
+    /// Stream for this long after the gate opens, then stop (endless workloads).
+    pub duration: Option<Duration>,
 }
 
 /// Live counters one process's loops share, for the progress line.
@@ -305,6 +307,7 @@ impl Scheduler {
     /// Streams every connected connection to the end.
     fn stream_phase(&mut self, events: &mut Events) -> io::Result<()> {
         let now = Instant::now();
+        let deadline = self.plan.duration.map(|d| now + d);
         self.report.go_unix_us = unix_us(SystemTime::now());
         let tokens: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in tokens {
@@ -319,13 +322,35 @@ impl Scheduler {
                 self.report.interrupted = true;
                 break;
             }
-            self.poll_once(events, TICK)?;
+            let now = Instant::now();
+            if let Some(deadline) = deadline {
+                if now >= deadline {
+                    self.stop_at_deadline();
+                    break;
+                }
+            }
+            let wait = deadline.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
+            self.poll_once(events, wait)?;
             for event in events.iter() {
                 self.drive(event.token().0);
             }
             self.expire(Instant::now());
         }
         Ok(())
+    }
+
+    /// `--duration` is over: every connection still streaming has done its job.
+    fn stop_at_deadline(&mut self) {
+        let alive = self.conns.len() as u64;
+        self.conns.clear();
+        self.report.connections_ok += alive;
+        self.shared.live.ok.fetch_add(alive, Ordering::Relaxed);
+        self.shared
+            .live
+            .open
+            .fetch_sub(self.open, Ordering::Relaxed);
+        self.open = 0;
+        self.last_verified = Some(SystemTime::now());
     }
 
     fn drive(&mut self, key: usize) {

@@ -363,3 +363,81 @@ fn spawn_server_runs_the_main_job_in_one_command() {
     assert_eq!(r.bytes_verified, 20 * 64 * 1024);
     assert!(r.server.is_some(), "server CPU is reported");
 }
+
+#[test]
+fn saturate_streams_for_the_duration_samples_proc_and_probes() {
+    let server = Spawned::echo_server(&[]);
+    let pid = server.pid().to_string();
+    let addr = server.addr.to_string();
+    let out = flood(&[
+        "saturate",
+        &addr,
+        "-c",
+        "10",
+        "--duration",
+        "2500ms",
+        "--probe-interval",
+        "50ms",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("saturate JSON");
+    assert_eq!(v["flood"]["connections_ok"], 10);
+    assert_eq!(v["flood"]["peak_concurrent"], 10);
+    assert!(v["flood"]["bytes_verified"].as_u64().expect("bytes") > 0);
+    assert!(v["flood"]["stream_s"].as_f64().expect("stream_s") >= 2.5);
+    assert!(!v["samples"].as_array().expect("samples").is_empty());
+    assert!(v["system"]["cs_per_s"].as_f64().expect("cs/s") > 0.0);
+    assert!(v["system"]["server_cpu_pct"].as_f64().expect("server cpu") > 0.0);
+    let probe = &v["probe"];
+    assert!(probe["ok"].as_u64().expect("probes ok") > 0);
+    assert_eq!(probe["ok"], probe["attempts"]);
+}
+
+#[test]
+fn probe_measures_client_delay_and_fails_on_a_bad_echo() {
+    let server = Spawned::echo_server(&[]);
+    let out = flood(&[
+        "probe",
+        &server.addr.to_string(),
+        "--count",
+        "5",
+        "--interval",
+        "10ms",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
+    assert_eq!(v["ok"], 5);
+    assert_eq!(v["latency"]["count"], 5);
+
+    let bad = faulty_server(Fault::Corrupt(100)).to_string();
+    let out = flood(&[
+        "probe",
+        &bad,
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
+    assert_eq!(v["errors"]["mismatch"], 2);
+
+    let silent = faulty_server(Fault::Silent).to_string();
+    let out = flood(&[
+        "probe",
+        &silent,
+        "--count",
+        "1",
+        "--timeout",
+        "200ms",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
+    assert_eq!(v["errors"]["timeout"], 1);
+}

@@ -1,0 +1,148 @@
+//! The "client delay" probe: at a fixed interval, a fresh connect, send 32 KiB, wait for the
+//! whole echo (verified), close. Latency counts from the probe's *intended* start, so a
+//! server that stalls is not excused by probes that start late (no coordinated omission).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::connection::classify;
+use crate::histogram::{Latency, Percentiles};
+use crate::report::ErrorKind;
+use crate::verifier::Pattern;
+
+/// Pattern indices of probes start here, far from any flood connection's index.
+const PROBE_INDEX_BASE: u64 = 1 << 40;
+
+/// What to probe, how often, for how long.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// The echo server.
+    pub target: SocketAddr,
+    /// Time between intended probe starts.
+    pub interval: Duration,
+    /// Stop after this many probes (or at `duration`, or when told).
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Bytes each probe sends and must get back.
+    pub bytes: usize,
+    /// A probe that takes longer than this fails as a timeout.
+    pub timeout: Duration,
+}
+
+/// Probe results.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// Probes started.
+    pub attempts: u64,
+    /// Probes whose echo came back whole and verified.
+    pub ok: u64,
+    /// Failures by kind.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// The first failure, in words.
+    pub first_failure: Option<String>,
+    /// Intended start to verified echo, successful probes only.
+    pub latency: Percentiles,
+    /// The same, serialized for merging.
+    pub histogram: Latency,
+}
+
+impl ProbeReport {
+    /// One line for the human report.
+    pub fn human(&self) -> String {
+        let ms = |us: u64| us as f64 / 1e3;
+        let mut s = format!(
+            "  client delay {} of {} probes ok; ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
+            self.ok,
+            self.attempts,
+            ms(self.latency.p50_us),
+            ms(self.latency.p90_us),
+            ms(self.latency.p99_us),
+            ms(self.latency.max_us)
+        );
+        for (k, n) in &self.errors {
+            let _ = write!(s, ", {} {n}", k.name());
+        }
+        s.push('\n');
+        s
+    }
+}
+
+/// Runs probes until the count, the duration or `stop`.
+pub fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
+    let pattern = Pattern::new(cfg.bytes);
+    let mut buf = vec![0u8; cfg.bytes];
+    let mut report = ProbeReport::default();
+    let start = Instant::now();
+    for seq in 0u64.. {
+        let intended = start + cfg.interval * u32::try_from(seq).unwrap_or(u32::MAX);
+        let over = |now: Instant| cfg.duration.is_some_and(|d| now >= start + d);
+        if cfg.count.is_some_and(|c| seq >= c) || !sleep_until(intended, stop) || over(intended) {
+            break;
+        }
+        report.attempts += 1;
+        let start_of = Pattern::start_of(PROBE_INDEX_BASE + seq);
+        match probe_once(cfg, &pattern, start_of, &mut buf) {
+            Ok(()) => {
+                report.ok += 1;
+                report.histogram.record(intended.elapsed());
+            }
+            Err((kind, detail)) => {
+                *report.errors.entry(kind).or_insert(0) += 1;
+                report.first_failure.get_or_insert(detail);
+            }
+        }
+    }
+    report.latency = report.histogram.summary();
+    report
+}
+
+/// Sleeps until `at`, waking early when `stop` is set (returns false then).
+fn sleep_until(at: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        thread::sleep((at - now).min(Duration::from_millis(20)));
+    }
+}
+
+fn probe_once(
+    cfg: &ProbeConfig,
+    pattern: &Pattern,
+    start: usize,
+    buf: &mut [u8],
+) -> Result<(), (ErrorKind, String)> {
+    let fail = |e: io::Error| {
+        let kind = match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            io::ErrorKind::UnexpectedEof => ErrorKind::ShortEcho,
+            _ => classify(&e),
+        };
+        (kind, e.to_string())
+    };
+    let stream = TcpStream::connect_timeout(&cfg.target, cfg.timeout).map_err(fail)?;
+    stream.set_nodelay(true).map_err(fail)?;
+    stream.set_read_timeout(Some(cfg.timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(cfg.timeout)).map_err(fail)?;
+    let data = pattern.slice(start, 0, cfg.bytes);
+    (&stream).write_all(data).map_err(fail)?;
+    (&stream).read_exact(buf).map_err(fail)?;
+    pattern.verify(start, 0, buf).map_err(|m| {
+        (
+            ErrorKind::Mismatch,
+            format!("probe echo differs at offset {}", m.offset),
+        )
+    })
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what the peer servers of the comparison need (Debian packages, PyPI), and build
+# the Go peer. Anything that cannot be installed is skipped with a message; compare.sh
+# then leaves that peer out. Safe to run again.
+#
+#   scripts/install-peers.sh
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out="$here/../target/peers"
+mkdir -p "$out"
+export DEBIAN_FRONTEND=noninteractive
+
+apt_want=()
+command -v go >/dev/null || apt_want+=(golang-go)
+command -v node >/dev/null || apt_want+=(nodejs)
+command -v iperf3 >/dev/null || apt_want+=(iperf3)
+command -v taskset >/dev/null || apt_want+=(util-linux)
+if [ ${#apt_want[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq >/dev/null 2>&1
+        for pkg in "${apt_want[@]}"; do
+            apt-get install -y -qq "$pkg" >/dev/null 2>&1 || echo "install-peers: could not install $pkg: skipping what needs it"
+        done
+    else
+        echo "install-peers: not root: not installing ${apt_want[*]}"
+    fi
+fi
+
+for pkg in uvloop twisted eventlet; do
+    python3 -c "import $pkg" 2>/dev/null && continue
+    python3 -m pip install -q "$pkg" >/dev/null 2>&1 || echo "install-peers: could not pip install $pkg: that peer is skipped"
+done
+
+if command -v go >/dev/null; then
+    (cd "$here/peers" && GOFLAGS=-mod=mod go build -o "$out/go-echo" go-echo.go) \
+        || echo "install-peers: could not build the Go peer: skipped"
+fi
+
+echo "install-peers: available peers:"
+command -v node >/dev/null && echo "  node $(node --version)"
+echo "  asyncio (python $(python3 -c 'import sys; print(sys.version.split()[0])'))"
+for pkg in uvloop twisted eventlet; do
+    v=$(python3 -c "import $pkg; print(getattr($pkg, '__version__', '?'))" 2>/dev/null) && echo "  $pkg $v"
+done
+[ -x "$out/go-echo" ] && echo "  go $(go version | awk '{print $3}')"
+command -v iperf3 >/dev/null && echo "  iperf3 $(iperf3 --version | head -1 | awk '{print $2}') (ceiling)"
+exit 0
