@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use echo_server::cli::parse_addr;
 use echo_server::units::{parse_duration, parse_nonzero_size};
 
+use crate::spawn::ServerCommand;
+
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
 /// chunks and verifies every byte that comes back.
 ///
@@ -37,6 +39,80 @@ pub enum Sub {
     Saturate(SaturateArgs),
     /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
     Probe(ProbeArgs),
+    /// Sweep connection counts x payloads x servers (each point repeated, min and median
+    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png.
+    Sweep(SweepArgs),
+}
+
+/// `flood-client sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// A server to compare, "NAME=CMD ARGS" printing `listening on ADDR` first (repeat
+    /// for several). Default: this workspace's echo-server.
+    #[arg(long = "server", value_parser = ServerCommand::parse, value_name = "CMD")]
+    pub servers: Vec<ServerCommand>,
+    /// Connection counts, comma-separated.
+    #[arg(long, default_value = "1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192,16384,32768", value_parser = parse_counts, value_name = "LIST")]
+    pub connections: Counts,
+    /// Payloads (bytes per connection), comma-separated.
+    #[arg(long, default_value = "32KiB,512KiB", value_parser = parse_sizes, value_name = "LIST")]
+    pub bytes: Counts,
+    /// Runs per point (min and median are kept).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub repeat: u16,
+    /// Directory for the results.
+    #[arg(long, default_value = "bench-results/sweep", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Pin servers to CPU 0 and the client to CPU 1.
+    #[arg(long)]
+    pub pin: bool,
+    /// Write size.
+    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
+    pub chunk: usize,
+    /// Chunks in flight per connection.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
+    pub window: u64,
+    /// Client event loops per process.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub threads: u16,
+    /// A connect or a chunk that makes no progress this long fails.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Duration,
+    /// Redraw the outputs from an earlier sweep.json instead of running.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Print the points as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A comma-separated list of counts or sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts(pub Vec<u64>);
+
+fn parse_list(text: &str, one: impl Fn(&str) -> Result<u64, String>) -> Result<Counts, String> {
+    let v = text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(one)
+        .collect::<Result<Vec<u64>, String>>()?;
+    if v.is_empty() || v.contains(&0) {
+        return Err(format!(
+            "`{text}`: want a comma-separated list of positive values"
+        ));
+    }
+    Ok(Counts(v))
+}
+
+fn parse_counts(text: &str) -> Result<Counts, String> {
+    parse_list(text, |t| {
+        t.parse().map_err(|_| format!("`{t}` is not a count"))
+    })
+}
+
+fn parse_sizes(text: &str) -> Result<Counts, String> {
+    parse_list(text, echo_server::units::parse_size)
 }
 
 /// `flood-client saturate`.
@@ -135,8 +211,15 @@ pub struct FloodArgs {
     #[arg(long)]
     pub json: bool,
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long, conflicts_with = "server_pid")]
+    #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
     pub spawn_server: bool,
+    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
+    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
+    #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
+    pub server_cmd: Option<ServerCommand>,
+    /// Pin the client to CPU 1 and a started server to CPU 0.
+    #[arg(long)]
+    pub pin: bool,
     /// The server's process id, to report its CPU time (and its workers') for the run.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,

@@ -7,6 +7,7 @@
 //! decides whether a run fits before it starts; [`spawn`] can start the server itself.
 #![deny(missing_debug_implementations)]
 
+pub mod chart;
 pub mod cli;
 pub mod connection;
 pub mod histogram;
@@ -20,4 +21,5 @@ pub mod run;
 pub mod sample;
 pub mod scheduler;
 pub mod spawn;
+pub mod sweep;
 pub mod verifier;

@@ -2,6 +2,7 @@
 //! merge), report.
 
 use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,16 +14,15 @@ use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use echo_server::limits::raise_nofile;
-use flood_client::cli::{Cli, FloodArgs, MergeArgs, ProbeArgs, SaturateArgs, Sub};
+use flood_client::cli::{Cli, FloodArgs, MergeArgs, ProbeArgs, SaturateArgs, Sub, SweepArgs};
 use flood_client::connection::{Workload, ENDLESS};
 use flood_client::preflight::{self, Facts};
 use flood_client::probe::{self, ProbeConfig, ProbeReport};
-use flood_client::processes;
-use flood_client::procfs::ServerCpu;
-use flood_client::report::{Report, ServerUsage};
+use flood_client::report::Report;
 use flood_client::run::{self, Message, Role, RunConfig};
 use flood_client::sample::{Sampler, SystemRates};
-use flood_client::spawn::SpawnedServer;
+use flood_client::spawn::{pin_self, ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use flood_client::sweep::{self, SweepConfig};
 
 /// Exit code for bad usage or a run that cannot fit.
 const USAGE: u8 = 2;
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Sub::Merge(args)) => merge(args),
         Some(Sub::Saturate(args)) => saturate(args),
         Some(Sub::Probe(args)) => probe_cmd(args),
+        Some(Sub::Sweep(args)) => sweep_cmd(args),
         None => flood(&cli.flood),
     };
     match result {
@@ -90,6 +91,7 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
         timeout: args.timeout,
         retries: args.connect_retries,
         duration: args.duration,
+        show_progress: true,
     };
     if let Some(shard) = &args.shard {
         cfg.indices = shard.clone();
@@ -111,12 +113,22 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
             return Ok(Err(ExitCode::from(USAGE)));
         }
     }
-    let server = if args.spawn_server {
-        let s = SpawnedServer::start(args.connections, limit, &[])?;
-        cfg.target = s.addr;
-        Some(s)
-    } else {
-        None
+    let command = match (&args.server_cmd, args.spawn_server) {
+        (Some(c), _) => Some(c.clone()),
+        (None, true) => Some(ServerCommand::echo_server()?),
+        (None, false) => None,
+    };
+    if args.pin {
+        pin_self(CLIENT_CPU)?;
+    }
+    let server_cpu = args.pin.then_some(SERVER_CPU);
+    let server = match command {
+        Some(c) => {
+            let s = c.start(args.connections, limit, server_cpu)?;
+            cfg.target = s.addr;
+            Some(s)
+        }
+        None => None,
     };
     let server_pid = server.as_ref().map(SpawnedServer::pid).or(args.server_pid);
     Ok(Ok(Prepared {
@@ -128,36 +140,12 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
     }))
 }
 
-/// Runs the flood (one process or several) and adds the server's CPU to the report.
-fn execute(
-    cfg: &RunConfig,
-    processes: usize,
-    server_pid: Option<u32>,
-    stop: Arc<AtomicBool>,
-) -> io::Result<Report> {
-    let server_cpu = server_pid.map(ServerCpu::start);
-    let mut report = if processes > 1 {
-        processes::run_parent(cfg, processes, stop)?
-    } else {
-        run::run_process(cfg, stop, Role::Alone)?
-    };
-    if let Some(cpu) = server_cpu {
-        let cpu_s = cpu.seconds();
-        let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
-        report.server = Some(ServerUsage {
-            cpu_s,
-            cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
-        });
-    }
-    Ok(report)
-}
-
 fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
     let p = match prepare(args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let report = execute(&p.cfg, p.processes, p.server_pid, p.stop)?;
+    let report = run::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
@@ -186,7 +174,7 @@ fn saturate(args: &SaturateArgs) -> io::Result<ExitCode> {
     let done = Arc::new(AtomicBool::new(false));
     let (cfg, processes, server_pid, stop) =
         (p.cfg.clone(), p.processes, p.server_pid, p.stop.clone());
-    let flood = thread::spawn(move || execute(&cfg, processes, server_pid, stop));
+    let flood = thread::spawn(move || run::run_flood(&cfg, processes, server_pid, stop));
     let prober = args.probe_interval.map(|interval| {
         let probe_cfg = ProbeConfig {
             target: p.cfg.target,
@@ -272,6 +260,71 @@ fn probe_cmd(args: &ProbeArgs) -> io::Result<ExitCode> {
     let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
     print_report(&human, &report, args.json);
     Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
+}
+
+fn sweep_cmd(args: &SweepArgs) -> io::Result<ExitCode> {
+    if let Some(from) = &args.from {
+        let text = std::fs::read_to_string(from)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", from.display())))?;
+        let points: Vec<sweep::Point> = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("flood-client: {} is not a sweep.json: {e}", from.display());
+                return Ok(ExitCode::from(USAGE));
+            }
+        };
+        for path in sweep::write_all(&points, &args.out)? {
+            eprintln!("flood-client: wrote {}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = stop_flag()?;
+    let limit = raise_nofile()?;
+    if args.pin {
+        pin_self(CLIENT_CPU)?;
+    }
+    let servers = if args.servers.is_empty() {
+        vec![ServerCommand::echo_server()?]
+    } else {
+        args.servers.clone()
+    };
+    let cfg = SweepConfig {
+        servers,
+        connections: args.connections.0.clone(),
+        payloads: args.bytes.0.clone(),
+        repeat: usize::from(args.repeat),
+        pin: args.pin,
+        base: RunConfig {
+            target: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sources: Vec::new(),
+            indices: 0..1,
+            work: Workload {
+                bytes: 1,
+                chunk: args.chunk as u64,
+                window: args.window,
+            },
+            threads: usize::from(args.threads),
+            connect_rate: None,
+            timeout: args.timeout,
+            retries: 3,
+            duration: None,
+            show_progress: false,
+        },
+        limit,
+        facts: Facts::of_this_machine(limit),
+    };
+    let points = sweep::run(&cfg, &stop)?;
+    for path in sweep::write_all(&points, &args.out)? {
+        eprintln!("flood-client: wrote {}", path.display());
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&points).map_err(io::Error::other)?
+        );
+    }
+    let all_passed = points.iter().all(|p| p.runs.iter().all(|r| r.passed));
+    Ok(verdict(all_passed && !stop.load(Ordering::Relaxed)))
 }
 
 fn merge(args: &MergeArgs) -> io::Result<ExitCode> {

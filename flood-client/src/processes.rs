@@ -58,7 +58,11 @@ pub fn run_parent(cfg: &RunConfig, processes: usize, stop: Arc<AtomicBool>) -> i
     }
     drop(tx);
 
-    let progress = Progress::new(total.saturating_mul(cfg.work.bytes));
+    let progress = if cfg.show_progress {
+        Progress::new(total.saturating_mul(cfg.work.bytes))
+    } else {
+        Progress::hidden()
+    };
     let mut live = vec![LiveSnapshot::default(); processes];
     let mut ready = vec![false; processes];
     let mut ended = vec![false; processes];

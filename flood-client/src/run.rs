@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Workload;
+use crate::processes;
 use crate::procfs;
 use crate::progress::{LiveSnapshot, Progress};
-use crate::report::Report;
+use crate::report::{Report, ServerUsage};
 use crate::scheduler::{self, Gate, Live, LoopPlan, Shared, BUFFER_SIZE};
 use crate::verifier::Pattern;
 
@@ -40,6 +41,8 @@ pub struct RunConfig {
     pub retries: u32,
     /// Stream endlessly for this long instead of a fixed byte count.
     pub duration: Option<Duration>,
+    /// Draw the progress bar (when stderr is a terminal).
+    pub show_progress: bool,
 }
 
 /// A line a worker process writes on stdout for its parent.
@@ -70,6 +73,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs this process's share of the flood and returns its finalized report.
 pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Result<Report> {
+    let cpu_at_start = procfs::self_cpu();
     let shared = Shared {
         stop,
         live: Arc::new(Live::default()),
@@ -102,7 +106,8 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
     }
 
     let progress = match role {
-        Role::Alone => Progress::new(total.saturating_mul(cfg.work.bytes)),
+        Role::Alone if cfg.show_progress => Progress::new(total.saturating_mul(cfg.work.bytes)),
+        Role::Alone => Progress::hidden(),
         Role::Worker => Progress::hidden(),
     };
     let mut gate_open = false;
@@ -137,8 +142,35 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
         report.merge(&loop_report).map_err(io::Error::other)?;
     }
     report.processes = 1;
-    report.client_cpu_s = procfs::self_cpu().as_secs_f64();
+    report.client_cpu_s = procfs::self_cpu()
+        .saturating_sub(cpu_at_start)
+        .as_secs_f64();
     report.finalize();
+    Ok(report)
+}
+
+/// Runs a whole flood — in this process, or over `processes` worker processes — and adds
+/// the CPU time of the server `server_pid` (and its workers) to the report.
+pub fn run_flood(
+    cfg: &RunConfig,
+    processes: usize,
+    server_pid: Option<u32>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Report> {
+    let server_cpu = server_pid.map(procfs::ServerCpu::start);
+    let mut report = if processes > 1 {
+        processes::run_parent(cfg, processes, stop)?
+    } else {
+        run_process(cfg, stop, Role::Alone)?
+    };
+    if let Some(cpu) = server_cpu {
+        let cpu_s = cpu.seconds();
+        let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
+        report.server = Some(ServerUsage {
+            cpu_s,
+            cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
+        });
+    }
     Ok(report)
 }
 

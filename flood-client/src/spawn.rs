@@ -1,62 +1,114 @@
-//! `--spawn-server`: start this workspace's echo-server on 127.0.0.1:0 for the run.
+//! Starting the server under test: this workspace's echo-server (`--spawn-server`) or any
+//! command that prints `listening on ADDR` first (`--server-cmd`, the sweep's peers),
+//! optionally pinned to a CPU.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use echo_server::limits::{context, FdLimit};
 use echo_server::supervisor::die_with_parent;
 
-/// A running echo-server started by flood-client.
-#[derive(Debug)]
-pub struct SpawnedServer {
-    child: Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
+/// The CPU `--pin` gives the server (the original study's layout: one core each).
+pub const SERVER_CPU: usize = 0;
+/// The CPU `--pin` gives the client.
+pub const CLIENT_CPU: usize = 1;
+
+/// Placeholder replaced by the number of server processes a run needs.
+pub const PROCESSES: &str = "{processes}";
+
+/// A server command line, with a name for reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCommand {
+    /// Name in reports and charts.
+    pub name: String,
+    /// Program and arguments (split on whitespace; `{processes}` is substituted).
+    pub argv: Vec<String>,
 }
 
-/// The echo-server binary built beside this flood-client.
-pub fn echo_server_path() -> io::Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
-    let path = exe.with_file_name("echo-server");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "--spawn-server: {} not found; build the whole workspace (cargo build --release)",
-                path.display()
-            ),
-        ))
-    }
-}
-
-impl SpawnedServer {
-    /// Starts an echo-server with enough worker processes for `connections` (given the
-    /// per-process descriptor `limit`) plus `extra` arguments, and waits for its address.
-    pub fn start(connections: u64, limit: FdLimit, extra: &[String]) -> io::Result<SpawnedServer> {
-        let processes = connections.div_ceil(limit.socket_capacity().max(1)).max(1);
-        let mut cmd = Command::new(echo_server_path()?);
-        cmd.args([
+impl ServerCommand {
+    /// This workspace's echo-server, built beside this flood-client, on 127.0.0.1:0 with as
+    /// many worker processes as a run needs.
+    pub fn echo_server() -> io::Result<ServerCommand> {
+        let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
+        let path = exe.with_file_name("echo-server");
+        if !path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} not found; build the whole workspace (cargo build --release)",
+                    path.display()
+                ),
+            ));
+        }
+        let argv = [
+            &path.to_string_lossy(),
             "--listen",
             "127.0.0.1:0",
             "--processes",
-            &processes.to_string(),
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+            PROCESSES,
+        ];
+        Ok(ServerCommand {
+            name: "echo-server".into(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// Parses `NAME=COMMAND ARGS…` or `COMMAND ARGS…` (named after the program).
+    pub fn parse(text: &str) -> Result<ServerCommand, String> {
+        let (name, cmd) = match text.split_once('=') {
+            Some((n, c)) if !n.contains(char::is_whitespace) && !n.is_empty() => (Some(n), c),
+            _ => (None, text),
+        };
+        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        let Some(program) = argv.first() else {
+            return Err(format!("`{text}`: no command"));
+        };
+        let name = name.map_or_else(
+            || program.rsplit('/').next().unwrap_or(program).to_string(),
+            String::from,
+        );
+        Ok(ServerCommand { name, argv })
+    }
+
+    /// Whether the server can spread `connections` over processes (`{processes}`), or else
+    /// fits them in one process under `limit`.
+    pub fn can_hold(&self, connections: u64, limit: FdLimit) -> bool {
+        self.argv.iter().any(|a| a.contains(PROCESSES)) || connections <= limit.socket_capacity()
+    }
+
+    /// Starts the server for `connections` (pinned to `cpu` if given) and waits for its address.
+    pub fn start(
+        &self,
+        connections: u64,
+        limit: FdLimit,
+        cpu: Option<usize>,
+    ) -> io::Result<SpawnedServer> {
+        let processes = connections
+            .div_ceil(limit.socket_capacity().max(1))
+            .max(1)
+            .to_string();
+        let argv: Vec<String> = self
+            .argv
+            .iter()
+            .map(|a| a.replace(PROCESSES, &processes))
+            .collect();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         die_with_parent(&mut cmd);
+        if let Some(cpu) = cpu {
+            pin_child(&mut cmd, cpu);
+        }
         let mut child = cmd
             .spawn()
-            .map_err(|e| context(e, "starting echo-server"))?;
+            .map_err(|e| context(e, format_args!("starting {}", self.name)))?;
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| io::Error::other("echo-server stdout missing"))?;
+            .ok_or_else(|| io::Error::other("server stdout missing"))?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
         let Some(addr) = line
@@ -67,12 +119,23 @@ impl SpawnedServer {
             let _ = child.kill();
             let status = child.wait()?;
             return Err(io::Error::other(format!(
-                "echo-server did not start ({status})"
+                "{} did not start ({status}): its first line was {line:?}, not `listening on ADDR`",
+                self.name
             )));
         };
         Ok(SpawnedServer { child, addr })
     }
+}
 
+/// A running server started by flood-client; stopped (SIGTERM) when dropped.
+#[derive(Debug)]
+pub struct SpawnedServer {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl SpawnedServer {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -80,19 +143,81 @@ impl SpawnedServer {
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> io::Result<()> {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill() on our own child, not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> io::Result<()> {
+        if let Ok(None) = self.child.try_wait() {
+            if let Ok(pid) = i32::try_from(self.child.id()) {
+                // SAFETY: kill() on our own child, not reaped yet.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            self.child.wait()?;
         }
-        self.child.wait().map(|_| ())
+        Ok(())
     }
 }
 
 impl Drop for SpawnedServer {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        let _ = self.terminate();
+    }
+}
+
+/// Pins the calling process (and the threads and processes it starts later) to `cpu`.
+pub fn pin_self(cpu: usize) -> io::Result<()> {
+    set_affinity(cpu).map_err(|e| context(e, format_args!("pinning to CPU {cpu}")))
+}
+
+fn pin_child(cmd: &mut Command, cpu: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sched_setaffinity is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || set_affinity(cpu));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn set_affinity(cpu: usize) -> io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and sched_setaffinity only
+    // touch that set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
         }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_affinity(_cpu: usize) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "CPU pinning needs Linux",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_named_and_unnamed_commands() {
+        let c = ServerCommand::parse("node=node scripts/peers/node-echo.js 0").unwrap();
+        assert_eq!(c.name, "node");
+        assert_eq!(c.argv, ["node", "scripts/peers/node-echo.js", "0"]);
+        let c = ServerCommand::parse("/usr/bin/go-echo 0").unwrap();
+        assert_eq!(c.name, "go-echo");
+        assert!(ServerCommand::parse("x=").is_err());
+        let limit = FdLimit {
+            soft: 20_000,
+            hard: 20_000,
+        };
+        assert!(!c.can_hold(32_768, limit));
+        assert!(c.can_hold(10_000, limit));
+        let multi = ServerCommand::parse("e=echo-server -p {processes}").unwrap();
+        assert!(multi.can_hold(32_768, limit));
     }
 }

@@ -441,3 +441,64 @@ fn probe_measures_client_delay_and_fails_on_a_bad_echo() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
     assert_eq!(v["errors"]["timeout"], 1);
 }
+
+#[test]
+fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
+    let dir = std::env::temp_dir().join(format!("flood-sweep-{}", std::process::id()));
+    let out_dir = dir.to_string_lossy().into_owned();
+    let out = flood(&[
+        "sweep",
+        "--connections",
+        "1,4",
+        "--bytes",
+        "4KiB",
+        "--repeat",
+        "2",
+        "--out",
+        &out_dir,
+        "--server",
+        &format!(
+            "echo-server={} --listen 127.0.0.1:0",
+            bin("echo-server").display()
+        ),
+        "--server",
+        "broken=/bin/false",
+        "--json",
+    ]);
+    let err = stderr(&out);
+    // The broken server's points are skipped, not failed runs: exit 0 for the real one.
+    assert!(out.status.success(), "{err}");
+    let points: serde_json::Value = serde_json::from_slice(&out.stdout).expect("points JSON");
+    let points = points.as_array().expect("array");
+    assert_eq!(points.len(), 4);
+    for p in &points[..2] {
+        assert_eq!(p["server"], "echo-server");
+        assert_eq!(p["runs"].as_array().expect("runs").len(), 2);
+        assert!(p["min_s"].as_f64().expect("min") <= p["median_s"].as_f64().expect("median"));
+    }
+    assert!(points[2]["skipped"]
+        .as_str()
+        .expect("skipped")
+        .contains("did not start"));
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    for ext in ["json", "svg", "png"] {
+        assert!(dir.join(format!("sweep.{ext}")).exists(), "sweep.{ext}");
+    }
+    assert!(err.contains("echo-server       4 x 4.0 KiB"), "{err}");
+
+    let again = dir.join("again");
+    let redraw = flood(&[
+        "sweep",
+        "--from",
+        &dir.join("sweep.json").to_string_lossy(),
+        "--out",
+        &again.to_string_lossy(),
+    ]);
+    assert!(redraw.status.success(), "{}", stderr(&redraw));
+    assert_eq!(
+        std::fs::read_to_string(again.join("sweep.csv")).expect("csv"),
+        csv
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
