@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The whole comparison in one command: sweep + saturate/probe + idle memory + the iperf3
+# ceiling, against echo-server and every peer server that could be installed.
+#
+#   scripts/compare.sh [OUT_DIR]          default bench-results/<date-time>
+#
+# Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
+# SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure).
+# Defaults fit in about 13 minutes on a 2-core box. Servers run on CPU 0, clients on CPU 1.
+# Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out=${1:-bench-results/$(date +%Y%m%d-%H%M%S)}
+CONNS=${CONNS:-1,4,16,64,256,1024,4096,16384,32768}
+BYTES=${BYTES:-32KiB,512KiB}
+REPEAT=${REPEAT:-3}
+SAT_CONNS=${SAT_CONNS:-2000}
+SAT_FOR=${SAT_FOR:-10s}
+IDLE=${IDLE:-10000}
+
+if [ "$(nproc)" -lt 2 ]; then
+    echo "compare.sh: needs 2 CPUs (server on CPU 0, client on CPU 1)" >&2
+    exit 2
+fi
+cargo build --release --quiet
+bash scripts/install-peers.sh
+mkdir -p "$out"
+fc=target/release/flood-client
+peers=$root/scripts/peers
+
+servers=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}")
+[ -x target/peers/go-echo ] && servers+=("go=$root/target/peers/go-echo 0")
+command -v node >/dev/null && servers+=("node=node $peers/node-echo.js 0")
+servers+=("asyncio=python3 $peers/asyncio_echo.py 0")
+python3 -c 'import uvloop' 2>/dev/null && servers+=("uvloop=python3 $peers/asyncio_echo.py 0 --uvloop")
+python3 -c 'import twisted' 2>/dev/null && servers+=("twisted=python3 $peers/twisted_echo.py 0")
+python3 -c 'import eventlet' 2>/dev/null && servers+=("eventlet=python3 $peers/eventlet_echo.py 0")
+printf '%s\n' "${servers[@]}" > "$out/servers.txt"
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "cpu: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "kernel: $(uname -r)"
+    echo "somaxconn: $(cat /proc/sys/net/core/somaxconn); port range: $(tr '\t' ' ' < /proc/sys/net/ipv4/ip_local_port_range); nofile: $(ulimit -Hn)"
+    echo "settings: CONNS=$CONNS BYTES=$BYTES REPEAT=$REPEAT SAT_CONNS=$SAT_CONNS SAT_FOR=$SAT_FOR IDLE=$IDLE"
+} > "$out/machine.txt"
+cat "$out/machine.txt"
+
+echo "== sweep"
+args=()
+for s in "${servers[@]}"; do args+=(--server "$s"); done
+"$fc" sweep --pin --connections "$CONNS" --bytes "$BYTES" --repeat "$REPEAT" --out "$out" "${args[@]}" || true
+
+echo "== saturate $SAT_CONNS connections for $SAT_FOR, client-delay probe every 100 ms"
+for s in "${servers[@]}"; do
+    name=${s%%=*}
+    "$fc" saturate --pin --server-cmd "$s" -c "$SAT_CONNS" --duration "$SAT_FOR" \
+        --probe-interval 100ms --timeout 10s --json > "$out/saturate-$name.json" 2> "$out/saturate-$name.txt" || true
+    grep -E "throughput|system|server  |client delay" "$out/saturate-$name.txt" | sed "s/^/$name: /" || true
+done
+
+echo "== idle memory, $IDLE connections"
+for s in "${servers[@]}"; do
+    name=${s%%=*}
+    cmd=${s#*=}
+    cmd=${cmd//\{processes\}/1}
+    log=$(mktemp)
+    # shellcheck disable=SC2086 # the command is a word list on purpose
+    taskset -c 0 $cmd > "$log" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 200); do grep -q '^listening on ' "$log" && break; sleep 0.05; done
+    addr=$(sed -n 's/^listening on //p' "$log" | head -n 1)
+    if [ -n "$addr" ]; then
+        taskset -c 1 python3 scripts/idle-memory.py --pid "$pid" --addr "$addr" -n "$IDLE" --json \
+            > "$out/idle-$name.json" || echo "$name: idle memory failed"
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$log"
+done
+
+echo "== iperf3 single-stream ceiling"
+if command -v iperf3 >/dev/null; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+    ipid=$!
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t 5 -J > "$out/iperf3.json" || echo "iperf3 failed"
+    wait "$ipid" 2>/dev/null || true
+else
+    echo "iperf3 not installed: no ceiling line"
+fi
+
+python3 scripts/summarize.py "$out" > "$out/summary.md"
+cat "$out/summary.md"
+echo "compare.sh: results in $out"
