@@ -50,7 +50,9 @@ cat "$out/machine.txt"
 echo "== sweep"
 args=()
 for s in "${servers[@]}"; do args+=(--server "$s"); done
-"$fc" sweep --pin --connections "$CONNS" --bytes "$BYTES" --repeat "$REPEAT" --out "$out" "${args[@]}" || true
+# --timeout 10s: a server that cannot hold a count (descriptors) fails in seconds, not minutes.
+"$fc" sweep --pin --connections "$CONNS" --bytes "$BYTES" --repeat "$REPEAT" --timeout 10s \
+    --out "$out" "${args[@]}" || true
 
 echo "== saturate $SAT_CONNS connections for $SAT_FOR, client-delay probe every 100 ms"
 for s in "${servers[@]}"; do

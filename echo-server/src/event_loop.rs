@@ -1,19 +1,29 @@
-//! The event loop: one mio `Poll`, one listener, a slab of connections keyed by `Token`, one
-//! read buffer shared by all of them, and a ready queue for fairness.
+//! The event loop: a slab of connections keyed by `Token`, one read buffer shared by all of
+//! them, two lanes of readiness, and a ready queue.
 //!
-//! mio is edge-triggered, so every source is drained until WouldBlock or parked in the ready
-//! queue with the promise to come back: nothing waits for an event that will not come.
-//! Each connection may read at most [`READ_BUDGET`] bytes per turn and the listener may
-//! accept at most [`ACCEPT_BUDGET`] connections per turn, so neither a fast sender nor a
-//! connection storm starves the others.
+//! Lanes: the main `Poll` (the fast lane) holds the listener, the waker, every new or light
+//! connection, and the bulk lane's own poll. A connection that has echoed [`LIGHT_BYTES`]
+//! moves to the bulk `Poll`. Each turn serves everything ready in the fast lane but at most
+//! [`BULK_BATCH`] bulk events, so a new connection is accepted and echoed within a small
+//! batch of bulk work instead of behind a full round of every busy connection (epoll's ready
+//! list is first come, first served). It is a two-level feedback queue: short exchanges
+//! first, long streams share the rest.
+//!
+//! mio is edge-triggered, so every source is drained until WouldBlock (or a short read, see
+//! [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)) or parked in the ready queue with the promise to come back:
+//! nothing waits for an event that will not come. Each connection may read at most
+//! [`READ_BUDGET`] bytes per turn and the listener may accept at most [`ACCEPT_BUDGET`]
+//! connections per turn, so neither a fast sender nor a connection storm starves the others.
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
@@ -24,12 +34,17 @@ use crate::stats::Stats;
 /// Size of the read buffer each loop shares among all its connections.
 pub const BUFFER_SIZE: usize = 64 * 1024;
 /// Bytes a connection may read per turn before yielding to the others.
-pub const READ_BUDGET: usize = 4 * BUFFER_SIZE;
+pub const READ_BUDGET: usize = 2 * BUFFER_SIZE;
+/// Bytes a connection echoes in the fast lane before it moves to the bulk lane.
+pub const LIGHT_BYTES: u64 = 64 * 1024;
+/// Bulk-lane events (and ready-queue entries) served per turn between fast-lane looks.
+pub const BULK_BATCH: usize = 32;
 /// Connections accepted per turn before the existing ones get served again.
 pub const ACCEPT_BUDGET: usize = 64;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+const BULK: Token = Token(usize::MAX - 3);
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -59,6 +74,9 @@ struct AcceptGate {
 #[derive(Debug)]
 pub struct EventLoop {
     poll: Poll,
+    bulk: Poll,
+    /// The bulk lane may hold more ready events than the last batch took.
+    bulk_more: bool,
     listener: TcpListener,
     conns: Slab<Connection>,
     buf: Box<[u8]>,
@@ -87,10 +105,16 @@ impl EventLoop {
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(|e| context(e, "registering the listener"))?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let bulk = Poll::new().map_err(|e| context(e, "creating the bulk poller"))?;
+        poll.registry()
+            .register(&mut SourceFd(&bulk.as_raw_fd()), BULK, Interest::READABLE)
+            .map_err(|e| context(e, "nesting the bulk poller"))?;
         let now = Instant::now();
         let next_sweep = cfg.idle_timeout.map(|t| now + sweep_interval(t));
         let event_loop = EventLoop {
             poll,
+            bulk,
+            bulk_more: false,
             listener,
             conns: Slab::new(),
             buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
@@ -115,6 +139,7 @@ impl EventLoop {
     /// Runs until `stop` is set, then closes every connection.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        let mut bulk_events = Events::with_capacity(BULK_BATCH);
         while !self.stop.load(Ordering::Relaxed) {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -129,18 +154,32 @@ impl EventLoop {
                 match event.token() {
                     LISTENER => self.accept.more = true,
                     WAKER => {}
-                    token => self.drive(token, &mut tally),
+                    BULK => self.bulk_more = true,
+                    token => self.drive(token, closing(event), &mut tally),
                 }
             }
             self.accept_batch();
-            // Serve each connection that yielded its budget once more, in arrival order.
-            for _ in 0..self.ready.len() {
+            if self.bulk_more {
+                match self.bulk.poll(&mut bulk_events, Some(Duration::ZERO)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => bulk_events.clear(),
+                    Err(e) => return Err(context(e, "poll (bulk lane)")),
+                }
+                // A full batch may have left events behind, and they will not be signalled
+                // again: look once more next turn.
+                self.bulk_more = bulk_events.iter().count() == BULK_BATCH;
+                for event in bulk_events.iter() {
+                    self.drive(event.token(), closing(event), &mut tally);
+                }
+            }
+            // Serve connections that yielded their budget once more, a batch per turn.
+            for _ in 0..self.ready.len().min(BULK_BATCH) {
                 let Some(token) = self.ready.pop_front() else {
                     break;
                 };
                 if let Some(conn) = self.conns.get_mut(token.0) {
                     conn.queued = false;
-                    self.drive(token, &mut tally);
+                    self.drive(token, false, &mut tally);
                 }
             }
             self.stats
@@ -159,7 +198,7 @@ impl EventLoop {
     /// Zero while work is queued, else until the next timer (accept retry, idle sweep).
     fn poll_timeout(&self) -> Option<Duration> {
         let accept_now = self.accept.more && self.accept.paused_until.is_none();
-        if !self.ready.is_empty() || accept_now {
+        if !self.ready.is_empty() || accept_now || self.bulk_more {
             return Some(Duration::ZERO);
         }
         let timers = [self.accept.paused_until, self.next_sweep];
@@ -174,13 +213,15 @@ impl EventLoop {
         self.now.duration_since(self.start).as_millis() as u64
     }
 
-    /// Runs one connection's state machine and acts on what it needs next.
-    fn drive(&mut self, token: Token, tally: &mut Tally) {
+    /// Runs one connection's state machine and acts on what it needs next. `closing`: the
+    /// event said the peer closed or failed (see [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)).
+    fn drive(&mut self, token: Token, closing: bool, tally: &mut Tally) {
         let now_ms = self.now_ms();
         let Some(conn) = self.conns.get_mut(token.0) else {
             return; // An event for a connection closed earlier in this turn.
         };
         conn.last_active_ms = now_ms;
+        conn.peer_closing |= closing;
         match conn.drive(&mut self.buf, READ_BUDGET, tally) {
             Step::Idle | Step::Blocked => {}
             Step::Yield => {
@@ -189,7 +230,25 @@ impl EventLoop {
                     self.ready.push_back(token);
                 }
             }
-            Step::Close(reason) => self.close(token, reason),
+            Step::Close(reason) => return self.close(token, reason),
+        }
+        if !conn.bulk && conn.echoed >= LIGHT_BYTES {
+            conn.bulk = true;
+            let moved = self
+                .poll
+                .registry()
+                .deregister(conn.stream_mut())
+                .and_then(|()| {
+                    self.bulk.registry().register(
+                        conn.stream_mut(),
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    )
+                });
+            if let Err(e) = moved {
+                self.log_error(format_args!("moving a connection to the bulk lane: {e}"));
+                self.close(token, CloseReason::Error);
+            }
         }
     }
 
@@ -322,6 +381,11 @@ impl EventLoop {
             self.close(Token(key), CloseReason::Idle);
         }
     }
+}
+
+/// Whether an event says the peer closed its side or the socket failed.
+fn closing(event: &mio::event::Event) -> bool {
+    event.is_read_closed() || event.is_error()
 }
 
 /// accept() errors that concern only the one connection being accepted.

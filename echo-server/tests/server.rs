@@ -312,3 +312,39 @@ fn address_in_use_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn data_then_fin_or_reset_queued_together_is_never_missed() {
+    // Data and the FIN (or RST) land in the socket before the server looks: a read returns
+    // the data short, and no later event comes for the FIN. The server must still see it.
+    let server = Spawned::echo_server(&["--json"]);
+    let pid = server.pid();
+    let baseline = fd_count(pid);
+    let mut finished = Vec::new();
+    for i in 0..200u8 {
+        let c = TcpStream::connect(server.addr).expect("connect");
+        (&c).write_all(&[i; 1000]).expect("write");
+        c.shutdown(Shutdown::Write)
+            .expect("FIN right behind the data");
+        finished.push(c);
+    }
+    for (i, c) in finished.iter().enumerate() {
+        c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let mut got = Vec::new();
+        (&*c).read_to_end(&mut got).expect("echo, then EOF");
+        assert_eq!(got, vec![i as u8; 1000]);
+    }
+    for i in 0..200u8 {
+        let c = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+        c.set_linger(Some(Duration::ZERO)).expect("linger");
+        (&c).write_all(&[i; 1000]).expect("write");
+        drop(c); // RST right behind the data.
+    }
+    drop(finished);
+    wait_until(DEADLINE, "every connection closed by the server", || {
+        fd_count(pid) == baseline
+    });
+    let stats = final_stats(&server.stop().stdout);
+    assert_eq!(stats.accepted, 400);
+    assert_eq!(stats.closed_by_peer + stats.reset, 400, "{stats:?}");
+}

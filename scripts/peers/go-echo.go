@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 )
 
 func main() {
@@ -21,11 +22,20 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
+			// Back off as net/http does (5 ms doubling to 1 s), e.g. on EMFILE.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			time.Sleep(backoff)
 			continue
 		}
+		backoff = 0
 		go func(c net.Conn) {
 			defer c.Close()
 			c.(*net.TCPConn).SetNoDelay(true)
