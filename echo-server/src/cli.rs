@@ -34,6 +34,10 @@ pub struct Args {
     /// Print one stats line on stderr per interval (e.g. 1s). Off by default.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub stats_interval: Option<Duration>,
+    /// Echo with splice(2), socket to pipe to socket, never through user space (Linux;
+    /// a pool of 8 pipes per loop, read/write when all are busy).
+    #[arg(long)]
+    pub splice: bool,
     /// Print the final stats as one JSON object on stdout at exit.
     #[arg(long)]
     pub json: bool,

@@ -75,6 +75,11 @@ pub struct Connection {
     pub peer_closing: bool,
     /// Bytes echoed over the connection's life.
     pub echoed: u64,
+    /// A borrowed pipe holding `in_pipe` bytes the socket would not take yet (splice mode).
+    #[cfg(target_os = "linux")]
+    pipe: Option<crate::splice::Pipe>,
+    #[cfg(target_os = "linux")]
+    in_pipe: usize,
 }
 
 impl Connection {
@@ -89,6 +94,10 @@ impl Connection {
             bulk: false,
             peer_closing: false,
             echoed: 0,
+            #[cfg(target_os = "linux")]
+            pipe: None,
+            #[cfg(target_os = "linux")]
+            in_pipe: 0,
         }
     }
 
@@ -131,6 +140,95 @@ impl Connection {
             }
         }
         Step::Yield
+    }
+
+    /// Like [`Connection::drive`], but moves bytes with splice through a pipe borrowed from
+    /// `pool`, falling back to read/write through `buf` when the pool is empty.
+    #[cfg(target_os = "linux")]
+    pub fn drive_splice(
+        &mut self,
+        pool: &mut crate::splice::PipePool,
+        buf: &mut [u8],
+        budget: usize,
+        tally: &mut Tally,
+    ) -> Step {
+        use crate::splice::SPLICE_LEN;
+        // Bytes still in a pipe or a buffer go out before anything new is read.
+        match self
+            .flush_pipe(pool, tally)
+            .and_then(|done| Ok(done && self.flush(tally)?))
+        {
+            Ok(true) => {}
+            Ok(false) => return Step::Blocked,
+            Err(e) => return Step::Close(classify(&e)),
+        }
+        let mut moved = 0;
+        while moved < budget {
+            let Some(pipe) = pool.take() else {
+                return self.drive(buf, budget - moved, tally);
+            };
+            let n = match pipe.fill(&self.stream, SPLICE_LEN) {
+                Ok(0) => {
+                    pool.give(pipe);
+                    return self.finish();
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    pool.give(pipe);
+                    return match e.kind() {
+                        io::ErrorKind::WouldBlock => Step::Idle,
+                        _ => Step::Close(classify(&e)),
+                    };
+                }
+            };
+            moved += n;
+            tally.bytes_in += n as u64;
+            self.echoed += n as u64;
+            self.pipe = Some(pipe);
+            self.in_pipe = n;
+            match self.flush_pipe(pool, tally) {
+                Ok(true) => {}
+                Ok(false) => return Step::Blocked,
+                Err(e) => return Step::Close(classify(&e)),
+            }
+            // A short splice does not prove the socket empty (the pipe's slots may be full
+            // of small fragments), so go on until WouldBlock.
+        }
+        Step::Yield
+    }
+
+    /// The borrowed pipe, if any, for the pool to discard when the connection closes.
+    #[cfg(target_os = "linux")]
+    pub fn take_pipe(&mut self) -> Option<crate::splice::Pipe> {
+        self.pipe.take()
+    }
+
+    /// Splices the borrowed pipe's bytes out; `Ok(true)` (and the pipe back in the pool)
+    /// once it is empty.
+    #[cfg(target_os = "linux")]
+    fn flush_pipe(
+        &mut self,
+        pool: &mut crate::splice::PipePool,
+        tally: &mut Tally,
+    ) -> io::Result<bool> {
+        let Some(pipe) = &self.pipe else {
+            return Ok(true);
+        };
+        while self.in_pipe > 0 {
+            match pipe.drain(&self.stream, self.in_pipe) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.in_pipe -= n;
+                    tally.bytes_out += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(pipe) = self.pipe.take() {
+            pool.give(pipe);
+        }
+        Ok(true)
     }
 
     /// Writes out pending bytes; `Ok(true)` once none are left.

@@ -56,6 +56,8 @@ pub struct LoopConfig {
     pub max_conns: Option<u64>,
     /// Close connections that moved no byte for this long.
     pub idle_timeout: Option<Duration>,
+    /// Echo with splice(2) through a small pipe pool (Linux only).
+    pub splice: bool,
 }
 
 /// Accepting state: whether connections may be waiting, and the back-off after running out
@@ -81,6 +83,9 @@ pub struct EventLoop {
     conns: Slab<Connection>,
     buf: Box<[u8]>,
     ready: VecDeque<Token>,
+    /// Pipes for zero-copy echo, when `--splice` is on.
+    #[cfg(target_os = "linux")]
+    pipes: Option<crate::splice::PipePool>,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     accept: AcceptGate,
@@ -119,6 +124,8 @@ impl EventLoop {
             conns: Slab::new(),
             buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
             ready: VecDeque::new(),
+            #[cfg(target_os = "linux")]
+            pipes: cfg.splice.then(crate::splice::PipePool::default),
             stats,
             stop,
             accept: AcceptGate {
@@ -222,7 +229,14 @@ impl EventLoop {
         };
         conn.last_active_ms = now_ms;
         conn.peer_closing |= closing;
-        match conn.drive(&mut self.buf, READ_BUDGET, tally) {
+        #[cfg(target_os = "linux")]
+        let step = match &mut self.pipes {
+            Some(pool) => conn.drive_splice(pool, &mut self.buf, READ_BUDGET, tally),
+            None => conn.drive(&mut self.buf, READ_BUDGET, tally),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let step = conn.drive(&mut self.buf, READ_BUDGET, tally);
+        match step {
             Step::Idle | Step::Blocked => {}
             Step::Yield => {
                 if !conn.queued {
@@ -255,7 +269,13 @@ impl EventLoop {
     /// Drops a connection (closing its descriptor) and counts why. A freed descriptor is
     /// also the moment to retry an accept that failed for lack of descriptors.
     fn close(&mut self, token: Token, reason: CloseReason) {
-        self.conns.remove(token.0);
+        #[allow(unused_mut)]
+        let mut conn = self.conns.remove(token.0);
+        #[cfg(target_os = "linux")]
+        if let (Some(pool), Some(pipe)) = (&mut self.pipes, conn.take_pipe()) {
+            pool.discard(pipe);
+        }
+        drop(conn);
         self.stats.closed(reason);
         if self.accept.paused_until.is_some() {
             self.accept.paused_until = Some(self.now);

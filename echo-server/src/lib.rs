@@ -1,7 +1,8 @@
 //! echo-server: a raw TCP echo server on a hand-rolled mio event loop.
 //!
 //! Data path: [`listener`] binds the socket, [`event_loop`] accepts and polls,
-//! [`connection`] echoes each connection's bytes, [`stats`] counts, [`server`] runs loops on
+//! [`connection`] echoes each connection's bytes (with `splice` on Linux when asked),
+//! [`stats`] counts, [`server`] runs loops on
 //! threads in one process and [`supervisor`] runs worker processes for `--processes`.
 //! [`units`] and [`limits`] are shared with flood-client.
 #![deny(missing_debug_implementations)]
@@ -12,6 +13,8 @@ pub mod event_loop;
 pub mod limits;
 pub mod listener;
 pub mod server;
+#[cfg(target_os = "linux")]
+pub mod splice;
 pub mod stats;
 pub mod supervisor;
 pub mod units;

@@ -11,6 +11,10 @@ use echo_server::supervisor;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.splice && !cfg!(target_os = "linux") {
+        eprintln!("echo-server: error: --splice needs Linux");
+        return ExitCode::from(2);
+    }
     let processes = usize::from(args.processes);
     let name = if args.worker {
         format!("echo-server[{}]", std::process::id())
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
         loop_cfg: LoopConfig {
             max_conns: args.max_conns,
             idle_timeout: args.idle_timeout,
+            splice: args.splice,
         },
         stats_interval: args.stats_interval,
         name,
