@@ -90,7 +90,8 @@ if command -v iperf3 >/dev/null; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" > /dev/null 2>&1 &
     ipid=$!
-    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    # Wait for the listener without connecting to it: -1 serves exactly one client.
+    for _ in $(seq 100); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
     taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t 5 -J > "$out/iperf3.json" || echo "iperf3 failed"
     wait "$ipid" 2>/dev/null || true
 else

@@ -81,9 +81,12 @@ def main(d):
     print()
 
     ip = load(os.path.join(d, "iperf3.json"))
-    if ip and "end" in ip:
-        bps = ip["end"]["sum_received"]["bits_per_second"]
+    received = ((ip or {}).get("end") or {}).get("sum_received")
+    if received:
+        bps = received["bits_per_second"]
         print(f"## Ceiling\n\niperf3, one stream over loopback, pinned: {bps / 8e6:.0f} MB/s one direction.\n")
+    elif ip:
+        print(f"## Ceiling\n\niperf3 failed: {ip.get('error', 'no result')}\n")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ pub struct SweepArgs {
     /// A connect or a chunk that makes no progress this long fails.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: Duration,
+    /// A run not finished this long after its connections are up fails (its connections
+    /// count as timeouts), so a server that can only limp along cannot stall the sweep.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DUR")]
+    pub run_timeout: Duration,
     /// Redraw the outputs from an earlier sweep.json instead of running.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,

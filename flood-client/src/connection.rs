@@ -16,6 +16,11 @@ use crate::histogram::Latency;
 use crate::report::{ErrorKind, Failure};
 use crate::verifier::Pattern;
 
+/// A short read means the socket was empty (Linux edge-triggered epoll signals every later
+/// arrival); see echo-server's `connection::SHORT_READ_DRAINS` for the reasoning and the
+/// FIN/RST exception handled by [`Connection::peer_closing`].
+pub use echo_server::connection::SHORT_READ_DRAINS;
+
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -71,6 +76,8 @@ pub struct Connection {
     chunk_started: Box<[Instant]>,
     /// Last time a byte moved (or the connect began), for `--timeout`.
     pub last_progress: Instant,
+    /// An event said read-closed or error: read to the end, never stop on a short read.
+    pub peer_closing: bool,
 }
 
 impl Connection {
@@ -87,6 +94,7 @@ impl Connection {
             verified: 0,
             chunk_started: vec![now; window as usize].into_boxed_slice(),
             last_progress: now,
+            peer_closing: false,
         }
     }
 
@@ -212,6 +220,9 @@ impl Connection {
                 if let Err(e) = self.stream.shutdown(Shutdown::Write) {
                     return Err(self.io_failure(&e));
                 }
+                return Ok(());
+            }
+            if SHORT_READ_DRAINS && !self.peer_closing && n < buf.len() {
                 return Ok(());
             }
         }

@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use serde::Serialize;
@@ -17,10 +16,10 @@ use echo_server::limits::raise_nofile;
 use flood_client::cli::{Cli, FloodArgs, MergeArgs, ProbeArgs, SaturateArgs, Sub, SweepArgs};
 use flood_client::connection::{Workload, ENDLESS};
 use flood_client::preflight::{self, Facts};
-use flood_client::probe::{self, ProbeConfig, ProbeReport};
+use flood_client::probe::{self, ProbeConfig};
 use flood_client::report::Report;
 use flood_client::run::{self, Message, Role, RunConfig};
-use flood_client::sample::{Sampler, SystemRates};
+use flood_client::saturate;
 use flood_client::spawn::{pin_self, ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 use flood_client::sweep::{self, SweepConfig};
 
@@ -28,8 +27,6 @@ use flood_client::sweep::{self, SweepConfig};
 const USAGE: u8 = 2;
 /// Default length of a saturation run.
 const SATURATE_FOR: Duration = Duration::from_secs(10);
-/// Period of /proc samples during a saturation run.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -153,17 +150,6 @@ fn flood(args: &FloodArgs) -> io::Result<ExitCode> {
     Ok(verdict(report.passed()))
 }
 
-/// `saturate`'s JSON report.
-#[derive(Debug, Serialize)]
-struct SaturateReport {
-    flood: Report,
-    /// Mean rates over the run (the first second, the connect phase, left out).
-    system: Option<SystemRates>,
-    /// Every one-second sample.
-    samples: Vec<SystemRates>,
-    probe: Option<ProbeReport>,
-}
-
 fn saturate(args: &SaturateArgs) -> io::Result<ExitCode> {
     let mut flood_args = args.flood.clone();
     flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
@@ -171,79 +157,20 @@ fn saturate(args: &SaturateArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let done = Arc::new(AtomicBool::new(false));
-    let (cfg, processes, server_pid, stop) =
-        (p.cfg.clone(), p.processes, p.server_pid, p.stop.clone());
-    let flood = thread::spawn(move || run::run_flood(&cfg, processes, server_pid, stop));
-    let prober = args.probe_interval.map(|interval| {
-        let probe_cfg = ProbeConfig {
-            target: p.cfg.target,
-            interval,
-            count: None,
-            duration: None,
-            bytes: args.probe_bytes,
-            timeout: flood_args.timeout,
-        };
-        let done = done.clone();
-        thread::spawn(move || {
-            // Let the connect phase pass first: probe the saturated server, not the storm.
-            let start = Instant::now();
-            while start.elapsed() < SAMPLE_EVERY && !done.load(Ordering::Relaxed) {
-                thread::sleep(Duration::from_millis(20));
-            }
-            probe::run(&probe_cfg, &done)
-        })
+    let probe = args.probe_interval.map(|interval| ProbeConfig {
+        target: p.cfg.target,
+        interval,
+        count: None,
+        duration: None,
+        bytes: args.probe_bytes,
+        timeout: flood_args.timeout,
     });
-    let mut sampler = Sampler::new(server_pid);
-    sampler.sample();
-    let mut next = Instant::now() + SAMPLE_EVERY;
-    while !flood.is_finished() {
-        if Instant::now() >= next {
-            sampler.sample();
-            next += SAMPLE_EVERY;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    done.store(true, Ordering::Relaxed);
-    let report = flood
-        .join()
-        .map_err(|_| io::Error::other("the flood thread panicked"))??;
-    let probe = match prober {
-        Some(h) => Some(
-            h.join()
-                .map_err(|_| io::Error::other("the probe panicked"))?,
-        ),
-        None => None,
-    };
+    let report = saturate::run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
-    let system = sampler.summary();
-    let mut human = report.human();
-    if let Some(s) = &system {
-        human.push_str(&format!(
-            "  system       {:.0} cs/s, {:.0} intr/s, cpu us {:.1}% sy {:.1}% id {:.1}%\n",
-            s.cs_per_s, s.intr_per_s, s.us_pct, s.sy_pct, s.id_pct
-        ));
-        if let (Some(cpu), Some(rss)) = (s.server_cpu_pct, s.server_rss_bytes) {
-            human.push_str(&format!(
-                "  server       {cpu:.1}% of a core, RSS up to {:.1} MiB\n",
-                rss as f64 / f64::from(1u32 << 20)
-            ));
-        }
-    }
-    if let Some(pr) = &probe {
-        human.push_str(&pr.human());
-    }
-    let passed = report.passed();
-    let out = SaturateReport {
-        flood: report,
-        system,
-        samples: sampler.intervals,
-        probe,
-    };
-    print_report(&human, &out, flood_args.json);
-    Ok(verdict(passed))
+    print_report(&report.human(), &report, flood_args.json);
+    Ok(verdict(report.flood.passed()))
 }
 
 fn probe_cmd(args: &ProbeArgs) -> io::Result<ExitCode> {
@@ -307,7 +234,7 @@ fn sweep_cmd(args: &SweepArgs) -> io::Result<ExitCode> {
             connect_rate: None,
             timeout: args.timeout,
             retries: 3,
-            duration: None,
+            duration: Some(args.run_timeout),
             show_progress: false,
         },
         limit,

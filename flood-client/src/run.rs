@@ -39,7 +39,8 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// Connect retries.
     pub retries: u32,
-    /// Stream endlessly for this long instead of a fixed byte count.
+    /// Stream for this long, then stop: endless workloads succeed then (saturate), fixed
+    /// ones fail as timeouts (a sweep's per-run limit).
     pub duration: Option<Duration>,
     /// Draw the progress bar (when stderr is a terminal).
     pub show_progress: bool,

@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::connection::{classify, Connection, Progress, State, Workload};
+use crate::connection::{classify, Connection, Progress, State, Workload, ENDLESS};
 use crate::histogram::Latency;
 use crate::report::{ErrorKind, Failure, Report};
 use crate::verifier::Pattern;
@@ -52,7 +52,8 @@ pub struct LoopPlan {
     pub timeout: Duration,
     /// Retries of a refused or timed-out connect.
     pub retries: u32,
-    /// Stream for this long after the gate opens, then stop (endless workloads).
+    /// Stream for this long after the gate opens, then stop: for an endless workload the
+    /// connections still streaming succeeded, for a fixed one they failed (timeout).
     pub duration: Option<Duration>,
 }
 
@@ -199,6 +200,7 @@ impl Scheduler {
             }
             self.poll_once(events, wake.saturating_duration_since(now))?;
             for event in events.iter() {
+                self.note_closing(event);
                 self.on_connect_event(event.token());
             }
             self.expire(Instant::now());
@@ -332,6 +334,7 @@ impl Scheduler {
             let wait = deadline.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
             self.poll_once(events, wait)?;
             for event in events.iter() {
+                self.note_closing(event);
                 self.drive(event.token().0);
             }
             self.expire(Instant::now());
@@ -339,8 +342,17 @@ impl Scheduler {
         Ok(())
     }
 
-    /// `--duration` is over: every connection still streaming has done its job.
+    /// The deadline passed: for an endless workload every connection still streaming has
+    /// done its job; a fixed workload that is not finished has failed.
     fn stop_at_deadline(&mut self) {
+        if self.plan.work.bytes != ENDLESS {
+            let limit = self.plan.duration.unwrap_or_default();
+            self.abandon_all(
+                ErrorKind::Timeout,
+                &format!("run not finished within {limit:?}"),
+            );
+            return;
+        }
         let alive = self.conns.len() as u64;
         self.conns.clear();
         self.report.connections_ok += alive;
@@ -351,6 +363,15 @@ impl Scheduler {
             .fetch_sub(self.open, Ordering::Relaxed);
         self.open = 0;
         self.last_verified = Some(SystemTime::now());
+    }
+
+    /// Remembers that an event said the peer closed or failed (see `SHORT_READ_DRAINS`).
+    fn note_closing(&mut self, event: &mio::event::Event) {
+        if event.is_read_closed() || event.is_error() {
+            if let Some(conn) = self.conns.get_mut(event.token().0) {
+                conn.peer_closing = true;
+            }
+        }
     }
 
     fn drive(&mut self, key: usize) {

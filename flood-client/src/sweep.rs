@@ -121,6 +121,7 @@ pub fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> 
     let mut points = Vec::new();
     for server in &cfg.servers {
         for &bytes in &cfg.payloads {
+            let mut failed_at = None;
             for &connections in &cfg.connections {
                 if stop.load(Ordering::Relaxed) {
                     bar.finish_and_clear();
@@ -131,7 +132,23 @@ pub fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> 
                     server.name,
                     human_bytes(bytes)
                 ));
-                let point = run_point(cfg, server, connections, bytes, stop, &bar);
+                let point = match failed_at {
+                    // More connections will not go better: do not spend the time.
+                    Some(n) if connections > n => {
+                        bar.inc(cfg.repeat as u64);
+                        Point {
+                            server: server.name.clone(),
+                            connections,
+                            bytes,
+                            skipped: Some(format!("every run failed at {n} connections")),
+                            ..Point::default()
+                        }
+                    }
+                    _ => run_point(cfg, server, connections, bytes, stop, &bar),
+                };
+                if !point.runs.is_empty() && point.runs.iter().all(|r| !r.passed) {
+                    failed_at.get_or_insert(connections);
+                }
                 if bar.is_hidden() {
                     eprintln!("{}", point_line(&point));
                 } else {

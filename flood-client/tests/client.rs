@@ -502,3 +502,47 @@ fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sweep_gives_up_on_a_run_at_its_deadline_and_skips_larger_counts() {
+    let dir = std::env::temp_dir().join(format!("flood-sweep-silent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let script = dir.join("silent.py");
+    std::fs::write(
+        &script,
+        "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(64)\n\
+         print('listening on 127.0.0.1:%d' % s.getsockname()[1], flush=True)\n\
+         held = []\nwhile True:\n    held.append(s.accept()[0])\n",
+    )
+    .expect("script");
+    let started = Instant::now();
+    let out = flood(&[
+        "sweep",
+        "--connections",
+        "1,2",
+        "--bytes",
+        "4KiB",
+        "--repeat",
+        "1",
+        "--run-timeout",
+        "500ms",
+        "--timeout",
+        "60s",
+        "--server",
+        &format!("silent=python3 {}", script.display()),
+        "--out",
+        &dir.to_string_lossy(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let points: serde_json::Value = serde_json::from_slice(&out.stdout).expect("points JSON");
+    assert_eq!(points[0]["runs"][0]["passed"], false);
+    assert_eq!(points[0]["runs"][0]["failed_connections"], 1);
+    assert_eq!(points[1]["skipped"], "every run failed at 1 connections");
+    let _ = std::fs::remove_dir_all(&dir);
+}

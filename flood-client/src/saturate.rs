@@ -1,0 +1,106 @@
+//! `flood-client saturate`: an endless flood for a fixed time, with /proc sampled every
+//! second and, optionally, the client-delay probe running alongside.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::probe::{self, ProbeConfig, ProbeReport};
+use crate::report::Report;
+use crate::run::{self, RunConfig};
+use crate::sample::{Sampler, SystemRates};
+
+/// Period of /proc samples; also how long the probe waits for the connect phase to pass.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// The saturation report (JSON with `--json`).
+#[derive(Debug, Serialize)]
+pub struct SaturateReport {
+    /// The flood itself.
+    pub flood: Report,
+    /// Mean rates over the run (the first second, the connect phase, left out).
+    pub system: Option<SystemRates>,
+    /// Every one-second sample.
+    pub samples: Vec<SystemRates>,
+    /// The client-delay probe, if it ran.
+    pub probe: Option<ProbeReport>,
+}
+
+impl SaturateReport {
+    /// The human report: the flood's table plus the system, server and probe lines.
+    pub fn human(&self) -> String {
+        let mut human = self.flood.human();
+        if let Some(s) = &self.system {
+            human.push_str(&format!(
+                "  system       {:.0} cs/s, {:.0} intr/s, cpu us {:.1}% sy {:.1}% id {:.1}%\n",
+                s.cs_per_s, s.intr_per_s, s.us_pct, s.sy_pct, s.id_pct
+            ));
+            if let (Some(cpu), Some(rss)) = (s.server_cpu_pct, s.server_rss_bytes) {
+                human.push_str(&format!(
+                    "  server       {cpu:.1}% of a core, RSS up to {:.1} MiB\n",
+                    rss as f64 / f64::from(1u32 << 20)
+                ));
+            }
+        }
+        if let Some(p) = &self.probe {
+            human.push_str(&p.human());
+        }
+        human
+    }
+}
+
+/// Runs the endless flood `cfg` (its `duration` set) while sampling the system and the
+/// server `server_pid`, and probing with `probe` if given.
+pub fn run(
+    cfg: &RunConfig,
+    processes: usize,
+    server_pid: Option<u32>,
+    stop: Arc<AtomicBool>,
+    probe: Option<ProbeConfig>,
+) -> io::Result<SaturateReport> {
+    let done = Arc::new(AtomicBool::new(false));
+    let flood_cfg = cfg.clone();
+    let flood = thread::spawn(move || run::run_flood(&flood_cfg, processes, server_pid, stop));
+    let prober = probe.map(|probe_cfg| {
+        let done = done.clone();
+        thread::spawn(move || {
+            // Let the connect phase pass first: probe the saturated server, not the storm.
+            let start = Instant::now();
+            while start.elapsed() < SAMPLE_EVERY && !done.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            probe::run(&probe_cfg, &done)
+        })
+    });
+    let mut sampler = Sampler::new(server_pid);
+    sampler.sample();
+    let mut next = Instant::now() + SAMPLE_EVERY;
+    while !flood.is_finished() {
+        if Instant::now() >= next {
+            sampler.sample();
+            next += SAMPLE_EVERY;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    done.store(true, Ordering::Relaxed);
+    let flood = flood
+        .join()
+        .map_err(|_| io::Error::other("the flood thread panicked"))??;
+    let probe = match prober {
+        Some(h) => Some(
+            h.join()
+                .map_err(|_| io::Error::other("the probe panicked"))?,
+        ),
+        None => None,
+    };
+    Ok(SaturateReport {
+        flood,
+        system: sampler.summary(),
+        samples: sampler.intervals,
+        probe,
+    })
+}
