@@ -83,11 +83,19 @@ pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
     Ok(limit)
 }
 
+/// The start of the first stdout line of a server (and of every peer in the comparison).
+pub const LISTENING_ON: &str = "listening on ";
+
 /// Prints the `listening on` line that tests and scripts read, and flushes it.
 pub fn announce_address(addr: SocketAddr) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
+    writeln!(out, "{LISTENING_ON}{addr}")?;
     out.flush()
+}
+
+/// The address in a `listening on ADDR` line, if that is what the line is.
+pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    line.trim().strip_prefix(LISTENING_ON)?.parse().ok()
 }
 
 /// Runs one server process until SIGINT/SIGTERM and returns its final counters.

@@ -107,10 +107,7 @@ fn spawn_worker(
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
     reader.read_line(&mut first)?;
-    let bound = first
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok());
+    let bound = server::parse_listening_line(&first);
     let Some(bound) = bound else {
         let _ = child.kill();
         let status = child.wait()?;

@@ -2,7 +2,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
 use std::thread;
@@ -10,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, wait_until, Spawned,
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, wait_until, with_nofile,
+    Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -188,19 +188,7 @@ fn never_reading_clients(mode: &[&str], hogs: usize) {
 fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
     let mut cmd = Command::new(bin("echo-server"));
     cmd.args(["--listen", "127.0.0.1:0", "--json"]);
-    // SAFETY: setrlimit in the child before exec; lowering both limits needs no privilege.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 128,
-                rlim_max: 128,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let cmd = with_nofile(cmd, 128, 128);
     let server = Spawned::start(cmd);
     let pid = server.pid();
     wait_until(DEADLINE, "the start-up line naming the limit", || {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use echo_server::limits::{context, FdLimit};
+use echo_server::server::parse_listening_line;
 use echo_server::supervisor::die_with_parent;
 
 /// The CPU `--pin` gives the server (the original study's layout: one core each).
@@ -111,11 +112,7 @@ impl ServerCommand {
             .ok_or_else(|| io::Error::other("server stdout missing"))?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-        else {
+        let Some(addr) = parse_listening_line(&line) else {
             let _ = child.kill();
             let status = child.wait()?;
             return Err(io::Error::other(format!(

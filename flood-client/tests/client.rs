@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flood_client::report::{ErrorKind, Report};
-use test_support::{bin, wait_until, Spawned};
+use test_support::{bin, wait_until, with_nofile, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -306,19 +305,7 @@ fn bad_flags_exit_2() {
 fn preflight_refuses_a_run_the_descriptor_limit_cannot_hold() {
     let mut cmd = Command::new(bin("flood-client"));
     cmd.args(["127.0.0.1:9", "-c", "1000"]);
-    // SAFETY: lowering our own child's limits before exec needs no privilege.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 256,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = with_nofile(cmd, 256, 256);
     let out = cmd.output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

@@ -91,11 +91,7 @@ impl Spawned {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read first line");
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-        else {
+        let Some(addr) = echo_server::server::parse_listening_line(&line) else {
             let _ = child.kill();
             let _ = child.wait();
             thread::sleep(Duration::from_millis(50)); // let the stderr reader drain
@@ -197,6 +193,26 @@ pub fn echo_roundtrip(addr: SocketAddr, data: Arc<Vec<u8>>) -> Vec<u8> {
     (&stream).read_to_end(&mut got).expect("read echo");
     sender.join().expect("sender");
     got
+}
+
+/// `cmd` with its open-file limits lowered to `soft`/`hard` before exec (lowering needs no
+/// privilege), to test behaviour at a small descriptor limit.
+pub fn with_nofile(mut cmd: Command, soft: u64, hard: u64) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit in the child between fork and exec touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
 /// `len` bytes of a pattern that differs per `seed` and never repeats within 251 bytes.

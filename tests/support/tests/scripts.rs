@@ -1,11 +1,11 @@
 //! The shell scripts in scripts/, run for real. Sysctl changes happen only inside throwaway
 //! network namespaces, and the host's values are checked to be untouched.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use test_support::netns::{tag, Namespaces};
+use test_support::with_nofile;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -34,24 +34,6 @@ fn host(key: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A command whose open-file limits are lowered to `soft`/`hard` before exec.
-fn with_nofile(mut cmd: Command, soft: u64, hard: u64) -> Command {
-    // SAFETY: setrlimit in the child before exec; lowering needs no privilege.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
 }
 
 #[test]
