@@ -66,18 +66,9 @@ pub struct SweepArgs {
     /// Pin servers to CPU 0 and the client to CPU 1.
     #[arg(long)]
     pub pin: bool,
-    /// Write size.
-    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
-    pub chunk: usize,
-    /// Chunks in flight per connection.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
-    pub window: u64,
-    /// Client event loops per process.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
-    pub threads: u16,
-    /// A connect or a chunk that makes no progress this long fails.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
-    pub timeout: Duration,
+    /// Chunk, window, threads and timeout of every run.
+    #[command(flatten)]
+    pub stream: StreamArgs,
     /// A run not finished this long after its connections are up fails (its connections
     /// count as timeouts), so a server that can only limp along cannot stall the sweep.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DUR")]
@@ -88,6 +79,24 @@ pub struct SweepArgs {
     /// Print the points as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How each connection streams, shared by the flood, saturate and sweep.
+#[derive(Debug, Clone, Args)]
+pub struct StreamArgs {
+    /// Write size.
+    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
+    pub chunk: usize,
+    /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
+    /// then sends the next (the original flood test).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
+    pub window: u64,
+    /// Client event loops (threads) per process.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub threads: u16,
+    /// A connect or a chunk that makes no progress this long fails.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Duration,
 }
 
 /// A comma-separated list of counts or sizes.
@@ -185,16 +194,9 @@ pub struct FloodArgs {
     /// Stream without end for this long instead of sending --bytes (what saturate does).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub duration: Option<Duration>,
-    /// Write size.
-    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
-    pub chunk: usize,
-    /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
-    /// then sends the next (the original flood test).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
-    pub window: u64,
-    /// Client event loops (threads) per process.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
-    pub threads: u16,
+    /// Chunk, window, threads and timeout.
+    #[command(flatten)]
+    pub stream: StreamArgs,
     /// Client processes (to pass the per-process descriptor limit).
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     pub processes: u16,
@@ -205,9 +207,6 @@ pub struct FloodArgs {
     /// New connections per second (default: as fast as possible).
     #[arg(long, value_parser = parse_rate, value_name = "N")]
     pub connect_rate: Option<f64>,
-    /// A connect or a chunk that makes no progress this long fails.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
-    pub timeout: Duration,
     /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub connect_retries: u32,

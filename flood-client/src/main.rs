@@ -80,12 +80,12 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
             } else {
                 args.bytes as u64
             },
-            chunk: args.chunk as u64,
-            window: args.window,
+            chunk: args.stream.chunk as u64,
+            window: args.stream.window,
         },
-        threads: usize::from(args.threads),
+        threads: usize::from(args.stream.threads),
         connect_rate: args.connect_rate,
-        timeout: args.timeout,
+        timeout: args.stream.timeout,
         retries: args.connect_retries,
         duration: args.duration,
         show_progress: true,
@@ -163,7 +163,7 @@ fn saturate(args: &SaturateArgs) -> io::Result<ExitCode> {
         count: None,
         duration: None,
         bytes: args.probe_bytes,
-        timeout: flood_args.timeout,
+        timeout: flood_args.stream.timeout,
     });
     let report = saturate::run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
@@ -227,12 +227,12 @@ fn sweep_cmd(args: &SweepArgs) -> io::Result<ExitCode> {
             indices: 0..1,
             work: Workload {
                 bytes: 1,
-                chunk: args.chunk as u64,
-                window: args.window,
+                chunk: args.stream.chunk as u64,
+                window: args.stream.window,
             },
-            threads: usize::from(args.threads),
+            threads: usize::from(args.stream.threads),
             connect_rate: None,
-            timeout: args.timeout,
+            timeout: args.stream.timeout,
             retries: 3,
             duration: Some(args.run_timeout),
             show_progress: false,
