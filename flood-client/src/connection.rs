@@ -103,11 +103,6 @@ impl Connection {
         &mut self.stream
     }
 
-    /// Bytes verified so far.
-    pub fn verified(&self) -> u64 {
-        self.verified
-    }
-
     /// A failure of this connection, for the report.
     pub fn failure(&self, kind: ErrorKind, detail: impl Into<String>) -> Failure {
         Failure {

@@ -35,16 +35,6 @@ impl Latency {
         let _ = self.0.add(&other.0);
     }
 
-    /// Number of samples.
-    pub fn len(&self) -> u64 {
-        self.0.len()
-    }
-
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The summary printed and written to JSON.
     pub fn summary(&self) -> Percentiles {
         let q = |q: f64| {

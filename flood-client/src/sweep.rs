@@ -1,6 +1,7 @@
 //! `flood-client sweep`: connections × payloads × servers, each point repeated, min and
 //! median kept (the original study kept the lowest of three), written as JSON and CSV and
-//! drawn as a chart. Each server is started fresh for each point, pinned if asked, so one
+//! drawn as a chart. A point whose run failed is not repeated, and larger counts of that
+//! server and payload are skipped once every run of a point failed. Each server is started fresh for each point, pinned if asked, so one
 //! command runs the whole comparison.
 
 use std::fmt::Write as _;
@@ -219,8 +220,13 @@ fn run_point(
         }
     };
     run_cfg.target = spawned.addr;
-    for _ in 0..cfg.repeat {
+    for done in 0..cfg.repeat {
         if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // A failed run already costs up to the run limit; the point has failed, move on.
+        if point.runs.last().is_some_and(|r| !r.passed) {
+            bar.inc((cfg.repeat - done) as u64);
             break;
         }
         let result = run::run_flood(
