@@ -510,7 +510,7 @@ fn sweep_gives_up_on_a_run_at_its_deadline_and_skips_larger_counts() {
         "--bytes",
         "4KiB",
         "--repeat",
-        "1",
+        "2",
         "--run-timeout",
         "500ms",
         "--timeout",
@@ -529,6 +529,8 @@ fn sweep_gives_up_on_a_run_at_its_deadline_and_skips_larger_counts() {
     );
     let points: serde_json::Value = serde_json::from_slice(&out.stdout).expect("points JSON");
     assert_eq!(points[0]["runs"][0]["passed"], false);
+    let runs = points[0]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "a failed point is not repeated");
     assert_eq!(points[0]["runs"][0]["failed_connections"], 1);
     assert_eq!(points[1]["skipped"], "every run failed at 1 connections");
     let _ = std::fs::remove_dir_all(&dir);
