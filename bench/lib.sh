@@ -1,0 +1,27 @@
+# Helpers shared by the bench/ scripts (sourced, not run).
+# shellcheck shell=bash
+
+bin=target/release
+
+# Fails with a message unless the release binaries exist.
+need_release() {
+    [[ -x $bin/flood-client && -x $bin/echo-server ]] ||
+        { echo "$(basename "$0"): run cargo build --release first" >&2; exit 2; }
+}
+
+# Median of the numbers on stdin (space or newline separated).
+median() {
+    tr ' ' '\n' | grep . | sort -n |
+        awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# "MB/s client-s/GiB server-s/GiB" from a flood-client --json report on stdin; fails the
+# script if any connection failed.
+flood_figures() {
+    python3 -c 'import json,sys
+r = json.load(sys.stdin)
+if r["connections_failed"]:
+    sys.exit("flood-client run failed: %s" % r["errors"])
+srv = r["server"]["cpu_s_per_gib"] if r.get("server") else float("nan")
+print("%.0f %.2f %.2f" % (r["throughput_mb_s"], r["client_cpu_s_per_gib"], srv))'
+}
