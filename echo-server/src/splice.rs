@@ -5,6 +5,9 @@
 //! [`PipePool`], a connection borrows a pipe only while its bytes are in flight and keeps it
 //! only when the outgoing splice could not take everything (backpressure, like `pending`).
 //! When the pool is empty the connection falls back to read/write for that turn.
+//!
+//! flood-client sends through a [`Pipe`] too: [`Pipe::load`] maps its pattern's pages into
+//! the pipe (vmsplice) and [`Pipe::drain`] hands them to the socket, so sending copies nothing.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -37,15 +40,9 @@ impl PipePool {
         if self.created >= POOL_SIZE {
             return None;
         }
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: pipe2 writes two descriptors into the array we own.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-            return None; // Out of descriptors: read/write still works.
-        }
+        let pipe = Pipe::new().ok()?; // Out of descriptors: read/write still works.
         self.created += 1;
-        // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        Some(Pipe { read, write })
+        Some(pipe)
     }
 
     /// Returns an empty pipe to the pool.
@@ -62,6 +59,73 @@ impl PipePool {
 }
 
 impl Pipe {
+    /// A new non-blocking pipe (two descriptors).
+    pub fn new() -> io::Result<Pipe> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 writes two descriptors into the array we own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok(Pipe { read, write })
+    }
+
+    /// Asks the kernel to let the pipe hold `bytes` (F_SETPIPE_SZ); returns the capacity it
+    /// has, which stays at the default (64 KiB) when the request is refused.
+    pub fn grow(&self, bytes: usize) -> usize {
+        let fd = self.write.as_raw_fd();
+        let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ / F_GETPIPE_SZ take an int.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETPIPE_SZ, asked);
+            libc::fcntl(fd, libc::F_GETPIPE_SZ).max(0) as usize
+        }
+    }
+
+    /// Maps up to a pipe's capacity of `data`'s pages into the pipe with vmsplice(2),
+    /// without copying: the pipe, and any socket it is spliced into, then refers to this
+    /// memory, so `data` must not change while those bytes are in flight (flood-client
+    /// sends from its pattern, which is never written after it is built).
+    pub fn load(&self, data: &[u8]) -> io::Result<usize> {
+        let iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        loop {
+            // SAFETY: one iovec over a live slice; vmsplice only reads the memory (no GIFT).
+            let n =
+                unsafe { libc::vmsplice(self.write.as_raw_fd(), &iov, 1, libc::SPLICE_F_NONBLOCK) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Throws away `len` bytes still in the pipe, reading them through `scratch`.
+    pub fn discard_bytes(&self, mut len: usize, scratch: &mut [u8]) -> io::Result<()> {
+        while len > 0 {
+            let want = len.min(scratch.len());
+            // SAFETY: reads at most `want` bytes into the scratch buffer we borrow mutably.
+            let n = unsafe { libc::read(self.read.as_raw_fd(), scratch.as_mut_ptr().cast(), want) };
+            match n {
+                n if n > 0 => len -= n as usize,
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                _ => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Moves up to `len` bytes from the socket `from` into the pipe. `Ok(0)` is EOF.
     pub fn fill(&self, from: &impl AsRawFd, len: usize) -> io::Result<usize> {
         splice(from.as_raw_fd(), self.write.as_raw_fd(), len)

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use echo_server::cli::parse_addr;
 use echo_server::units::{parse_duration, parse_nonzero_size};
 
+use crate::sender::SendMode;
 use crate::spawn::ServerCommand;
 
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
@@ -91,6 +92,10 @@ pub struct StreamArgs {
     /// then sends the next (the original flood test).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
     pub window: u64,
+    /// How chunks are sent: splice maps the pattern's pages into the socket without a copy
+    /// (vmsplice + splice, Linux), write copies them.
+    #[arg(long, value_enum, default_value_t = SendMode::DEFAULT, value_name = "HOW")]
+    pub send: SendMode,
     /// Client event loops (threads) per process.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     pub threads: u16,

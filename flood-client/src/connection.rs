@@ -6,7 +6,7 @@
 //! done. Reads go into the loop's shared buffer and are compared against the precomputed
 //! pattern in place: nothing is allocated per chunk.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
@@ -14,6 +14,7 @@ use mio::net::TcpStream;
 
 use crate::histogram::Latency;
 use crate::report::{ErrorKind, Failure};
+use crate::sender::Sender;
 use crate::verifier::Pattern;
 
 /// A short read means the socket was empty (Linux edge-triggered epoll signals every later
@@ -135,12 +136,13 @@ impl Connection {
         self.last_progress = now;
     }
 
-    /// Reads and verifies what arrived, then writes what the window allows. `Ok(true)` when
+    /// Reads and verifies what arrived, then sends what the window allows. `Ok(true)` when
     /// the connection is finished (every byte verified, EOF seen).
     pub fn drive(
         &mut self,
         work: &Workload,
         pattern: &Pattern,
+        sender: &mut Sender,
         buf: &mut [u8],
         rtt: &mut Latency,
         progress: &mut Progress,
@@ -149,7 +151,7 @@ impl Connection {
             State::Streaming => {
                 self.read_echo(work, pattern, buf, rtt, progress)?;
                 if self.state == State::Streaming {
-                    self.send(work, pattern)?;
+                    self.send(work, pattern, sender, buf)?;
                 }
                 if self.state == State::Draining {
                     return self.drain(buf);
@@ -223,19 +225,31 @@ impl Connection {
         }
     }
 
-    /// Writes chunks while fewer than `window` are unanswered and the socket takes them.
-    fn send(&mut self, work: &Workload, pattern: &Pattern) -> Result<(), Failure> {
+    /// Sends chunks while fewer than `window` are unanswered and the socket takes them.
+    /// Consecutive chunks are contiguous in the pattern, so everything the window allows
+    /// goes in one call (up to the pattern's longest slice): one syscall, not one per chunk.
+    fn send(
+        &mut self,
+        work: &Workload,
+        pattern: &Pattern,
+        sender: &mut Sender,
+        scratch: &mut [u8],
+    ) -> Result<(), Failure> {
         let window_end = ((self.verified / work.chunk) + work.window) * work.chunk;
         let limit = window_end.min(work.bytes);
         while self.sent < limit {
-            let chunk_no = self.sent / work.chunk;
-            let chunk_end = ((chunk_no + 1) * work.chunk).min(work.bytes);
-            if self.sent == chunk_no * work.chunk {
-                self.chunk_started[(chunk_no % work.window) as usize] = Instant::now();
-            }
-            let data = pattern.slice(self.start, self.sent, (chunk_end - self.sent) as usize);
-            match (&self.stream).write(data) {
-                Ok(n) => self.sent += n as u64,
+            let len = ((limit - self.sent) as usize).min(pattern.max_slice());
+            let data = pattern.slice(self.start, self.sent, len);
+            let now = Instant::now();
+            match sender.send(&self.stream, data, scratch) {
+                Ok(n) => {
+                    // Each chunk that starts in the bytes just sent starts its round trip now.
+                    let first = self.sent.div_ceil(work.chunk);
+                    self.sent += n as u64;
+                    for chunk_no in first..self.sent.div_ceil(work.chunk) {
+                        self.chunk_started[(chunk_no % work.window) as usize] = now;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_failure(&e)),

@@ -23,6 +23,7 @@ pub mod run;
 pub mod sample;
 pub mod saturate;
 pub mod scheduler;
+pub mod sender;
 pub mod spawn;
 pub mod sweep;
 pub mod verifier;

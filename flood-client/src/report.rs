@@ -105,6 +105,10 @@ pub struct Report {
     pub chunk: u64,
     /// Chunks in flight per connection.
     pub window: u64,
+    /// How chunks were sent (`--send`: `write` or `splice`); a loop that could not splice
+    /// says `write (…why)`. Distinct values of merged reports are joined with `; `.
+    #[serde(default)]
+    pub send: String,
     /// Bytes echoed and verified, one direction.
     pub bytes_verified: u64,
     /// Whole chunks echoed and verified.
@@ -187,11 +191,8 @@ impl Report {
             self.chunk = other.chunk;
             self.window = other.window;
         }
-        if self.target.is_empty() {
-            self.target.clone_from(&other.target);
-        } else if !other.target.is_empty() && !self.target.split(',').any(|t| t == other.target) {
-            self.target = format!("{},{}", self.target, other.target);
-        }
+        join_distinct(&mut self.target, &other.target, ",");
+        join_distinct(&mut self.send, &other.send, "; ");
         self.connections_requested += other.connections_requested;
         self.connections_ok += other.connections_ok;
         self.connections_failed += other.connections_failed;
@@ -251,7 +252,7 @@ impl Report {
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let _ = writeln!(
             s,
-            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}) to {}, {} process(es)",
+            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}, send {}) to {}, {} process(es)",
             self.connections_requested,
             if self.bytes_per_connection == ENDLESS {
                 "endless".to_string()
@@ -260,6 +261,7 @@ impl Report {
             },
             human_bytes(self.chunk),
             self.window,
+            self.send,
             self.target,
             self.processes
         );
@@ -360,6 +362,16 @@ fn min_nonzero(a: u64, b: u64) -> u64 {
     match (a, b) {
         (0, x) | (x, 0) => x,
         (x, y) => x.min(y),
+    }
+}
+
+/// Appends `other` to the `sep`-separated list `list` unless it is empty or already there.
+fn join_distinct(list: &mut String, other: &str, sep: &str) {
+    if list.is_empty() {
+        list.push_str(other);
+    } else if !other.is_empty() && !list.split(sep).any(|t| t == other) {
+        list.push_str(sep);
+        list.push_str(other);
     }
 }
 

@@ -18,6 +18,7 @@ use crate::procfs;
 use crate::progress::{LiveSnapshot, Progress};
 use crate::report::{Report, ServerUsage};
 use crate::scheduler::{self, Gate, Live, LoopPlan, Shared, BUFFER_SIZE};
+use crate::sender::SendMode;
 use crate::verifier::Pattern;
 
 /// What one process must do.
@@ -31,6 +32,8 @@ pub struct RunConfig {
     pub indices: Range<u64>,
     /// Each connection's work.
     pub work: Workload,
+    /// How chunks are sent.
+    pub send: SendMode,
     /// Event loops in this process.
     pub threads: usize,
     /// New connections per second for this process.
@@ -93,6 +96,7 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
             sources: sources.clone(),
             indices: from..to,
             work: cfg.work,
+            send: cfg.send,
             connect_rate: cfg.connect_rate.map(|r| r / loops as f64),
             timeout: cfg.timeout,
             retries: cfg.retries,

@@ -23,6 +23,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::connection::{classify, Connection, Progress, State, Workload, ENDLESS};
 use crate::histogram::Latency;
 use crate::report::{ErrorKind, Failure, Report};
+use crate::sender::{SendMode, Sender};
 use crate::verifier::Pattern;
 
 /// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
@@ -46,6 +47,8 @@ pub struct LoopPlan {
     pub indices: Range<u64>,
     /// The work of each connection.
     pub work: Workload,
+    /// How chunks are sent.
+    pub send: SendMode,
     /// New connections per second for this loop, if paced.
     pub connect_rate: Option<f64>,
     /// A connect or a chunk that makes no progress this long fails.
@@ -127,6 +130,7 @@ struct Scheduler {
     shared: Shared,
     poll: Poll,
     conns: Slab<Connection>,
+    sender: Sender,
     buf: Box<[u8]>,
     report: Report,
     retries: BinaryHeap<Retry>,
@@ -144,6 +148,7 @@ struct Scheduler {
 /// Runs one loop to completion and returns its report (times, counts, histograms).
 pub fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     let now = Instant::now();
+    let sender = Sender::new(plan.send, shared.pattern.max_slice());
     let mut s = Scheduler {
         report: Report {
             connections_requested: plan.indices.end - plan.indices.start,
@@ -158,6 +163,7 @@ pub fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         shared,
         poll: Poll::new()?,
         conns: Slab::new(),
+        sender,
         buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
         retries: BinaryHeap::new(),
         connecting: 0,
@@ -382,6 +388,7 @@ impl Scheduler {
         let result = conn.drive(
             &self.plan.work,
             &self.shared.pattern,
+            &mut self.sender,
             &mut self.buf,
             &mut self.rtt,
             &mut progress,
@@ -490,6 +497,10 @@ impl Scheduler {
             self.report.interrupted = true;
         }
         self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
+        self.report.send = match &self.sender.fell_back {
+            Some(why) => format!("write ({why})"),
+            None => self.plan.send.name().to_string(),
+        };
         self.report.connect_histogram = self.connect_latency;
         self.report.rtt_histogram = self.rtt;
         self.report

@@ -65,6 +65,11 @@ impl Pattern {
         &self.block[at..at + len]
     }
 
+    /// The longest slice this pattern hands out.
+    pub fn max_slice(&self) -> usize {
+        self.max_slice
+    }
+
     /// Checks bytes received at `offset` of the stream starting at `start`.
     pub fn verify(&self, start: usize, offset: u64, got: &[u8]) -> Result<(), Mismatch> {
         let mut checked = 0;

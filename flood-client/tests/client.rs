@@ -142,6 +142,39 @@ fn window_and_processes_keep_every_byte() {
 }
 
 #[test]
+fn both_send_modes_keep_every_byte_and_say_which_was_used() {
+    let spliced = if cfg!(target_os = "linux") {
+        "splice"
+    } else {
+        "write (splice needs Linux)"
+    };
+    for (server_flags, send, said) in [
+        (&[][..], "write", "write"),
+        (&[][..], "splice", spliced),
+        (&["--splice"][..], "splice", spliced),
+    ] {
+        let server = Spawned::echo_server(server_flags);
+        let addr = server.addr.to_string();
+        // Odd chunk and total sizes: batched sends cross chunk and page boundaries.
+        let out = flood(&[
+            &addr, "-c", "20", "-b", "300001", "--chunk", "12345", "--window", "5", "-p", "2",
+            "--send", send, "--json",
+        ]);
+        assert!(out.status.success(), "{send}: {}", stderr(&out));
+        let r = report_of(&out);
+        assert_eq!(r.send, said);
+        assert_eq!(r.connections_ok, 20);
+        assert_eq!(r.bytes_verified, 20 * 300_001);
+        assert_eq!(r.chunk_rtt.count, 20 * 300_001u64.div_ceil(12345));
+        assert!(
+            stderr(&out).contains(&format!("send {said}")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn a_corrupting_server_fails_the_run_and_names_the_offset() {
     let addr = faulty_server(Fault::Corrupt(40_000)).to_string();
     let out = flood(&[&addr, "-c", "3", "-b", "64KiB", "--json"]);

@@ -1,0 +1,211 @@
+//! How a connection's chunks reach its socket.
+//!
+//! `write` copies each chunk from the pattern into the socket. `splice` (Linux, the default
+//! there) maps the pattern's pages into one pipe per loop with vmsplice(2) and splices the
+//! pipe into the socket: the kernel sends page references, nothing is copied on the way
+//! out, and the only copy left on the client is reading the echo back to verify it. This is
+//! safe because the pattern is never written after it is built and outlives the run.
+//!
+//! The pipe is empty between sends: bytes the socket did not take are read back out and
+//! sent again later (rare: the window keeps far less in flight than a socket buffer holds).
+//! If the pipe cannot be made or the kernel refuses the splice, the loop writes instead.
+
+use std::io::{self, Write};
+
+use mio::net::TcpStream;
+
+/// Page size assumed when sizing the pipe (only costs a larger pipe if it is smaller).
+#[cfg(target_os = "linux")]
+const PAGE: usize = 4096;
+
+/// How chunks are sent (`--send`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SendMode {
+    /// write(2): one copy per byte sent.
+    Write,
+    /// vmsplice(2) + splice(2) through a pipe: no copy (Linux; elsewhere it writes).
+    Splice,
+}
+
+impl SendMode {
+    /// The default: splice where the kernel has it.
+    pub const DEFAULT: SendMode = if cfg!(target_os = "linux") {
+        SendMode::Splice
+    } else {
+        SendMode::Write
+    };
+
+    /// The flag's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendMode::Write => "write",
+            SendMode::Splice => "splice",
+        }
+    }
+}
+
+/// One loop's way of sending; see the module documentation.
+#[derive(Debug)]
+pub struct Sender {
+    #[cfg(target_os = "linux")]
+    pipe: Option<echo_server::splice::Pipe>,
+    /// Set when splice was asked for but this loop had to write.
+    pub fell_back: Option<String>,
+}
+
+impl Sender {
+    /// A sender for `mode` whose sends may be up to `batch` bytes long; a splice sender
+    /// that cannot make its pipe writes instead.
+    pub fn new(mode: SendMode, batch: usize) -> Sender {
+        let mut sender = Sender {
+            #[cfg(target_os = "linux")]
+            pipe: None,
+            fell_back: None,
+        };
+        if mode == SendMode::Splice {
+            #[cfg(target_os = "linux")]
+            match echo_server::splice::Pipe::new() {
+                Ok(pipe) => {
+                    pipe.grow(batch + PAGE); // An unaligned batch spans one more page.
+                    sender.pipe = Some(pipe);
+                }
+                Err(e) => sender.fell_back = Some(format!("no pipe for splice ({e})")),
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                let _ = batch; // Only sizes the pipe.
+                sender.fell_back = Some("splice needs Linux".to_string());
+            }
+        }
+        sender
+    }
+
+    /// Sends a prefix of `data`, like `write`: how many bytes the socket took, or an error
+    /// (`WouldBlock` when it took none). `scratch` is only used to empty the pipe.
+    pub fn send(
+        &mut self,
+        stream: &TcpStream,
+        data: &[u8],
+        scratch: &mut [u8],
+    ) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        if let Some(pipe) = &self.pipe {
+            match splice_send(pipe, stream, data, scratch) {
+                Err(e) if unsupported(&e) => {
+                    self.fell_back = Some(format!("the kernel refused splice ({e})"));
+                    self.pipe = None;
+                }
+                sent => return sent,
+            }
+        }
+        let _ = scratch;
+        let mut stream = stream;
+        stream.write(data)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn splice_send(
+    pipe: &echo_server::splice::Pipe,
+    stream: &TcpStream,
+    data: &[u8],
+    scratch: &mut [u8],
+) -> io::Result<usize> {
+    let loaded = pipe.load(data)?;
+    let sent = match pipe.drain(stream, loaded) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => {
+            pipe.discard_bytes(loaded, scratch)?;
+            return Err(e);
+        }
+    };
+    if sent < loaded {
+        pipe.discard_bytes(loaded - sent, scratch)?;
+    }
+    if sent == 0 {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    Ok(sent)
+}
+
+/// Errors that mean "this kernel or socket cannot splice", not "this connection failed".
+#[cfg(target_os = "linux")]
+fn unsupported(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EFAULT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    /// Sends 8 MiB to a reader that only drains when the socket is full, so sends come back
+    /// partial and WouldBlock: every byte must arrive once, in order (nothing left behind in
+    /// the pipe, nothing sent twice).
+    fn full_socket_keeps_order(mode: SendMode) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let std_stream = std::net::TcpStream::connect(addr).expect("connect");
+        let (mut peer, _) = listener.accept().expect("accept");
+        std_stream.set_nonblocking(true).expect("nonblocking");
+        let stream = TcpStream::from_std(std_stream);
+        let data: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let mut sender = Sender::new(mode, 256 * 1024);
+        let mut scratch = vec![0u8; 64 * 1024];
+        let (mut sent, mut got, mut would_block) = (0, Vec::new(), 0);
+        let mut buf = vec![0u8; 1 << 20];
+        peer.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < data.len() {
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {} of {} bytes",
+                got.len(),
+                data.len()
+            );
+            let end = (sent + 256 * 1024).min(data.len());
+            let full = sent == end
+                || match sender.send(&stream, &data[sent..end], &mut scratch) {
+                    Ok(n) => {
+                        sent += n;
+                        false
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        would_block += 1;
+                        true
+                    }
+                    Err(e) => panic!("send: {e}"),
+                };
+            if full {
+                let n = peer.read(&mut buf).expect("read");
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert!(would_block > 0, "the socket never filled up");
+        assert_eq!(sent, data.len());
+        assert!(got == data, "bytes lost, repeated or reordered");
+        if mode == SendMode::Splice && cfg!(target_os = "linux") {
+            assert_eq!(sender.fell_back, None);
+        }
+    }
+
+    #[test]
+    fn splice_send_keeps_every_byte_in_order() {
+        full_socket_keeps_order(SendMode::Splice);
+    }
+
+    #[test]
+    fn write_send_keeps_every_byte_in_order() {
+        full_socket_keeps_order(SendMode::Write);
+    }
+}
