@@ -6,8 +6,8 @@
 #
 # Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
 # SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure),
-# SPLICE_SWEEP=1 to sweep echo-server --splice too (about 4 more minutes; it is always in
-# the saturation and memory runs).
+# RW_SWEEP=1 to sweep echo-server --read-write too (about 4 more minutes; it is always in
+# the saturation and memory runs). echo-server's default on Linux is --splice.
 # Defaults fit in under 15 minutes on a 2-core box, which is why REPEAT is 2 (the original
 # study kept the best of 3: REPEAT=3 takes about 19 minutes). Servers run on CPU 0,
 # clients on CPU 1.
@@ -36,7 +36,7 @@ fc=target/release/flood-client
 peers=$root/scripts/peers
 
 servers=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}"
-         "echo-server-splice=$root/target/release/echo-server --listen 127.0.0.1:0 --splice --processes {processes}")
+         "echo-server-rw=$root/target/release/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
 [ -x target/peers/go-echo ] && servers+=("go=$root/target/peers/go-echo 0")
 command -v node >/dev/null && servers+=("node=node $peers/node-echo.js 0")
 servers+=("asyncio=python3 $peers/asyncio_echo.py 0")
@@ -57,7 +57,7 @@ cat "$out/machine.txt"
 echo "== sweep"
 args=()
 for s in "${servers[@]}"; do
-    [ "${s%%=*}" = echo-server-splice ] && [ "${SPLICE_SWEEP:-0}" != 1 ] && continue
+    [ "${s%%=*}" = echo-server-rw ] && [ "${RW_SWEEP:-0}" != 1 ] && continue
     args+=(--server "$s")
 done
 # A server that cannot hold a count (descriptors) fails in seconds (--timeout) or at the

@@ -34,16 +34,27 @@ pub struct Args {
     /// Print one stats line on stderr per interval (e.g. 1s). Off by default.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub stats_interval: Option<Duration>,
-    /// Echo with splice(2), socket to pipe to socket, never through user space (Linux;
-    /// a pool of 8 pipes per loop, read/write when all are busy).
-    #[arg(long)]
+    /// Echo with splice(2), socket to pipe to socket, never through user space: the default
+    /// on Linux (a pool of 8 pipes per loop, read/write when all are busy).
+    #[arg(long, conflicts_with = "read_write")]
     pub splice: bool,
+    /// Echo with read/write through one user-space buffer instead of splice (the original
+    /// test's way, and the only one off Linux).
+    #[arg(long)]
+    pub read_write: bool,
     /// Print the final stats as one JSON object on stdout at exit.
     #[arg(long)]
     pub json: bool,
     /// Internal: run as a worker of a --processes parent (JSON stats line at exit).
     #[arg(long, hide = true)]
     pub worker: bool,
+}
+
+impl Args {
+    /// Whether the loops echo with splice: on Linux unless `--read-write`.
+    pub fn use_splice(&self) -> bool {
+        cfg!(target_os = "linux") && !self.read_write
+    }
 }
 
 /// Parses `IP:PORT` or `host:port` (resolved, first address wins).

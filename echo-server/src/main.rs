@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         loop_cfg: LoopConfig {
             max_conns: args.max_conns,
             idle_timeout: args.idle_timeout,
-            splice: args.splice,
+            splice: args.use_splice(),
         },
         stats_interval: args.stats_interval,
         name,

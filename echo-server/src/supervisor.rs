@@ -85,9 +85,11 @@ fn spawn_worker(
     if let Some(n) = max_conns {
         cmd.arg("--max-conns").arg(n.to_string());
     }
-    if cfg.loop_cfg.splice {
-        cmd.arg("--splice");
-    }
+    cmd.arg(if cfg.loop_cfg.splice {
+        "--splice"
+    } else {
+        "--read-write"
+    });
     if let Some(t) = cfg.loop_cfg.idle_timeout {
         cmd.arg("--idle-timeout")
             .arg(format!("{}us", t.as_micros()));

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, wait_until, with_nofile,
-    Spawned,
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, socket_count, wait_until,
+    with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -20,9 +20,10 @@ fn final_stats(stdout: &str) -> Snapshot {
     serde_json::from_str(line).expect("stats JSON")
 }
 
-/// Descriptors a server in this mode may keep beyond its start-up set: spare splice pipes.
+/// Descriptors a server in this mode may keep beyond its start-up set: spare splice pipes
+/// (splice is the default on Linux). Sockets are counted exactly with `socket_count`.
 fn spare_fds(args: &[&str]) -> usize {
-    if args.contains(&"--splice") {
+    if cfg!(target_os = "linux") && !args.contains(&"--read-write") {
         2 * echo_server::splice::POOL_SIZE
     } else {
         0
@@ -35,13 +36,13 @@ fn echoes_every_size_over_many_connections_without_leaking_descriptors() {
 }
 
 #[test]
-fn splice_echoes_every_size_without_leaking_descriptors() {
-    echoes_every_size(&["--splice"]);
+fn read_write_echoes_every_size_without_leaking_descriptors() {
+    echoes_every_size(&["--read-write"]);
 }
 
 fn echoes_every_size(mode: &[&str]) {
     let server = Spawned::echo_server(&[mode, &["--json"]].concat());
-    let baseline = fd_count(server.pid());
+    let (baseline, sockets) = (fd_count(server.pid()), socket_count(server.pid()));
     let sizes = [1usize, 7, 1000, 32 * 1024, 100_003, 1 << 20, 4 << 20];
     let mut workers = Vec::new();
     for (i, &size) in sizes.iter().cycle().take(28).enumerate() {
@@ -56,9 +57,13 @@ fn echoes_every_size(mode: &[&str]) {
     }
     let total: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
     let pid = server.pid();
-    wait_until(DEADLINE, "descriptors back to the baseline", || {
-        fd_count(pid) <= baseline + spare_fds(mode)
+    wait_until(DEADLINE, "sockets back to the baseline", || {
+        socket_count(pid) == sockets
     });
+    assert!(
+        fd_count(pid) <= baseline + spare_fds(mode),
+        "descriptors leaked"
+    );
     let done = server.stop();
     assert!(done.status.success(), "{}", done.stderr);
     let stats = final_stats(&done.stdout);
@@ -75,8 +80,8 @@ fn half_close_mid_stream_still_gets_every_byte() {
 }
 
 #[test]
-fn splice_half_close_mid_stream_still_gets_every_byte() {
-    half_close_mid_stream(&["--splice"]);
+fn read_write_half_close_mid_stream_still_gets_every_byte() {
+    half_close_mid_stream(&["--read-write"]);
 }
 
 fn half_close_mid_stream(mode: &[&str]) {
@@ -95,26 +100,38 @@ fn half_close_mid_stream(mode: &[&str]) {
 
 #[test]
 fn reset_mid_stream_closes_only_that_connection() {
-    let server = Spawned::echo_server(&["--json"]);
-    let baseline = fd_count(server.pid());
-    let victim = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+    reset_mid_stream(&[]);
+}
+
+#[test]
+fn read_write_reset_mid_stream_closes_only_that_connection() {
+    reset_mid_stream(&["--read-write"]);
+}
+
+fn reset_mid_stream(mode: &[&str]) {
+    let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+    let pid = server.pid();
+    // The bystander echoes first, so a splice server's pipe exists before the count.
     let bystander = TcpStream::connect(server.addr).expect("connect");
+    let mut got = [0u8; 10];
+    (&bystander).write_all(b"first echo").expect("write");
+    (&bystander).read_exact(&mut got).expect("bystander echo");
+    let baseline = fd_count(pid);
+    let victim = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
     victim.set_linger(Some(Duration::ZERO)).expect("linger");
     let mut buf = [0u8; 100];
     (&victim).write_all(&[1; 100]).expect("write");
     (&victim).read_exact(&mut buf).expect("echo before reset");
     drop(victim); // SO_LINGER 0: close sends RST.
-    let pid = server.pid();
     wait_until(DEADLINE, "the reset connection to be closed", || {
-        fd_count(pid) == baseline + 1
+        fd_count(pid) == baseline
     });
     (&bystander).write_all(b"still here").expect("write");
-    let mut got = [0u8; 10];
     (&bystander).read_exact(&mut got).expect("bystander echo");
     assert_eq!(&got, b"still here");
     drop(bystander);
-    wait_until(DEADLINE, "all descriptors released", || {
-        fd_count(pid) == baseline
+    wait_until(DEADLINE, "the bystander's descriptor released", || {
+        fd_count(pid) == baseline - 1
     });
     let stats = final_stats(&server.stop().stdout);
     assert_eq!(stats.reset, 1, "{stats:?}");
@@ -123,7 +140,7 @@ fn reset_mid_stream_closes_only_that_connection() {
 
 #[test]
 fn a_client_that_never_reads_neither_grows_memory_nor_slows_others() {
-    never_reading_clients(&[], 1);
+    never_reading_clients(&["--read-write"], 1);
 }
 
 #[test]
@@ -135,6 +152,7 @@ fn splice_never_reading_clients_exhaust_the_pipe_pool_safely() {
 fn never_reading_clients(mode: &[&str], hogs: usize) {
     let server = Spawned::echo_server(mode);
     let pid = server.pid();
+    let sockets_before = socket_count(pid);
     // Warm up so the loop's buffers and allocator are in place before the baseline.
     let warm = Arc::new(pattern(1, 1 << 20));
     assert_eq!(echo_roundtrip(server.addr, warm.clone()).len(), warm.len());
@@ -177,10 +195,12 @@ fn never_reading_clients(mode: &[&str], hogs: usize) {
     );
     assert!(took < Duration::from_secs(10), "bystander took {took:?}");
     drop(blocked);
-    wait_until(
-        DEADLINE,
-        "the blocked connections closed, their pipes discarded",
-        || fd_count(pid) <= fds_before + spare_fds(mode),
+    wait_until(DEADLINE, "the blocked connections closed", || {
+        socket_count(pid) == sockets_before
+    });
+    assert!(
+        fd_count(pid) <= fds_before + spare_fds(mode),
+        "pipes of closed connections were not discarded"
     );
 }
 
@@ -325,6 +345,7 @@ fn bad_flags_exit_2_with_a_clear_message() {
         &["--idle-timeout", "soon"],
         &["--listen", "not-an-address"],
         &["--bogus"],
+        &["--splice", "--read-write"],
     ] {
         let out = Command::new(bin("echo-server"))
             .args(args)
@@ -359,14 +380,14 @@ fn data_then_fin_or_reset_queued_together_is_never_missed() {
 }
 
 #[test]
-fn splice_data_then_fin_or_reset_queued_together_is_never_missed() {
-    data_then_fin_or_reset(&["--splice"]);
+fn read_write_data_then_fin_or_reset_queued_together_is_never_missed() {
+    data_then_fin_or_reset(&["--read-write"]);
 }
 
 fn data_then_fin_or_reset(mode: &[&str]) {
     let server = Spawned::echo_server(&[mode, &["--json"]].concat());
     let pid = server.pid();
-    let baseline = fd_count(pid);
+    let (baseline, sockets) = (fd_count(pid), socket_count(pid));
     let mut finished = Vec::new();
     for i in 0..200u8 {
         let c = TcpStream::connect(server.addr).expect("connect");
@@ -388,10 +409,18 @@ fn data_then_fin_or_reset(mode: &[&str]) {
         drop(c); // RST right behind the data.
     }
     drop(finished);
+    // Accepts are first come, first served: once a later connection is echoed, every reset
+    // one has been accepted, so the socket count below cannot pass early.
+    let last = Arc::new(vec![7u8; 10]);
+    assert_eq!(echo_roundtrip(server.addr, last.clone()), *last);
     wait_until(DEADLINE, "every connection closed by the server", || {
-        fd_count(pid) <= baseline + spare_fds(mode)
+        socket_count(pid) == sockets
     });
+    assert!(
+        fd_count(pid) <= baseline + spare_fds(mode),
+        "descriptors leaked"
+    );
     let stats = final_stats(&server.stop().stdout);
-    assert_eq!(stats.accepted, 400);
-    assert_eq!(stats.closed_by_peer + stats.reset, 400, "{stats:?}");
+    assert_eq!(stats.accepted, 401);
+    assert_eq!(stats.closed_by_peer + stats.reset, 401, "{stats:?}");
 }

@@ -149,8 +149,8 @@ fn both_send_modes_keep_every_byte_and_say_which_was_used() {
         "write (splice needs Linux)"
     };
     for (server_flags, send, said) in [
-        (&[][..], "write", "write"),
-        (&[][..], "splice", spliced),
+        (&["--read-write"][..], "write", "write"),
+        (&["--read-write"][..], "splice", spliced),
         (&["--splice"][..], "splice", spliced),
     ] {
         let server = Spawned::echo_server(server_flags);

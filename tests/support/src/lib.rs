@@ -229,6 +229,18 @@ pub fn fd_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// Open socket descriptors of a process (exact, whatever pipes a splice server keeps).
+pub fn socket_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Resident set size and CPU seconds of a process: the same /proc readers flood-client
 /// reports with.
 pub use flood_client::procfs::{cpu_seconds, rss_bytes};
