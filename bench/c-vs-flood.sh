@@ -2,9 +2,10 @@
 # Issue #6 target 2: flood-client's client CPU per verified GiB beside bench/c-flood.c, a
 # tight hand-written C epoll client doing the same work (precomputed pattern, memcmp, no
 # allocation per chunk), both with write(2) and with vmsplice+splice sends. Server on CPU 0
-# (echo-server, plus --splice when SERVER_SPLICE=1), clients on CPU 1, alternating ROUNDS times.
+# (echo-server: splice, or --read-write when SERVER_RW=1), clients on CPU 1, alternating
+# ROUNDS times.
 #
-#   bench/c-vs-flood.sh [ROUNDS]     (env: CONNS=1000 BYTES=4194304 WINDOW=8 SERVER_SPLICE=0)
+#   bench/c-vs-flood.sh [ROUNDS]     (env: CONNS=1000 BYTES=4194304 WINDOW=8 SERVER_RW=0)
 #
 # Needs gcc and a release build. Prints figures, never fails on them.
 set -euo pipefail
@@ -19,8 +20,8 @@ window=${WINDOW:-8}
 mkdir -p target/bench
 gcc -O2 -Wall -Wextra -o target/bench/c-flood bench/c-flood.c
 
-flags=()
-[[ ${SERVER_SPLICE:-0} == 1 ]] && flags=(--splice)
+flags=(--splice)
+[[ ${SERVER_RW:-0} == 1 ]] && flags=(--read-write)
 out=$(mktemp)
 taskset -c 0 $bin/echo-server --listen 127.0.0.1:0 "${flags[@]}" > "$out" 2>/dev/null &
 server=$!
@@ -46,7 +47,7 @@ for ((r = 1; r <= rounds; r++)); do
         printf 'round %d  %-28s %s\n' "$r" "$c" "$line"
     done
 done
-echo "# MB/s (one direction) and client CPU s per verified GiB; server ${flags[*]:-read/write}"
+echo "# MB/s (one direction) and client CPU s per verified GiB; server ${flags[*]}"
 for c in "${cases[@]}"; do
     printf 'median %-28s %5.2f s/GiB\n' "$c" "$(echo "${all[$c]}" | median)"
 done

@@ -43,8 +43,8 @@ for ((r = 1; r <= rounds; r++)); do
         case $c in
             "iperf3") line=$(iperf) ;;
             "iperf3 -Z") line=$(iperf -Z) ;;
-            "server rw, client write") line=$(flood "" write) ;;
-            "server rw, client splice") line=$(flood "" splice) ;;
+            "server rw, client write") line=$(flood --read-write write) ;;
+            "server rw, client splice") line=$(flood --read-write splice) ;;
             "server splice, client write") line=$(flood --splice write) ;;
             "server splice, client splice") line=$(flood --splice splice) ;;
         esac
