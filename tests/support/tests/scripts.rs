@@ -1,4 +1,4 @@
-//! The shell scripts in scripts/, run for real. Sysctl changes happen only inside throwaway
+//! The shell scripts in scripts/ (and bench/, checked only), run for real. Sysctl changes happen only inside throwaway
 //! network namespaces, and the host's values are checked to be untouched.
 
 use std::path::PathBuf;
@@ -38,13 +38,20 @@ fn host(key: &str) -> String {
 
 #[test]
 fn scripts_are_shellcheck_clean() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("scripts"))
-        .expect("scripts/")
+    let mut files: Vec<PathBuf> = ["scripts", "bench"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(repo().join(dir)).expect("script folder"))
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
     files.push(repo().join(".ci/run"));
-    match Command::new("shellcheck").args(&files).output() {
+    // -x from the repository root: bench/*.sh source bench/lib.sh.
+    match Command::new("shellcheck")
+        .arg("-x")
+        .args(&files)
+        .current_dir(repo())
+        .output()
+    {
         Ok(out) => assert!(out.status.success(), "{}", text(&out)),
         Err(e) => {
             assert!(

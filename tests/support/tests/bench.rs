@@ -1,0 +1,93 @@
+//! bench/c-flood.c, the C client that flood-client's CPU per GiB is compared with, still
+//! builds and moves real, verified bytes (its figures are only printed by bench/, never
+//! asserted on).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+
+use test_support::Spawned;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An echo server that flips the 1000th byte of every connection.
+fn corrupting_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        for mut s in listener.incoming().map_while(Result::ok) {
+            thread::spawn(move || {
+                let (mut buf, mut at) = ([0u8; 16 * 1024], 0usize);
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    if (at..at + n).contains(&999) {
+                        buf[999 - at] ^= 0x5a;
+                    }
+                    at += n;
+                    if s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
+    let exe = std::env::temp_dir().join(format!("c-flood-test-{}", std::process::id()));
+    let built = Command::new("gcc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(repo().join("bench/c-flood.c"))
+        .output();
+    match built {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "CI must have gcc: {e}");
+            eprintln!("SKIPPED c_flood: gcc not installed ({e})");
+            return;
+        }
+    }
+    for (server_flags, mode) in [(&["--read-write"][..], "write"), (&[][..], "vmsplice")] {
+        let server = Spawned::echo_server(server_flags);
+        let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+        let out = Command::new(&exe)
+            .args([&ip, &port, "20", "100003", "32768", "4", mode])
+            .output()
+            .expect("run c-flood");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("\"bytes\":{}", 20 * 100_003)),
+            "{mode}: {stdout}"
+        );
+    }
+    let bad = corrupting_server();
+    let out = Command::new(&exe)
+        .args([
+            &bad.ip().to_string(),
+            &bad.port().to_string(),
+            "2",
+            "4096",
+            "4096",
+            "1",
+        ])
+        .output()
+        .expect("run c-flood");
+    let _ = std::fs::remove_file(&exe);
+    assert_eq!(out.status.code(), Some(1), "c-flood missed a corrupt byte");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mismatch"));
+}
