@@ -93,43 +93,52 @@ impl Sender {
     ) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if let Some(pipe) = &self.pipe {
-            match splice_send(pipe, stream, data, scratch) {
-                Err(e) if unsupported(&e) => {
-                    self.fell_back = Some(format!("the kernel refused splice ({e})"));
-                    self.pipe = None;
-                }
-                sent => return sent,
+            let (result, emptied) = splice_send(pipe, stream, data, scratch);
+            let refused = matches!(&result, Err(e) if unsupported(e));
+            if refused || !emptied {
+                // A pipe that still holds bytes would prepend them to the next connection's
+                // send: never use it again.
+                self.fell_back = Some(match &result {
+                    Err(e) if refused => format!("the kernel refused splice ({e})"),
+                    _ => "a splice pipe could not be emptied".to_string(),
+                });
+                self.pipe = None;
+            }
+            if !refused {
+                return result;
             }
         }
-        let _ = scratch;
+        #[cfg(not(target_os = "linux"))]
+        let _ = scratch; // Only used to empty the splice pipe.
         let mut stream = stream;
         stream.write(data)
     }
 }
 
+/// One spliced send: what it did, and whether the pipe is empty again.
 #[cfg(target_os = "linux")]
 fn splice_send(
     pipe: &echo_server::splice::Pipe,
     stream: &TcpStream,
     data: &[u8],
     scratch: &mut [u8],
-) -> io::Result<usize> {
-    let loaded = pipe.load(data)?;
-    let sent = match pipe.drain(stream, loaded) {
+) -> (io::Result<usize>, bool) {
+    let loaded = match pipe.load(data) {
         Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(e) => {
-            pipe.discard_bytes(loaded, scratch)?;
-            return Err(e);
-        }
+        Err(e) => return (Err(e), true), // Nothing went in.
     };
-    if sent < loaded {
-        pipe.discard_bytes(loaded - sent, scratch)?;
-    }
-    if sent == 0 {
-        return Err(io::ErrorKind::WouldBlock.into());
-    }
-    Ok(sent)
+    let (sent, failed) = match pipe.drain(stream, loaded) {
+        Ok(n) => (n, None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, None),
+        Err(e) => (0, Some(e)),
+    };
+    let emptied = sent == loaded || pipe.discard_bytes(loaded - sent, scratch).is_ok();
+    let result = match failed {
+        Some(e) => Err(e),
+        None if sent == 0 => Err(io::ErrorKind::WouldBlock.into()),
+        None => Ok(sent),
+    };
+    (result, emptied)
 }
 
 /// Errors that mean "this kernel or socket cannot splice", not "this connection failed".
