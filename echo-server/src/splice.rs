@@ -71,16 +71,12 @@ impl Pipe {
         Ok(Pipe { read, write })
     }
 
-    /// Asks the kernel to let the pipe hold `bytes` (F_SETPIPE_SZ); returns the capacity it
-    /// has, which stays at the default (64 KiB) when the request is refused.
-    pub fn grow(&self, bytes: usize) -> usize {
-        let fd = self.write.as_raw_fd();
+    /// Asks the kernel to let the pipe hold `bytes` (F_SETPIPE_SZ). A refusal leaves the
+    /// default 64 KiB, which only means more, smaller transfers.
+    pub fn grow(&self, bytes: usize) {
         let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ / F_GETPIPE_SZ take an int.
-        unsafe {
-            libc::fcntl(fd, libc::F_SETPIPE_SZ, asked);
-            libc::fcntl(fd, libc::F_GETPIPE_SZ).max(0) as usize
-        }
+        // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ takes an int.
+        unsafe { libc::fcntl(self.write.as_raw_fd(), libc::F_SETPIPE_SZ, asked) };
     }
 
     /// Maps up to a pipe's capacity of `data`'s pages into the pipe with vmsplice(2),
@@ -92,18 +88,10 @@ impl Pipe {
             iov_base: data.as_ptr() as *mut libc::c_void,
             iov_len: data.len(),
         };
-        loop {
-            // SAFETY: one iovec over a live slice; vmsplice only reads the memory (no GIFT).
-            let n =
-                unsafe { libc::vmsplice(self.write.as_raw_fd(), &iov, 1, libc::SPLICE_F_NONBLOCK) };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        // SAFETY: one iovec over a live slice; vmsplice only reads the memory (no GIFT).
+        retrying(|| unsafe {
+            libc::vmsplice(self.write.as_raw_fd(), &iov, 1, libc::SPLICE_F_NONBLOCK)
+        })
     }
 
     /// Throws away `len` bytes still in the pipe, reading them through `scratch`.
@@ -111,16 +99,11 @@ impl Pipe {
         while len > 0 {
             let want = len.min(scratch.len());
             // SAFETY: reads at most `want` bytes into the scratch buffer we borrow mutably.
-            let n = unsafe { libc::read(self.read.as_raw_fd(), scratch.as_mut_ptr().cast(), want) };
-            match n {
-                n if n > 0 => len -= n as usize,
+            match retrying(|| unsafe {
+                libc::read(self.read.as_raw_fd(), scratch.as_mut_ptr().cast(), want)
+            })? {
                 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                _ => {
-                    let err = io::Error::last_os_error();
-                    if err.kind() != io::ErrorKind::Interrupted {
-                        return Err(err);
-                    }
-                }
+                n => len -= n,
             }
         }
         Ok(())
@@ -138,18 +121,23 @@ impl Pipe {
 }
 
 fn splice(from: libc::c_int, to: libc::c_int, len: usize) -> io::Result<usize> {
+    // SAFETY: plain descriptors and null offsets (both ends are streams).
+    retrying(|| unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    })
+}
+
+/// Runs a byte-count syscall until it is not interrupted: its count, or the errno.
+fn retrying(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     loop {
-        // SAFETY: plain descriptors and null offsets (both ends are streams).
-        let n = unsafe {
-            libc::splice(
-                from,
-                std::ptr::null_mut(),
-                to,
-                std::ptr::null_mut(),
-                len,
-                libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-            )
-        };
+        let n = call();
         if n >= 0 {
             return Ok(n as usize);
         }
