@@ -497,10 +497,7 @@ impl Scheduler {
             self.report.interrupted = true;
         }
         self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
-        self.report.send = match &self.sender.fell_back {
-            Some(why) => format!("write ({why})"),
-            None => self.plan.send.name().to_string(),
-        };
+        self.report.send = self.sender.describe();
         self.report.connect_histogram = self.connect_latency;
         self.report.rtt_histogram = self.rtt;
         self.report

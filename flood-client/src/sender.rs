@@ -50,10 +50,11 @@ impl SendMode {
 /// One loop's way of sending; see the module documentation.
 #[derive(Debug)]
 pub struct Sender {
+    mode: SendMode,
     #[cfg(target_os = "linux")]
     pipe: Option<echo_server::splice::Pipe>,
-    /// Set when splice was asked for but this loop had to write.
-    pub fell_back: Option<String>,
+    /// Why this loop writes although splice was asked for.
+    fell_back: Option<String>,
 }
 
 impl Sender {
@@ -61,6 +62,7 @@ impl Sender {
     /// that cannot make its pipe writes instead.
     pub fn new(mode: SendMode, batch: usize) -> Sender {
         let mut sender = Sender {
+            mode,
             #[cfg(target_os = "linux")]
             pipe: None,
             fell_back: None,
@@ -81,6 +83,15 @@ impl Sender {
             }
         }
         sender
+    }
+
+    /// How this loop sent, for the report: the mode's name, or `write (why)` when it had
+    /// to write although splice was asked for.
+    pub fn describe(&self) -> String {
+        match &self.fell_back {
+            Some(why) => format!("write ({why})"),
+            None => self.mode.name().to_string(),
+        }
     }
 
     /// Sends a prefix of `data`, like `write`: how many bytes the socket took, or an error
@@ -204,7 +215,7 @@ mod tests {
         assert_eq!(sent, data.len());
         assert!(got == data, "bytes lost, repeated or reordered");
         if mode == SendMode::Splice && cfg!(target_os = "linux") {
-            assert_eq!(sender.fell_back, None);
+            assert_eq!(sender.describe(), "splice");
         }
     }
 
