@@ -1,15 +1,13 @@
 //! The real flood-client binary against the real echo-server and against deliberately broken
 //! servers: every check the client makes must be able to fail.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use flood_client::report::{ErrorKind, Report};
+use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
 use test_support::{bin, wait_until, with_nofile, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -33,74 +31,6 @@ fn report_of(out: &Output) -> Report {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A test-only echo server that misbehaves in one chosen way.
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    /// Echo, but flip one byte at this offset of every connection.
-    Corrupt(usize),
-    /// Echo this many bytes, then send FIN (and drain, so the close is not a reset).
-    CloseAfter(usize),
-    /// Read everything, echo nothing.
-    Silent,
-    /// Echo, then send one byte more than it got before closing.
-    Extra,
-}
-
-fn faulty_server(fault: Fault) -> SocketAddr {
-    faulty_server_counting(fault).0
-}
-
-/// Also returns how many connections have sent it at least one byte.
-fn faulty_server_counting(fault: Fault) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let talking = Arc::new(AtomicUsize::new(0));
-    let counter = talking.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let counter = counter.clone();
-            thread::spawn(move || serve_faulty(stream, fault, &counter));
-        }
-    });
-    (addr, talking)
-}
-
-fn serve_faulty(mut s: TcpStream, fault: Fault, talking: &AtomicUsize) {
-    let mut buf = [0u8; 16 * 1024];
-    let mut at = 0usize;
-    loop {
-        let n = match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if at == 0 {
-            talking.fetch_add(1, Ordering::SeqCst);
-        }
-        let data = &mut buf[..n];
-        match fault {
-            Fault::Corrupt(offset) if (at..at + n).contains(&offset) => data[offset - at] ^= 0x5a,
-            Fault::CloseAfter(limit) if at + n >= limit => {
-                let _ = s.write_all(&data[..limit - at]);
-                let _ = s.shutdown(std::net::Shutdown::Write);
-                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-                return;
-            }
-            Fault::Silent => {
-                at += n;
-                continue;
-            }
-            _ => {}
-        }
-        at += n;
-        if s.write_all(data).is_err() {
-            return;
-        }
-    }
-    if let Fault::Extra = fault {
-        let _ = s.write_all(b"!");
-    }
 }
 
 #[test]

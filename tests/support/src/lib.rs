@@ -3,6 +3,7 @@
 //! process facts from /proc.
 #![deny(missing_debug_implementations)]
 
+pub mod faulty;
 pub mod netns;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,6 +13,11 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The workspace's root folder (where `scripts/` and `bench/` live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// The path of a workspace binary, built beside the test executables by `cargo test --workspace`.
 #[track_caller]

@@ -2,40 +2,10 @@
 //! builds and moves real, verified bytes (its figures are only printed by bench/, never
 //! asserted on).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::process::Command;
-use std::thread;
 
-use test_support::Spawned;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// An echo server that flips the 1000th byte of every connection.
-fn corrupting_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    thread::spawn(move || {
-        for mut s in listener.incoming().map_while(Result::ok) {
-            thread::spawn(move || {
-                let (mut buf, mut at) = ([0u8; 16 * 1024], 0usize);
-                while let Ok(n @ 1..) = s.read(&mut buf) {
-                    if (at..at + n).contains(&999) {
-                        buf[999 - at] ^= 0x5a;
-                    }
-                    at += n;
-                    if s.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
+use test_support::faulty::{faulty_server, Fault};
+use test_support::{repo_root, Spawned};
 
 #[test]
 fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
@@ -43,7 +13,7 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
     let built = Command::new("gcc")
         .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&exe)
-        .arg(repo().join("bench/c-flood.c"))
+        .arg(repo_root().join("bench/c-flood.c"))
         .output();
     match built {
         Ok(out) => assert!(
@@ -75,7 +45,7 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
             "{mode}: {stdout}"
         );
     }
-    let bad = corrupting_server();
+    let bad = faulty_server(Fault::Corrupt(999));
     let out = Command::new(&exe)
         .args([
             &bad.ip().to_string(),

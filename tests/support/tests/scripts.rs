@@ -5,14 +5,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use test_support::netns::{tag, Namespaces};
-use test_support::with_nofile;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use test_support::{repo_root, with_nofile};
 
 fn script(name: &str) -> String {
-    repo()
+    repo_root()
         .join("scripts")
         .join(name)
         .to_string_lossy()
@@ -40,16 +36,16 @@ fn host(key: &str) -> String {
 fn scripts_are_shellcheck_clean() {
     let mut files: Vec<PathBuf> = ["scripts", "bench"]
         .iter()
-        .flat_map(|dir| std::fs::read_dir(repo().join(dir)).expect("script folder"))
+        .flat_map(|dir| std::fs::read_dir(repo_root().join(dir)).expect("script folder"))
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
-    files.push(repo().join(".ci/run"));
+    files.push(repo_root().join(".ci/run"));
     // -x from the repository root: bench/*.sh source bench/lib.sh.
     match Command::new("shellcheck")
         .arg("-x")
         .args(&files)
-        .current_dir(repo())
+        .current_dir(repo_root())
         .output()
     {
         Ok(out) => assert!(out.status.success(), "{}", text(&out)),
