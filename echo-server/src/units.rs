@@ -72,6 +72,22 @@ pub fn parse_nonzero_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Formats a byte count with a binary unit (`512.0 KiB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +104,8 @@ mod tests {
         assert!(parse_size("KiB").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_nonzero_size("0").is_err());
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(256 * 1024), "256.0 KiB");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use echo_server::units::human_bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::connection::ENDLESS;
@@ -372,21 +373,5 @@ fn join_distinct(list: &mut String, other: &str, sep: &str) {
     } else if !other.is_empty() && !list.split(sep).any(|t| t == other) {
         list.push_str(sep);
         list.push_str(other);
-    }
-}
-
-/// Formats a byte count with a binary unit (`512.0 KiB`).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }

@@ -17,9 +17,9 @@ use echo_server::limits::FdLimit;
 
 use crate::chart::{self, Series};
 use crate::preflight::{self, Facts};
-use crate::report::human_bytes;
 use crate::run::{self, RunConfig};
 use crate::spawn::{ServerCommand, SERVER_CPU};
+use echo_server::units::human_bytes;
 
 /// What to sweep.
 #[derive(Debug, Clone)]
