@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_nonzero_size};
 
 /// A raw TCP echo server on a hand-rolled mio event loop: every byte back, in order.
 #[derive(Debug, Clone, Parser)]
@@ -24,6 +24,11 @@ pub struct Args {
     /// open-file limit); the parent forwards signals and sums their stats.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     pub processes: u16,
+    /// Receive buffer (SO_RCVBUF) of every connection, e.g. 256KiB. Default: the kernel's,
+    /// which starts small (128 KiB on Linux) and grows with use; connections that stream
+    /// with many chunks in flight from their first byte need it large from the start.
+    #[arg(long, value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub rcvbuf: Option<usize>,
     /// Refuse (accept and close at once) connections beyond N open; counted as refused.
     /// With --processes each worker enforces its share, N / processes rounded up.
     #[arg(long, value_name = "N")]

@@ -1,6 +1,11 @@
-//! Process and kernel limits that decide how many connections one process can hold.
+//! Process and kernel limits that decide how many connections one process can hold, and
+//! what the kernel grants of a socket buffer request.
 
 use std::io;
+
+use socket2::SockRef;
+
+use crate::units::human_bytes;
 
 /// Descriptors a process keeps for itself (stdio, epoll, listeners, wakers, pipes).
 pub const RESERVED_FDS: u64 = 64;
@@ -63,6 +68,26 @@ pub fn somaxconn() -> Option<u64> {
 /// Reads a single unsigned number from a file such as one under `/proc/sys`.
 pub fn read_u64(path: &str) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A warning when the kernel granted `socket` less receive buffer than the `asked` SO_RCVBUF,
+/// naming the limit and the fix; `None` when it granted all of it. Linux caps requests at
+/// `net.core.rmem_max` and reports double what it grants (the other half is bookkeeping).
+pub fn receive_buffer_shortfall(socket: SockRef<'_>, asked: usize) -> Option<String> {
+    let reported = socket.recv_buffer_size().ok()?;
+    let granted = if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    };
+    (granted < asked).then(|| {
+        format!(
+            "receive buffer of {} asked, the kernel granted {} (net.core.rmem_max caps it; \
+             raise it with scripts/tune-kernel.sh apply)",
+            human_bytes(asked as u64),
+            human_bytes(granted as u64)
+        )
+    })
 }
 
 /// Adds what was being attempted to an I/O error, keeping its kind.

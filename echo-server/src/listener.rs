@@ -11,8 +11,15 @@ use crate::limits::context;
 /// Binds a non-blocking listener on `addr` with `backlog`.
 ///
 /// `reuse_port` sets SO_REUSEPORT so several event loops or processes can each own a listener
-/// on the same port and let the kernel spread new connections between them.
-pub fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
+/// on the same port and let the kernel spread new connections between them. `rcvbuf` sets
+/// SO_RCVBUF before listen(), so every accepted connection inherits it and its window scale
+/// is chosen for it.
+pub fn bind(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+    rcvbuf: Option<usize>,
+) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(|e| context(e, "socket()"))?;
     socket
@@ -23,6 +30,11 @@ pub fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
         socket
             .set_reuse_port(true)
             .map_err(|e| context(e, "SO_REUSEPORT"))?;
+    }
+    if let Some(bytes) = rcvbuf {
+        socket
+            .set_recv_buffer_size(bytes)
+            .map_err(|e| context(e, "SO_RCVBUF"))?;
     }
     socket.set_nonblocking(true)?;
     socket

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         backlog: args.backlog,
         threads: usize::from(args.threads),
         reuse_port: args.threads > 1 || processes > 1 || args.worker,
+        rcvbuf: args.rcvbuf,
         loop_cfg: LoopConfig {
             max_conns: args.max_conns,
             idle_timeout: args.idle_timeout,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use socket2::SockRef;
 
 use crate::event_loop::{EventLoop, LoopConfig};
 use crate::limits::{self, context, FdLimit};
@@ -28,6 +29,8 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Set SO_REUSEPORT (several loops or processes on one port).
     pub reuse_port: bool,
+    /// SO_RCVBUF of every connection (`None`: the kernel's default and autotuning).
+    pub rcvbuf: Option<usize>,
     /// Per-loop settings (connection cap, idle timeout).
     pub loop_cfg: LoopConfig,
     /// Period of the stats line on stderr.
@@ -104,11 +107,17 @@ pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     forward_signals(tx.clone())?;
     announce_limits(&cfg.name, cfg.backlog)?;
 
-    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port)?;
+    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port, cfg.rcvbuf)?;
     let addr = first.local_addr()?;
+    if let Some(note) = cfg
+        .rcvbuf
+        .and_then(|asked| limits::receive_buffer_shortfall(SockRef::from(&first), asked))
+    {
+        eprintln!("{}: warning: {note}", cfg.name);
+    }
     let mut listeners = vec![first];
     for _ in 1..cfg.threads {
-        listeners.push(listener::bind(addr, cfg.backlog, true)?);
+        listeners.push(listener::bind(addr, cfg.backlog, true, cfg.rcvbuf)?);
     }
 
     let stats = Arc::new(Stats::default());

@@ -85,6 +85,9 @@ fn spawn_worker(
     if let Some(n) = max_conns {
         cmd.arg("--max-conns").arg(n.to_string());
     }
+    if let Some(bytes) = cfg.rcvbuf {
+        cmd.arg("--rcvbuf").arg(bytes.to_string());
+    }
     cmd.arg(if cfg.loop_cfg.splice {
         "--splice"
     } else {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, rss_bytes, socket_count, wait_until,
-    with_nofile, Spawned,
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, receive_buffers, rss_bytes, socket_count,
+    wait_until, with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -304,6 +304,63 @@ fn worker_processes_share_one_port_and_sum_their_stats() {
     assert_eq!(stats.bytes_out, 60 * 50_000);
 }
 
+/// `--rcvbuf` reaches every accepted connection, in every worker process; without it the
+/// kernel's smaller default stands. (Linux reports SO_RCVBUF doubled.)
+#[test]
+#[cfg(target_os = "linux")]
+fn rcvbuf_is_set_on_every_accepted_connection() {
+    const ASKED: u64 = 256 * 1024;
+    for args in [
+        &[][..],
+        &["--rcvbuf", "256KiB"],
+        &["--rcvbuf", "256KiB", "--processes", "2"],
+    ] {
+        let server = Spawned::echo_server(args);
+        let clients: Vec<TcpStream> = (0..8u8)
+            .map(|i| {
+                let mut c = TcpStream::connect(server.addr).expect("connect");
+                c.write_all(&[i]).expect("write");
+                let mut b = [0u8; 1];
+                c.read_exact(&mut b).expect("echo");
+                assert_eq!(b[0], i);
+                c
+            })
+            .collect();
+        let buffers = receive_buffers(server.addr.port());
+        assert_eq!(buffers.len(), clients.len(), "{args:?}: {buffers:?}");
+        if args.is_empty() {
+            assert!(buffers.iter().all(|&rb| rb < 2 * ASKED), "{buffers:?}");
+        } else {
+            assert!(
+                buffers.iter().all(|&rb| rb == 2 * ASKED),
+                "{args:?}: {buffers:?}"
+            );
+        }
+        drop(clients);
+        assert!(server.stop().status.success());
+    }
+}
+
+/// A receive buffer larger than net.core.rmem_max allows is named in a warning with the
+/// limit and the fix, and the server serves with what it was granted.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_capped_rcvbuf_is_named_and_the_server_still_serves() {
+    let rmem_max = echo_server::limits::read_u64("/proc/sys/net/core/rmem_max")
+        .expect("net.core.rmem_max is readable on Linux");
+    let asked = (2 * rmem_max).to_string();
+    let server = Spawned::echo_server(&["--rcvbuf", &asked]);
+    let data = Arc::new(pattern(7, 300_000));
+    assert!(echo_roundtrip(server.addr, data.clone()) == *data);
+    let done = server.stop();
+    assert!(done.status.success());
+    assert!(
+        done.stderr.contains("the kernel granted") && done.stderr.contains("net.core.rmem_max"),
+        "{}",
+        done.stderr
+    );
+}
+
 #[test]
 fn max_conns_refuses_and_counts_the_excess() {
     let server = Spawned::echo_server(&["--max-conns", "3", "--json"]);
@@ -346,6 +403,8 @@ fn bad_flags_exit_2_with_a_clear_message() {
         &["--listen", "not-an-address"],
         &["--bogus"],
         &["--splice", "--read-write"],
+        &["--rcvbuf", "0"],
+        &["--rcvbuf", "lots"],
     ] {
         let out = Command::new(bin("echo-server"))
             .args(args)

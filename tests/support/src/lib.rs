@@ -247,6 +247,27 @@ pub fn socket_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// The kernel's receive buffer (`rb` in `ss -m`, bytes) of every established TCP socket whose
+/// local port is `port`: what SO_RCVBUF gave a server's accepted connections.
+#[track_caller]
+pub fn receive_buffers(port: u16) -> Vec<u64> {
+    let filter = format!("sport = :{port}");
+    let out = Command::new("ss")
+        .args(["-tmnH", "state", "established", &filter])
+        .output()
+        .expect("ss (iproute2) is needed to read socket buffers");
+    assert!(out.status.success(), "ss failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split("skmem:(")
+        .skip(1)
+        .filter_map(|mem| {
+            mem.split([',', ')'])
+                .find_map(|field| field.strip_prefix("rb"))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
+}
+
 /// Resident set size and CPU seconds of a process: the same /proc readers flood-client
 /// reports with.
 pub use flood_client::procfs::{cpu_seconds, rss_bytes};
