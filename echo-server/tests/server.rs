@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, receive_buffers, rss_bytes, socket_count,
-    wait_until, with_nofile, Spawned,
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, process_tree, receive_buffers, rss_bytes,
+    socket_count, wait_until, with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -326,7 +326,7 @@ fn rcvbuf_is_set_on_every_accepted_connection() {
                 c
             })
             .collect();
-        let buffers = receive_buffers(server.addr.port());
+        let buffers = receive_buffers(&process_tree(server.pid()));
         assert_eq!(buffers.len(), clients.len(), "{args:?}: {buffers:?}");
         if args.is_empty() {
             assert!(buffers.iter().all(|&rb| rb < 2 * ASKED), "{buffers:?}");

@@ -96,12 +96,43 @@ pub struct StreamArgs {
     /// (vmsplice + splice, Linux), write copies them.
     #[arg(long, value_enum, default_value_t = SendMode::DEFAULT, value_name = "HOW")]
     pub send: SendMode,
+    /// Receive buffer (SO_RCVBUF) of each connection. Default: room for the window's whole
+    /// echo (window x chunk) when that is more than the kernel's start buffer holds (64 KiB),
+    /// else the kernel's own; 0 always leaves it to the kernel.
+    #[arg(long, value_parser = parse_size_usize, value_name = "SIZE")]
+    pub rcvbuf: Option<usize>,
     /// Client event loops (threads) per process.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     pub threads: u16,
     /// A connect or a chunk that makes no progress this long fails.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: Duration,
+}
+
+/// Payload a fresh Linux socket's receive buffer takes before it autotunes: the default
+/// `tcp_rmem` start of 128 KiB, half of it for the kernel's own bookkeeping.
+pub const KERNEL_START_WINDOW: usize = 64 * 1024;
+
+impl StreamArgs {
+    /// The SO_RCVBUF each connection asks for (`None`: the kernel's). A connection never has
+    /// more than window x chunk bytes of echo outstanding, so a buffer that holds them can
+    /// never hold the server back; the kernel's start buffer, which short connections never
+    /// grow, holds only [`KERNEL_START_WINDOW`], and past that receivers stall on zero windows.
+    pub fn rcvbuf(&self) -> Option<usize> {
+        match self.rcvbuf {
+            Some(0) => None,
+            Some(bytes) => Some(bytes),
+            None => {
+                let in_flight = self.chunk.saturating_mul(self.window as usize);
+                (in_flight > KERNEL_START_WINDOW).then_some(in_flight)
+            }
+        }
+    }
+}
+
+fn parse_size_usize(text: &str) -> Result<usize, String> {
+    let n = echo_server::units::parse_size(text)?;
+    usize::try_from(n).map_err(|_| format!("size `{text}` is too large"))
 }
 
 /// A comma-separated list of counts or sizes.
@@ -307,5 +338,23 @@ mod tests {
         assert!(parse_sources("nope").is_err());
         assert_eq!(parse_shard("5-9"), Ok(5..9));
         assert!(parse_shard("9-5").is_err());
+    }
+
+    #[test]
+    fn receive_buffer_holds_the_window_past_the_kernels_start_buffer() {
+        let stream = |window: u64, chunk: usize, rcvbuf: Option<usize>| StreamArgs {
+            chunk,
+            window,
+            rcvbuf,
+            send: SendMode::DEFAULT,
+            threads: 1,
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(stream(1, 32 << 10, None).rcvbuf(), None);
+        assert_eq!(stream(2, 32 << 10, None).rcvbuf(), None); // exactly what the kernel holds
+        assert_eq!(stream(8, 32 << 10, None).rcvbuf(), Some(256 << 10));
+        assert_eq!(stream(1, 1 << 20, None).rcvbuf(), Some(1 << 20));
+        assert_eq!(stream(8, 32 << 10, Some(0)).rcvbuf(), None);
+        assert_eq!(stream(1, 32 << 10, Some(100_000)).rcvbuf(), Some(100_000));
     }
 }

@@ -84,6 +84,7 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
             window: args.stream.window,
         },
         send: args.stream.send,
+        rcvbuf: args.stream.rcvbuf(),
         threads: usize::from(args.stream.threads),
         connect_rate: args.connect_rate,
         timeout: args.stream.timeout,
@@ -111,9 +112,15 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
             return Ok(Err(ExitCode::from(USAGE)));
         }
     }
+    if let Some(note) = cfg
+        .rcvbuf
+        .and_then(|asked| preflight::receive_buffer_note(cfg.target, asked))
+    {
+        eprintln!("flood-client: warning: {note}");
+    }
     let command = match (&args.server_cmd, args.spawn_server) {
         (Some(c), _) => Some(c.clone()),
-        (None, true) => Some(ServerCommand::echo_server()?),
+        (None, true) => Some(ServerCommand::echo_server(cfg.rcvbuf)?),
         (None, false) => None,
     };
     if args.pin {
@@ -212,7 +219,7 @@ fn sweep_cmd(args: &SweepArgs) -> io::Result<ExitCode> {
         pin_self(CLIENT_CPU)?;
     }
     let servers = if args.servers.is_empty() {
-        vec![ServerCommand::echo_server()?]
+        vec![ServerCommand::echo_server(None)?]
     } else {
         args.servers.clone()
     };
@@ -232,6 +239,7 @@ fn sweep_cmd(args: &SweepArgs) -> io::Result<ExitCode> {
                 window: args.stream.window,
             },
             send: args.stream.send,
+            rcvbuf: args.stream.rcvbuf(),
             threads: usize::from(args.stream.threads),
             connect_rate: None,
             timeout: args.stream.timeout,

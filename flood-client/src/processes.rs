@@ -120,6 +120,7 @@ fn worker_command(cfg: &RunConfig, from: u64, to: u64, processes: usize) -> io::
         .args(["--chunk", &cfg.work.chunk.to_string()])
         .args(["--window", &cfg.work.window.to_string()])
         .args(["--send", cfg.send.name()])
+        .args(["--rcvbuf", &cfg.rcvbuf.unwrap_or(0).to_string()])
         .args(["--threads", &cfg.threads.to_string()])
         .args(["--timeout", &format!("{}us", cfg.timeout.as_micros())])
         .args(["--connect-retries", &cfg.retries.to_string()]);

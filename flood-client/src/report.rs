@@ -77,6 +77,8 @@ pub struct Failure {
 
 /// How many failures are kept in full.
 pub const KEPT_FAILURES: usize = 10;
+/// `rcvbuf` of a run that left each connection's receive buffer to the kernel.
+pub const KERNEL: &str = "kernel";
 
 /// Server-side figures, when flood-client knows the server's process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -110,6 +112,10 @@ pub struct Report {
     /// says `write (…why)`. Distinct values of merged reports are joined with `; `.
     #[serde(default)]
     pub send: String,
+    /// Each connection's receive buffer (`--rcvbuf`): the size asked, or `kernel`. Distinct
+    /// values of merged reports are joined with `; `.
+    #[serde(default)]
+    pub rcvbuf: String,
     /// Bytes echoed and verified, one direction.
     pub bytes_verified: u64,
     /// Whole chunks echoed and verified.
@@ -194,6 +200,7 @@ impl Report {
         }
         join_distinct(&mut self.target, &other.target, ",");
         join_distinct(&mut self.send, &other.send, "; ");
+        join_distinct(&mut self.rcvbuf, &other.rcvbuf, "; ");
         self.connections_requested += other.connections_requested;
         self.connections_ok += other.connections_ok;
         self.connections_failed += other.connections_failed;
@@ -253,7 +260,7 @@ impl Report {
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let _ = writeln!(
             s,
-            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}, send {}) to {}, {} process(es)",
+            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}, send {}, rcvbuf {}) to {}, {} process(es)",
             self.connections_requested,
             if self.bytes_per_connection == ENDLESS {
                 "endless".to_string()
@@ -263,6 +270,7 @@ impl Report {
             human_bytes(self.chunk),
             self.window,
             self.send,
+            self.rcvbuf,
             self.target,
             self.processes
         );

@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub work: Workload,
     /// How chunks are sent.
     pub send: SendMode,
+    /// SO_RCVBUF of each connection (`None`: the kernel's).
+    pub rcvbuf: Option<usize>,
     /// Event loops in this process.
     pub threads: usize,
     /// New connections per second for this process.
@@ -97,6 +99,7 @@ pub fn run_process(cfg: &RunConfig, stop: Arc<AtomicBool>, role: Role) -> io::Re
             indices: from..to,
             work: cfg.work,
             send: cfg.send,
+            rcvbuf: cfg.rcvbuf,
             connect_rate: cfg.connect_rate.map(|r| r / loops as f64),
             timeout: cfg.timeout,
             retries: cfg.retries,

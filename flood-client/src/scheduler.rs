@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use echo_server::units::human_bytes;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -22,7 +23,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::connection::{classify, Connection, Progress, State, Workload, ENDLESS};
 use crate::histogram::Latency;
-use crate::report::{ErrorKind, Failure, Report};
+use crate::report::{ErrorKind, Failure, Report, KERNEL};
 use crate::sender::{SendMode, Sender};
 use crate::verifier::Pattern;
 
@@ -49,6 +50,8 @@ pub struct LoopPlan {
     pub work: Workload,
     /// How chunks are sent.
     pub send: SendMode,
+    /// SO_RCVBUF of each connection (`None`: the kernel's).
+    pub rcvbuf: Option<usize>,
     /// New connections per second for this loop, if paced.
     pub connect_rate: Option<f64>,
     /// A connect or a chunk that makes no progress this long fails.
@@ -155,6 +158,9 @@ pub fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
             bytes_per_connection: plan.work.bytes,
             chunk: plan.work.chunk,
             window: plan.work.window,
+            rcvbuf: plan
+                .rcvbuf
+                .map_or_else(|| KERNEL.to_string(), |b| human_bytes(b as u64)),
             target: plan.target.to_string(),
             ..Report::default()
         },
@@ -246,14 +252,15 @@ impl Scheduler {
         };
         let entry = self.conns.vacant_entry();
         let token = Token(entry.key());
-        let registered = open_socket(self.plan.target, source).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let registered =
+            open_socket(self.plan.target, source, self.plan.rcvbuf).and_then(|mut stream| {
+                self.poll.registry().register(
+                    &mut stream,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(stream)
+            });
         match registered {
             Ok(stream) => {
                 entry.insert(Connection::new(
@@ -514,8 +521,14 @@ impl Scheduler {
     }
 }
 
-/// A non-blocking socket with TCP_NODELAY, bound to `source` if given, connecting to `target`.
-fn open_socket(target: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+/// A non-blocking socket with TCP_NODELAY and the receive buffer asked for (set before
+/// connect, so the window scale is chosen for it), bound to `source` if given, connecting to
+/// `target`.
+fn open_socket(
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    rcvbuf: Option<usize>,
+) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(target),
         Type::STREAM,
@@ -523,6 +536,9 @@ fn open_socket(target: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStre
     )?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
+    if let Some(bytes) = rcvbuf {
+        socket.set_recv_buffer_size(bytes)?;
+    }
     if let Some(ip) = source {
         bind_address_no_port(&socket, ip);
         socket.bind(&SocketAddr::new(ip, 0).into())?;

@@ -29,8 +29,9 @@ pub struct ServerCommand {
 
 impl ServerCommand {
     /// This workspace's echo-server, built beside this flood-client, on 127.0.0.1:0 with as
-    /// many worker processes as a run needs.
-    pub fn echo_server() -> io::Result<ServerCommand> {
+    /// many worker processes as a run needs, and the client's receive buffer `rcvbuf` for
+    /// its connections too (as iperf3's `-w` applies at both ends).
+    pub fn echo_server(rcvbuf: Option<usize>) -> io::Result<ServerCommand> {
         let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
         let path = exe.with_file_name("echo-server");
         if !path.exists() {
@@ -42,16 +43,22 @@ impl ServerCommand {
                 ),
             ));
         }
-        let argv = [
+        let mut argv: Vec<String> = [
             &path.to_string_lossy(),
             "--listen",
             "127.0.0.1:0",
             "--processes",
             PROCESSES,
-        ];
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(bytes) = rcvbuf {
+            argv.extend(["--rcvbuf".to_string(), bytes.to_string()]);
+        }
         Ok(ServerCommand {
             name: "echo-server".into(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
+            argv,
         })
     }
 

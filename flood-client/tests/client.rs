@@ -2,13 +2,13 @@
 //! servers: every check the client makes must be able to fail.
 
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use flood_client::report::{ErrorKind, Report};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
-use test_support::{bin, wait_until, with_nofile, Spawned};
+use test_support::{bin, process_tree, receive_buffers, wait_until, with_nofile, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -245,6 +245,56 @@ fn merging_two_reports_adds_up_to_one_run_over_both() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A window of 8 x 32 KiB gets receive buffers that hold its whole echo, on the client's
+/// connections and, with --spawn-server, on the server's; `--rcvbuf 0` (passed on to worker
+/// processes), or a window the kernel's start buffer holds, leaves them to the kernel.
+#[test]
+#[cfg(target_os = "linux")]
+fn receive_buffers_hold_the_window_unless_told_otherwise() {
+    const SIZED: u64 = 2 * 8 * 32 * 1024; // Linux reports SO_RCVBUF doubled.
+    for (args, sized) in [
+        (&["--window", "8"][..], true),
+        (
+            &["--window", "8", "--rcvbuf", "0", "--processes", "2"],
+            false,
+        ),
+        (&["--window", "1"], false),
+    ] {
+        let child = Command::new(bin("flood-client"))
+            .args([
+                "--spawn-server",
+                "-c",
+                "4",
+                "--duration",
+                "1500ms",
+                "--json",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start flood-client");
+        let mut buffers = Vec::new();
+        wait_until(DEADLINE, "4 connections seen from both ends", || {
+            buffers = receive_buffers(&process_tree(child.id()));
+            buffers.len() == 8
+        });
+        let out = child.wait_with_output().expect("flood-client");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let r = report_of(&out);
+        if sized {
+            assert!(
+                buffers.iter().all(|&rb| rb == SIZED),
+                "{args:?}: {buffers:?}"
+            );
+            assert_eq!(r.rcvbuf, "256.0 KiB");
+        } else {
+            assert!(!buffers.contains(&SIZED), "{args:?}: {buffers:?}");
+            assert_eq!(r.rcvbuf, "kernel");
+        }
+    }
+}
+
 #[test]
 fn bad_flags_exit_2() {
     for args in [
@@ -253,6 +303,7 @@ fn bad_flags_exit_2() {
         &["-c", "0"],
         &["--source", "nope"],
         &["--timeout", "later"],
+        &["--rcvbuf", "lots"],
         &["--bogus"],
         &["merge"],
     ] {

@@ -247,26 +247,32 @@ pub fn socket_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// The kernel's receive buffer (`rb` in `ss -m`, bytes) of every established TCP socket whose
-/// local port is `port`: what SO_RCVBUF gave a server's accepted connections.
+/// The kernel's receive buffer (`rb` in `ss -m`, bytes) of every established TCP socket held
+/// by one of `pids`: what SO_RCVBUF gave them (Linux reports it doubled).
 #[track_caller]
-pub fn receive_buffers(port: u16) -> Vec<u64> {
-    let filter = format!("sport = :{port}");
+pub fn receive_buffers(pids: &[u32]) -> Vec<u64> {
     let out = Command::new("ss")
-        .args(["-tmnH", "state", "established", &filter])
+        .args(["-tmnpH", "state", "established"])
         .output()
         .expect("ss (iproute2) is needed to read socket buffers");
     assert!(out.status.success(), "ss failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .split("skmem:(")
-        .skip(1)
-        .filter_map(|mem| {
-            mem.split([',', ')'])
-                .find_map(|field| field.strip_prefix("rb"))
-                .and_then(|n| n.parse().ok())
-        })
-        .collect()
+    let owners: Vec<String> = pids.iter().map(|p| format!("pid={p},")).collect();
+    let mut held = false;
+    let mut buffers = Vec::new();
+    // One socket per record: a line naming its owners, then an indented `skmem:(…)` line.
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if !line.starts_with(char::is_whitespace) {
+            held = owners.iter().any(|o| line.contains(o.as_str()));
+        } else if let Some(mem) = line.trim().strip_prefix("skmem:(").filter(|_| held) {
+            let rb = mem.split([',', ')']).find_map(|f| f.strip_prefix("rb"));
+            buffers.extend(rb.and_then(|n| n.parse::<u64>().ok()));
+        }
+    }
+    buffers
 }
+
+/// The process and its worker children.
+pub use flood_client::procfs::process_tree;
 
 /// Resident set size and CPU seconds of a process: the same /proc readers flood-client
 /// reports with.
