@@ -71,6 +71,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
         "net.core.somaxconn",
         "net.ipv4.ip_local_port_range",
         "net.core.rmem_default",
+        "net.core.rmem_max",
         "fs.file-max",
     ];
     let host_before: Vec<String> = keys.iter().map(|k| host(k)).collect();
