@@ -20,6 +20,7 @@ use flood_client::probe::{self, ProbeConfig};
 use flood_client::report::Report;
 use flood_client::run::{self, Message, Role, RunConfig};
 use flood_client::saturate;
+use flood_client::sender::SendMode;
 use flood_client::spawn::{pin_self, ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 use flood_client::sweep::{self, SweepConfig};
 
@@ -120,7 +121,7 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
     }
     let command = match (&args.server_cmd, args.spawn_server) {
         (Some(c), _) => Some(c.clone()),
-        (None, true) => Some(ServerCommand::echo_server(cfg.rcvbuf)?),
+        (None, true) => Some(ServerCommand::echo_server(server_rcvbuf(&cfg))?),
         (None, false) => None,
     };
     if args.pin {
@@ -143,6 +144,15 @@ fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
         server_pid,
         stop,
     }))
+}
+
+/// The receive buffer `--spawn-server` gives the server's connections: the client's own when
+/// the client splices, so the echo travels in the client's pattern pages, which stay in
+/// cache however many of them the server queues; none when it writes, as then each byte in
+/// flight is a page of its own and a deeper server queue pushes the client's verifying reads
+/// out of cache (measured in docs/PERFORMANCE.md: slower than the kernel's buffer).
+fn server_rcvbuf(cfg: &RunConfig) -> Option<usize> {
+    cfg.rcvbuf.filter(|_| cfg.send == SendMode::Splice)
 }
 
 fn flood(args: &FloodArgs) -> io::Result<ExitCode> {

@@ -29,8 +29,7 @@ pub struct ServerCommand {
 
 impl ServerCommand {
     /// This workspace's echo-server, built beside this flood-client, on 127.0.0.1:0 with as
-    /// many worker processes as a run needs, and the client's receive buffer `rcvbuf` for
-    /// its connections too (as iperf3's `-w` applies at both ends).
+    /// many worker processes as a run needs, and `rcvbuf` (`--rcvbuf`) for its connections.
     pub fn echo_server(rcvbuf: Option<usize>) -> io::Result<ServerCommand> {
         let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
         let path = exe.with_file_name("echo-server");

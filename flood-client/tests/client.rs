@@ -245,20 +245,23 @@ fn merging_two_reports_adds_up_to_one_run_over_both() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A window of 8 x 32 KiB gets receive buffers that hold its whole echo, on the client's
-/// connections and, with --spawn-server, on the server's; `--rcvbuf 0` (passed on to worker
-/// processes), or a window the kernel's start buffer holds, leaves them to the kernel.
+/// A window of 8 x 32 KiB gets receive buffers that hold its whole echo on the client's
+/// connections and, with --spawn-server and splice sends, on the server's; writes leave the
+/// server's to the kernel; `--rcvbuf 0` (passed on to worker processes), or a window the
+/// kernel's start buffer holds, leaves them all to the kernel.
 #[test]
 #[cfg(target_os = "linux")]
 fn receive_buffers_hold_the_window_unless_told_otherwise() {
     const SIZED: u64 = 2 * 8 * 32 * 1024; // Linux reports SO_RCVBUF doubled.
-    for (args, sized) in [
-        (&["--window", "8"][..], true),
+    for (args, client_sized, server_sized) in [
+        (&["--window", "8"][..], true, true),
+        (&["--window", "8", "--send", "write"], true, false),
         (
             &["--window", "8", "--rcvbuf", "0", "--processes", "2"],
             false,
+            false,
         ),
-        (&["--window", "1"], false),
+        (&["--window", "1"], false, false),
     ] {
         let child = Command::new(bin("flood-client"))
             .args([
@@ -274,24 +277,34 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start flood-client");
-        let mut buffers = Vec::new();
+        let (mut client, mut server) = (Vec::new(), Vec::new());
         wait_until(DEADLINE, "4 connections seen from both ends", || {
-            buffers = receive_buffers(&process_tree(child.id()));
-            buffers.len() == 8
+            let (servers, clients): (Vec<u32>, Vec<u32>) =
+                process_tree(child.id()).into_iter().partition(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|comm| comm.trim() == "echo-server")
+                });
+            client = receive_buffers(&clients);
+            server = receive_buffers(&servers);
+            client.len() == 4 && server.len() == 4
         });
         let out = child.wait_with_output().expect("flood-client");
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        let r = report_of(&out);
-        if sized {
-            assert!(
-                buffers.iter().all(|&rb| rb == SIZED),
-                "{args:?}: {buffers:?}"
-            );
-            assert_eq!(r.rcvbuf, "256.0 KiB");
-        } else {
-            assert!(!buffers.contains(&SIZED), "{args:?}: {buffers:?}");
-            assert_eq!(r.rcvbuf, "kernel");
+        for (end, buffers, sized) in [
+            ("client", &client, client_sized),
+            ("server", &server, server_sized),
+        ] {
+            if sized {
+                assert!(
+                    buffers.iter().all(|&rb| rb == SIZED),
+                    "{args:?} {end}: {buffers:?}"
+                );
+            } else {
+                assert!(!buffers.contains(&SIZED), "{args:?} {end}: {buffers:?}");
+            }
         }
+        let expected = if client_sized { "256.0 KiB" } else { "kernel" };
+        assert_eq!(report_of(&out).rcvbuf, expected, "{args:?}");
     }
 }
 
