@@ -4,7 +4,8 @@
  * N connections (all connected before data flows), each sends BYTES in CHUNK writes with at
  * most WINDOW chunks unanswered, and every echoed byte is compared (memcmp) against a
  * precomputed 1 MiB pattern at a per-connection offset. One thread, edge-triggered epoll,
- * no allocation per chunk, the read that would only return EAGAIN is skipped.
+ * no allocation per chunk, the read that would only return EAGAIN is skipped. Like
+ * flood-client, a window of more than 64 KiB gets a receive buffer that holds its echo.
  *
  *   c-flood HOST PORT CONNS BYTES CHUNK WINDOW [write|vmsplice]
  *
@@ -121,6 +122,8 @@ int main(int argc, char **argv) {
         if (fd < 0) die("socket");
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        int rcvbuf = (int)(chunk * window);
+        if (chunk * window > 64 * 1024) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) && errno != EINPROGRESS) die("connect");
         cs[i] = (struct conn){.fd = fd, .start = (uint32_t)((i * 0x9E3779B9ULL) & (PERIOD - 1))};
     }
