@@ -64,11 +64,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Parses a size that must also fit in memory as a `usize` (0 allowed).
+pub fn parse_usize_size(text: &str) -> Result<usize, String> {
+    let n = parse_size(text)?;
+    usize::try_from(n).map_err(|_| format!("size `{text}` is too large"))
+}
+
 /// Parses a size that must also fit in memory as a `usize` and be at least one byte.
 pub fn parse_nonzero_size(text: &str) -> Result<usize, String> {
-    match parse_size(text)? {
+    match parse_usize_size(text)? {
         0 => Err(format!("`{text}`: must be at least one byte")),
-        n => usize::try_from(n).map_err(|_| format!("size `{text}` is too large")),
+        n => Ok(n),
     }
 }
 
@@ -104,6 +110,7 @@ mod tests {
         assert!(parse_size("KiB").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_nonzero_size("0").is_err());
+        assert_eq!(parse_usize_size("0"), Ok(0));
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(256 * 1024), "256.0 KiB");
     }

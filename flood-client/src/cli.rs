@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use echo_server::cli::parse_addr;
-use echo_server::units::{parse_duration, parse_nonzero_size};
+use echo_server::units::{parse_duration, parse_nonzero_size, parse_usize_size};
 
 use crate::sender::SendMode;
 use crate::spawn::ServerCommand;
@@ -99,7 +99,7 @@ pub struct StreamArgs {
     /// Receive buffer (SO_RCVBUF) of each connection. Default: room for the window's whole
     /// echo (window x chunk) when that is more than the kernel's start buffer holds (64 KiB),
     /// else the kernel's own; 0 always leaves it to the kernel.
-    #[arg(long, value_parser = parse_size_usize, value_name = "SIZE")]
+    #[arg(long, value_parser = parse_usize_size, value_name = "SIZE")]
     pub rcvbuf: Option<usize>,
     /// Client event loops (threads) per process.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
@@ -128,11 +128,6 @@ impl StreamArgs {
             }
         }
     }
-}
-
-fn parse_size_usize(text: &str) -> Result<usize, String> {
-    let n = echo_server::units::parse_size(text)?;
-    usize::try_from(n).map_err(|_| format!("size `{text}` is too large"))
 }
 
 /// A comma-separated list of counts or sizes.
