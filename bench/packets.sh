@@ -40,7 +40,8 @@ for bytes in "${sizes[@]}"; do
         sleep 0.05
     done
     $bin/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --spawn-server --json \
-        2>/dev/null > "$work/report.json"
+        > "$work/report.json" 2> "$work/client.err" ||
+        { echo "packets: flood-client failed: $(cat "$work/client.err")" >&2; exit 1; }
     # tcpdump may still be reading the run's last packets: stop once the file stops growing.
     size=-1
     for ((tries = 0; tries < 50; tries++)); do
