@@ -9,6 +9,16 @@ need_release() {
         { echo "$(basename "$0"): run cargo build --release first" >&2; exit 2; }
 }
 
+# Runs the command every 50 ms until it succeeds; returns 1 if it has not within 5 s.
+wait_for() {
+    local tries=0
+    until "$@"; do
+        tries=$((tries + 1))
+        ((tries < 100)) || return 1
+        sleep 0.05
+    done
+}
+
 # Median of the numbers on stdin (space or newline separated).
 median() {
     tr ' ' '\n' | grep . | sort -n |

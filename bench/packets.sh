@@ -33,18 +33,14 @@ for bytes in "${sizes[@]}"; do
     # Headers only, each written as it comes; a large buffer so a burst is not dropped.
     tcpdump -i lo -nn -U --immediate-mode -s 128 -B 262144 -w "$work/run.pcap" tcp 2>"$work/tcpdump.err" &
     dump=$!
-    tries=0
-    until grep -q 'listening on' "$work/tcpdump.err"; do
-        tries=$((tries + 1))
-        ((tries < 100)) || { echo "packets: tcpdump did not start: $(cat "$work/tcpdump.err")" >&2; exit 1; }
-        sleep 0.05
-    done
+    wait_for grep -q 'listening on' "$work/tcpdump.err" ||
+        { echo "packets: tcpdump did not start: $(cat "$work/tcpdump.err")" >&2; exit 1; }
     $bin/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --spawn-server --json \
         > "$work/report.json" 2> "$work/client.err" ||
         { echo "packets: flood-client failed: $(cat "$work/client.err")" >&2; exit 1; }
     # tcpdump may still be reading the run's last packets: stop once the file stops growing.
     size=-1
-    for ((tries = 0; tries < 50; tries++)); do
+    for ((i = 0; i < 50; i++)); do
         now=$(stat -c %s "$work/run.pcap")
         ((now == size)) && break
         size=$now

@@ -26,15 +26,16 @@ command -v iperf3 >/dev/null || { echo "vs-iperf3: iperf3 is not installed (apt-
 json=$(mktemp)
 trap 'rm -f "$json"' EXIT
 
+iperf_listening() {
+    [[ -n $(ss -Hltn "sport = :5299") ]]
+}
+
 iperf() {
     taskset -c 0 iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
     local server=$!
-    local tries=0
-    until [[ -n $(ss -Hltn "sport = :5299") ]]; do # iperf3 -s prints no readiness line
-        tries=$((tries + 1))
-        ((tries < 100)) || { kill "$server" 2>/dev/null; echo "vs-iperf3: iperf3 server did not start" >&2; exit 1; }
-        sleep 0.05
-    done
+    # iperf3 -s prints no readiness line: wait for its listening socket.
+    wait_for iperf_listening ||
+        { kill "$server" 2>/dev/null; echo "vs-iperf3: iperf3 server did not start" >&2; exit 1; }
     taskset -c 1 iperf3 -c 127.0.0.1 -p 5299 -t 3 -J "$@" > "$json"
     wait "$server" || true
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit("vs-iperf3: " + d["error"]) if "error" in d else print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 8e6))' "$json"
