@@ -73,6 +73,12 @@ pub struct Connection {
     pub bulk: bool,
     /// An event reported read-closed or error: read to the end, never stop on a short read.
     pub peer_closing: bool,
+    /// An event reported urgent data (a byte sent with MSG_OOB). Listeners set SO_OOBINLINE,
+    /// so the byte is echoed in line, in order; but a read stops short at the urgent mark,
+    /// and splice stops there for good (EAGAIN, or 0 once the FIN is in, the rest stranded).
+    /// So the connection goes through read/write until WouldBlock, past the mark, and only
+    /// then splices again.
+    pub urgent: bool,
     /// Bytes echoed over the connection's life.
     pub echoed: u64,
     /// A borrowed pipe holding `in_pipe` bytes the socket would not take yet (splice mode).
@@ -93,6 +99,7 @@ impl Connection {
             queued: false,
             bulk: false,
             peer_closing: false,
+            urgent: false,
             echoed: 0,
             #[cfg(target_os = "linux")]
             pipe: None,
@@ -135,11 +142,22 @@ impl Connection {
                 self.sent = 0;
                 return Step::Blocked;
             }
-            if SHORT_READ_DRAINS && !self.peer_closing && n < buf.len() {
+            if SHORT_READ_DRAINS && !self.peer_closing && !self.urgent && n < buf.len() {
                 return Step::Idle;
             }
         }
         Step::Yield
+    }
+
+    /// [`Connection::drive`] for a connection past whose urgent mark splice cannot read:
+    /// the flag stays until a read found the socket empty.
+    #[cfg(target_os = "linux")]
+    fn drive_urgent(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
+        let step = self.drive(buf, budget, tally);
+        if step == Step::Idle {
+            self.urgent = false;
+        }
+        step
     }
 
     /// Like [`Connection::drive`], but moves bytes with splice through a pipe borrowed from
@@ -161,6 +179,9 @@ impl Connection {
             Ok(true) => {}
             Ok(false) => return Step::Blocked,
             Err(e) => return Step::Close(classify(&e)),
+        }
+        if self.urgent {
+            return self.drive_urgent(buf, budget, tally);
         }
         let mut moved = 0;
         while moved < budget {

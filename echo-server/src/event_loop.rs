@@ -162,7 +162,7 @@ impl EventLoop {
                     LISTENER => self.accept.more = true,
                     WAKER => {}
                     BULK => self.bulk_more = true,
-                    token => self.drive(token, closing(event), &mut tally),
+                    token => self.drive(token, Flags::of(event), &mut tally),
                 }
             }
             self.accept_batch();
@@ -176,7 +176,7 @@ impl EventLoop {
                 // again: look once more next turn.
                 self.bulk_more = bulk_events.iter().count() == BULK_BATCH;
                 for event in bulk_events.iter() {
-                    self.drive(event.token(), closing(event), &mut tally);
+                    self.drive(event.token(), Flags::of(event), &mut tally);
                 }
             }
             // Serve connections that yielded their budget once more, a batch per turn.
@@ -186,7 +186,7 @@ impl EventLoop {
                 };
                 if let Some(conn) = self.conns.get_mut(token.0) {
                     conn.queued = false;
-                    self.drive(token, false, &mut tally);
+                    self.drive(token, Flags::default(), &mut tally);
                 }
             }
             self.stats
@@ -220,15 +220,16 @@ impl EventLoop {
         self.now.duration_since(self.start).as_millis() as u64
     }
 
-    /// Runs one connection's state machine and acts on what it needs next. `closing`: the
-    /// event said the peer closed or failed (see [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)).
-    fn drive(&mut self, token: Token, closing: bool, tally: &mut Tally) {
+    /// Runs one connection's state machine and acts on what it needs next, with what the
+    /// event said beyond readiness.
+    fn drive(&mut self, token: Token, flags: Flags, tally: &mut Tally) {
         let now_ms = self.now_ms();
         let Some(conn) = self.conns.get_mut(token.0) else {
             return; // An event for a connection closed earlier in this turn.
         };
         conn.last_active_ms = now_ms;
-        conn.peer_closing |= closing;
+        conn.peer_closing |= flags.closing;
+        conn.urgent |= flags.urgent;
         #[cfg(target_os = "linux")]
         let step = match &mut self.pipes {
             Some(pool) => conn.drive_splice(pool, &mut self.buf, READ_BUDGET, tally),
@@ -253,11 +254,9 @@ impl EventLoop {
                 .registry()
                 .deregister(conn.stream_mut())
                 .and_then(|()| {
-                    self.bulk.registry().register(
-                        conn.stream_mut(),
-                        token,
-                        Interest::READABLE | Interest::WRITABLE,
-                    )
+                    self.bulk
+                        .registry()
+                        .register(conn.stream_mut(), token, CONNECTION)
                 });
             if let Err(e) = moved {
                 self.log_error(format_args!("moving a connection to the bulk lane: {e}"));
@@ -332,11 +331,11 @@ impl EventLoop {
         }
         let entry = self.conns.vacant_entry();
         let token = Token(entry.key());
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token, CONNECTION)
+        {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
             self.log_error(format_args!("registering a connection: {e}"));
             return;
@@ -403,9 +402,32 @@ impl EventLoop {
     }
 }
 
-/// Whether an event says the peer closed its side or the socket failed.
-fn closing(event: &mio::event::Event) -> bool {
-    event.is_read_closed() || event.is_error()
+/// What a connection listens for: bytes to read, room to write and, where the poller can
+/// say so, urgent data (see [`URGENT`](crate::connection::URGENT)).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONNECTION: Interest = Interest::READABLE
+    .add(Interest::WRITABLE)
+    .add(Interest::PRIORITY);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CONNECTION: Interest = Interest::READABLE.add(Interest::WRITABLE);
+
+/// What an event says beyond readiness.
+#[derive(Debug, Default, Clone, Copy)]
+struct Flags {
+    /// The peer closed its side or the socket failed (see
+    /// [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)).
+    closing: bool,
+    /// Urgent data arrived (see [`Connection::urgent`]).
+    urgent: bool,
+}
+
+impl Flags {
+    fn of(event: &mio::event::Event) -> Flags {
+        Flags {
+            closing: event.is_read_closed() || event.is_error(),
+            urgent: event.is_priority(),
+        }
+    }
 }
 
 /// accept() errors that concern only the one connection being accepted.

@@ -31,6 +31,11 @@ pub fn bind(
             .set_reuse_port(true)
             .map_err(|e| context(e, "SO_REUSEPORT"))?;
     }
+    // Urgent (MSG_OOB) bytes stay in line, so they are echoed in order like any other byte;
+    // accepted connections inherit the flag.
+    socket
+        .set_out_of_band_inline(true)
+        .map_err(|e| context(e, "SO_OOBINLINE"))?;
     if let Some(bytes) = rcvbuf {
         socket
             .set_recv_buffer_size(bytes)

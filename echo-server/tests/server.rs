@@ -483,3 +483,68 @@ fn data_then_fin_or_reset(mode: &[&str]) {
     assert_eq!(stats.accepted, 401);
     assert_eq!(stats.closed_by_peer + stats.reset, 401, "{stats:?}");
 }
+
+#[test]
+fn an_urgent_byte_is_echoed_in_line_and_nothing_after_it_is_lost() {
+    urgent_byte(&[]);
+}
+
+#[test]
+fn read_write_an_urgent_byte_is_echoed_in_line_and_nothing_after_it_is_lost() {
+    urgent_byte(&["--read-write"]);
+}
+
+/// 1,000 bytes, one byte sent with MSG_OOB, 1,000 more: the echo is all 2,001 bytes in order
+/// (the urgent byte in line) and the server counts clean closes with in = out. Each case
+/// once as the bytes come and once queued while the server is stopped (the mark and the
+/// bytes behind it arrive before any read); the FIN either right behind the data or only
+/// after the whole echo came back, so nothing but the urgent data itself can wake the server.
+fn urgent_byte(mode: &[&str]) {
+    let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+    let expected: Vec<u8> = [vec![1u8; 1000], vec![b'!'], vec![2u8; 1000]].concat();
+    let cases = [(false, true), (true, true), (false, false), (true, false)];
+    for (paused, fin_with_data) in cases {
+        let case = format!("paused {paused}, FIN with the data {fin_with_data}");
+        let c = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+        c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        if paused {
+            // SAFETY: signalling our own, not yet reaped child.
+            unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+        }
+        (&c).write_all(&expected[..1000]).expect("write");
+        c.send_out_of_band(&expected[1000..1001]).expect("MSG_OOB");
+        (&c).write_all(&expected[1001..]).expect("write");
+        if fin_with_data {
+            c.shutdown(Shutdown::Write).expect("FIN");
+        }
+        if paused {
+            // SAFETY: as above.
+            unsafe { libc::kill(server.pid() as i32, libc::SIGCONT) };
+        }
+        let mut got = vec![0u8; expected.len()];
+        let mut filled = 0;
+        while filled < got.len() {
+            match (&c).read(&mut got[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => panic!("{case}: echo stalled after {filled} bytes: {e}"),
+            }
+        }
+        assert_eq!(filled, expected.len(), "{case}: echo length");
+        assert!(got == expected, "{case}: echo out of order");
+        if !fin_with_data {
+            c.shutdown(Shutdown::Write).expect("FIN");
+        }
+        let mut rest = Vec::new();
+        (&c).read_to_end(&mut rest).expect("EOF");
+        assert!(
+            rest.is_empty(),
+            "{case}: {} bytes after the echo",
+            rest.len()
+        );
+    }
+    let stats = final_stats(&server.stop().stdout);
+    assert_eq!(stats.closed_by_peer, 4, "{stats:?}");
+    assert_eq!(stats.bytes_in, 4 * 2001, "{stats:?}");
+    assert_eq!(stats.bytes_out, 4 * 2001, "{stats:?}");
+}
