@@ -1,11 +1,11 @@
 //! Command-line options (the contract other tools and scripts rely on).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::units::{parse_duration, parse_nonzero_size};
+use hostkit::units::{parse_addr, parse_duration, parse_nonzero_size};
 
 /// A raw TCP echo server on a hand-rolled mio event loop: every byte back, in order.
 #[derive(Debug, Clone, Parser)]
@@ -60,17 +60,4 @@ impl Args {
     pub fn use_splice(&self) -> bool {
         cfg!(target_os = "linux") && !self.read_write
     }
-}
-
-/// Parses `IP:PORT` or `host:port` (resolved, first address wins).
-pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    text.to_socket_addrs()
-        .map_err(|e| {
-            format!("`{text}` is not an address (want IP:PORT, e.g. 127.0.0.1:12345): {e}")
-        })?
-        .next()
-        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }

@@ -12,15 +12,8 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 
+use hostkit::readiness::SHORT_READ_DRAINS;
 use mio::net::TcpStream;
-
-/// On Linux a read shorter than the buffer means the socket was empty at that instant, and
-/// edge-triggered epoll signals every later arrival, so the read that would only return
-/// WouldBlock is skipped (a third of the syscalls of a 32 KiB echo). The exception is a FIN
-/// or RST queued behind the data before the event was reported: no later event will come
-/// for it, so once an event says the peer is closing ([`Connection::peer_closing`]) reads go
-/// on to the end. Elsewhere mio does not promise this, so reads go on until WouldBlock.
-pub const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Bytes moved during one loop turn, added to the shared counters once per turn.
 #[derive(Debug, Default)]
@@ -83,7 +76,7 @@ pub struct Connection {
     pub echoed: u64,
     /// A borrowed pipe holding `in_pipe` bytes the socket would not take yet (splice mode).
     #[cfg(target_os = "linux")]
-    pipe: Option<crate::splice::Pipe>,
+    pipe: Option<hostkit::pipe::Pipe>,
     #[cfg(target_os = "linux")]
     in_pipe: usize,
 }
@@ -220,7 +213,7 @@ impl Connection {
 
     /// The borrowed pipe, if any, for the pool to discard when the connection closes.
     #[cfg(target_os = "linux")]
-    pub fn take_pipe(&mut self) -> Option<crate::splice::Pipe> {
+    pub fn take_pipe(&mut self) -> Option<hostkit::pipe::Pipe> {
         self.pipe.take()
     }
 

@@ -10,7 +10,7 @@
 //! first, long streams share the rest.
 //!
 //! mio is edge-triggered, so every source is drained until WouldBlock (or a short read, see
-//! [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)) or parked in the ready queue with the promise to come back:
+//! [`SHORT_READ_DRAINS`](hostkit::readiness::SHORT_READ_DRAINS)) or parked in the ready queue with the promise to come back:
 //! nothing waits for an event that will not come. Each connection may read at most
 //! [`READ_BUDGET`] bytes per turn and the listener may accept at most [`ACCEPT_BUDGET`]
 //! connections per turn, so neither a fast sender nor a connection storm starves the others.
@@ -28,8 +28,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::connection::{CloseReason, Connection, Step, Tally};
-use crate::limits::{context, is_resource_exhaustion};
 use crate::stats::Stats;
+use hostkit::context;
+use hostkit::limits::is_resource_exhaustion;
 
 /// Size of the read buffer each loop shares among all its connections.
 pub const BUFFER_SIZE: usize = 64 * 1024;
@@ -415,7 +416,7 @@ const CONNECTION: Interest = Interest::READABLE.add(Interest::WRITABLE);
 #[derive(Debug, Default, Clone, Copy)]
 struct Flags {
     /// The peer closed its side or the socket failed (see
-    /// [`SHORT_READ_DRAINS`](crate::connection::SHORT_READ_DRAINS)).
+    /// [`SHORT_READ_DRAINS`](hostkit::readiness::SHORT_READ_DRAINS)).
     closing: bool,
     /// Urgent data arrived (see [`Connection::urgent`]).
     urgent: bool,

@@ -4,17 +4,16 @@
 //! [`connection`] echoes each connection's bytes (with `splice` on Linux when asked),
 //! [`stats`] counts, [`server`] runs loops on
 //! threads in one process and [`supervisor`] runs worker processes for `--processes`.
-//! [`units`] and [`limits`] are shared with flood-client.
+//! What flood-client shares with it (units, limits, child processes, the splice pipe) lives
+//! in the `hostkit` crate.
 #![deny(missing_debug_implementations)]
 
 pub mod cli;
 pub mod connection;
 pub mod event_loop;
-pub mod limits;
 pub mod listener;
 pub mod server;
 #[cfg(target_os = "linux")]
 pub mod splice;
 pub mod stats;
 pub mod supervisor;
-pub mod units;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::limits::context;
+use hostkit::context;
 
 /// Binds a non-blocking listener on `addr` with `backlog`.
 ///

@@ -1,7 +1,7 @@
 //! One server process: binds a listener per event loop, runs the loops on threads, turns
 //! SIGINT/SIGTERM into an orderly stop, and prints periodic and final stats.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -14,9 +14,11 @@ use signal_hook::iterator::Signals;
 use socket2::SockRef;
 
 use crate::event_loop::{EventLoop, LoopConfig};
-use crate::limits::{self, context, FdLimit};
 use crate::listener;
 use crate::stats::{Snapshot, Stats};
+use hostkit::child::announce_address;
+use hostkit::context;
+use hostkit::limits::{self, FdLimit};
 
 /// Everything one server process needs to run.
 #[derive(Debug, Clone)]
@@ -84,21 +86,6 @@ pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
         }
     }
     Ok(limit)
-}
-
-/// The start of the first stdout line of a server (and of every peer in the comparison).
-pub const LISTENING_ON: &str = "listening on ";
-
-/// Prints the `listening on` line that tests and scripts read, and flushes it.
-pub fn announce_address(addr: SocketAddr) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{LISTENING_ON}{addr}")?;
-    out.flush()
-}
-
-/// The address in a `listening on ADDR` line, if that is what the line is.
-pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    line.trim().strip_prefix(LISTENING_ON)?.parse().ok()
 }
 
 /// Runs one server process until SIGINT/SIGTERM and returns its final counters.

@@ -12,10 +12,16 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
-use crate::limits::context;
+use hostkit::child::{announce_address, die_with_parent, read_listening, signal};
+use hostkit::context;
+
 use crate::server::{self, Event, ServerConfig};
 use crate::stats::Snapshot;
+
+/// How long a worker may take to print its `listening on` line.
+const WORKER_START: Duration = Duration::from_secs(30);
 
 /// A running worker process.
 #[derive(Debug)]
@@ -45,7 +51,7 @@ pub fn run(cfg: &ServerConfig, processes: usize, max_conns: Option<u64>) -> io::
             }
         }
     }
-    server::announce_address(addr)?;
+    announce_address(addr)?;
 
     // Wait for a signal or a worker dying first.
     let failure = match rx.recv() {
@@ -109,16 +115,15 @@ fn spawn_worker(
         .stdout
         .take()
         .ok_or_else(|| io::Error::other("worker stdout missing"))?;
-    let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
-    let bound = server::parse_listening_line(&first);
-    let Some(bound) = bound else {
-        let _ = child.kill();
-        let status = child.wait()?;
-        return Err(io::Error::other(format!(
-            "worker {index} did not start ({status}); see its message above"
-        )));
+    let (bound, reader) = match read_listening(stdout, WORKER_START) {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            return Err(io::Error::other(format!(
+                "worker {index} did not start ({status}): it {e}; see its message above"
+            )));
+        }
     };
     let (result_tx, result) = mpsc::channel();
     let events = events.clone();
@@ -144,10 +149,8 @@ fn read_final_snapshot(reader: BufReader<ChildStdout>) -> Option<Snapshot> {
 /// Sends SIGTERM to every worker, waits for each and sums their final stats.
 fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
     for w in workers.iter() {
-        if let Ok(pid) = i32::try_from(w.child.id()) {
-            // SAFETY: kill() with a pid we spawned and have not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
+        // A worker that already exited is reaped below and reported there.
+        let _ = signal(w.child.id(), libc::SIGTERM);
     }
     let mut total = Snapshot::default();
     let mut missing = Vec::new();
@@ -166,24 +169,4 @@ fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
             missing.join(", ")
         )))
     }
-}
-
-/// On Linux, have the kernel send SIGTERM to a worker whose parent died, so no orphan keeps
-/// the port.
-pub fn die_with_parent(cmd: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cmd;
 }

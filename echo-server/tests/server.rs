@@ -346,7 +346,7 @@ fn rcvbuf_is_set_on_every_accepted_connection() {
 #[test]
 #[cfg(target_os = "linux")]
 fn a_capped_rcvbuf_is_named_and_the_server_still_serves() {
-    let rmem_max = echo_server::limits::read_u64("/proc/sys/net/core/rmem_max")
+    let rmem_max = hostkit::limits::read_u64("/proc/sys/net/core/rmem_max")
         .expect("net.core.rmem_max is readable on Linux");
     let asked = (2 * rmem_max).to_string();
     let server = Spawned::echo_server(&["--rcvbuf", &asked]);
@@ -508,8 +508,7 @@ fn urgent_byte(mode: &[&str]) {
         let c = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
         c.set_read_timeout(Some(DEADLINE)).expect("timeout");
         if paused {
-            // SAFETY: signalling our own, not yet reaped child.
-            unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) };
+            hostkit::child::signal(server.pid(), libc::SIGSTOP).expect("SIGSTOP");
         }
         (&c).write_all(&expected[..1000]).expect("write");
         c.send_out_of_band(&expected[1000..1001]).expect("MSG_OOB");
@@ -518,8 +517,7 @@ fn urgent_byte(mode: &[&str]) {
             c.shutdown(Shutdown::Write).expect("FIN");
         }
         if paused {
-            // SAFETY: as above.
-            unsafe { libc::kill(server.pid() as i32, libc::SIGCONT) };
+            hostkit::child::signal(server.pid(), libc::SIGCONT).expect("SIGCONT");
         }
         let mut got = vec![0u8; expected.len()];
         let mut filled = 0;

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use echo_server::cli::parse_addr;
-use echo_server::units::{parse_duration, parse_nonzero_size, parse_usize_size};
+use hostkit::units::{parse_addr, parse_duration, parse_nonzero_size, parse_usize_size};
 
-use crate::sender::SendMode;
-use crate::spawn::ServerCommand;
+use crate::engine::sender::SendMode;
+use crate::modes::spawn::ServerCommand;
 
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
 /// chunks and verifies every byte that comes back.
@@ -109,6 +108,9 @@ pub struct StreamArgs {
     pub timeout: Duration,
 }
 
+/// Retries of a refused or timed-out connect, unless `--connect-retries` says otherwise.
+pub const CONNECT_RETRIES: u32 = 3;
+
 /// Payload a fresh Linux socket's receive buffer takes before it autotunes: the default
 /// `tcp_rmem` start of 128 KiB, half of it for the kernel's own bookkeeping.
 pub const KERNEL_START_WINDOW: usize = 64 * 1024;
@@ -156,7 +158,7 @@ fn parse_counts(text: &str) -> Result<Counts, String> {
 }
 
 fn parse_sizes(text: &str) -> Result<Counts, String> {
-    parse_list(text, echo_server::units::parse_size)
+    parse_list(text, hostkit::units::parse_size)
 }
 
 /// `flood-client saturate`.
@@ -225,6 +227,10 @@ pub struct FloodArgs {
     /// Stream without end for this long instead of sending --bytes (what saturate does).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub duration: Option<Duration>,
+    /// Fail the run if it is not finished this long after its connections are up (the
+    /// connections still streaming count as timeouts).
+    #[arg(long, value_parser = parse_duration, conflicts_with = "duration", value_name = "DUR")]
+    pub run_timeout: Option<Duration>,
     /// Chunk, window, threads and timeout.
     #[command(flatten)]
     pub stream: StreamArgs,
@@ -239,7 +245,7 @@ pub struct FloodArgs {
     #[arg(long, value_parser = parse_rate, value_name = "N")]
     pub connect_rate: Option<f64>,
     /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = CONNECT_RETRIES, value_name = "N")]
     pub connect_retries: u32,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]

@@ -1,29 +1,40 @@
 //! flood-client: many concurrent TCP connections against an echo server, every echoed byte
 //! verified.
 //!
-//! Data path: [`scheduler`] (one mio loop per thread) opens and drives each
-//! [`connection`], whose echo is checked by the [`verifier`]; loops return [`report`]s that
-//! [`run`] merges per process and [`processes`] merges across processes. [`preflight`]
-//! decides whether a run fits before it starts; [`spawn`] starts the server under test.
-//! [`saturate`] (with [`sample`] and [`probe`]) and [`sweep`] (with [`chart`]) are the
-//! benchmark modes; [`histogram`] and [`procfs`] are shared helpers.
-#![deny(missing_debug_implementations)]
+//! The data path, in the order a byte travels: [`cli`] flags become a [`config`]; `fleet`
+//! fans the run out to event-loop threads and worker processes; each loop in `engine` opens
+//! its connections, sends the pattern and verifies the echo; loops return a [`report`], merged
+//! per process and across processes. `modes` holds what a user can ask for (flood, saturate,
+//! probe, sweep, merge) on top of that path. docs/ARCHITECTURE.md draws it.
+#![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
+#![forbid(unsafe_code)]
 
-pub mod chart;
 pub mod cli;
-pub mod connection;
-pub mod histogram;
-pub mod preflight;
-pub mod probe;
-pub mod processes;
-pub mod procfs;
-pub mod progress;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod fleet;
+pub(crate) mod modes;
 pub mod report;
-pub mod run;
-pub mod sample;
-pub mod saturate;
-pub mod scheduler;
-pub mod sender;
-pub mod spawn;
-pub mod sweep;
-pub mod verifier;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Sub};
+
+/// Runs what the command line asks for and returns the process's exit code: 0 passed, 1 a
+/// run failed or a byte mismatched, 2 bad usage or a run that cannot fit this box.
+pub fn run(cli: &Cli) -> ExitCode {
+    let result = match &cli.command {
+        Some(Sub::Merge(args)) => modes::merge::run(args),
+        Some(Sub::Saturate(args)) => modes::saturate::command(args),
+        Some(Sub::Probe(args)) => modes::probe::command(args),
+        Some(Sub::Sweep(args)) => modes::sweep::command(args),
+        None => modes::flood::command(&cli.flood),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("flood-client: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

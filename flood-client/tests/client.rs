@@ -354,8 +354,7 @@ fn ctrl_c_prints_a_partial_report_and_exits_1() {
     wait_until(DEADLINE, "all five connections to send", || {
         talking.load(Ordering::SeqCst) == 5
     });
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    hostkit::child::signal(child.id(), libc::SIGINT).expect("SIGINT");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
     let r = report_of(&out);

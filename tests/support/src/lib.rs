@@ -2,6 +2,7 @@
 //! bound address, wait for conditions with a deadline (never a fixed sleep), and read
 //! process facts from /proc.
 #![deny(missing_debug_implementations)]
+#![forbid(unsafe_code)]
 
 pub mod faulty;
 pub mod netns;
@@ -97,7 +98,7 @@ impl Spawned {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read first line");
-        let Some(addr) = echo_server::server::parse_listening_line(&line) else {
+        let Some(addr) = hostkit::child::parse_listening_line(&line) else {
             let _ = child.kill();
             let _ = child.wait();
             thread::sleep(Duration::from_millis(50)); // let the stderr reader drain
@@ -135,9 +136,7 @@ impl Spawned {
     /// Sends `signal`, waits for the exit and collects the rest of its output.
     #[track_caller]
     pub fn stop_with(self, signal: i32) -> Finished {
-        let pid = i32::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: signalling our own, not yet reaped child.
-        unsafe { libc::kill(pid, signal) };
+        hostkit::child::signal(self.child.id(), signal).expect("signal the child");
         self.finish()
     }
 
@@ -204,20 +203,7 @@ pub fn echo_roundtrip(addr: SocketAddr, data: Arc<Vec<u8>>) -> Vec<u8> {
 /// `cmd` with its open-file limits lowered to `soft`/`hard` before exec (lowering needs no
 /// privilege), to test behaviour at a small descriptor limit.
 pub fn with_nofile(mut cmd: Command, soft: u64, hard: u64) -> Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit in the child between fork and exec touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    hostkit::child::limit_nofile(&mut cmd, soft, hard);
     cmd
 }
 
@@ -272,8 +258,8 @@ pub fn receive_buffers(pids: &[u32]) -> Vec<u64> {
 }
 
 /// The process and its worker children.
-pub use flood_client::procfs::process_tree;
+pub use hostkit::procfs::process_tree;
 
 /// Resident set size and CPU seconds of a process: the same /proc readers flood-client
 /// reports with.
-pub use flood_client::procfs::{cpu_seconds, rss_bytes};
+pub use hostkit::procfs::{cpu_seconds, rss_bytes};

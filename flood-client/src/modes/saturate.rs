@@ -2,6 +2,7 @@
 //! second and, optionally, the client-delay probe running alongside.
 
 use std::io;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -9,10 +10,41 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::probe::{self, ProbeConfig, ProbeReport};
+use crate::cli::SaturateArgs;
+use crate::config::RunConfig;
+use crate::fleet;
+use crate::modes::flood::prepare;
+use crate::modes::probe::{self, ProbeConfig, ProbeReport};
+use crate::modes::sample::{Sampler, SystemRates};
+use crate::modes::{print_report, verdict};
 use crate::report::Report;
-use crate::run::{self, RunConfig};
-use crate::sample::{Sampler, SystemRates};
+
+/// Default length of a saturation run.
+const SATURATE_FOR: Duration = Duration::from_secs(10);
+
+/// `flood-client saturate`: starts as a flood does, runs, prints the saturation report.
+pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
+    let mut flood_args = args.flood.clone();
+    flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
+    let p = match prepare(&flood_args)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let probe = args.probe_interval.map(|interval| ProbeConfig {
+        target: p.cfg.target,
+        interval,
+        count: None,
+        duration: None,
+        bytes: args.probe_bytes,
+        timeout: flood_args.stream.timeout,
+    });
+    let report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
+    if let Some(server) = p.server {
+        server.stop()?;
+    }
+    print_report(&report.human(), &report, flood_args.json);
+    Ok(verdict(report.flood.passed()))
+}
 
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -64,7 +96,7 @@ pub fn run(
 ) -> io::Result<SaturateReport> {
     let done = Arc::new(AtomicBool::new(false));
     let flood_cfg = cfg.clone();
-    let flood = thread::spawn(move || run::run_flood(&flood_cfg, processes, server_pid, stop));
+    let flood = thread::spawn(move || fleet::run_flood(&flood_cfg, processes, server_pid, stop));
     let prober = probe.map(|probe_cfg| {
         let done = done.clone();
         thread::spawn(move || {

@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use echo_server::limits::context;
-use echo_server::supervisor::die_with_parent;
+use hostkit::child::{die_with_parent, signal};
+use hostkit::context;
 
-use crate::progress::{LiveSnapshot, Progress};
+use crate::config::RunConfig;
+use crate::engine::live::LiveSnapshot;
+use crate::fleet::progress::Progress;
+use crate::fleet::protocol::Message;
 use crate::report::Report;
-use crate::run::{Message, RunConfig};
 
 const TICK: Duration = Duration::from_millis(50);
 
@@ -27,16 +29,18 @@ const TICK: Duration = Duration::from_millis(50);
 type Heard = (usize, Option<Message>);
 
 /// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report.
-pub fn run_parent(cfg: &RunConfig, processes: usize, stop: Arc<AtomicBool>) -> io::Result<Report> {
+pub(crate) fn run_parent(
+    cfg: &RunConfig,
+    processes: usize,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
     let processes = (processes as u64).clamp(1, total.max(1)) as usize;
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();
     for k in 0..processes {
-        let from = cfg.indices.start + total * k as u64 / processes as u64;
-        let to = cfg.indices.start + total * (k as u64 + 1) / processes as u64;
-        let mut cmd = worker_command(cfg, from, to, processes)?;
+        let mut cmd = worker_command(&cfg.share(k, processes))?;
         let mut child = cmd
             .spawn()
             .map_err(|e| context(e, format_args!("starting client process {k}")))?;
@@ -80,7 +84,8 @@ pub fn run_parent(cfg: &RunConfig, processes: usize, stop: Arc<AtomicBool>) -> i
         if stop.load(Ordering::Relaxed) && !forwarded {
             forwarded = true;
             for child in &children {
-                signal(child, libc::SIGINT);
+                // A worker that already exited has sent its report (or is missed below).
+                let _ = signal(child.id(), libc::SIGINT);
             }
             stdins.iter_mut().for_each(|s| drop(s.take()));
         }
@@ -111,38 +116,13 @@ pub fn run_parent(cfg: &RunConfig, processes: usize, stop: Arc<AtomicBool>) -> i
     Ok(merged)
 }
 
-/// The command line of one worker: the same workload over indices `from..to`.
-fn worker_command(cfg: &RunConfig, from: u64, to: u64, processes: usize) -> io::Result<Command> {
+/// The command of one worker running `share`.
+fn worker_command(share: &RunConfig) -> io::Result<Command> {
     let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
     let mut cmd = Command::new(exe);
-    cmd.arg(cfg.target.to_string())
-        .args(["--shard", &format!("{from}-{to}")])
-        .args(["--chunk", &cfg.work.chunk.to_string()])
-        .args(["--window", &cfg.work.window.to_string()])
-        .args(["--send", cfg.send.name()])
-        .args(["--rcvbuf", &cfg.rcvbuf.unwrap_or(0).to_string()])
-        .args(["--threads", &cfg.threads.to_string()])
-        .args(["--timeout", &format!("{}us", cfg.timeout.as_micros())])
-        .args(["--connect-retries", &cfg.retries.to_string()]);
-    match cfg.duration {
-        Some(d) => cmd.args(["--duration", &format!("{}us", d.as_micros())]),
-        None => cmd.args(["--bytes", &cfg.work.bytes.to_string()]),
-    };
-    if let Some(rate) = cfg.connect_rate {
-        cmd.args(["--connect-rate", &(rate / processes as f64).to_string()]);
-    }
-    if !cfg.sources.is_empty() {
-        let list: Vec<String> = cfg.sources.iter().map(|ip| ip.to_string()).collect();
-        cmd.args(["--source", &list.join(",")]);
-    }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    cmd.args(share.worker_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
     die_with_parent(&mut cmd);
     Ok(cmd)
-}
-
-fn signal(child: &Child, sig: i32) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill() on a child we have not reaped yet.
-        unsafe { libc::kill(pid, sig) };
-    }
 }

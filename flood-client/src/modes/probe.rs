@@ -6,16 +6,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::connection::classify;
-use crate::histogram::{Latency, Percentiles};
+use crate::cli::ProbeArgs;
+use crate::modes::{print_report, stop_flag, verdict};
+
+use crate::engine::verifier::Pattern;
+use crate::report::histogram::{Latency, Percentiles};
 use crate::report::ErrorKind;
-use crate::verifier::Pattern;
 
 /// Pattern indices of probes start here, far from any flood connection's index.
 const PROBE_INDEX_BASE: u64 = 1 << 40;
@@ -75,6 +78,23 @@ impl ProbeReport {
     }
 }
 
+/// `flood-client probe`: probes until the count or the duration is reached, then reports.
+pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
+    let stop = stop_flag()?;
+    let cfg = ProbeConfig {
+        target: args.addr,
+        interval: args.interval,
+        count: args.count,
+        duration: args.count.is_none().then_some(args.duration),
+        bytes: args.bytes,
+        timeout: args.timeout,
+    };
+    let report = run(&cfg, &stop);
+    let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
+    print_report(&human, &report, args.json);
+    Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
+}
+
 /// Runs probes until the count, the duration or `stop`.
 pub fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
     let pattern = Pattern::new(cfg.bytes);
@@ -128,7 +148,7 @@ fn probe_once(
         let kind = match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
             io::ErrorKind::UnexpectedEof => ErrorKind::ShortEcho,
-            _ => classify(&e),
+            _ => ErrorKind::of(&e),
         };
         (kind, e.to_string())
     };

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::procfs;
+use hostkit::procfs;
 
 /// Cumulative counters from one read of /proc/stat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

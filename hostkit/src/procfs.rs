@@ -1,17 +1,9 @@
-//! Reading process CPU time from /proc (Linux) and from getrusage.
+//! CPU time and memory of a process: other processes' from /proc (Linux; zero elsewhere),
+//! this process's own from getrusage.
 
 use std::time::Duration;
 
-/// Clock ticks per second for /proc times.
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 {
-        hz as f64
-    } else {
-        100.0
-    }
-}
+use crate::sys;
 
 /// The whitespace-separated fields of /proc/PID/stat after the command name.
 fn stat_fields(pid: u32) -> Option<Vec<u64>> {
@@ -29,15 +21,13 @@ fn stat_fields(pid: u32) -> Option<Vec<u64>> {
 pub fn cpu_seconds(pid: u32) -> f64 {
     stat_fields(pid).map_or(0.0, |f| {
         let get = |i: usize| f.get(i).copied().unwrap_or(0) as f64;
-        (get(11) + get(12)) / ticks_per_second()
+        (get(11) + get(12)) / sys::clock_ticks()
     })
 }
 
 /// Resident set size of a process in bytes (0 when it cannot be read).
 pub fn rss_bytes(pid: u32) -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
-    stat_fields(pid).map_or(0, |f| f.get(21).copied().unwrap_or(0) * page)
+    stat_fields(pid).map_or(0, |f| f.get(21).copied().unwrap_or(0) * sys::page_size())
 }
 
 /// The process and its direct children (worker processes), from /proc.
@@ -60,14 +50,7 @@ pub fn tree_cpu_seconds(pid: u32) -> f64 {
 
 /// User plus system CPU time this process has used.
 pub fn self_cpu() -> Duration {
-    // SAFETY: getrusage fills the struct we own.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    Duration::from_micros(sys::self_cpu_us())
 }
 
 /// Counts a server's CPU time over a run: started before the run, read after it.

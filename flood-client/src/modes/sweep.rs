@@ -7,19 +7,23 @@
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use echo_server::limits::FdLimit;
+use hostkit::limits::{raise_nofile, FdLimit};
+use hostkit::units::human_bytes;
 
-use crate::chart::{self, Series};
-use crate::preflight::{self, Facts};
-use crate::run::{self, RunConfig};
-use crate::spawn::{ServerCommand, SERVER_CPU};
-use echo_server::units::human_bytes;
+use crate::cli::SweepArgs;
+use crate::config::RunConfig;
+use crate::fleet;
+use crate::modes::chart::{self, Series};
+use crate::modes::preflight::{self, Facts};
+use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
+use crate::modes::{stop_flag, verdict, USAGE};
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -112,6 +116,61 @@ impl Point {
         self.client_cpu_s_per_gib = median(passing.iter().map(|r| r.client_cpu_s / gib).collect());
         self.server_cpu_s_per_gib = median(passing.iter().map(|r| r.server_cpu_s / gib).collect());
     }
+}
+
+/// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
+/// writes the results.
+pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
+    if let Some(from) = &args.from {
+        let text = std::fs::read_to_string(from)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", from.display())))?;
+        let points: Vec<Point> = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("flood-client: {} is not a sweep.json: {e}", from.display());
+                return Ok(ExitCode::from(USAGE));
+            }
+        };
+        for path in write_all(&points, &args.out)? {
+            eprintln!("flood-client: wrote {}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = stop_flag()?;
+    let limit = raise_nofile()?;
+    if args.pin {
+        hostkit::child::pin_self(CLIENT_CPU)?;
+    }
+    let servers = if args.servers.is_empty() {
+        vec![ServerCommand::echo_server(None)?]
+    } else {
+        args.servers.clone()
+    };
+    let cfg = SweepConfig {
+        servers,
+        connections: args.connections.0.clone(),
+        payloads: args.bytes.0.clone(),
+        repeat: usize::from(args.repeat),
+        pin: args.pin,
+        base: RunConfig {
+            duration: Some(args.run_timeout),
+            ..RunConfig::streaming(&args.stream, 1)
+        },
+        limit,
+        facts: Facts::of_this_machine(limit),
+    };
+    let points = run(&cfg, &stop)?;
+    for path in write_all(&points, &args.out)? {
+        eprintln!("flood-client: wrote {}", path.display());
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&points).map_err(io::Error::other)?
+        );
+    }
+    let all_passed = points.iter().all(|p| p.runs.iter().all(|r| r.passed));
+    Ok(verdict(all_passed && !stop.load(Ordering::Relaxed)))
 }
 
 /// Runs the sweep; `stop` (Ctrl-C) ends it after the current run with what was measured.
@@ -229,7 +288,7 @@ fn run_point(
             bar.inc((cfg.repeat - done) as u64);
             break;
         }
-        let result = run::run_flood(
+        let result = fleet::run_flood(
             &run_cfg,
             processes as usize,
             Some(spawned.pid()),

@@ -10,17 +10,13 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
+use hostkit::readiness::SHORT_READ_DRAINS;
 use mio::net::TcpStream;
 
-use crate::histogram::Latency;
+use crate::engine::sender::Sender;
+use crate::engine::verifier::Pattern;
+use crate::report::histogram::Latency;
 use crate::report::{ErrorKind, Failure};
-use crate::sender::Sender;
-use crate::verifier::Pattern;
-
-/// A short read means the socket was empty (Linux edge-triggered epoll signals every later
-/// arrival); see echo-server's `connection::SHORT_READ_DRAINS` for the reasoning and the
-/// FIN/RST exception handled by [`Connection::peer_closing`].
-pub use echo_server::connection::SHORT_READ_DRAINS;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +31,10 @@ pub enum State {
     Draining,
 }
 
-/// `Workload::bytes` of a connection that streams until told to stop (`--duration`).
-pub const ENDLESS: u64 = u64::MAX;
-
 /// The fixed shape of every connection's work.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workload {
-    /// Bytes each connection sends and must get back ([`ENDLESS`]: no end).
+    /// Bytes each connection sends and must get back (`report::ENDLESS`: no end).
     pub bytes: u64,
     /// Write size.
     pub chunk: u64,
@@ -97,11 +90,6 @@ impl Connection {
             last_progress: now,
             peer_closing: false,
         }
-    }
-
-    /// The socket, for registration.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
     }
 
     /// A failure of this connection, for the report.
@@ -275,24 +263,6 @@ impl Connection {
     }
 
     fn io_failure(&self, err: &io::Error) -> Failure {
-        self.failure(classify(err), err.to_string())
-    }
-}
-
-/// Sorts an I/O error into an [`ErrorKind`].
-pub fn classify(err: &io::Error) -> ErrorKind {
-    match err.raw_os_error() {
-        Some(libc::ECONNREFUSED) => return ErrorKind::Refused,
-        Some(libc::EADDRNOTAVAIL) => return ErrorKind::PortsExhausted,
-        Some(libc::EMFILE | libc::ENFILE) => return ErrorKind::DescriptorsExhausted,
-        Some(libc::ETIMEDOUT) => return ErrorKind::ConnectTimeout,
-        _ => {}
-    }
-    match err.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => ErrorKind::Reset,
-        io::ErrorKind::TimedOut => ErrorKind::Timeout,
-        _ => ErrorKind::Other,
+        self.failure(ErrorKind::of(err), err.to_string())
     }
 }

@@ -52,7 +52,7 @@ impl SendMode {
 pub struct Sender {
     mode: SendMode,
     #[cfg(target_os = "linux")]
-    pipe: Option<echo_server::splice::Pipe>,
+    pipe: Option<hostkit::pipe::Pipe>,
     /// Why this loop writes although splice was asked for.
     fell_back: Option<String>,
 }
@@ -69,7 +69,7 @@ impl Sender {
         };
         if mode == SendMode::Splice {
             #[cfg(target_os = "linux")]
-            match echo_server::splice::Pipe::new() {
+            match hostkit::pipe::Pipe::new() {
                 Ok(pipe) => {
                     pipe.grow(batch + PAGE); // An unaligned batch spans one more page.
                     sender.pipe = Some(pipe);
@@ -129,7 +129,7 @@ impl Sender {
 /// One spliced send: what it did, and whether the pipe is empty again.
 #[cfg(target_os = "linux")]
 fn splice_send(
-    pipe: &echo_server::splice::Pipe,
+    pipe: &hostkit::pipe::Pipe,
     stream: &TcpStream,
     data: &[u8],
     scratch: &mut [u8],

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use echo_server::limits::{capacity_problem, receive_buffer_shortfall, FdLimit};
+use hostkit::limits::{capacity_problem, receive_buffer_shortfall, FdLimit};
 use socket2::{Domain, SockRef, Socket, Type};
 
 /// Fraction of the ephemeral port range planned for, leaving room for other sockets and

@@ -11,21 +11,22 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use echo_server::units::human_bytes;
-use mio::net::TcpStream;
+use hostkit::units::human_bytes;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
-use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::connection::{classify, Connection, Progress, State, Workload, ENDLESS};
-use crate::histogram::Latency;
-use crate::report::{ErrorKind, Failure, Report, KERNEL};
-use crate::sender::{SendMode, Sender};
-use crate::verifier::Pattern;
+use crate::engine::connection::{Connection, Progress, State, Workload};
+use crate::engine::gate::Gate;
+use crate::engine::live::Live;
+use crate::engine::sender::{SendMode, Sender};
+use crate::engine::socket::open_socket;
+use crate::engine::verifier::Pattern;
+use crate::report::histogram::Latency;
+use crate::report::{ErrorKind, Failure, Report, ENDLESS, KERNEL};
 
 /// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
 /// server's SYN and accept queues in a storm.
@@ -61,54 +62,6 @@ pub struct LoopPlan {
     /// Stream for this long after the gate opens, then stop: for an endless workload the
     /// connections still streaming succeeded, for a fixed one they failed (timeout).
     pub duration: Option<Duration>,
-}
-
-/// Live counters one process's loops share, for the progress line.
-#[derive(Debug, Default)]
-pub struct Live {
-    /// Connections established right now.
-    pub open: AtomicU64,
-    /// Connections finished with every byte verified.
-    pub ok: AtomicU64,
-    /// Connections failed.
-    pub failed: AtomicU64,
-    /// Bytes verified so far.
-    pub verified: AtomicU64,
-}
-
-/// The barrier between the connect phase and the stream phase.
-#[derive(Debug, Default)]
-pub struct Gate {
-    /// Loops that finished connecting, and whether the gate is open.
-    state: Mutex<(usize, bool)>,
-    changed: Condvar,
-}
-
-impl Gate {
-    /// Waits up to `timeout` for `loops` loops to finish connecting; true when they have.
-    pub fn wait_arrived(&self, loops: usize, timeout: Duration) -> bool {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(state, timeout, |s| s.0 < loops)
-            .unwrap_or_else(|e| e.into_inner());
-        state.0 >= loops
-    }
-
-    /// Lets every waiting loop start streaming.
-    pub fn open(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.changed.notify_all();
-    }
-
-    fn arrive_and_wait(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 += 1;
-        self.changed.notify_all();
-        while !state.1 {
-            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
-    }
 }
 
 /// What the loops of one process share.
@@ -278,7 +231,7 @@ impl Scheduler {
 
     /// A connect failed: retry refusals and timeouts with back-off, fail the rest.
     fn connect_failed(&mut self, index: u64, attempt: u32, err: &io::Error, now: Instant) {
-        let kind = classify(err);
+        let kind = ErrorKind::of(err);
         let retryable = matches!(kind, ErrorKind::Refused | ErrorKind::ConnectTimeout);
         if retryable && attempt < self.plan.retries && !self.stopped() {
             self.report.connect_retries += 1;
@@ -519,60 +472,6 @@ impl Scheduler {
             detail: "stopped by signal before connecting".into(),
         });
     }
-}
-
-/// A non-blocking socket with TCP_NODELAY and the receive buffer asked for (set before
-/// connect, so the window scale is chosen for it), bound to `source` if given, connecting to
-/// `target`.
-fn open_socket(
-    target: SocketAddr,
-    source: Option<IpAddr>,
-    rcvbuf: Option<usize>,
-) -> io::Result<TcpStream> {
-    let socket = Socket::new(
-        Domain::for_address(target),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    socket.set_nonblocking(true)?;
-    socket.set_tcp_nodelay(true)?;
-    if let Some(bytes) = rcvbuf {
-        socket.set_recv_buffer_size(bytes)?;
-    }
-    if let Some(ip) = source {
-        bind_address_no_port(&socket, ip);
-        socket.bind(&SocketAddr::new(ip, 0).into())?;
-    }
-    match socket.connect(&target.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(TcpStream::from_std(socket.into()))
-}
-
-/// IP_BIND_ADDRESS_NO_PORT: binding a source IP reserves no port until connect(), where the
-/// kernel picks one unique for the whole 4-tuple. Without it every bound socket would hold a
-/// port for all destinations and the range would run out early.
-fn bind_address_no_port(socket: &Socket, ip: IpAddr) {
-    #[cfg(target_os = "linux")]
-    if ip.is_ipv4() {
-        use std::os::fd::AsRawFd;
-        let one: libc::c_int = 1;
-        // SAFETY: setsockopt reads an int we own for the duration of the call. Failure is
-        // harmless (older kernels): bind then reserves the port as usual.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (socket, ip);
 }
 
 /// Microseconds since the Unix epoch.

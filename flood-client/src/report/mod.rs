@@ -3,15 +3,16 @@
 //! and what gets printed. Everything is additive, or a min/max, so merging is exact; derived
 //! figures (elapsed, rates, percentiles) are recomputed by [`Report::finalize`].
 
+pub mod histogram;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use echo_server::units::human_bytes;
+use hostkit::units::human_bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::ENDLESS;
-use crate::histogram::{Latency, Percentiles};
-use crate::verifier::Mismatch;
+use crate::engine::verifier::Mismatch;
+use histogram::{Latency, Percentiles};
 
 /// Why a connection failed. Each kind is counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,6 +43,23 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Sorts an I/O error into its kind.
+    pub fn of(err: &std::io::Error) -> ErrorKind {
+        use std::io::ErrorKind as Io;
+        match err.raw_os_error() {
+            Some(libc::ECONNREFUSED) => return ErrorKind::Refused,
+            Some(libc::EADDRNOTAVAIL) => return ErrorKind::PortsExhausted,
+            Some(libc::EMFILE | libc::ENFILE) => return ErrorKind::DescriptorsExhausted,
+            Some(libc::ETIMEDOUT) => return ErrorKind::ConnectTimeout,
+            _ => {}
+        }
+        match err.kind() {
+            Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => ErrorKind::Reset,
+            Io::TimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// The snake_case name used in JSON and in the human report.
     pub fn name(self) -> &'static str {
         match self {
@@ -74,6 +92,10 @@ pub struct Failure {
     /// Human detail (the OS error, for instance).
     pub detail: String,
 }
+
+/// `bytes_per_connection` of a run whose connections stream until told to stop
+/// (`--duration`).
+pub const ENDLESS: u64 = u64::MAX;
 
 /// How many failures are kept in full.
 pub const KEPT_FAILURES: usize = 10;

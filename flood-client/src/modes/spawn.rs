@@ -2,18 +2,22 @@
 //! command that prints `listening on ADDR` first (`--server-cmd`, the sweep's peers),
 //! optionally pinned to a CPU.
 
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use echo_server::limits::{context, FdLimit};
-use echo_server::server::parse_listening_line;
-use echo_server::supervisor::die_with_parent;
+use hostkit::child::{die_with_parent, pin_child, read_listening, signal};
+use hostkit::context;
+use hostkit::limits::FdLimit;
 
 /// The CPU `--pin` gives the server (the original study's layout: one core each).
 pub const SERVER_CPU: usize = 0;
 /// The CPU `--pin` gives the client.
 pub const CLIENT_CPU: usize = 1;
+
+/// How long a started server may take to print `listening on ADDR`.
+const SERVER_START: Duration = Duration::from_secs(30);
 
 /// Placeholder replaced by the number of server processes a run needs.
 pub const PROCESSES: &str = "{processes}";
@@ -116,15 +120,16 @@ impl ServerCommand {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("server stdout missing"))?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(addr) = parse_listening_line(&line) else {
-            let _ = child.kill();
-            let status = child.wait()?;
-            return Err(io::Error::other(format!(
-                "{} did not start ({status}): its first line was {line:?}, not `listening on ADDR`",
-                self.name
-            )));
+        let addr = match read_listening(stdout, SERVER_START) {
+            Ok((addr, _rest)) => addr,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                return Err(io::Error::other(format!(
+                    "{} did not start ({status}): it {e}",
+                    self.name
+                )));
+            }
         };
         Ok(SpawnedServer { child, addr })
     }
@@ -151,10 +156,8 @@ impl SpawnedServer {
 
     fn terminate(&mut self) -> io::Result<()> {
         if let Ok(None) = self.child.try_wait() {
-            if let Ok(pid) = i32::try_from(self.child.id()) {
-                // SAFETY: kill() on our own child, not reaped yet.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-            }
+            // It may exit on its own in between; wait() below reaps it either way.
+            let _ = signal(self.child.id(), libc::SIGTERM);
             self.child.wait()?;
         }
         Ok(())
@@ -165,41 +168,6 @@ impl Drop for SpawnedServer {
     fn drop(&mut self) {
         let _ = self.terminate();
     }
-}
-
-/// Pins the calling process (and the threads and processes it starts later) to `cpu`.
-pub fn pin_self(cpu: usize) -> io::Result<()> {
-    set_affinity(cpu).map_err(|e| context(e, format_args!("pinning to CPU {cpu}")))
-}
-
-fn pin_child(cmd: &mut Command, cpu: usize) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: sched_setaffinity is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || set_affinity(cpu));
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn set_affinity(cpu: usize) -> io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and sched_setaffinity only
-    // touch that set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_affinity(_cpu: usize) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "CPU pinning needs Linux",
-    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::io;
 use socket2::SockRef;
 
 use crate::units::human_bytes;
+use crate::{context, sys};
 
 /// Descriptors a process keeps for itself (stdio, epoll, listeners, wakers, pipes).
 pub const RESERVED_FDS: u64 = 64;
@@ -29,35 +30,16 @@ impl FdLimit {
 /// Raises the soft RLIMIT_NOFILE to the hard limit (bounded by `fs.nr_open` when the hard
 /// limit is infinite) and returns the result.
 pub fn raise_nofile() -> io::Result<FdLimit> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let (mut soft, hard) = sys::nofile().map_err(|e| context(e, "getrlimit(RLIMIT_NOFILE)"))?;
+    let target = if sys::is_infinite(hard) {
+        read_u64("/proc/sys/fs/nr_open").unwrap_or(1 << 20)
+    } else {
+        hard
     };
-    // SAFETY: getrlimit writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(context(
-            io::Error::last_os_error(),
-            "getrlimit(RLIMIT_NOFILE)",
-        ));
+    if soft < target && sys::set_nofile(target, hard).is_ok() {
+        soft = target;
     }
-    let mut target = lim.rlim_max;
-    if target == libc::RLIM_INFINITY {
-        target = read_u64("/proc/sys/fs/nr_open").unwrap_or(1 << 20) as libc::rlim_t;
-    }
-    if lim.rlim_cur < target {
-        let raised = libc::rlimit {
-            rlim_cur: target,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: setrlimit only reads the struct.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = target;
-        }
-    }
-    Ok(FdLimit {
-        soft: lim.rlim_cur,
-        hard: target,
-    })
+    Ok(FdLimit { soft, hard: target })
 }
 
 /// The kernel's clamp on listen backlogs, `net.core.somaxconn`, where it can be read.
@@ -88,11 +70,6 @@ pub fn receive_buffer_shortfall(socket: SockRef<'_>, asked: usize) -> Option<Str
             human_bytes(granted as u64)
         )
     })
-}
-
-/// Adds what was being attempted to an I/O error, keeping its kind.
-pub fn context(err: io::Error, what: impl std::fmt::Display) -> io::Error {
-    io::Error::new(err.kind(), format!("{what}: {err}"))
 }
 
 /// True for the accept/connect errors that mean "out of descriptors or kernel memory".

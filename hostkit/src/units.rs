@@ -1,9 +1,11 @@
-//! Human-friendly sizes (`64KiB`, `32k`, `1M`) and durations (`500ms`, `30s`, `2m`).
+//! Human-friendly sizes (`64KiB`, `32k`, `1M`), durations (`500ms`, `30s`, `2m`) and
+//! addresses (`127.0.0.1:12345`, `localhost:7`).
 //!
 //! Binary prefixes are the default because socket buffers and the original benchmark's
 //! "32k" chunks are powers of two: `k`, `K`, `KiB` mean 1024. The explicit SI spellings
 //! `KB`, `MB`, `GB` mean powers of 1000.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// Parses a byte count such as `512`, `32k`, `64KiB`, `1MiB` or `10MB`.
@@ -76,6 +78,19 @@ pub fn parse_nonzero_size(text: &str) -> Result<usize, String> {
         0 => Err(format!("`{text}`: must be at least one byte")),
         n => Ok(n),
     }
+}
+
+/// Parses `IP:PORT` or `host:port` (resolved, first address wins).
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|e| {
+            format!("`{text}` is not an address (want IP:PORT, e.g. 127.0.0.1:12345): {e}")
+        })?
+        .next()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
 /// Formats a byte count with a binary unit (`512.0 KiB`).

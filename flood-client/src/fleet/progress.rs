@@ -1,45 +1,10 @@
 //! The live progress bar on stderr (only when stderr is a terminal; silent otherwise).
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering::Relaxed;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
-use crate::scheduler::Live;
-
-/// A copy of the live counters, also what worker processes send their parent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveSnapshot {
-    /// Connections established now.
-    pub open: u64,
-    /// Connections verified and closed.
-    pub ok: u64,
-    /// Connections failed.
-    pub failed: u64,
-    /// Bytes verified.
-    pub verified: u64,
-}
-
-impl LiveSnapshot {
-    /// Reads the shared counters.
-    pub fn of(live: &Live) -> LiveSnapshot {
-        LiveSnapshot {
-            open: live.open.load(Relaxed),
-            ok: live.ok.load(Relaxed),
-            failed: live.failed.load(Relaxed),
-            verified: live.verified.load(Relaxed),
-        }
-    }
-
-    /// Adds another process's counters.
-    pub fn add(&mut self, other: &LiveSnapshot) {
-        self.open += other.open;
-        self.ok += other.ok;
-        self.failed += other.failed;
-        self.verified += other.verified;
-    }
-}
+use crate::engine::live::LiveSnapshot;
 
 /// The progress bar: bytes verified out of all, with connection counts.
 #[derive(Debug)]

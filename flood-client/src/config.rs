@@ -1,0 +1,227 @@
+//! The run's configuration: built from the flags in one place ([`RunConfig::from_flood`]),
+//! and turned into a worker process's command line ([`RunConfig::worker_args`]), which that
+//! worker parses back with the same flags and the same conversion. The round-trip test below
+//! fails when a field is not carried, so a new flag cannot drift silently for workers.
+//!
+//! A new flag goes into `cli.rs` (its spelling and help), a field here (what the run does
+//! with it), its line in `worker_args`, and the round-trip test.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::time::Duration;
+
+use crate::cli::{FloodArgs, StreamArgs};
+use crate::engine::connection::Workload;
+use crate::engine::sender::SendMode;
+use crate::report::ENDLESS;
+
+/// What one process must do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunConfig {
+    /// The echo server.
+    pub(crate) target: SocketAddr,
+    /// Source addresses to spread over (empty: the kernel picks).
+    pub(crate) sources: Vec<IpAddr>,
+    /// Global indices of this process's connections (each one's pattern seed).
+    pub(crate) indices: Range<u64>,
+    /// Each connection's work.
+    pub(crate) work: Workload,
+    /// How chunks are sent.
+    pub(crate) send: SendMode,
+    /// SO_RCVBUF of each connection (`None`: the kernel's).
+    pub(crate) rcvbuf: Option<usize>,
+    /// Event loops in this process.
+    pub(crate) threads: usize,
+    /// New connections per second for this process.
+    pub(crate) connect_rate: Option<f64>,
+    /// No-progress timeout.
+    pub(crate) timeout: Duration,
+    /// Connect retries.
+    pub(crate) retries: u32,
+    /// Stream for this long, then stop: endless workloads succeed then (`--duration`),
+    /// fixed ones fail as timeouts (`--run-timeout`, a sweep's per-run limit).
+    pub(crate) duration: Option<Duration>,
+    /// Draw the progress bar (when stderr is a terminal; never in a worker).
+    pub(crate) show_progress: bool,
+}
+
+impl RunConfig {
+    /// The run the flood's flags ask for (a worker's too: its `--shard` gives its indices).
+    pub(crate) fn from_flood(args: &FloodArgs) -> RunConfig {
+        let endless = args.duration.is_some();
+        RunConfig {
+            target: args.addr,
+            sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
+            indices: args.shard.clone().unwrap_or(0..args.connections),
+            connect_rate: args.connect_rate,
+            retries: args.connect_retries,
+            duration: args.duration.or(args.run_timeout),
+            show_progress: args.shard.is_none(),
+            ..RunConfig::streaming(
+                &args.stream,
+                if endless { ENDLESS } else { args.bytes as u64 },
+            )
+        }
+    }
+
+    /// A run of `bytes` per connection shaped by `stream` (chunk, window, send, buffers,
+    /// threads, timeout), one connection to 127.0.0.1:0 until the caller says otherwise: the
+    /// base every sweep point starts from.
+    pub(crate) fn streaming(stream: &StreamArgs, bytes: u64) -> RunConfig {
+        RunConfig {
+            target: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sources: Vec::new(),
+            indices: 0..1,
+            work: Workload {
+                bytes,
+                chunk: stream.chunk as u64,
+                window: stream.window,
+            },
+            send: stream.send,
+            rcvbuf: stream.rcvbuf(),
+            threads: usize::from(stream.threads),
+            connect_rate: None,
+            timeout: stream.timeout,
+            retries: crate::cli::CONNECT_RETRIES,
+            duration: None,
+            show_progress: false,
+        }
+    }
+
+    /// The share of worker `k` of `processes`: its slice of the indices and of the connect
+    /// rate, no progress bar.
+    pub(crate) fn share(&self, k: usize, processes: usize) -> RunConfig {
+        let total = self.indices.end - self.indices.start;
+        let (k, n) = (k as u64, processes as u64);
+        RunConfig {
+            indices: self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n,
+            connect_rate: self.connect_rate.map(|r| r / processes as f64),
+            show_progress: false,
+            ..self.clone()
+        }
+    }
+
+    /// The command-line arguments (after the program) of a worker that runs exactly this
+    /// configuration: [`RunConfig::from_flood`] of them parsed gives it back.
+    pub(crate) fn worker_args(&self) -> Vec<String> {
+        let mut args = vec![
+            self.target.to_string(),
+            "--shard".into(),
+            format!("{}-{}", self.indices.start, self.indices.end),
+            "--chunk".into(),
+            self.work.chunk.to_string(),
+            "--window".into(),
+            self.work.window.to_string(),
+            "--send".into(),
+            self.send.name().into(),
+            "--rcvbuf".into(),
+            self.rcvbuf.unwrap_or(0).to_string(),
+            "--threads".into(),
+            self.threads.to_string(),
+            "--timeout".into(),
+            micros(self.timeout),
+            "--connect-retries".into(),
+            self.retries.to_string(),
+        ];
+        match (self.work.bytes == ENDLESS, self.duration) {
+            (true, Some(d)) => args.extend(["--duration".into(), micros(d)]),
+            (true, None) => unreachable!("an endless workload always has a duration"),
+            (false, limit) => {
+                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
+                if let Some(d) = limit {
+                    args.extend(["--run-timeout".into(), micros(d)]);
+                }
+            }
+        }
+        if let Some(rate) = self.connect_rate {
+            args.extend(["--connect-rate".into(), rate.to_string()]);
+        }
+        if !self.sources.is_empty() {
+            let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
+            args.extend(["--source".into(), list.join(",")]);
+        }
+        args
+    }
+}
+
+/// A duration as whole microseconds, which the duration parser reads back exactly.
+fn micros(d: Duration) -> String {
+    format!("{}us", d.as_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn parse_back(cfg: &RunConfig) -> RunConfig {
+        let argv = std::iter::once("flood-client".to_string()).chain(cfg.worker_args());
+        let cli = Cli::try_parse_from(argv).expect("a worker's flags parse");
+        assert!(cli.command.is_none());
+        RunConfig::from_flood(&cli.flood)
+    }
+
+    /// Every field set away from its default, so a field the worker's command line does not
+    /// carry comes back different. A new field must be set here too (the literal names them
+    /// all).
+    fn unusual(bytes: u64, duration: Option<Duration>) -> RunConfig {
+        RunConfig {
+            target: "127.0.0.2:4567".parse().unwrap(),
+            sources: vec!["127.0.0.3".parse().unwrap(), "::1".parse().unwrap()],
+            indices: 17..4242,
+            work: Workload {
+                bytes,
+                chunk: 1234,
+                window: 3,
+            },
+            send: SendMode::Write,
+            rcvbuf: Some(300_000),
+            threads: 3,
+            connect_rate: Some(123.5),
+            timeout: Duration::from_micros(2_500_001),
+            retries: 7,
+            duration,
+            show_progress: false,
+        }
+    }
+
+    #[test]
+    fn a_worker_gets_back_exactly_its_share() {
+        let cases = [
+            unusual(98_765, None),
+            unusual(98_765, Some(Duration::from_millis(1_500))),
+            unusual(ENDLESS, Some(Duration::from_micros(3_000_007))),
+        ];
+        for cfg in cases {
+            assert_eq!(parse_back(&cfg), cfg);
+        }
+        let kernel_buffers = RunConfig {
+            rcvbuf: None,
+            connect_rate: None,
+            sources: Vec::new(),
+            ..unusual(1, None)
+        };
+        assert_eq!(parse_back(&kernel_buffers), kernel_buffers);
+    }
+
+    #[test]
+    fn shares_cover_the_indices_and_split_the_rate() {
+        let cfg = RunConfig {
+            show_progress: true,
+            ..unusual(1, None)
+        };
+        let shares: Vec<RunConfig> = (0..3).map(|k| cfg.share(k, 3)).collect();
+        assert_eq!(shares[0].indices.start, cfg.indices.start);
+        assert_eq!(shares[2].indices.end, cfg.indices.end);
+        for pair in shares.windows(2) {
+            assert_eq!(pair[0].indices.end, pair[1].indices.start);
+        }
+        for s in &shares {
+            assert_eq!(s.connect_rate, Some(123.5 / 3.0));
+            assert!(!s.show_progress);
+            assert_eq!(parse_back(s), *s);
+        }
+    }
+}

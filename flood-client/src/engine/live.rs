@@ -1,0 +1,53 @@
+//! Live counters one process's loops share, read by the progress bar and sent by worker
+//! processes to their parent.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+use serde::{Deserialize, Serialize};
+
+/// Live counters one process's loops share, for the progress line.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Connections established right now.
+    pub open: AtomicU64,
+    /// Connections finished with every byte verified.
+    pub ok: AtomicU64,
+    /// Connections failed.
+    pub failed: AtomicU64,
+    /// Bytes verified so far.
+    pub verified: AtomicU64,
+}
+
+/// A copy of the live counters, also what worker processes send their parent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    /// Connections established now.
+    pub open: u64,
+    /// Connections verified and closed.
+    pub ok: u64,
+    /// Connections failed.
+    pub failed: u64,
+    /// Bytes verified.
+    pub verified: u64,
+}
+
+impl LiveSnapshot {
+    /// Reads the shared counters.
+    pub fn of(live: &Live) -> LiveSnapshot {
+        LiveSnapshot {
+            open: live.open.load(Relaxed),
+            ok: live.ok.load(Relaxed),
+            failed: live.failed.load(Relaxed),
+            verified: live.verified.load(Relaxed),
+        }
+    }
+
+    /// Adds another process's counters.
+    pub fn add(&mut self, other: &LiveSnapshot) {
+        self.open += other.open;
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.verified += other.verified;
+    }
+}

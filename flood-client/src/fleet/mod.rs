@@ -1,0 +1,50 @@
+//! The fan-out: one process's event-loop threads ([`process`]), or worker processes of this
+//! binary each running a share of the connections ([`workers`]), talking over [`protocol`];
+//! the [`progress`] bar on top. Whatever the fan-out, the result is one merged report.
+
+pub(crate) mod process;
+pub(crate) mod progress;
+pub(crate) mod protocol;
+pub(crate) mod workers;
+
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use hostkit::procfs;
+
+use crate::config::RunConfig;
+use crate::report::{Report, ServerUsage};
+use protocol::{Message, Role};
+
+/// Runs a whole flood — in this process, or over `processes` worker processes — and adds
+/// the CPU time of the server `server_pid` (and its workers) to the report.
+pub(crate) fn run_flood(
+    cfg: &RunConfig,
+    processes: usize,
+    server_pid: Option<u32>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Report> {
+    let server_cpu = server_pid.map(procfs::ServerCpu::start);
+    let mut report = if processes > 1 {
+        workers::run_parent(cfg, processes, stop)?
+    } else {
+        process::run_process(cfg, stop, Role::Alone)?
+    };
+    if let Some(cpu) = server_cpu {
+        let cpu_s = cpu.seconds();
+        let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
+        report.server = Some(ServerUsage {
+            cpu_s,
+            cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
+        });
+    }
+    Ok(report)
+}
+
+/// Runs this process as worker of a `--processes` parent: its share of the connections,
+/// then its report on stdout.
+pub(crate) fn run_worker(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<()> {
+    let report = process::run_process(cfg, stop, Role::Worker)?;
+    protocol::send(&Message::Report(Box::new(report)))
+}

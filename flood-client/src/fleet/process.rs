@@ -1,0 +1,110 @@
+//! One client process: splits its connections over event-loop threads, opens the gate when
+//! every loop is connected (after asking the parent, for a worker process), shows progress,
+//! and merges the loops' reports into the process report.
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hostkit::procfs;
+
+use crate::config::RunConfig;
+use crate::engine::gate::Gate;
+use crate::engine::live::{Live, LiveSnapshot};
+use crate::engine::scheduler::{self, LoopPlan, Shared, BUFFER_SIZE};
+use crate::engine::verifier::Pattern;
+use crate::fleet::progress::Progress;
+use crate::fleet::protocol::{self, Message, Role};
+use crate::report::Report;
+
+/// How often the main thread looks at the loops (nothing measured depends on it).
+const TICK: Duration = Duration::from_millis(50);
+/// How often a worker sends progress to its parent.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs this process's share of the flood and returns its finalized report.
+pub(crate) fn run_process(
+    cfg: &RunConfig,
+    stop: Arc<AtomicBool>,
+    role: Role,
+) -> io::Result<Report> {
+    let cpu_at_start = procfs::self_cpu();
+    let shared = Shared {
+        stop,
+        live: Arc::new(Live::default()),
+        gate: Arc::new(Gate::default()),
+        pattern: Arc::new(Pattern::new(BUFFER_SIZE.max(cfg.work.chunk as usize))),
+    };
+    let sources: Arc<[IpAddr]> = cfg.sources.clone().into();
+    let total = cfg.indices.end - cfg.indices.start;
+    let loops = (cfg.threads as u64).clamp(1, total.max(1));
+    let mut handles = Vec::new();
+    for i in 0..loops {
+        let from = cfg.indices.start + total * i / loops;
+        let to = cfg.indices.start + total * (i + 1) / loops;
+        let plan = LoopPlan {
+            target: cfg.target,
+            sources: sources.clone(),
+            indices: from..to,
+            work: cfg.work,
+            send: cfg.send,
+            rcvbuf: cfg.rcvbuf,
+            connect_rate: cfg.connect_rate.map(|r| r / loops as f64),
+            timeout: cfg.timeout,
+            retries: cfg.retries,
+            duration: cfg.duration,
+        };
+        let shared = shared.clone();
+        handles.push(
+            thread::Builder::new()
+                .name(format!("loop-{i}"))
+                .spawn(move || scheduler::run(plan, shared))?,
+        );
+    }
+
+    let progress = match role {
+        Role::Alone if cfg.show_progress => Progress::new(total.saturating_mul(cfg.work.bytes)),
+        Role::Alone => Progress::hidden(),
+        Role::Worker => Progress::hidden(),
+    };
+    let mut gate_open = false;
+    let mut last_progress = Instant::now();
+    while !handles.iter().all(|h| h.is_finished()) {
+        if gate_open {
+            thread::sleep(TICK);
+        } else if shared.gate.wait_arrived(handles.len(), TICK)
+            || shared.stop.load(Ordering::Relaxed)
+        {
+            if role == Role::Worker {
+                protocol::send(&Message::Ready)?;
+                protocol::wait_for_go();
+            }
+            shared.gate.open();
+            gate_open = true;
+        }
+        let now = LiveSnapshot::of(&shared.live);
+        progress.update(&now);
+        if role == Role::Worker && last_progress.elapsed() >= PROGRESS_EVERY {
+            protocol::send(&Message::Progress(now))?;
+            last_progress = Instant::now();
+        }
+    }
+    progress.finish();
+
+    let mut report = Report::default();
+    for h in handles {
+        let loop_report = h
+            .join()
+            .map_err(|_| io::Error::other("an event loop panicked"))??;
+        report.merge(&loop_report).map_err(io::Error::other)?;
+    }
+    report.processes = 1;
+    report.client_cpu_s = procfs::self_cpu()
+        .saturating_sub(cpu_at_start)
+        .as_secs_f64();
+    report.finalize();
+    Ok(report)
+}

@@ -1,0 +1,45 @@
+//! What a worker process and its parent say to each other: the worker writes one JSON
+//! [`Message`] per line on stdout; the parent writes `go` on the worker's stdin once every
+//! worker is connected, or closes it to stop them.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::live::LiveSnapshot;
+use crate::report::Report;
+
+/// A line a worker process writes on stdout for its parent.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Message {
+    /// Every connection of the worker is up (or failed); it waits for `go` on stdin.
+    Ready,
+    /// Live counters.
+    Progress(LiveSnapshot),
+    /// The final report.
+    Report(Box<Report>),
+}
+
+/// How the process talks to the outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The only process: opens its own gate, draws the progress bar.
+    Alone,
+    /// A worker of a `--processes` parent: JSON lines on stdout, `go` on stdin.
+    Worker,
+}
+
+/// Writes one protocol line to stdout.
+pub(crate) fn send(msg: &Message) -> io::Result<()> {
+    let line = serde_json::to_string(msg).map_err(io::Error::other)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// Blocks until the parent says `go` (or closes stdin: it is stopping, go and finish).
+pub(crate) fn wait_for_go() {
+    let mut line = String::new();
+    let _ = io::stdin().lock().read_line(&mut line);
+}

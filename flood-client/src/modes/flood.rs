@@ -1,0 +1,108 @@
+//! The flood itself (no subcommand): N connections, each sends its bytes and verifies the
+//! echo. [`prepare`] is the start every streaming mode shares: build the run, serve as a
+//! worker if this is one, check the box, start the server.
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use hostkit::limits::raise_nofile;
+
+use crate::cli::FloodArgs;
+use crate::config::RunConfig;
+use crate::engine::sender::SendMode;
+use crate::fleet;
+use crate::modes::preflight::{self, Facts};
+use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::modes::{print_report, stop_flag, verdict, USAGE};
+
+/// A checked run, ready to execute: its config, the server it measures, the stop flag.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) cfg: RunConfig,
+    pub(crate) processes: usize,
+    pub(crate) server: Option<SpawnedServer>,
+    pub(crate) server_pid: Option<u32>,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+/// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
+/// the run cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
+pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
+    let stop = stop_flag()?;
+    let limit = raise_nofile()?;
+    let mut cfg = RunConfig::from_flood(args);
+    if args.shard.is_some() {
+        fleet::run_worker(&cfg, stop)?;
+        return Ok(Err(ExitCode::SUCCESS));
+    }
+    let processes = u64::from(args.processes);
+    let facts = Facts::of_this_machine(limit);
+    match preflight::check(args.connections, processes, &cfg.sources, args.addr, &facts) {
+        Ok((sources, note)) => {
+            if let Some(note) = note {
+                eprintln!("flood-client: {note}");
+            }
+            cfg.sources = sources;
+        }
+        Err(why) => {
+            eprintln!("flood-client: this run cannot fit: {why}");
+            return Ok(Err(ExitCode::from(USAGE)));
+        }
+    }
+    if let Some(note) = cfg
+        .rcvbuf
+        .and_then(|asked| preflight::receive_buffer_note(cfg.target, asked))
+    {
+        eprintln!("flood-client: warning: {note}");
+    }
+    let command = match (&args.server_cmd, args.spawn_server) {
+        (Some(c), _) => Some(c.clone()),
+        (None, true) => Some(ServerCommand::echo_server(server_rcvbuf(&cfg))?),
+        (None, false) => None,
+    };
+    if args.pin {
+        hostkit::child::pin_self(CLIENT_CPU)?;
+    }
+    let server_cpu = args.pin.then_some(SERVER_CPU);
+    let server = match command {
+        Some(c) => {
+            let s = c.start(args.connections, limit, server_cpu)?;
+            cfg.target = s.addr;
+            Some(s)
+        }
+        None => None,
+    };
+    let server_pid = server.as_ref().map(SpawnedServer::pid).or(args.server_pid);
+    Ok(Ok(Prepared {
+        cfg,
+        processes: usize::from(args.processes),
+        server,
+        server_pid,
+        stop,
+    }))
+}
+
+/// The receive buffer `--spawn-server` gives the server's connections: the client's own when
+/// the client splices, so the echo travels in the client's pattern pages, which stay in
+/// cache however many of them the server queues; none when it writes, as then each byte in
+/// flight is a page of its own and a deeper server queue pushes the client's verifying reads
+/// out of cache (measured in docs/PERFORMANCE.md: slower than the kernel's buffer).
+fn server_rcvbuf(cfg: &RunConfig) -> Option<usize> {
+    cfg.rcvbuf.filter(|_| cfg.send == SendMode::Splice)
+}
+
+/// `flood-client [ADDR] …`: runs the flood and prints its report.
+pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
+    let p = match prepare(args)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
+    if let Some(server) = p.server {
+        server.stop()?;
+    }
+    print_report(&report.human(), &report, args.json);
+    Ok(verdict(report.passed()))
+}

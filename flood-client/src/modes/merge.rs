@@ -1,0 +1,39 @@
+//! `flood-client merge`: adds up JSON reports of runs on several hosts (or processes) into
+//! one; histograms travel serialized, so the merged percentiles are exact.
+
+use std::io;
+use std::process::ExitCode;
+
+use crate::cli::MergeArgs;
+use crate::modes::{print_report, verdict, USAGE};
+use crate::report::Report;
+
+/// Reads every report, merges them and prints the result.
+pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
+    let mut merged = Report::default();
+    for path in &args.files {
+        let text = if path.as_os_str() == "-" {
+            io::read_to_string(io::stdin())?
+        } else {
+            std::fs::read_to_string(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
+        };
+        let report: Report = match serde_json::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "flood-client: {} is not a flood-client JSON report: {e}",
+                    path.display()
+                );
+                return Ok(ExitCode::from(USAGE));
+            }
+        };
+        if let Err(e) = merged.merge(&report) {
+            eprintln!("flood-client: cannot merge {}: {e}", path.display());
+            return Ok(ExitCode::from(USAGE));
+        }
+    }
+    merged.finalize();
+    print_report(&merged.human(), &merged, args.json);
+    Ok(verdict(merged.passed()))
+}

@@ -1,0 +1,39 @@
+//! hostkit: what echo-server and flood-client both need of the host they run on, and
+//! nothing else. It is flood-client's only way into shared code: the client imports no
+//! module of the server.
+//!
+//! - [`units`]: human sizes, durations, counts and addresses, parsed and printed.
+//! - [`limits`]: the open-file limit, what it lets one process hold, socket buffer grants.
+//! - [`child`]: starting a child process that announces `listening on ADDR`, reading that
+//!   line with a deadline, signalling it, tying its life to ours, pinning it to a CPU.
+//! - [`pipe`]: the splice pipe both binaries move bytes through without copying (Linux).
+//! - [`ports`]: keeping the client port range from running out when binding a source.
+//! - [`procfs`]: CPU time and memory of a process, from /proc and getrusage.
+//! - [`readiness`]: what edge-triggered readiness promises on this platform.
+//!
+//! Every `unsafe` block of the workspace lives in the private `sys` module, each with its
+//! SAFETY comment; the rest of this crate and both binaries forbid `unsafe`.
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    unsafe_code,
+    unused,
+    dead_code
+)]
+
+pub mod child;
+pub mod limits;
+#[cfg(target_os = "linux")]
+pub mod pipe;
+pub mod ports;
+pub mod procfs;
+pub mod readiness;
+mod sys;
+pub mod units;
+
+use std::io;
+
+/// Adds what was being attempted to an I/O error, keeping its kind.
+pub fn context(err: io::Error, what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
