@@ -9,7 +9,7 @@
 #![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
 #![forbid(unsafe_code)]
 
-pub mod cli;
+pub(crate) mod cli;
 pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod fleet;
@@ -18,11 +18,23 @@ pub mod report;
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory, Parser};
+
 use cli::{Cli, Sub};
 
-/// Runs what the command line asks for and returns the process's exit code: 0 passed, 1 a
-/// run failed or a byte mismatched, 2 bad usage or a run that cannot fit this box.
-pub fn run(cli: &Cli) -> ExitCode {
+/// The whole program: parses the command line, runs what it asks for and returns the exit
+/// code: 0 passed, 1 a run failed or a byte mismatched, 2 bad usage or a run that cannot fit
+/// this box.
+pub fn main() -> ExitCode {
+    run(&Cli::parse())
+}
+
+/// The command-line definition, for man pages and shell completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+fn run(cli: &Cli) -> ExitCode {
     let result = match &cli.command {
         Some(Sub::Merge(args)) => modes::merge::run(args),
         Some(Sub::Saturate(args)) => modes::saturate::command(args),

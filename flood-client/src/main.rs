@@ -1,11 +1,6 @@
-//! The `flood-client` binary: parse the flags, run, exit with the verdict.
+//! The `flood-client` binary: everything is in the library, so tests, man pages and shell
+//! completions see the same program.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-use flood_client::cli::Cli;
-
-fn main() -> ExitCode {
-    flood_client::run(&Cli::parse())
+fn main() -> std::process::ExitCode {
+    flood_client::main()
 }

@@ -20,7 +20,7 @@ use crate::report::{ErrorKind, Failure};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// connect() issued, waiting for WRITABLE.
     Connecting,
     /// Connected; waiting for every other connection before sending.
@@ -33,50 +33,56 @@ pub enum State {
 
 /// The fixed shape of every connection's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Workload {
+pub(crate) struct Workload {
     /// Bytes each connection sends and must get back (`report::ENDLESS`: no end).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Write size.
-    pub chunk: u64,
+    pub(crate) chunk: u64,
     /// Chunks allowed in flight.
-    pub window: u64,
+    pub(crate) window: u64,
 }
 
 /// What one drive of a connection reports to its loop.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Bytes verified in this drive.
-    pub verified: u64,
+    pub(crate) verified: u64,
     /// Whole chunks verified in this drive.
-    pub chunks: u64,
+    pub(crate) chunks: u64,
 }
 
 /// A connection and its place in the stream.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     stream: TcpStream,
     /// Global connection index: its pattern and its name in failure reports.
-    pub index: u64,
+    pub(crate) index: u64,
     start: usize,
     /// Where the connection is.
-    pub state: State,
+    pub(crate) state: State,
     /// When the current connect attempt began.
-    pub connect_started: Instant,
+    pub(crate) connect_started: Instant,
     /// Which connect attempt this is (0 = first).
-    pub attempt: u32,
+    pub(crate) attempt: u32,
     sent: u64,
     verified: u64,
     /// Write start of each unanswered chunk, indexed by chunk number modulo the window.
     chunk_started: Box<[Instant]>,
     /// Last time a byte moved (or the connect began), for `--timeout`.
-    pub last_progress: Instant,
+    pub(crate) last_progress: Instant,
     /// An event said read-closed or error: read to the end, never stop on a short read.
-    pub peer_closing: bool,
+    pub(crate) peer_closing: bool,
 }
 
 impl Connection {
     /// Wraps a socket whose connect() is in progress.
-    pub fn new(stream: TcpStream, index: u64, attempt: u32, window: u64, now: Instant) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        index: u64,
+        attempt: u32,
+        window: u64,
+        now: Instant,
+    ) -> Self {
         Connection {
             stream,
             index,
@@ -93,7 +99,7 @@ impl Connection {
     }
 
     /// A failure of this connection, for the report.
-    pub fn failure(&self, kind: ErrorKind, detail: impl Into<String>) -> Failure {
+    pub(crate) fn failure(&self, kind: ErrorKind, detail: impl Into<String>) -> Failure {
         Failure {
             connection: self.index,
             kind,
@@ -104,7 +110,7 @@ impl Connection {
     }
 
     /// On WRITABLE while connecting: `Ok(true)` once connected, `Ok(false)` if not yet.
-    pub fn finish_connect(&mut self) -> io::Result<bool> {
+    pub(crate) fn finish_connect(&mut self) -> io::Result<bool> {
         if let Some(err) = self.stream.take_error()? {
             return Err(err);
         }
@@ -119,14 +125,14 @@ impl Connection {
     }
 
     /// Starts streaming (after every connection is up).
-    pub fn go(&mut self, now: Instant) {
+    pub(crate) fn go(&mut self, now: Instant) {
         self.state = State::Streaming;
         self.last_progress = now;
     }
 
     /// Reads and verifies what arrived, then sends what the window allows. `Ok(true)` when
     /// the connection is finished (every byte verified, EOF seen).
-    pub fn drive(
+    pub(crate) fn drive(
         &mut self,
         work: &Workload,
         pattern: &Pattern,

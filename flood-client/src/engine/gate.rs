@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// The barrier between the connect phase and the stream phase.
 #[derive(Debug, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// Loops that finished connecting, and whether the gate is open.
     state: Mutex<(usize, bool)>,
     changed: Condvar,
@@ -15,7 +15,7 @@ pub struct Gate {
 
 impl Gate {
     /// Waits up to `timeout` for `loops` loops to finish connecting; true when they have.
-    pub fn wait_arrived(&self, loops: usize, timeout: Duration) -> bool {
+    pub(crate) fn wait_arrived(&self, loops: usize, timeout: Duration) -> bool {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (state, _) = self
             .changed
@@ -25,7 +25,7 @@ impl Gate {
     }
 
     /// Lets every waiting loop start streaming.
-    pub fn open(&self) {
+    pub(crate) fn open(&self) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
         self.changed.notify_all();
     }

@@ -8,33 +8,33 @@ use serde::{Deserialize, Serialize};
 
 /// Live counters one process's loops share, for the progress line.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     /// Connections established right now.
-    pub open: AtomicU64,
+    pub(crate) open: AtomicU64,
     /// Connections finished with every byte verified.
-    pub ok: AtomicU64,
+    pub(crate) ok: AtomicU64,
     /// Connections failed.
-    pub failed: AtomicU64,
+    pub(crate) failed: AtomicU64,
     /// Bytes verified so far.
-    pub verified: AtomicU64,
+    pub(crate) verified: AtomicU64,
 }
 
 /// A copy of the live counters, also what worker processes send their parent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveSnapshot {
+pub(crate) struct LiveSnapshot {
     /// Connections established now.
-    pub open: u64,
+    pub(crate) open: u64,
     /// Connections verified and closed.
-    pub ok: u64,
+    pub(crate) ok: u64,
     /// Connections failed.
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// Bytes verified.
-    pub verified: u64,
+    pub(crate) verified: u64,
 }
 
 impl LiveSnapshot {
     /// Reads the shared counters.
-    pub fn of(live: &Live) -> LiveSnapshot {
+    pub(crate) fn of(live: &Live) -> LiveSnapshot {
         LiveSnapshot {
             open: live.open.load(Relaxed),
             ok: live.ok.load(Relaxed),
@@ -44,7 +44,7 @@ impl LiveSnapshot {
     }
 
     /// Adds another process's counters.
-    pub fn add(&mut self, other: &LiveSnapshot) {
+    pub(crate) fn add(&mut self, other: &LiveSnapshot) {
         self.open += other.open;
         self.ok += other.ok;
         self.failed += other.failed;

@@ -30,9 +30,9 @@ use crate::report::{ErrorKind, Failure, Report, ENDLESS, KERNEL};
 
 /// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
 /// server's SYN and accept queues in a storm.
-pub const MAX_CONNECTING: usize = 512;
+pub(crate) const MAX_CONNECTING: usize = 512;
 /// Size of each loop's read buffer.
-pub const BUFFER_SIZE: usize = 256 * 1024;
+pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
 /// First back-off before a refused or timed-out connect is retried; it doubles each time.
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest poll: how soon a Ctrl-C or a timeout is noticed.
@@ -40,41 +40,41 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// What one loop must do.
 #[derive(Debug, Clone)]
-pub struct LoopPlan {
+pub(crate) struct LoopPlan {
     /// The echo server.
-    pub target: SocketAddr,
+    pub(crate) target: SocketAddr,
     /// Source addresses to spread connections over (empty: the kernel picks).
-    pub sources: Arc<[IpAddr]>,
+    pub(crate) sources: Arc<[IpAddr]>,
     /// Global indices of the connections this loop owns.
-    pub indices: Range<u64>,
+    pub(crate) indices: Range<u64>,
     /// The work of each connection.
-    pub work: Workload,
+    pub(crate) work: Workload,
     /// How chunks are sent.
-    pub send: SendMode,
+    pub(crate) send: SendMode,
     /// SO_RCVBUF of each connection (`None`: the kernel's).
-    pub rcvbuf: Option<usize>,
+    pub(crate) rcvbuf: Option<usize>,
     /// New connections per second for this loop, if paced.
-    pub connect_rate: Option<f64>,
+    pub(crate) connect_rate: Option<f64>,
     /// A connect or a chunk that makes no progress this long fails.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Retries of a refused or timed-out connect.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Stream for this long after the gate opens, then stop: for an endless workload the
     /// connections still streaming succeeded, for a fixed one they failed (timeout).
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
 }
 
 /// What the loops of one process share.
 #[derive(Debug, Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Set by Ctrl-C: finish now with a partial report.
-    pub stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<AtomicBool>,
     /// Progress counters.
-    pub live: Arc<Live>,
+    pub(crate) live: Arc<Live>,
     /// The all-connected barrier.
-    pub gate: Arc<Gate>,
+    pub(crate) gate: Arc<Gate>,
     /// The byte pattern.
-    pub pattern: Arc<Pattern>,
+    pub(crate) pattern: Arc<Pattern>,
 }
 
 /// A connect waiting for its retry time.
@@ -102,7 +102,7 @@ struct Scheduler {
 }
 
 /// Runs one loop to completion and returns its report (times, counts, histograms).
-pub fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
+pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     let now = Instant::now();
     let sender = Sender::new(plan.send, shared.pattern.max_slice());
     let mut s = Scheduler {
@@ -475,7 +475,7 @@ impl Scheduler {
 }
 
 /// Microseconds since the Unix epoch.
-pub fn unix_us(t: SystemTime) -> u64 {
+pub(crate) fn unix_us(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
 }

@@ -23,7 +23,7 @@ const PAGE: usize = 4096;
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum SendMode {
+pub(crate) enum SendMode {
     /// write(2): one copy per byte sent.
     Write,
     /// vmsplice(2) + splice(2) through a pipe: no copy (Linux; elsewhere it writes).
@@ -32,14 +32,14 @@ pub enum SendMode {
 
 impl SendMode {
     /// The default: splice where the kernel has it.
-    pub const DEFAULT: SendMode = if cfg!(target_os = "linux") {
+    pub(crate) const DEFAULT: SendMode = if cfg!(target_os = "linux") {
         SendMode::Splice
     } else {
         SendMode::Write
     };
 
     /// The flag's spelling.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SendMode::Write => "write",
             SendMode::Splice => "splice",
@@ -49,7 +49,7 @@ impl SendMode {
 
 /// One loop's way of sending; see the module documentation.
 #[derive(Debug)]
-pub struct Sender {
+pub(crate) struct Sender {
     mode: SendMode,
     #[cfg(target_os = "linux")]
     pipe: Option<hostkit::pipe::Pipe>,
@@ -60,7 +60,7 @@ pub struct Sender {
 impl Sender {
     /// A sender for `mode` whose sends may be up to `batch` bytes long; a splice sender
     /// that cannot make its pipe writes instead.
-    pub fn new(mode: SendMode, batch: usize) -> Sender {
+    pub(crate) fn new(mode: SendMode, batch: usize) -> Sender {
         let mut sender = Sender {
             mode,
             #[cfg(target_os = "linux")]
@@ -87,7 +87,7 @@ impl Sender {
 
     /// How this loop sent, for the report: the mode's name, or `write (why)` when it had
     /// to write although splice was asked for.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.fell_back {
             Some(why) => format!("write ({why})"),
             None => self.mode.name().to_string(),
@@ -96,7 +96,7 @@ impl Sender {
 
     /// Sends a prefix of `data`, like `write`: how many bytes the socket took, or an error
     /// (`WouldBlock` when it took none). `scratch` is only used to empty the pipe.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         stream: &TcpStream,
         data: &[u8],

@@ -5,25 +5,16 @@
 //! connection's (crossed streams are caught) and checking an echo is a slice comparison,
 //! with nothing generated per byte while the test runs.
 
+use crate::report::Mismatch;
+
 /// Length of the pattern's cycle. A power of two, so start offsets are a bijection below it.
-pub const PERIOD: usize = 1 << 20;
+pub(crate) const PERIOD: usize = 1 << 20;
 /// Odd multiplier spreading connection indices over the cycle (distinct for 2^20 indices).
 const SPREAD: u64 = 0x9E37_79B9;
 
-/// A mismatching byte: where it is and what it should have been.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Mismatch {
-    /// Byte offset within the connection's stream.
-    pub offset: u64,
-    /// The byte that was sent there.
-    pub expected: u8,
-    /// The byte that came back.
-    pub received: u8,
-}
-
 /// The shared, read-only pattern block.
 #[derive(Debug)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     /// `PERIOD` bytes plus `max_slice` repeated at the end, so any slice is contiguous.
     block: Box<[u8]>,
     max_slice: usize,
@@ -31,7 +22,7 @@ pub struct Pattern {
 
 impl Pattern {
     /// Builds the block; no slice asked of it may be longer than `max_slice`.
-    pub fn new(max_slice: usize) -> Pattern {
+    pub(crate) fn new(max_slice: usize) -> Pattern {
         let mut block = vec![0u8; PERIOD + max_slice];
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         for word in block[..PERIOD].chunks_exact_mut(8) {
@@ -51,7 +42,7 @@ impl Pattern {
     }
 
     /// Where connection `index`'s stream starts in the cycle.
-    pub fn start_of(index: u64) -> usize {
+    pub(crate) fn start_of(index: u64) -> usize {
         (index.wrapping_mul(SPREAD) as usize) & (PERIOD - 1)
     }
 
@@ -59,19 +50,19 @@ impl Pattern {
     ///
     /// # Panics
     /// If `len` exceeds the `max_slice` the pattern was built for (a caller bug).
-    pub fn slice(&self, start: usize, offset: u64, len: usize) -> &[u8] {
+    pub(crate) fn slice(&self, start: usize, offset: u64, len: usize) -> &[u8] {
         assert!(len <= self.max_slice, "slice of {len} > {}", self.max_slice);
         let at = (start + (offset % PERIOD as u64) as usize) & (PERIOD - 1);
         &self.block[at..at + len]
     }
 
     /// The longest slice this pattern hands out.
-    pub fn max_slice(&self) -> usize {
+    pub(crate) fn max_slice(&self) -> usize {
         self.max_slice
     }
 
     /// Checks bytes received at `offset` of the stream starting at `start`.
-    pub fn verify(&self, start: usize, offset: u64, got: &[u8]) -> Result<(), Mismatch> {
+    pub(crate) fn verify(&self, start: usize, offset: u64, got: &[u8]) -> Result<(), Mismatch> {
         let mut checked = 0;
         for piece in got.chunks(self.max_slice) {
             let want = self.slice(start, offset + checked as u64, piece.len());

@@ -8,11 +8,11 @@ use crate::engine::live::LiveSnapshot;
 
 /// The progress bar: bytes verified out of all, with connection counts.
 #[derive(Debug)]
-pub struct Progress(Option<ProgressBar>);
+pub(crate) struct Progress(Option<ProgressBar>);
 
 impl Progress {
     /// A bar over `total_bytes` when stderr is a terminal, nothing otherwise.
-    pub fn new(total_bytes: u64) -> Progress {
+    pub(crate) fn new(total_bytes: u64) -> Progress {
         if !std::io::stderr().is_terminal() {
             return Progress(None);
         }
@@ -26,12 +26,12 @@ impl Progress {
     }
 
     /// No bar at all (worker processes: their parent draws one).
-    pub fn hidden() -> Progress {
+    pub(crate) fn hidden() -> Progress {
         Progress(None)
     }
 
     /// Shows the latest counters.
-    pub fn update(&self, now: &LiveSnapshot) {
+    pub(crate) fn update(&self, now: &LiveSnapshot) {
         if let Some(bar) = &self.0 {
             bar.set_position(now.verified);
             bar.set_message(format!(
@@ -42,7 +42,7 @@ impl Progress {
     }
 
     /// Removes the bar before the report is printed.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }

@@ -7,15 +7,15 @@ use std::path::Path;
 
 /// One line of the chart.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+pub(crate) struct Series {
     /// Legend text.
-    pub label: String,
+    pub(crate) label: String,
     /// (x, y) points, both positive (log axes); others are left out.
-    pub points: Vec<(f64, f64)>,
+    pub(crate) points: Vec<(f64, f64)>,
     /// Drawn dashed (the second payload size).
-    pub dashed: bool,
+    pub(crate) dashed: bool,
     /// Lines of one group (one server) share a colour.
-    pub group: usize,
+    pub(crate) group: usize,
 }
 
 const WIDTH: f64 = 1000.0;
@@ -46,7 +46,7 @@ fn pow2_label(x: f64) -> String {
 }
 
 /// Draws the chart as an SVG document.
-pub fn svg(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+pub(crate) fn svg(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let pts = || {
         series
             .iter()
@@ -184,7 +184,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Renders an SVG document to a PNG file (system fonts for the text, where installed).
-pub fn write_png(svg: &str, path: &Path) -> io::Result<()> {
+pub(crate) fn write_png(svg: &str, path: &Path) -> io::Result<()> {
     use resvg::{tiny_skia, usvg};
     let mut opt = usvg::Options::default();
     opt.fontdb_mut().load_system_fonts();

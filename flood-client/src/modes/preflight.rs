@@ -13,11 +13,11 @@ const PORT_HEADROOM: f64 = 0.9;
 /// Connections per source address beyond which a loopback target gets more source
 /// addresses: the kernel's search for a free port slows as the range fills (measured: 32,768
 /// connections took 5.7 s to connect over 2 addresses, 0.74 s over 8).
-pub const SPREAD_ABOVE: u64 = 4096;
+pub(crate) const SPREAD_ABOVE: u64 = 4096;
 
 /// A warning when the kernel grants a socket towards `target` less receive buffer than
 /// `asked` (tried on a socket that is never connected), naming the limit and the fix.
-pub fn receive_buffer_note(target: SocketAddr, asked: usize) -> Option<String> {
+pub(crate) fn receive_buffer_note(target: SocketAddr, asked: usize) -> Option<String> {
     let socket = Socket::new(Domain::for_address(target), Type::STREAM, None).ok()?;
     socket.set_recv_buffer_size(asked).ok()?;
     receive_buffer_shortfall(SockRef::from(&socket), asked)
@@ -25,16 +25,16 @@ pub fn receive_buffer_note(target: SocketAddr, asked: usize) -> Option<String> {
 
 /// The kernel facts the checks use.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// This process's descriptor limit (after raising the soft limit).
-    pub fd_limit: FdLimit,
+    pub(crate) fd_limit: FdLimit,
     /// `net.ipv4.ip_local_port_range` (low, high), if readable.
-    pub port_range: Option<(u64, u64)>,
+    pub(crate) port_range: Option<(u64, u64)>,
 }
 
 impl Facts {
     /// Reads the facts of this machine.
-    pub fn of_this_machine(fd_limit: FdLimit) -> Facts {
+    pub(crate) fn of_this_machine(fd_limit: FdLimit) -> Facts {
         let port_range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
             .ok()
             .and_then(|s| {
@@ -48,7 +48,7 @@ impl Facts {
     }
 
     /// Ports one source address can use towards one destination.
-    pub fn ports_per_source(&self) -> Option<u64> {
+    pub(crate) fn ports_per_source(&self) -> Option<u64> {
         self.port_range
             .map(|(lo, hi)| ((hi.saturating_sub(lo) + 1) as f64 * PORT_HEADROOM) as u64)
     }
@@ -57,7 +57,7 @@ impl Facts {
 /// Checks that `connections` fit in `processes` processes and in the port range; returns the
 /// source addresses to use (given ones, or loopback ones chosen to spread a loopback target)
 /// and a note to print, or the reason it cannot fit.
-pub fn check(
+pub(crate) fn check(
     connections: u64,
     processes: u64,
     sources: &[IpAddr],

@@ -25,41 +25,41 @@ const PROBE_INDEX_BASE: u64 = 1 << 40;
 
 /// What to probe, how often, for how long.
 #[derive(Debug, Clone)]
-pub struct ProbeConfig {
+pub(crate) struct ProbeConfig {
     /// The echo server.
-    pub target: SocketAddr,
+    pub(crate) target: SocketAddr,
     /// Time between intended probe starts.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Stop after this many probes (or at `duration`, or when told).
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// Stop after this long.
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Bytes each probe sends and must get back.
-    pub bytes: usize,
+    pub(crate) bytes: usize,
     /// A probe that takes longer than this fails as a timeout.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Probe results.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ProbeReport {
+pub(crate) struct ProbeReport {
     /// Probes started.
-    pub attempts: u64,
+    pub(crate) attempts: u64,
     /// Probes whose echo came back whole and verified.
-    pub ok: u64,
+    pub(crate) ok: u64,
     /// Failures by kind.
-    pub errors: BTreeMap<ErrorKind, u64>,
+    pub(crate) errors: BTreeMap<ErrorKind, u64>,
     /// The first failure, in words.
-    pub first_failure: Option<String>,
+    pub(crate) first_failure: Option<String>,
     /// Intended start to verified echo, successful probes only.
-    pub latency: Percentiles,
+    pub(crate) latency: Percentiles,
     /// The same, serialized for merging.
-    pub histogram: Latency,
+    pub(crate) histogram: Latency,
 }
 
 impl ProbeReport {
     /// One line for the human report.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let ms = |us: u64| us as f64 / 1e3;
         let mut s = format!(
             "  client delay {} of {} probes ok; ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
@@ -96,7 +96,7 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
 }
 
 /// Runs probes until the count, the duration or `stop`.
-pub fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
+pub(crate) fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
     let pattern = Pattern::new(cfg.bytes);
     let mut buf = vec![0u8; cfg.bytes];
     let mut report = ProbeReport::default();

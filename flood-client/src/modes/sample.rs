@@ -9,23 +9,23 @@ use hostkit::procfs;
 
 /// Cumulative counters from one read of /proc/stat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProcStat {
+pub(crate) struct ProcStat {
     /// user + nice jiffies (all CPUs).
-    pub user: u64,
+    pub(crate) user: u64,
     /// system + irq + softirq jiffies.
-    pub system: u64,
+    pub(crate) system: u64,
     /// idle + iowait jiffies.
-    pub idle: u64,
+    pub(crate) idle: u64,
     /// Everything else counted on the cpu line (steal, guest…).
-    pub other: u64,
+    pub(crate) other: u64,
     /// Interrupts since boot.
-    pub intr: u64,
+    pub(crate) intr: u64,
     /// Context switches since boot.
-    pub ctxt: u64,
+    pub(crate) ctxt: u64,
 }
 
 /// Parses the text of /proc/stat.
-pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
     let mut stat = ProcStat::default();
     let mut saw_cpu = false;
     for line in text.lines() {
@@ -50,25 +50,25 @@ pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
 
 /// Rates between two samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct SystemRates {
+pub(crate) struct SystemRates {
     /// Context switches per second (whole system).
-    pub cs_per_s: f64,
+    pub(crate) cs_per_s: f64,
     /// Interrupts per second.
-    pub intr_per_s: f64,
+    pub(crate) intr_per_s: f64,
     /// CPU user % (user + nice), of all CPUs.
-    pub us_pct: f64,
+    pub(crate) us_pct: f64,
     /// CPU system % (system + irq + softirq).
-    pub sy_pct: f64,
+    pub(crate) sy_pct: f64,
     /// CPU idle % (idle + iowait).
-    pub id_pct: f64,
+    pub(crate) id_pct: f64,
     /// Server CPU % of one core (its process and workers), if a server is known.
-    pub server_cpu_pct: Option<f64>,
+    pub(crate) server_cpu_pct: Option<f64>,
     /// Server resident memory in bytes (process and workers).
-    pub server_rss_bytes: Option<u64>,
+    pub(crate) server_rss_bytes: Option<u64>,
 }
 
 /// Rates between `a` and `b`, `secs` apart.
-pub fn rates(a: &ProcStat, b: &ProcStat, secs: f64) -> SystemRates {
+pub(crate) fn rates(a: &ProcStat, b: &ProcStat, secs: f64) -> SystemRates {
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
     let total = d(a.user, b.user) + d(a.system, b.system) + d(a.idle, b.idle) + d(a.other, b.other);
     let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
@@ -86,16 +86,16 @@ pub fn rates(a: &ProcStat, b: &ProcStat, secs: f64) -> SystemRates {
 
 /// Takes a sample per call and keeps the rates between consecutive samples.
 #[derive(Debug)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     server: Option<u32>,
     last: Option<(Instant, ProcStat, f64)>,
     /// Rates for each interval sampled so far.
-    pub intervals: Vec<SystemRates>,
+    pub(crate) intervals: Vec<SystemRates>,
 }
 
 impl Sampler {
     /// A sampler of the system and, if given, a server process tree.
-    pub fn new(server: Option<u32>) -> Sampler {
+    pub(crate) fn new(server: Option<u32>) -> Sampler {
         Sampler {
             server,
             last: None,
@@ -104,7 +104,7 @@ impl Sampler {
     }
 
     /// Reads /proc now and records the interval since the previous call.
-    pub fn sample(&mut self) {
+    pub(crate) fn sample(&mut self) {
         let Some(stat) = std::fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|t| parse_proc_stat(&t))
@@ -131,7 +131,7 @@ impl Sampler {
     }
 
     /// The mean of every interval but the first (connections were still being opened).
-    pub fn summary(&self) -> Option<SystemRates> {
+    pub(crate) fn summary(&self) -> Option<SystemRates> {
         let steady: Vec<&SystemRates> = self.intervals.iter().skip(1).collect();
         let used = if steady.is_empty() {
             self.intervals.iter().collect()

@@ -47,24 +47,24 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
 }
 
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// The saturation report (JSON with `--json`).
 #[derive(Debug, Serialize)]
-pub struct SaturateReport {
+pub(crate) struct SaturateReport {
     /// The flood itself.
-    pub flood: Report,
+    pub(crate) flood: Report,
     /// Mean rates over the run (the first second, the connect phase, left out).
-    pub system: Option<SystemRates>,
+    pub(crate) system: Option<SystemRates>,
     /// Every one-second sample.
-    pub samples: Vec<SystemRates>,
+    pub(crate) samples: Vec<SystemRates>,
     /// The client-delay probe, if it ran.
-    pub probe: Option<ProbeReport>,
+    pub(crate) probe: Option<ProbeReport>,
 }
 
 impl SaturateReport {
     /// The human report: the flood's table plus the system, server and probe lines.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let mut human = self.flood.human();
         if let Some(s) = &self.system {
             human.push_str(&format!(
@@ -87,7 +87,7 @@ impl SaturateReport {
 
 /// Runs the endless flood `cfg` (its `duration` set) while sampling the system and the
 /// server `server_pid`, and probing with `probe` if given.
-pub fn run(
+pub(crate) fn run(
     cfg: &RunConfig,
     processes: usize,
     server_pid: Option<u32>,

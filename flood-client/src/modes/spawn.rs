@@ -12,29 +12,29 @@ use hostkit::context;
 use hostkit::limits::FdLimit;
 
 /// The CPU `--pin` gives the server (the original study's layout: one core each).
-pub const SERVER_CPU: usize = 0;
+pub(crate) const SERVER_CPU: usize = 0;
 /// The CPU `--pin` gives the client.
-pub const CLIENT_CPU: usize = 1;
+pub(crate) const CLIENT_CPU: usize = 1;
 
 /// How long a started server may take to print `listening on ADDR`.
 const SERVER_START: Duration = Duration::from_secs(30);
 
 /// Placeholder replaced by the number of server processes a run needs.
-pub const PROCESSES: &str = "{processes}";
+pub(crate) const PROCESSES: &str = "{processes}";
 
 /// A server command line, with a name for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerCommand {
+pub(crate) struct ServerCommand {
     /// Name in reports and charts.
-    pub name: String,
+    pub(crate) name: String,
     /// Program and arguments (split on whitespace; `{processes}` is substituted).
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
 }
 
 impl ServerCommand {
     /// This workspace's echo-server, built beside this flood-client, on 127.0.0.1:0 with as
     /// many worker processes as a run needs, and `rcvbuf` (`--rcvbuf`) for its connections.
-    pub fn echo_server(rcvbuf: Option<usize>) -> io::Result<ServerCommand> {
+    pub(crate) fn echo_server(rcvbuf: Option<usize>) -> io::Result<ServerCommand> {
         let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
         let path = exe.with_file_name("echo-server");
         if !path.exists() {
@@ -66,7 +66,7 @@ impl ServerCommand {
     }
 
     /// Parses `NAME=COMMAND ARGS…` or `COMMAND ARGS…` (named after the program).
-    pub fn parse(text: &str) -> Result<ServerCommand, String> {
+    pub(crate) fn parse(text: &str) -> Result<ServerCommand, String> {
         let (name, cmd) = match text.split_once('=') {
             Some((n, c)) if !n.contains(char::is_whitespace) && !n.is_empty() => (Some(n), c),
             _ => (None, text),
@@ -84,12 +84,12 @@ impl ServerCommand {
 
     /// Whether the server can spread `connections` over processes (`{processes}`), or else
     /// fits them in one process under `limit`.
-    pub fn can_hold(&self, connections: u64, limit: FdLimit) -> bool {
+    pub(crate) fn can_hold(&self, connections: u64, limit: FdLimit) -> bool {
         self.argv.iter().any(|a| a.contains(PROCESSES)) || connections <= limit.socket_capacity()
     }
 
     /// Starts the server for `connections` (pinned to `cpu` if given) and waits for its address.
-    pub fn start(
+    pub(crate) fn start(
         &self,
         connections: u64,
         limit: FdLimit,
@@ -137,20 +137,20 @@ impl ServerCommand {
 
 /// A running server started by flood-client; stopped (SIGTERM) when dropped.
 #[derive(Debug)]
-pub struct SpawnedServer {
+pub(crate) struct SpawnedServer {
     child: Child,
     /// Where it listens.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl SpawnedServer {
     /// The server's process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Stops the server with SIGTERM and waits for it.
-    pub fn stop(mut self) -> io::Result<()> {
+    pub(crate) fn stop(mut self) -> io::Result<()> {
         self.terminate()
     }
 

@@ -27,73 +27,73 @@ use crate::modes::{stop_flag, verdict, USAGE};
 
 /// What to sweep.
 #[derive(Debug, Clone)]
-pub struct SweepConfig {
+pub(crate) struct SweepConfig {
     /// Servers to compare.
-    pub servers: Vec<ServerCommand>,
+    pub(crate) servers: Vec<ServerCommand>,
     /// Connection counts.
-    pub connections: Vec<u64>,
+    pub(crate) connections: Vec<u64>,
     /// Payloads (bytes per connection).
-    pub payloads: Vec<u64>,
+    pub(crate) payloads: Vec<u64>,
     /// Runs per point.
-    pub repeat: usize,
+    pub(crate) repeat: usize,
     /// Pin servers to CPU 0 (the caller pins itself to CPU 1).
-    pub pin: bool,
+    pub(crate) pin: bool,
     /// Chunk, window, threads, timeout and retries for every run (target and counts are set
     /// per point).
-    pub base: RunConfig,
+    pub(crate) base: RunConfig,
     /// This process's descriptor limit.
-    pub limit: FdLimit,
+    pub(crate) limit: FdLimit,
     /// Kernel facts for the per-point preflight.
-    pub facts: Facts,
+    pub(crate) facts: Facts,
 }
 
 /// One run of one point.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     /// First connect to last verified byte.
-    pub elapsed_s: f64,
+    pub(crate) elapsed_s: f64,
     /// Verified MB/s over the streaming phase.
-    pub throughput_mb_s: f64,
+    pub(crate) throughput_mb_s: f64,
     /// Client CPU seconds.
-    pub client_cpu_s: f64,
+    pub(crate) client_cpu_s: f64,
     /// Server CPU seconds.
-    pub server_cpu_s: f64,
+    pub(crate) server_cpu_s: f64,
     /// Every byte of every connection verified.
-    pub passed: bool,
+    pub(crate) passed: bool,
     /// Failed connections.
-    pub failed_connections: u64,
+    pub(crate) failed_connections: u64,
 }
 
 /// One point: a server, a connection count, a payload, its runs and their summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Point {
+pub(crate) struct Point {
     /// Server name.
-    pub server: String,
+    pub(crate) server: String,
     /// Concurrent connections.
-    pub connections: u64,
+    pub(crate) connections: u64,
     /// Bytes per connection.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Every run.
-    pub runs: Vec<RunResult>,
+    pub(crate) runs: Vec<RunResult>,
     /// Fastest passing run (s).
-    pub min_s: Option<f64>,
+    pub(crate) min_s: Option<f64>,
     /// Median of passing runs (s).
-    pub median_s: Option<f64>,
+    pub(crate) median_s: Option<f64>,
     /// Slowest passing run (s).
-    pub max_s: Option<f64>,
+    pub(crate) max_s: Option<f64>,
     /// Median throughput of passing runs (MB/s).
-    pub median_mb_s: Option<f64>,
+    pub(crate) median_mb_s: Option<f64>,
     /// Median client CPU seconds per verified GiB.
-    pub client_cpu_s_per_gib: Option<f64>,
+    pub(crate) client_cpu_s_per_gib: Option<f64>,
     /// Median server CPU seconds per GiB echoed.
-    pub server_cpu_s_per_gib: Option<f64>,
+    pub(crate) server_cpu_s_per_gib: Option<f64>,
     /// Why the point was not run, if it was not.
-    pub skipped: Option<String>,
+    pub(crate) skipped: Option<String>,
 }
 
 impl Point {
     /// Fills the summary from the passing runs.
-    pub fn summarize(&mut self) {
+    pub(crate) fn summarize(&mut self) {
         let gib = (self.connections * self.bytes) as f64 / f64::from(1u32 << 30);
         let passing: Vec<&RunResult> = self.runs.iter().filter(|r| r.passed).collect();
         let median = |mut v: Vec<f64>| -> Option<f64> {
@@ -174,7 +174,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
 }
 
 /// Runs the sweep; `stop` (Ctrl-C) ends it after the current run with what was measured.
-pub fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> {
+pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> {
     let total =
         (cfg.servers.len() * cfg.payloads.len() * cfg.connections.len() * cfg.repeat) as u64;
     let bar = progress_bar(total);
@@ -329,7 +329,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// The one-line summary printed per point.
-pub fn point_line(p: &Point) -> String {
+pub(crate) fn point_line(p: &Point) -> String {
     let head = format!(
         "{:<12} {:>6} x {:<9}",
         p.server,
@@ -354,7 +354,7 @@ pub fn point_line(p: &Point) -> String {
 }
 
 /// The CSV form: one row per point.
-pub fn csv(points: &[Point]) -> String {
+pub(crate) fn csv(points: &[Point]) -> String {
     let mut s = String::from(
         "server,connections,bytes,runs,passed_runs,min_s,median_s,max_s,median_mb_s,client_cpu_s_per_gib,server_cpu_s_per_gib,skipped\n",
     );
@@ -381,7 +381,7 @@ pub fn csv(points: &[Point]) -> String {
 }
 
 /// The chart's lines: min time per connection count, one per server and payload.
-pub fn series(points: &[Point]) -> Vec<Series> {
+pub(crate) fn series(points: &[Point]) -> Vec<Series> {
     let mut payloads: Vec<u64> = points.iter().map(|p| p.bytes).collect();
     payloads.sort_unstable();
     payloads.dedup();
@@ -416,7 +416,7 @@ pub fn series(points: &[Point]) -> Vec<Series> {
 }
 
 /// Writes sweep.json, sweep.csv, sweep.svg and sweep.png into `dir`; returns their paths.
-pub fn write_all(points: &[Point], dir: &Path) -> io::Result<Vec<PathBuf>> {
+pub(crate) fn write_all(points: &[Point], dir: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(points).map_err(io::Error::other)?;
     let svg = chart::svg(

@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use hostkit::units::human_bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::verifier::Mismatch;
 use histogram::{Latency, Percentiles};
 
 /// Why a connection failed. Each kind is counted separately.
@@ -76,6 +75,17 @@ impl ErrorKind {
             ErrorKind::Other => "other",
         }
     }
+}
+
+/// A mismatching byte: where it is and what it should have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mismatch {
+    /// Byte offset within the connection's stream.
+    pub offset: u64,
+    /// The byte that was sent there.
+    pub expected: u8,
+    /// The byte that came back.
+    pub received: u8,
 }
 
 /// One failed connection, kept for the first few failures so the report can say what broke.
