@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use flood_client::report::{ErrorKind, Report};
+use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
 use test_support::{bin, process_tree, receive_buffers, wait_until, with_nofile, Spawned};
 
@@ -19,7 +19,7 @@ fn flood(args: &[&str]) -> Output {
         .expect("run flood-client")
 }
 
-fn report_of(out: &Output) -> Report {
+fn report_of(out: &Output) -> Outcome {
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!(
@@ -42,15 +42,15 @@ fn verifies_many_connections_and_odd_sizes_against_the_real_server() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report_of(&out);
-    assert_eq!(r.connections_requested, 50);
-    assert_eq!(r.connections_ok, 50);
-    assert_eq!(r.peak_concurrent, 50);
-    assert_eq!(r.bytes_verified, 50 * 100_000);
-    assert_eq!(r.chunks_verified, 50 * 100_000u64.div_ceil(7000));
-    assert_eq!(r.chunk_rtt.count, r.chunks_verified);
-    assert_eq!(r.connect_latency.count, 50);
-    assert!(r.errors.is_empty() && r.failures.is_empty());
-    assert!(r.elapsed_s >= r.stream_s && r.stream_s > 0.0);
+    assert_eq!(r.report.connections_requested, 50);
+    assert_eq!(r.report.connections_ok, 50);
+    assert_eq!(r.report.peak_concurrent, 50);
+    assert_eq!(r.report.bytes_verified, 50 * 100_000);
+    assert_eq!(r.report.chunks_verified, 50 * 100_000u64.div_ceil(7000));
+    assert_eq!(r.summary.chunk_rtt.count, r.report.chunks_verified);
+    assert_eq!(r.summary.connect_latency.count, 50);
+    assert!(r.report.errors.is_empty() && r.report.failures.is_empty());
+    assert!(r.summary.elapsed_s >= r.summary.stream_s && r.summary.stream_s > 0.0);
     assert!(stderr(&out).contains("PASS"));
 }
 
@@ -63,12 +63,12 @@ fn window_and_processes_keep_every_byte() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report_of(&out);
-    assert_eq!(r.processes, 2);
-    assert_eq!(r.connections_ok, 40);
-    assert_eq!(r.peak_concurrent, 40);
-    assert_eq!(r.bytes_verified, 40 << 20);
-    assert_eq!(r.window, 8);
-    assert_eq!(r.chunk_rtt.count, 40 * 32);
+    assert_eq!(r.report.processes, 2);
+    assert_eq!(r.report.connections_ok, 40);
+    assert_eq!(r.report.peak_concurrent, 40);
+    assert_eq!(r.report.bytes_verified, 40 << 20);
+    assert_eq!(r.report.window, 8);
+    assert_eq!(r.summary.chunk_rtt.count, 40 * 32);
 }
 
 #[test]
@@ -92,10 +92,10 @@ fn both_send_modes_keep_every_byte_and_say_which_was_used() {
         ]);
         assert!(out.status.success(), "{send}: {}", stderr(&out));
         let r = report_of(&out);
-        assert_eq!(r.send, said);
-        assert_eq!(r.connections_ok, 20);
-        assert_eq!(r.bytes_verified, 20 * 300_001);
-        assert_eq!(r.chunk_rtt.count, 20 * 300_001u64.div_ceil(12345));
+        assert_eq!(r.report.send, said);
+        assert_eq!(r.report.connections_ok, 20);
+        assert_eq!(r.report.bytes_verified, 20 * 300_001);
+        assert_eq!(r.summary.chunk_rtt.count, 20 * 300_001u64.div_ceil(12345));
         assert!(
             stderr(&out).contains(&format!("send {said}")),
             "{}",
@@ -110,9 +110,9 @@ fn a_corrupting_server_fails_the_run_and_names_the_offset() {
     let out = flood(&[&addr, "-c", "3", "-b", "64KiB", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let r = report_of(&out);
-    assert_eq!(r.mismatches, 3);
-    assert_eq!(r.errors.get(&ErrorKind::Mismatch), Some(&3));
-    let m = r.failures[0].mismatch.expect("mismatch detail");
+    assert_eq!(r.report.mismatches, 3);
+    assert_eq!(r.report.errors.get(&ErrorKind::Mismatch), Some(&3));
+    let m = r.report.failures[0].mismatch.expect("mismatch detail");
     assert_eq!(m.offset, 40_000);
     assert_eq!(m.received, m.expected ^ 0x5a);
     assert!(
@@ -129,12 +129,12 @@ fn a_server_that_closes_early_is_a_short_echo() {
     assert_eq!(out.status.code(), Some(1));
     let r = report_of(&out);
     assert_eq!(
-        r.errors.get(&ErrorKind::ShortEcho),
+        r.report.errors.get(&ErrorKind::ShortEcho),
         Some(&2),
         "{:?}",
-        r.errors
+        r.report.errors
     );
-    assert_eq!(r.failures[0].verified, 10_000);
+    assert_eq!(r.report.failures[0].verified, 10_000);
 }
 
 #[test]
@@ -144,10 +144,10 @@ fn a_server_that_sends_extra_bytes_is_caught() {
     assert_eq!(out.status.code(), Some(1));
     let r = report_of(&out);
     assert_eq!(
-        r.errors.get(&ErrorKind::ExtraBytes),
+        r.report.errors.get(&ErrorKind::ExtraBytes),
         Some(&2),
         "{:?}",
-        r.errors
+        r.report.errors
     );
 }
 
@@ -160,10 +160,10 @@ fn a_server_that_never_answers_times_out_without_hanging() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let r = report_of(&out);
     assert_eq!(
-        r.errors.get(&ErrorKind::Timeout),
+        r.report.errors.get(&ErrorKind::Timeout),
         Some(&4),
         "{:?}",
-        r.errors
+        r.report.errors
     );
 }
 
@@ -182,12 +182,12 @@ fn no_server_is_refused_quickly() {
     );
     let r = report_of(&out);
     assert_eq!(
-        r.errors.get(&ErrorKind::Refused),
+        r.report.errors.get(&ErrorKind::Refused),
         Some(&3),
         "{:?}",
-        r.errors
+        r.report.errors
     );
-    assert_eq!(r.connect_retries, 9, "three retries per connection");
+    assert_eq!(r.report.connect_retries, 9, "three retries per connection");
 }
 
 #[test]
@@ -213,25 +213,37 @@ fn merging_two_reports_adds_up_to_one_run_over_both() {
     for (name, got, want) in [
         (
             "requested",
-            m.connections_requested,
-            whole.connections_requested,
+            m.report.connections_requested,
+            whole.report.connections_requested,
         ),
-        ("ok", m.connections_ok, whole.connections_ok),
-        ("bytes", m.bytes_verified, whole.bytes_verified),
-        ("chunks", m.chunks_verified, whole.chunks_verified),
-        ("rtt samples", m.chunk_rtt.count, whole.chunk_rtt.count),
+        ("ok", m.report.connections_ok, whole.report.connections_ok),
+        (
+            "bytes",
+            m.report.bytes_verified,
+            whole.report.bytes_verified,
+        ),
+        (
+            "chunks",
+            m.report.chunks_verified,
+            whole.report.chunks_verified,
+        ),
+        (
+            "rtt samples",
+            m.summary.chunk_rtt.count,
+            whole.summary.chunk_rtt.count,
+        ),
         (
             "connect samples",
-            m.connect_latency.count,
-            whole.connect_latency.count,
+            m.summary.connect_latency.count,
+            whole.summary.connect_latency.count,
         ),
     ] {
         assert_eq!(got, want, "{name}");
     }
-    assert_eq!(m.processes, 2);
+    assert_eq!(m.report.processes, 2);
     assert_eq!(
-        m.chunk_rtt.max_us,
-        ra.chunk_rtt.max_us.max(rb.chunk_rtt.max_us)
+        m.summary.chunk_rtt.max_us,
+        ra.summary.chunk_rtt.max_us.max(rb.summary.chunk_rtt.max_us)
     );
     // Reports of different workloads do not merge.
     let other = flood(&[&addr, "-c", "1", "-b", "1KiB", "--json"]);
@@ -304,7 +316,7 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
             }
         }
         let expected = if client_sized { "256.0 KiB" } else { "kernel" };
-        assert_eq!(report_of(&out).rcvbuf, expected, "{args:?}");
+        assert_eq!(report_of(&out).report.rcvbuf, expected, "{args:?}");
     }
 }
 
@@ -358,12 +370,12 @@ fn ctrl_c_prints_a_partial_report_and_exits_1() {
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
     let r = report_of(&out);
-    assert!(r.interrupted);
+    assert!(r.report.interrupted);
     assert_eq!(
-        r.errors.get(&ErrorKind::Interrupted),
+        r.report.errors.get(&ErrorKind::Interrupted),
         Some(&5),
         "{:?}",
-        r.errors
+        r.report.errors
     );
     assert!(stderr(&out).contains("partial report"));
 }
@@ -373,8 +385,8 @@ fn spawn_server_runs_the_main_job_in_one_command() {
     let out = flood(&["--spawn-server", "-c", "20", "-b", "64KiB", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report_of(&out);
-    assert_eq!(r.bytes_verified, 20 * 64 * 1024);
-    assert!(r.server.is_some(), "server CPU is reported");
+    assert_eq!(r.report.bytes_verified, 20 * 64 * 1024);
+    assert!(r.report.server.is_some(), "server CPU is reported");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 use std::thread;
 
-use flood_client::report::Report;
+use flood_client::report::Outcome;
 use test_support::netns::{ip, tag, Namespaces};
 use test_support::{bin, Spawned};
 
@@ -46,7 +46,7 @@ fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
     Ok(guard)
 }
 
-fn report_of(out: &Output) -> Report {
+fn report_of(out: &Output) -> Outcome {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "JSON report: {e}; stderr: {}",
@@ -115,17 +115,17 @@ fn two_client_hosts_flood_one_server_host_and_their_reports_merge() {
         String::from_utf8_lossy(&merged.stderr)
     );
     let m = report_of(&merged);
-    let hosts: Vec<Report> = outputs.iter().map(report_of).collect();
-    assert_eq!(m.connections_ok, 50);
-    assert_eq!(m.bytes_verified, 50 * 256 * 1024);
+    let hosts: Vec<Outcome> = outputs.iter().map(report_of).collect();
+    assert_eq!(m.report.connections_ok, 50);
+    assert_eq!(m.report.bytes_verified, 50 * 256 * 1024);
     assert_eq!(
-        m.chunk_rtt.count,
-        hosts[0].chunk_rtt.count + hosts[1].chunk_rtt.count
+        m.summary.chunk_rtt.count,
+        hosts[0].summary.chunk_rtt.count + hosts[1].summary.chunk_rtt.count
     );
     assert!(
-        m.target.contains("10.201.1.1") && m.target.contains("10.201.2.1"),
+        m.report.target.contains("10.201.1.1") && m.report.target.contains("10.201.2.1"),
         "{}",
-        m.target
+        m.report.target
     );
 
     let done = server.stop();

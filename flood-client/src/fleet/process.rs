@@ -105,6 +105,5 @@ pub(crate) fn run_process(
     report.client_cpu_s = procfs::self_cpu()
         .saturating_sub(cpu_at_start)
         .as_secs_f64();
-    report.finalize();
     Ok(report)
 }

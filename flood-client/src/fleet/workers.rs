@@ -112,7 +112,6 @@ pub(crate) fn run_parent(
         })?;
         merged.merge(&report).map_err(io::Error::other)?;
     }
-    merged.finalize();
     Ok(merged)
 }
 

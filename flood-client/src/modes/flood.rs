@@ -16,6 +16,7 @@ use crate::fleet;
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 use crate::modes::{print_report, stop_flag, verdict, USAGE};
+use crate::report::Outcome;
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
 #[derive(Debug)]
@@ -103,6 +104,7 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
     if let Some(server) = p.server {
         server.stop()?;
     }
-    print_report(&report.human(), &report, args.json);
-    Ok(verdict(report.passed()))
+    let outcome = Outcome::from(report);
+    print_report(&outcome.human(), &outcome, args.json);
+    Ok(verdict(outcome.report.passed()))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
 use crate::modes::{print_report, verdict, USAGE};
-use crate::report::Report;
+use crate::report::{Outcome, Report};
 
 /// Reads every report, merges them and prints the result.
 pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
@@ -33,7 +33,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(USAGE));
         }
     }
-    merged.finalize();
-    print_report(&merged.human(), &merged, args.json);
-    Ok(verdict(merged.passed()))
+    let outcome = Outcome::from(merged);
+    print_report(&outcome.human(), &outcome, args.json);
+    Ok(verdict(outcome.report.passed()))
 }

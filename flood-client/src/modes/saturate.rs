@@ -17,7 +17,7 @@ use crate::modes::flood::prepare;
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::sample::{Sampler, SystemRates};
 use crate::modes::{print_report, verdict};
-use crate::report::Report;
+use crate::report::Outcome;
 
 /// Default length of a saturation run.
 const SATURATE_FOR: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         server.stop()?;
     }
     print_report(&report.human(), &report, flood_args.json);
-    Ok(verdict(report.flood.passed()))
+    Ok(verdict(report.flood.report.passed()))
 }
 
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
@@ -53,7 +53,7 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Serialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
-    pub(crate) flood: Report,
+    pub(crate) flood: Outcome,
     /// Mean rates over the run (the first second, the connect phase, left out).
     pub(crate) system: Option<SystemRates>,
     /// Every one-second sample.
@@ -130,7 +130,7 @@ pub(crate) fn run(
         None => None,
     };
     Ok(SaturateReport {
-        flood,
+        flood: Outcome::from(flood),
         system: sampler.summary(),
         samples: sampler.intervals,
         probe,

@@ -24,6 +24,7 @@ use crate::modes::chart::{self, Series};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
 use crate::modes::{stop_flag, verdict, USAGE};
+use crate::report::Summary;
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -295,14 +296,17 @@ fn run_point(
             stop.clone(),
         );
         point.runs.push(match result {
-            Ok(r) => RunResult {
-                elapsed_s: r.elapsed_s,
-                throughput_mb_s: r.throughput_mb_s,
-                client_cpu_s: r.client_cpu_s,
-                server_cpu_s: r.server.map_or(0.0, |s| s.cpu_s),
-                passed: r.passed(),
-                failed_connections: r.connections_failed,
-            },
+            Ok(r) => {
+                let summary = Summary::of(&r);
+                RunResult {
+                    elapsed_s: summary.elapsed_s,
+                    throughput_mb_s: summary.throughput_mb_s,
+                    client_cpu_s: r.client_cpu_s,
+                    server_cpu_s: r.server.map_or(0.0, |s| s.cpu_s),
+                    passed: r.passed(),
+                    failed_connections: r.connections_failed,
+                }
+            }
             Err(_) => RunResult::default(),
         });
         bar.inc(1);

@@ -1,17 +1,20 @@
-//! The run report: counts, times, throughput, latency, errors by kind. It is what each event
-//! loop returns, what worker processes send their parent, what `merge` reads back from JSON,
-//! and what gets printed. Everything is additive, or a min/max, so merging is exact; derived
-//! figures (elapsed, rates, percentiles) are recomputed by [`Report::finalize`].
+//! The run report. [`Report`] holds only what adds up: counts, wall-clock bounds, errors by
+//! kind, CPU seconds and serialized latency histograms. It is what each event loop returns,
+//! what worker processes send their parent, and what `merge` reads back from JSON, so merging
+//! is exact. [`Summary`] is everything derived from it (times, rates, percentiles) and the
+//! human table; it is computed from a report whenever asked, so it cannot be stale.
+//! [`Outcome`] is the two side by side: what `--json` prints.
 
 pub mod histogram;
+mod summary;
+
+pub use summary::{Outcome, Summary};
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use hostkit::units::human_bytes;
 use serde::{Deserialize, Serialize};
 
-use histogram::{Latency, Percentiles};
+use histogram::Latency;
 
 /// Why a connection failed. Each kind is counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -162,28 +165,12 @@ pub struct Report {
     pub go_unix_us: u64,
     /// Wall clock of the last verified byte.
     pub end_unix_us: u64,
-    /// First connect to last verified byte, seconds.
-    pub elapsed_s: f64,
-    /// First connect to all connected, seconds.
-    pub connect_phase_s: f64,
-    /// All connected to last verified byte, seconds (throughput is over this).
-    pub stream_s: f64,
-    /// Verified MB/s (10^6 bytes), one direction, over `stream_s`.
-    pub throughput_mb_s: f64,
-    /// Verified chunks per second over `stream_s`.
-    pub chunks_per_s: f64,
-    /// Connect latency summary.
-    pub connect_latency: Percentiles,
-    /// Chunk round-trip summary (first byte written to last byte verified).
-    pub chunk_rtt: Percentiles,
     /// Failures by kind.
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The first few failures in detail.
     pub failures: Vec<Failure>,
     /// Client CPU seconds (user + system, all client processes).
     pub client_cpu_s: f64,
-    /// Client CPU seconds per verified GiB.
-    pub client_cpu_s_per_gib: f64,
     /// Server CPU, when known (`--spawn-server`).
     pub server: Option<ServerUsage>,
     /// Client processes that contributed.
@@ -260,142 +247,11 @@ impl Report {
         Ok(())
     }
 
-    /// Recomputes every derived figure from the additive ones.
-    pub fn finalize(&mut self) {
-        let secs = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
-        self.elapsed_s = secs(self.start_unix_us, self.end_unix_us);
-        self.connect_phase_s = secs(self.start_unix_us, self.go_unix_us);
-        self.stream_s = secs(self.go_unix_us, self.end_unix_us);
-        let stream = self.stream_s.max(1e-9);
-        self.throughput_mb_s = self.bytes_verified as f64 / stream / 1e6;
-        self.chunks_per_s = self.chunks_verified as f64 / stream;
-        let gib = self.bytes_verified as f64 / (1u64 << 30) as f64;
-        self.client_cpu_s_per_gib = if gib > 0.0 {
-            self.client_cpu_s / gib
-        } else {
-            0.0
-        };
-        self.connect_latency = self.connect_histogram.summary();
-        self.chunk_rtt = self.rtt_histogram.summary();
-    }
-
     /// True when every requested connection verified every byte.
     pub fn passed(&self) -> bool {
         self.connections_failed == 0
             && self.connections_ok == self.connections_requested
             && !self.interrupted
-    }
-
-    /// The human-readable table (printed on stderr).
-    pub fn human(&self) -> String {
-        let mut s = String::new();
-        let verdict = if self.passed() { "PASS" } else { "FAIL" };
-        let _ = writeln!(
-            s,
-            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}, send {}, rcvbuf {}) to {}, {} process(es)",
-            self.connections_requested,
-            if self.bytes_per_connection == ENDLESS {
-                "endless".to_string()
-            } else {
-                human_bytes(self.bytes_per_connection)
-            },
-            human_bytes(self.chunk),
-            self.window,
-            self.send,
-            self.rcvbuf,
-            self.target,
-            self.processes
-        );
-        let _ = writeln!(
-            s,
-            "  connections  ok {}  failed {}  peak concurrent {}  connect retries {}",
-            self.connections_ok,
-            self.connections_failed,
-            self.peak_concurrent,
-            self.connect_retries
-        );
-        let _ = writeln!(
-            s,
-            "  verified     {} bytes ({}), {} chunks, {} mismatches",
-            self.bytes_verified,
-            human_bytes(self.bytes_verified),
-            self.chunks_verified,
-            self.mismatches
-        );
-        let _ = writeln!(
-            s,
-            "  time         {:.3} s elapsed = {:.3} s connecting + {:.3} s streaming",
-            self.elapsed_s, self.connect_phase_s, self.stream_s
-        );
-        let _ = writeln!(
-            s,
-            "  throughput   {:.1} MB/s, {:.0} chunks/s (one direction, over streaming time)",
-            self.throughput_mb_s, self.chunks_per_s
-        );
-        let _ = writeln!(
-            s,
-            "  latency ms        p50      p90      p99    p99.9      max    count"
-        );
-        for (name, p) in [
-            ("connect", &self.connect_latency),
-            ("chunk rtt", &self.chunk_rtt),
-        ] {
-            let ms = |us: u64| us as f64 / 1e3;
-            let _ = writeln!(
-                s,
-                "    {name:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
-                ms(p.p50_us),
-                ms(p.p90_us),
-                ms(p.p99_us),
-                ms(p.p999_us),
-                ms(p.max_us),
-                p.count
-            );
-        }
-        let errors = if self.errors.is_empty() {
-            "none".to_string()
-        } else {
-            let parts: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(k, n)| format!("{} {n}", k.name()))
-                .collect();
-            parts.join(", ")
-        };
-        let _ = writeln!(s, "  errors       {errors}");
-        let _ = writeln!(
-            s,
-            "  client cpu   {:.2} s ({:.2} s per verified GiB)",
-            self.client_cpu_s, self.client_cpu_s_per_gib
-        );
-        if let Some(server) = &self.server {
-            let _ = writeln!(
-                s,
-                "  server cpu   {:.2} s ({:.2} s per GiB echoed)",
-                server.cpu_s, server.cpu_s_per_gib
-            );
-        }
-        for f in &self.failures {
-            let _ = match &f.mismatch {
-                Some(m) => writeln!(
-                    s,
-                    "  connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
-                    f.connection, m.offset, m.expected, m.received
-                ),
-                None => writeln!(
-                    s,
-                    "  connection {} {} after {} verified bytes: {}",
-                    f.connection,
-                    f.kind.name(),
-                    f.verified,
-                    f.detail
-                ),
-            };
-        }
-        if self.interrupted {
-            let _ = writeln!(s, "  interrupted: this is a partial report");
-        }
-        s
     }
 }
 

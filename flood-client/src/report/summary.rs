@@ -1,0 +1,180 @@
+//! What a report says once its additive figures are turned into times, rates and
+//! percentiles: the [`Summary`], computed from a [`Report`] every time it is asked for, and
+//! the [`Outcome`] that prints both (the JSON of `--json` and the human table).
+
+use std::fmt::Write as _;
+
+use hostkit::units::human_bytes;
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Percentiles;
+use super::{Report, ENDLESS};
+
+/// Figures derived from a [`Report`]; never merged, always recomputed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// First connect to last verified byte, seconds.
+    pub elapsed_s: f64,
+    /// First connect to all connected, seconds.
+    pub connect_phase_s: f64,
+    /// All connected to last verified byte, seconds (throughput is over this).
+    pub stream_s: f64,
+    /// Verified MB/s (10^6 bytes), one direction, over `stream_s`.
+    pub throughput_mb_s: f64,
+    /// Verified chunks per second over `stream_s`.
+    pub chunks_per_s: f64,
+    /// Client CPU seconds per verified GiB (0 when nothing was verified).
+    pub client_cpu_s_per_gib: f64,
+    /// Connect latency percentiles.
+    pub connect_latency: Percentiles,
+    /// Chunk round-trip percentiles (first byte written to last byte verified).
+    pub chunk_rtt: Percentiles,
+}
+
+impl Summary {
+    /// Derives every figure from the report's additive ones.
+    pub fn of(r: &Report) -> Summary {
+        let secs = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
+        let stream_s = secs(r.go_unix_us, r.end_unix_us);
+        let stream = stream_s.max(1e-9);
+        let gib = r.bytes_verified as f64 / (1u64 << 30) as f64;
+        Summary {
+            elapsed_s: secs(r.start_unix_us, r.end_unix_us),
+            connect_phase_s: secs(r.start_unix_us, r.go_unix_us),
+            stream_s,
+            throughput_mb_s: r.bytes_verified as f64 / stream / 1e6,
+            chunks_per_s: r.chunks_verified as f64 / stream,
+            client_cpu_s_per_gib: if gib > 0.0 { r.client_cpu_s / gib } else { 0.0 },
+            connect_latency: r.connect_histogram.summary(),
+            chunk_rtt: r.rtt_histogram.summary(),
+        }
+    }
+}
+
+/// A report with its summary: one flat JSON object (the additive fields, which `merge`
+/// reads back, beside the derived ones), and the human table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The additive figures.
+    #[serde(flatten)]
+    pub report: Report,
+    /// What they come to.
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+impl From<Report> for Outcome {
+    fn from(report: Report) -> Outcome {
+        let summary = Summary::of(&report);
+        Outcome { report, summary }
+    }
+}
+
+impl Outcome {
+    /// The human-readable table (printed on stderr).
+    pub fn human(&self) -> String {
+        let (r, m) = (&self.report, &self.summary);
+        let mut s = String::new();
+        let verdict = if r.passed() { "PASS" } else { "FAIL" };
+        let _ = writeln!(
+            s,
+            "flood-client {verdict}: {} connection(s) x {} (chunk {}, window {}, send {}, rcvbuf {}) to {}, {} process(es)",
+            r.connections_requested,
+            if r.bytes_per_connection == ENDLESS {
+                "endless".to_string()
+            } else {
+                human_bytes(r.bytes_per_connection)
+            },
+            human_bytes(r.chunk),
+            r.window,
+            r.send,
+            r.rcvbuf,
+            r.target,
+            r.processes
+        );
+        let _ = writeln!(
+            s,
+            "  connections  ok {}  failed {}  peak concurrent {}  connect retries {}",
+            r.connections_ok, r.connections_failed, r.peak_concurrent, r.connect_retries
+        );
+        let _ = writeln!(
+            s,
+            "  verified     {} bytes ({}), {} chunks, {} mismatches",
+            r.bytes_verified,
+            human_bytes(r.bytes_verified),
+            r.chunks_verified,
+            r.mismatches
+        );
+        let _ = writeln!(
+            s,
+            "  time         {:.3} s elapsed = {:.3} s connecting + {:.3} s streaming",
+            m.elapsed_s, m.connect_phase_s, m.stream_s
+        );
+        let _ = writeln!(
+            s,
+            "  throughput   {:.1} MB/s, {:.0} chunks/s (one direction, over streaming time)",
+            m.throughput_mb_s, m.chunks_per_s
+        );
+        let _ = writeln!(
+            s,
+            "  latency ms        p50      p90      p99    p99.9      max    count"
+        );
+        for (name, p) in [("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)] {
+            let ms = |us: u64| us as f64 / 1e3;
+            let _ = writeln!(
+                s,
+                "    {name:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
+                ms(p.p50_us),
+                ms(p.p90_us),
+                ms(p.p99_us),
+                ms(p.p999_us),
+                ms(p.max_us),
+                p.count
+            );
+        }
+        let errors = if r.errors.is_empty() {
+            "none".to_string()
+        } else {
+            let parts: Vec<String> = r
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect();
+            parts.join(", ")
+        };
+        let _ = writeln!(s, "  errors       {errors}");
+        let _ = writeln!(
+            s,
+            "  client cpu   {:.2} s ({:.2} s per verified GiB)",
+            r.client_cpu_s, m.client_cpu_s_per_gib
+        );
+        if let Some(server) = &r.server {
+            let _ = writeln!(
+                s,
+                "  server cpu   {:.2} s ({:.2} s per GiB echoed)",
+                server.cpu_s, server.cpu_s_per_gib
+            );
+        }
+        for f in &r.failures {
+            let _ = match &f.mismatch {
+                Some(m) => writeln!(
+                    s,
+                    "  connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
+                    f.connection, m.offset, m.expected, m.received
+                ),
+                None => writeln!(
+                    s,
+                    "  connection {} {} after {} verified bytes: {}",
+                    f.connection,
+                    f.kind.name(),
+                    f.verified,
+                    f.detail
+                ),
+            };
+        }
+        if r.interrupted {
+            let _ = writeln!(s, "  interrupted: this is a partial report");
+        }
+        s
+    }
+}
