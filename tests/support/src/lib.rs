@@ -7,7 +7,7 @@
 pub mod faulty;
 pub mod netns;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
@@ -52,6 +52,9 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// How long a started server may take to print its `listening on` line.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
 /// A running child process that announced `listening on ADDR` on its first stdout line.
 #[derive(Debug)]
 pub struct Spawned {
@@ -84,7 +87,7 @@ impl Spawned {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr piped");
         let sink = stderr.clone();
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -95,17 +98,15 @@ impl Spawned {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read first line");
-        let Some(addr) = hostkit::child::parse_listening_line(&line) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            thread::sleep(Duration::from_millis(50)); // let the stderr reader drain
-            panic!(
-                "expected `listening on ADDR`, got {line:?}; stderr: {}",
-                stderr.lock().expect("lock")
-            );
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (addr, stdout) = match hostkit::child::read_listening(stdout, START_DEADLINE) {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = reader.join(); // Its stderr is complete once the child is gone.
+                panic!("the child {e}; stderr: {}", stderr.lock().expect("lock"));
+            }
         };
         Spawned {
             child,
