@@ -3,6 +3,7 @@
 # ceiling, against echo-server and every peer server that could be installed.
 #
 #   scripts/compare.sh [OUT_DIR]          default bench-results/<date-time>
+#   scripts/compare.sh --help
 #
 # Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
 # SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure),
@@ -13,6 +14,7 @@
 # clients on CPU 1.
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts.
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 out=${1:-bench-results/$(date +%Y%m%d-%H%M%S)}

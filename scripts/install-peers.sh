@@ -3,8 +3,10 @@
 # the Go peer. Anything that cannot be installed is skipped with a message; compare.sh
 # then leaves that peer out. Safe to run again.
 #
-#   scripts/install-peers.sh
+#   scripts/install-peers.sh [--help]
 set -u
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in '') ;; *) echo "install-peers.sh: unknown argument '$1' (it takes none; --help)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out="$here/../target/peers"
 mkdir -p "$out"

@@ -5,6 +5,7 @@
 #   scripts/raise-limits.sh --install [--dest DIR]
 #                                        also install sysctl/limits.d/99-echo-flood.conf
 #                                        into DIR (default /etc/security/limits.d; root)
+#   scripts/raise-limits.sh --help       this text
 #
 # It first tries to raise the hard limit to the drop-in's value, which needs
 # CAP_SYS_RESOURCE; where that is refused it says so and what to do instead (--processes).
@@ -22,6 +23,7 @@ ef_main() {
         case $1 in
             --install) install=1; shift ;;
             --dest) dest=${2:-}; shift 2 || return 2 ;;
+            -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; return 0 ;;
             *) echo "raise-limits.sh: unknown argument '$1' (--install, --dest DIR)" >&2; return 2 ;;
         esac
     done

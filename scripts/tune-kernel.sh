@@ -4,6 +4,7 @@
 #   scripts/tune-kernel.sh show    [--profile default|small-buffers]
 #   scripts/tune-kernel.sh apply   [--profile default|small-buffers] [--state FILE]
 #   scripts/tune-kernel.sh restore [--state FILE]
+#   scripts/tune-kernel.sh --help
 #
 # The keys and values come from sysctl/*.conf (the same files can be installed in
 # /etc/sysctl.d). `apply` first saves the current values to a state file (kept if it
@@ -19,11 +20,19 @@ confdir="$here/../sysctl"
 # Keys whose value is a floor: a larger current value is left alone.
 minimum_keys=" net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog net.core.rmem_max fs.file-max fs.nr_open "
 
+# usage [STATUS]: --help (0) prints the whole header above on stdout; bad usage (2) prints
+# its synopsis on stderr.
 usage() {
-    sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-    exit 2
+    local status=${1:-2}
+    if [ "$status" -eq 0 ]; then
+        sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    else
+        sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$status"
 }
 
+case ${1:-} in -h|--help) usage 0 ;; esac
 command=${1:-}
 [ -n "$command" ] || usage
 shift
@@ -33,7 +42,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --profile) profile=${2:-}; shift 2 || usage ;;
         --state) state=${2:-}; shift 2 || usage ;;
-        -h|--help) usage ;;
+        -h|--help) usage 0 ;;
         *) echo "tune-kernel.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
@@ -80,6 +89,9 @@ is_global() { [ "${1#net.}" = "$1" ]; }
 # True when the current value already meets the recommendation.
 satisfied() {
     local key=$1 cur=$2 want=$3
+    # tcp_tw_reuse 2, the kernel's default, reuses TIME_WAIT ports for loopback connections
+    # only; every connection of a one-box flood is loopback, so 2 does what 1 is asked for.
+    [ "$key" = net.ipv4.tcp_tw_reuse ] && [ "$want" = 1 ] && [ "$cur" = 2 ] && return 0
     if [[ $minimum_keys == *" $key "* ]] && [[ $cur =~ ^[0-9]+$ ]] && [[ $want =~ ^[0-9]+$ ]]; then
         [ "$cur" -ge "$want" ]
     else

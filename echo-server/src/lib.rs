@@ -17,3 +17,8 @@ pub mod server;
 pub mod splice;
 pub mod stats;
 pub mod supervisor;
+
+/// The command-line definition, for man pages and shell completions.
+pub fn command() -> clap::Command {
+    <cli::Args as clap::CommandFactory>::command()
+}

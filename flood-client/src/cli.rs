@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use hostkit::units::{parse_addr, parse_duration, parse_nonzero_size, parse_usize_size};
+use hostkit::units::{
+    parse_addr, parse_duration, parse_nonzero_size, parse_positive_count, parse_rate, parse_size,
+    parse_usize_size,
+};
 
 use crate::engine::sender::SendMode;
 use crate::modes::spawn::ServerCommand;
@@ -51,14 +54,14 @@ pub struct SweepArgs {
     /// for several). Default: this workspace's echo-server.
     #[arg(long = "server", value_parser = ServerCommand::parse, value_name = "CMD")]
     pub servers: Vec<ServerCommand>,
-    /// Connection counts, comma-separated.
-    #[arg(long, default_value = "1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192,16384,32768", value_parser = parse_counts, value_name = "LIST")]
+    /// Connection counts, comma-separated (`k` = 1000, `Ki` = 1024: 1,2k,32Ki).
+    #[arg(long, default_value = "1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192,16384,32768", value_parser = parse_counts, allow_hyphen_values = true, value_name = "LIST")]
     pub connections: Counts,
     /// Payloads (bytes per connection), comma-separated.
-    #[arg(long, default_value = "32KiB,512KiB", value_parser = parse_sizes, value_name = "LIST")]
+    #[arg(long, default_value = "32KiB,512KiB", value_parser = parse_sizes, allow_hyphen_values = true, value_name = "LIST")]
     pub bytes: Counts,
     /// Runs per point (min and median are kept).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..), allow_hyphen_values = true, value_name = "N")]
     pub repeat: u16,
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/sweep", value_name = "DIR")]
@@ -71,7 +74,7 @@ pub struct SweepArgs {
     pub stream: StreamArgs,
     /// A run not finished this long after its connections are up fails (its connections
     /// count as timeouts), so a server that can only limp along cannot stall the sweep.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Duration,
     /// Redraw the outputs from an earlier sweep.json instead of running.
     #[arg(long, value_name = "FILE")]
@@ -85,11 +88,11 @@ pub struct SweepArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
     /// Write size.
-    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, value_name = "SIZE")]
+    #[arg(long, default_value = "32KiB", value_parser = parse_chunk, allow_hyphen_values = true, value_name = "SIZE")]
     pub chunk: usize,
     /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
     /// then sends the next (the original flood test).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), value_name = "N")]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), allow_hyphen_values = true, value_name = "N")]
     pub window: u64,
     /// How chunks are sent: splice maps the pattern's pages into the socket without a copy
     /// (vmsplice + splice, Linux), write copies them.
@@ -98,13 +101,13 @@ pub struct StreamArgs {
     /// Receive buffer (SO_RCVBUF) of each connection. Default: room for the window's whole
     /// echo (window x chunk) when that is more than the kernel's start buffer holds (64 KiB),
     /// else the kernel's own; 0 always leaves it to the kernel.
-    #[arg(long, value_parser = parse_usize_size, value_name = "SIZE")]
+    #[arg(long, value_parser = parse_usize_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub rcvbuf: Option<usize>,
     /// Client event loops (threads) per process.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub threads: u16,
     /// A connect or a chunk that makes no progress this long fails.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
 }
 
@@ -152,13 +155,15 @@ fn parse_list(text: &str, one: impl Fn(&str) -> Result<u64, String>) -> Result<C
 }
 
 fn parse_counts(text: &str) -> Result<Counts, String> {
-    parse_list(text, |t| {
-        t.parse().map_err(|_| format!("`{t}` is not a count"))
-    })
+    parse_list(text, parse_connections)
 }
 
 fn parse_sizes(text: &str) -> Result<Counts, String> {
-    parse_list(text, hostkit::units::parse_size)
+    parse_list(text, parse_size)
+}
+
+fn parse_connections(text: &str) -> Result<u64, String> {
+    parse_positive_count(text, "connection")
 }
 
 /// `flood-client saturate`.
@@ -168,10 +173,10 @@ pub struct SaturateArgs {
     #[command(flatten)]
     pub flood: FloodArgs,
     /// Also probe client delay at this interval while saturated (e.g. 100ms).
-    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub probe_interval: Option<Duration>,
     /// Bytes each probe sends and must get back.
-    #[arg(long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    #[arg(long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub probe_bytes: usize,
 }
 
@@ -182,19 +187,19 @@ pub struct ProbeArgs {
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Time between intended probe starts.
-    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub interval: Duration,
     /// Number of probes (default: as many as fit in --duration).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    #[arg(long, value_parser = |t: &str| parse_positive_count(t, "probe"), allow_hyphen_values = true, value_name = "N")]
     pub count: Option<u64>,
     /// How long to probe when --count is not given.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Duration,
     /// Bytes each probe sends and must get back.
-    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: usize,
     /// Each step (connect, write, read) of a probe fails after this long.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
     /// Print the probe report as JSON on stdout.
     #[arg(long)]
@@ -218,34 +223,35 @@ pub struct FloodArgs {
     /// Echo server address.
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
-    /// Concurrent connections (all open at once before data flows).
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    /// Concurrent connections (all open at once before data flows): 1000, 2k (= 2,000),
+    /// 32Ki (= 32,768).
+    #[arg(short, long, default_value_t = 1, value_parser = parse_connections, allow_hyphen_values = true, value_name = "N")]
     pub connections: u64,
     /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
-    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: usize,
     /// Stream without end for this long instead of sending --bytes (what saturate does).
-    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Option<Duration>,
     /// Fail the run if it is not finished this long after its connections are up (the
     /// connections still streaming count as timeouts).
-    #[arg(long, value_parser = parse_duration, conflicts_with = "duration", value_name = "DUR")]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, conflicts_with = "duration", value_name = "DUR")]
     pub run_timeout: Option<Duration>,
     /// Chunk, window, threads and timeout.
     #[command(flatten)]
     pub stream: StreamArgs,
     /// Client processes (to pass the per-process descriptor limit).
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,
     /// Source IPs to spread connections over: a list and/or ranges, e.g.
     /// 127.0.0.1-127.0.0.8 or 10.0.0.1,10.0.0.2.
     #[arg(long, value_parser = parse_sources, value_name = "ADDRS")]
     pub source: Option<SourceList>,
-    /// New connections per second (default: as fast as possible).
-    #[arg(long, value_parser = parse_rate, value_name = "N")]
+    /// New connections per second, e.g. 500 or 10k (default: as fast as possible).
+    #[arg(long, value_parser = parse_rate, allow_hyphen_values = true, value_name = "N")]
     pub connect_rate: Option<f64>,
     /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
-    #[arg(long, default_value_t = CONNECT_RETRIES, value_name = "N")]
+    #[arg(long, default_value_t = CONNECT_RETRIES, allow_hyphen_values = true, value_name = "N")]
     pub connect_retries: u32,
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
@@ -261,7 +267,7 @@ pub struct FloodArgs {
     #[arg(long)]
     pub pin: bool,
     /// The server's process id, to report its CPU time (and its workers') for the run.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, allow_hyphen_values = true, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Internal: run as a worker process over connection indices FROM-TO.
     #[arg(long, hide = true, value_parser = parse_shard)]
@@ -274,13 +280,6 @@ fn parse_chunk(text: &str) -> Result<usize, String> {
         return Err(format!("chunk `{text}` is larger than 16 MiB"));
     }
     Ok(n)
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!("`{text}` is not a positive rate")),
-    }
 }
 
 fn parse_shard(text: &str) -> Result<Range<u64>, String> {
@@ -339,6 +338,20 @@ mod tests {
         assert!(parse_sources("nope").is_err());
         assert_eq!(parse_shard("5-9"), Ok(5..9));
         assert!(parse_shard("9-5").is_err());
+    }
+
+    #[test]
+    fn counts_lists_and_rates_take_human_forms() {
+        let cli =
+            Cli::try_parse_from(["flood-client", "-c", "32Ki", "--connect-rate", "10k"]).unwrap();
+        assert_eq!(cli.flood.connections, 32_768);
+        assert_eq!(cli.flood.connect_rate, Some(10_000.0));
+        let cli =
+            Cli::try_parse_from(["flood-client", "sweep", "--connections", "1,2k,32Ki"]).unwrap();
+        let Some(Sub::Sweep(sweep)) = cli.command else {
+            panic!("not a sweep")
+        };
+        assert_eq!(sweep.connections, Counts(vec![1, 2000, 32_768]));
     }
 
     #[test]

@@ -1,65 +1,280 @@
-//! Human-friendly sizes (`64KiB`, `32k`, `1M`), durations (`500ms`, `30s`, `2m`) and
-//! addresses (`127.0.0.1:12345`, `localhost:7`).
+//! Human-friendly sizes (`64KiB`, `1.5MiB`, `2T`), counts (`32k`, `2.5k`, `32Ki`), rates
+//! (`10k`), durations (`250ms`, `1m30s`, `2h15m`) and addresses (`127.0.0.1:12345`,
+//! `localhost:7`), parsed the same way by every flag of both binaries.
 //!
-//! Binary prefixes are the default because socket buffers and the original benchmark's
-//! "32k" chunks are powers of two: `k`, `K`, `KiB` mean 1024. The explicit SI spellings
-//! `KB`, `MB`, `GB` mean powers of 1000.
+//! **Sizes are binary**: `k`, `K`, `KiB` mean 1024 (and `M`/`MiB`, `G`/`GiB`, `T`/`TiB` the
+//! powers after it), because socket buffers, pages and the original benchmark's "32k"
+//! chunks are powers of two. The explicit SI spellings `KB`, `MB`, `GB`, `TB` mean powers
+//! of 1000. A fraction is fine as long as it comes to whole bytes (`1.5MiB`, `0.5k`);
+//! `0.1k` (102.4 bytes) is an error.
+//!
+//! **Counts and rates are decimal**: `k` = 1000, `M` = 10^6, `G` = 10^9, as in wrk
+//! ("numeric arguments may include a SI unit") and tcpkali, whose users write `-c 10k` for
+//! ten thousand connections and `-r 10k` for ten thousand a second; a count is not a size
+//! in memory, and a user reading `-c 32k` back in a report expects 32,000. The charts' and
+//! the original study's "32k connections" is 32,768, a power of two: write it `32768` or
+//! with the binary suffix `32Ki` (`Mi`, `Gi` likewise).
+//!
+//! Every error names the value and the forms that are accepted; none panics.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-/// Parses a byte count such as `512`, `32k`, `64KiB`, `1MiB` or `10MB`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '_')
-        .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(split);
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (try 512, 32k, 64KiB or 1MiB)"))?;
-    let multiplier: u64 = match suffix.trim() {
-        "" | "b" | "B" => 1,
-        "k" | "K" | "KiB" | "kib" | "Ki" => 1 << 10,
-        "m" | "M" | "MiB" | "mib" | "Mi" => 1 << 20,
-        "g" | "G" | "GiB" | "gib" | "Gi" => 1 << 30,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-            "unknown size unit `{other}` in `{text}` (use k, KiB, M, MiB, G, GiB, KB, MB or GB)"
-        ))
-        }
-    };
-    value
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("size `{text}` is too large"))
+/// The units one kind of quantity accepts, and how its errors name it.
+struct Units {
+    /// What the quantity is called in errors ("size", "count").
+    what: &'static str,
+    /// Example values, shown in every error.
+    examples: &'static str,
+    /// The unit spellings, shown when a unit is not known.
+    accepted: &'static str,
+    /// What a value that does not come out whole is told.
+    not_whole: &'static str,
+    /// Every spelling and its multiplier (the empty unit included).
+    table: &'static [(&'static str, u64)],
 }
 
-/// Parses a duration such as `250ms`, `30s`, `2m`, `1h` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
+const KI: u64 = 1 << 10;
+const MI: u64 = 1 << 20;
+const GI: u64 = 1 << 30;
+const TI: u64 = 1 << 40;
+
+const SIZES: Units = Units {
+    what: "size",
+    examples: "512, 32k, 64KiB, 1.5MiB or 10MB",
+    accepted:
+        "none (bytes), k/KiB, M/MiB, G/GiB, T/TiB (powers of 1024) or KB, MB, GB, TB (of 1000)",
+    not_whole: "comes to a fraction of a byte",
+    table: &[
+        ("", 1),
+        ("b", 1),
+        ("B", 1),
+        ("k", KI),
+        ("K", KI),
+        ("Ki", KI),
+        ("KiB", KI),
+        ("kib", KI),
+        ("m", MI),
+        ("M", MI),
+        ("Mi", MI),
+        ("MiB", MI),
+        ("mib", MI),
+        ("g", GI),
+        ("G", GI),
+        ("Gi", GI),
+        ("GiB", GI),
+        ("gib", GI),
+        ("t", TI),
+        ("T", TI),
+        ("Ti", TI),
+        ("TiB", TI),
+        ("tib", TI),
+        ("KB", 1_000),
+        ("kB", 1_000),
+        ("MB", 1_000_000),
+        ("GB", 1_000_000_000),
+        ("TB", 1_000_000_000_000),
+    ],
+};
+
+const COUNTS: Units = Units {
+    what: "count",
+    examples: "1000, 32k (= 32,000), 2.5k, 32Ki (= 32,768) or 1M",
+    accepted: "none, k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024)",
+    not_whole: "is not a whole count",
+    table: &[
+        ("", 1),
+        ("k", 1_000),
+        ("K", 1_000),
+        ("m", 1_000_000),
+        ("M", 1_000_000),
+        ("g", 1_000_000_000),
+        ("G", 1_000_000_000),
+        ("Ki", KI),
+        ("Mi", MI),
+        ("Gi", GI),
+    ],
+};
+
+/// Splits `text` at the end of its leading number (digits, `_` separators, `.`).
+fn split_number(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '_' && c != '.')
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try 500ms, 30s or 2m)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
+    text.split_at(end)
+}
+
+/// What multiplying a decimal number by a unit came to.
+enum Scaled {
+    Whole(u64),
+    NotANumber,
+    Fraction,
+    TooLarge,
+}
+
+/// `number` (digits, `_` separators, at most one `.`) times `multiplier`, exactly.
+fn scale(number: &str, multiplier: u64) -> Scaled {
+    let digits: String = number.chars().filter(|c| *c != '_').collect();
+    let (int, frac) = digits.split_once('.').unwrap_or((&digits, ""));
+    let frac = frac.trim_end_matches('0');
+    let is_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !is_digits(int) || !is_digits(frac) {
+        return Scaled::NotANumber;
+    }
+    // 20 decimals times a multiplier below 2^41 stays within u128.
+    if frac.len() > 20 {
+        return Scaled::Fraction;
+    }
+    let whole: u128 = match int {
+        "" => 0,
+        int => match int.parse() {
+            Ok(n) => n,
+            Err(_) => return Scaled::TooLarge,
+        },
+    };
+    let (numerator, denominator) = match frac {
+        "" => (0, 1),
+        frac => match frac.parse::<u128>() {
+            Ok(n) => (n * u128::from(multiplier), 10u128.pow(frac.len() as u32)),
+            Err(_) => return Scaled::NotANumber,
+        },
+    };
+    if numerator % denominator != 0 {
+        return Scaled::Fraction;
+    }
+    whole
+        .checked_mul(u128::from(multiplier))
+        .and_then(|n| n.checked_add(numerator / denominator))
+        .and_then(|n| u64::try_from(n).ok())
+        .map_or(Scaled::TooLarge, Scaled::Whole)
+}
+
+/// Parses a number with one of `units`' suffixes into a whole value.
+fn parse_scaled(text: &str, units: &Units) -> Result<u64, String> {
+    let text = text.trim();
+    let Units {
+        what,
+        examples,
+        accepted,
+        not_whole,
+        table,
+    } = units;
+    if text.starts_with('-') {
+        return Err(format!(
+            "`{text}`: a {what} cannot be negative (try {examples})"
+        ));
+    }
+    let (number, unit) = split_number(text);
+    if number.is_empty() {
+        return Err(format!("`{text}` is not a {what} (try {examples})"));
+    }
+    let Some(&(_, multiplier)) = table.iter().find(|(name, _)| *name == unit.trim()) else {
+        return Err(format!(
+            "unknown {what} unit `{}` in `{text}` (units: {accepted}; e.g. {examples})",
+            unit.trim()
+        ));
+    };
+    match scale(number, multiplier) {
+        Scaled::Whole(n) => Ok(n),
+        Scaled::NotANumber => Err(format!("`{text}` is not a {what} (try {examples})")),
+        Scaled::Fraction => Err(format!("`{text}` {not_whole} (try {examples})")),
+        Scaled::TooLarge => Err(format!("{what} `{text}` is too large")),
+    }
+}
+
+/// Parses a byte count such as `512`, `32k`, `64KiB`, `1.5MiB`, `2TiB` or `10MB`: binary
+/// unless spelled the SI way (`KB`, `MB`, `GB`, `TB`); a fraction must come to whole bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    parse_scaled(text, &SIZES)
+}
+
+/// Parses a count such as `1000`, `32k` (32,000), `2.5k` (2,500), `1M` or `32Ki` (32,768):
+/// decimal suffixes unless spelled the binary way (`Ki`, `Mi`, `Gi`).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    parse_scaled(text, &COUNTS)
+}
+
+/// Parses a count of at least one, the error naming the `noun` counted ("at least 1
+/// connection").
+pub fn parse_positive_count(text: &str, noun: &str) -> Result<u64, String> {
+    match parse_count(text)? {
+        0 => Err(format!("`{text}`: want at least 1 {noun}")),
+        n => Ok(n),
+    }
+}
+
+/// Parses a rate per second such as `500`, `0.5`, `2.5k` or `10k` (decimal suffixes, as for
+/// counts): positive and finite.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let forms = "per second, e.g. 500, 0.5, 2.5k or 10k";
+    let (number, unit) = split_number(text);
+    let multiplier = match unit.trim() {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "m" | "M" => 1e6,
+        _ if text.starts_with('-') => {
+            return Err(format!("`{text}`: a rate must be above 0 ({forms})"))
+        }
         other => {
             return Err(format!(
-                "unknown duration unit `{other}` in `{text}` (use us, ms, s, m or h)"
+                "unknown rate unit `{other}` in `{text}` (use k or M; {forms})"
             ))
         }
     };
+    let number: String = number.chars().filter(|c| *c != '_').collect();
+    match number.parse::<f64>().map(|n| n * multiplier) {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        Ok(_) => Err(format!("`{text}`: a rate must be above 0 ({forms})")),
+        Err(_) => Err(format!("`{text}` is not a rate ({forms})")),
+    }
+}
+
+/// Parses a duration: one or more number-and-unit parts (`250ms`, `1.5s`, `1m30s`,
+/// `2h15m`; units us, ms, s, m, h) or a bare number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let forms = "try 250ms, 1.5s, 30s, 1m30s or 2h15m; a bare number is seconds";
+    if text.starts_with('-') {
+        return Err(format!("`{text}`: a duration cannot be negative ({forms})"));
+    }
+    let number = |digits: &str| {
+        digits
+            .parse::<f64>()
+            .map_err(|_| format!("`{text}` is not a duration ({forms})"))
+    };
+    let mut seconds = 0.0;
+    let mut rest = text;
+    if split_number(text).1.is_empty() {
+        seconds = number(text)?;
+        rest = "";
+    }
+    while !rest.is_empty() {
+        let (digits, after) = split_number(rest);
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" | "min" => 60.0,
+            "s" | "sec" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "" => {
+                return Err(format!(
+                    "`{text}`: `{digits}` needs a unit after the first part ({forms})"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}` (use us, ms, s, m or h; {forms})"
+                ))
+            }
+        };
+        seconds += number(digits)? * scale;
+        rest = next;
+    }
     if !seconds.is_finite() || seconds > 1e9 {
         return Err(format!("duration `{text}` is out of range"));
     }
@@ -138,5 +353,89 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn sizes_take_terabytes_and_fractions_of_whole_bytes() {
+        assert_eq!(parse_size("2T"), Ok(2 << 40));
+        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
+        assert_eq!(parse_size("3TB"), Ok(3_000_000_000_000));
+        assert_eq!(parse_size("1.5MiB"), Ok(3 << 19));
+        assert_eq!(parse_size("0.5k"), Ok(512));
+        assert_eq!(parse_size(".25KiB"), Ok(256));
+        assert_eq!(parse_size("2.50KB"), Ok(2500));
+        let err = parse_size("0.1k").unwrap_err();
+        assert!(err.contains("fraction of a byte"), "{err}");
+        assert!(parse_size("1.5")
+            .unwrap_err()
+            .contains("fraction of a byte"));
+        let err = parse_size("-5").unwrap_err();
+        assert!(
+            err.contains("cannot be negative") && err.contains("64KiB"),
+            "{err}"
+        );
+        let err = parse_size("5q").unwrap_err();
+        assert!(err.contains("TiB") && err.contains("MB"), "{err}");
+        assert!(parse_size("1.2.3k").is_err());
+        assert!(parse_size(".").is_err());
+        assert!(parse_size("16777216T").is_err(), "2^64 bytes does not fit");
+    }
+
+    #[test]
+    fn counts_are_decimal_unless_spelled_binary() {
+        assert_eq!(parse_count("1000"), Ok(1000));
+        assert_eq!(parse_count("32k"), Ok(32_000));
+        assert_eq!(parse_count("2.5k"), Ok(2500));
+        assert_eq!(parse_count("1M"), Ok(1_000_000));
+        assert_eq!(parse_count("32Ki"), Ok(32_768));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        assert_eq!(parse_count("0"), Ok(0));
+        assert!(parse_count("1.5").unwrap_err().contains("whole count"));
+        assert!(parse_count("0.0001k").unwrap_err().contains("whole count"));
+        let err = parse_count("-5").unwrap_err();
+        assert!(err.contains("`-5`") && err.contains("negative"), "{err}");
+        let err = parse_count("32KiB").unwrap_err();
+        assert!(err.contains("Ki") && err.contains("32,768"), "{err}");
+        assert!(parse_count("lots").unwrap_err().contains("not a count"));
+        assert!(parse_count("99999999999999999999").is_err());
+        let err = parse_positive_count("0", "connection").unwrap_err();
+        assert!(err.contains("at least 1 connection"), "{err}");
+        assert_eq!(parse_positive_count("2k", "connection"), Ok(2000));
+    }
+
+    #[test]
+    fn rates_are_positive_finite_and_decimal() {
+        assert_eq!(parse_rate("500"), Ok(500.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert_eq!(parse_rate("10k"), Ok(10_000.0));
+        assert_eq!(parse_rate("2.5k"), Ok(2500.0));
+        assert_eq!(parse_rate("1M"), Ok(1e6));
+        for bad in ["0", "-5", "-1k", "0k", "inf", "NaN", "fast", "", "1e999"] {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("10k"), "{bad}: {err}");
+        }
+        assert!(parse_rate("10x").unwrap_err().contains("unknown rate unit"));
+    }
+
+    #[test]
+    fn durations_compound() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h15m"), Ok(Duration::from_secs(8100)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        let err = parse_duration("1m30").unwrap_err();
+        assert!(
+            err.contains("needs a unit") && err.contains("1m30s"),
+            "{err}"
+        );
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+        assert!(parse_duration("ms").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("1m30x")
+            .unwrap_err()
+            .contains("unknown duration unit"));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999h").is_err());
     }
 }

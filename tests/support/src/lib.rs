@@ -20,6 +20,24 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Whether this is a CI run: `CI` set (CI services set `CI=true`), unless to `false` or `0`.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
+/// Reports that `test` cannot run here because a prerequisite is missing (`why`), so the
+/// caller returns. Outside CI that prints `SKIPPED …` and the test passes; under CI it
+/// panics naming `install` (what .ci/run must install or grant), so CI never passes a test
+/// it did not run.
+#[track_caller]
+pub fn missing(test: &str, install: &str, why: impl std::fmt::Display) {
+    assert!(
+        !under_ci(),
+        "{test} cannot run: {why}. CI must provide it: {install}"
+    );
+    eprintln!("SKIPPED {test}: {why} (needs {install})");
+}
+
 /// The path of a workspace binary, built beside the test executables by `cargo test --workspace`.
 #[track_caller]
 pub fn bin(name: &str) -> PathBuf {

@@ -1,0 +1,119 @@
+//! `cli-docs OUT_DIR` run for real: the man pages name the binaries' real flags and render
+//! with groff, the bash completions parse, and bad usage exits 2.
+
+use std::path::Path;
+use std::process::Command;
+
+use test_support::missing;
+
+const CLI_DOCS: &str = env!("CARGO_BIN_EXE_cli-docs");
+
+/// A man page's text as a reader sees it (roff escapes every `-` as `\-`).
+fn page(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join("man").join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .replace("\\-", "-")
+}
+
+#[test]
+fn writes_man_pages_and_completions_that_name_the_real_flags() {
+    let out = std::env::temp_dir().join(format!("cli-docs-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(CLI_DOCS)
+        .arg(&out)
+        .output()
+        .expect("run cli-docs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let server = page(&out, "echo-server.1");
+    for flag in ["--max-conns", "--backlog", "--read-write", "--rcvbuf"] {
+        assert!(server.contains(flag), "echo-server.1 lacks {flag}");
+    }
+    let client = page(&out, "flood-client.1");
+    for flag in [
+        "--spawn-server",
+        "--connections",
+        "--connect-rate",
+        "--window",
+    ] {
+        assert!(client.contains(flag), "flood-client.1 lacks {flag}");
+    }
+    assert!(
+        !client.contains("--shard"),
+        "an internal flag is documented"
+    );
+    for sub in ["sweep", "saturate", "probe", "merge"] {
+        let text = page(&out, &format!("flood-client-{sub}.1"));
+        assert!(text.contains(&format!(".TH flood-client-{sub} 1")), "{sub}");
+    }
+    assert!(page(&out, "flood-client-sweep.1").contains("--repeat"));
+
+    let completions = out.join("completions");
+    for file in [
+        "echo-server.bash",
+        "flood-client.bash",
+        "_echo-server",
+        "_flood-client",
+        "echo-server.fish",
+        "flood-client.fish",
+    ] {
+        let text = std::fs::read_to_string(completions.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let name = file
+            .trim_start_matches('_')
+            .split('.')
+            .next()
+            .expect("name");
+        assert!(
+            text.contains(name) && text.contains("help"),
+            "{file}: {text}"
+        );
+    }
+    assert!(
+        std::fs::read_to_string(completions.join("flood-client.bash"))
+            .expect("bash completion")
+            .contains("--spawn-server")
+    );
+    for file in ["echo-server.bash", "flood-client.bash"] {
+        let check = Command::new("bash")
+            .arg("-n")
+            .arg(completions.join(file))
+            .output()
+            .expect("bash -n");
+        assert!(
+            check.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+
+    match Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(out.join("man/flood-client.1"))
+        .arg(out.join("man/echo-server.1"))
+        .output()
+    {
+        Ok(render) => assert!(
+            render.status.success() && render.stderr.is_empty(),
+            "groff: {}",
+            String::from_utf8_lossy(&render.stderr)
+        ),
+        Err(e) => missing(
+            "cli-docs man pages render",
+            "apt-get install groff-base",
+            format!("groff not runnable ({e})"),
+        ),
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_usage_exits_2_naming_the_argument() {
+    let run = Command::new(CLI_DOCS).output().expect("run cli-docs");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("OUT_DIR"));
+}
