@@ -51,7 +51,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// What a loop needs to know beyond its listener.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoopConfig {
     /// Refuse (accept and close) connections beyond this many open in the process.
     pub max_conns: Option<u64>,

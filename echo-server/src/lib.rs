@@ -1,14 +1,15 @@
 //! echo-server: a raw TCP echo server on a hand-rolled mio event loop.
 //!
-//! Data path: [`listener`] binds the socket, [`event_loop`] accepts and polls,
-//! [`connection`] echoes each connection's bytes (with `splice` on Linux when asked),
-//! [`stats`] counts, [`server`] runs loops on
-//! threads in one process and [`supervisor`] runs worker processes for `--processes`.
-//! What flood-client shares with it (units, limits, child processes, the splice pipe) lives
-//! in the `hostkit` crate.
+//! Data path: [`cli`] flags become a [`config`]; [`listener`] binds the socket,
+//! [`event_loop`] accepts and polls, [`connection`] echoes each connection's bytes (with
+//! `splice` on Linux when asked), [`stats`] counts, [`server`] runs loops on threads in one
+//! process and [`supervisor`] runs worker processes for `--processes`. What flood-client
+//! shares with it (units, limits, child processes, the splice pipe) lives in the `hostkit`
+//! crate.
 #![deny(missing_debug_implementations)]
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod event_loop;
 pub mod listener;
@@ -17,3 +18,48 @@ pub mod server;
 pub mod splice;
 pub mod stats;
 pub mod supervisor;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::Args;
+use config::ServerConfig;
+
+/// The whole program: parses the command line, serves until SIGINT/SIGTERM, reports and
+/// returns the exit code: 0 served and stopped, 1 a run-time failure (address in use, a
+/// worker died), 2 bad usage.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match ServerConfig::from_args(&args) {
+        Ok(cfg) => cfg,
+        Err(why) => {
+            eprintln!("echo-server: error: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if cfg.processes > 1 {
+        supervisor::run(&cfg)
+    } else {
+        server::run(&cfg)
+    };
+    let snapshot = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: error: {e}", cfg.name());
+            return ExitCode::FAILURE;
+        }
+    };
+    if !cfg.worker {
+        eprintln!("{}: final: {snapshot}", cfg.name());
+    }
+    if cfg.json {
+        println!("{}", serde_json::to_string(&snapshot).unwrap_or_default());
+    }
+    ExitCode::SUCCESS
+}
+
+/// The command-line definition, for man pages and shell completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}

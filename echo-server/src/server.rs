@@ -2,44 +2,23 @@
 //! SIGINT/SIGTERM into an orderly stop, and prints periodic and final stats.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::SockRef;
 
-use crate::event_loop::{EventLoop, LoopConfig};
+use crate::config::ServerConfig;
+use crate::event_loop::EventLoop;
 use crate::listener;
 use crate::stats::{Snapshot, Stats};
 use hostkit::child::announce_address;
 use hostkit::context;
 use hostkit::limits::{self, FdLimit};
-
-/// Everything one server process needs to run.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to bind (port 0: any free port).
-    pub listen: SocketAddr,
-    /// Listen backlog.
-    pub backlog: u32,
-    /// Event loops in this process.
-    pub threads: usize,
-    /// Set SO_REUSEPORT (several loops or processes on one port).
-    pub reuse_port: bool,
-    /// SO_RCVBUF of every connection (`None`: the kernel's default and autotuning).
-    pub rcvbuf: Option<usize>,
-    /// Per-loop settings (connection cap, idle timeout).
-    pub loop_cfg: LoopConfig,
-    /// Period of the stats line on stderr.
-    pub stats_interval: Option<Duration>,
-    /// Prefix for log lines (`echo-server` or `echo-server[worker 2]`).
-    pub name: String,
-}
 
 /// Messages to the process's main thread.
 #[derive(Debug)]
@@ -89,18 +68,19 @@ pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
 }
 
 /// Runs one server process until SIGINT/SIGTERM and returns its final counters.
-pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
+pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
     forward_signals(tx.clone())?;
-    announce_limits(&cfg.name, cfg.backlog)?;
+    let name = cfg.name();
+    announce_limits(&name, cfg.backlog)?;
 
-    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port, cfg.rcvbuf)?;
+    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port(), cfg.rcvbuf)?;
     let addr = first.local_addr()?;
     if let Some(note) = cfg
         .rcvbuf
         .and_then(|asked| limits::receive_buffer_shortfall(SockRef::from(&first), asked))
     {
-        eprintln!("{}: warning: {note}", cfg.name);
+        eprintln!("{name}: warning: {note}");
     }
     let mut listeners = vec![first];
     for _ in 1..cfg.threads {
@@ -127,7 +107,7 @@ pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     }
     announce_address(addr)?;
 
-    let failure = wait_for_stop(&rx, &stats, cfg);
+    let failure = wait_for_stop(&rx, &stats, cfg, &name);
     stop.store(true, Ordering::Relaxed);
     for waker in &wakers {
         waker.wake()?;
@@ -147,6 +127,7 @@ fn wait_for_stop(
     rx: &mpsc::Receiver<Event>,
     stats: &Stats,
     cfg: &ServerConfig,
+    name: &str,
 ) -> Option<io::Error> {
     let mut last = (Instant::now(), stats.snapshot());
     loop {
@@ -155,7 +136,7 @@ fn wait_for_stop(
                 Ok(event) => event,
                 Err(RecvTimeoutError::Timeout) => {
                     let now = (Instant::now(), stats.snapshot());
-                    eprintln!("{}", interval_line(&cfg.name, &last, &now));
+                    eprintln!("{}", interval_line(name, &last, &now));
                     last = now;
                     continue;
                 }
