@@ -18,7 +18,7 @@ use crate::event_loop::LoopConfig;
 pub(crate) struct ServerConfig {
     /// Address to bind (port 0: any free port).
     pub(crate) listen: SocketAddr,
-    /// Listen backlog.
+    /// Listen backlog (the kernel clamps it to net.core.somaxconn).
     pub(crate) backlog: u32,
     /// Event loops in each process.
     pub(crate) threads: usize,

@@ -17,16 +17,16 @@ use mio::net::TcpStream;
 
 /// Bytes moved during one loop turn, added to the shared counters once per turn.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Bytes read from clients.
-    pub bytes_in: u64,
+    pub(crate) bytes_in: u64,
     /// Bytes written back.
-    pub bytes_out: u64,
+    pub(crate) bytes_out: u64,
 }
 
 /// What a connection needs next after [`Connection::drive`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Read until WouldBlock: wait for the next READABLE event.
     Idle,
     /// Holding unsent bytes: wait for WRITABLE.
@@ -39,7 +39,7 @@ pub enum Step {
 
 /// Why a connection ended; each reason has its own counter.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum CloseReason {
+pub(crate) enum CloseReason {
     /// Orderly EOF from the peer, every byte echoed.
     Peer,
     /// Connection reset, aborted or broken pipe.
@@ -52,28 +52,28 @@ pub enum CloseReason {
 
 /// A client connection and the echo bytes it still owes.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     stream: TcpStream,
     /// Echo bytes the socket would not take yet, from `sent` on. Empty (unallocated) when
     /// caught up, so an idle connection costs no heap memory.
     pending: Vec<u8>,
     sent: usize,
     /// Loop clock (ms) of the last byte moved, for `--idle-timeout`.
-    pub last_active_ms: u64,
+    pub(crate) last_active_ms: u64,
     /// Whether this connection sits in the loop's ready queue.
-    pub queued: bool,
+    pub(crate) queued: bool,
     /// Whether the connection has moved to the loop's bulk lane.
-    pub bulk: bool,
+    pub(crate) bulk: bool,
     /// An event reported read-closed or error: read to the end, never stop on a short read.
-    pub peer_closing: bool,
+    pub(crate) peer_closing: bool,
     /// An event reported urgent data (a byte sent with MSG_OOB). Listeners set SO_OOBINLINE,
     /// so the byte is echoed in line, in order; but a read stops short at the urgent mark,
     /// and splice stops there for good (EAGAIN, or 0 once the FIN is in, the rest stranded).
     /// So the connection goes through read/write until WouldBlock, past the mark, and only
     /// then splices again.
-    pub urgent: bool,
+    pub(crate) urgent: bool,
     /// Bytes echoed over the connection's life.
-    pub echoed: u64,
+    pub(crate) echoed: u64,
     /// A borrowed pipe holding `in_pipe` bytes the socket would not take yet (splice mode).
     #[cfg(target_os = "linux")]
     pipe: Option<hostkit::pipe::Pipe>,
@@ -83,7 +83,7 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream.
-    pub fn new(stream: TcpStream, now_ms: u64) -> Self {
+    pub(crate) fn new(stream: TcpStream, now_ms: u64) -> Self {
         Connection {
             stream,
             pending: Vec::new(),
@@ -102,13 +102,13 @@ impl Connection {
     }
 
     /// The socket, for (de)registration with the poller.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
     }
 
     /// Moves as many bytes as the sockets allow, up to `budget` bytes read, using `buf` as the
     /// scratch buffer shared by every connection of the loop.
-    pub fn drive(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
+    pub(crate) fn drive(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
         match self.flush(tally) {
             Ok(true) => {}
             Ok(false) => return Step::Blocked,
@@ -156,7 +156,7 @@ impl Connection {
     /// Like [`Connection::drive`], but moves bytes with splice through a pipe borrowed from
     /// `pool`, falling back to read/write through `buf` when the pool is empty.
     #[cfg(target_os = "linux")]
-    pub fn drive_splice(
+    pub(crate) fn drive_splice(
         &mut self,
         pool: &mut crate::splice::PipePool,
         buf: &mut [u8],
@@ -213,7 +213,7 @@ impl Connection {
 
     /// The borrowed pipe, if any, for the pool to discard when the connection closes.
     #[cfg(target_os = "linux")]
-    pub fn take_pipe(&mut self) -> Option<hostkit::pipe::Pipe> {
+    pub(crate) fn take_pipe(&mut self) -> Option<hostkit::pipe::Pipe> {
         self.pipe.take()
     }
 
@@ -289,7 +289,7 @@ fn write_some(mut stream: &TcpStream, data: &[u8], tally: &mut Tally) -> io::Res
 }
 
 /// Sorts an I/O error into the counter it belongs to.
-pub fn classify(err: &io::Error) -> CloseReason {
+pub(crate) fn classify(err: &io::Error) -> CloseReason {
     match err.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

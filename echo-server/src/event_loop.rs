@@ -33,15 +33,15 @@ use hostkit::context;
 use hostkit::limits::is_resource_exhaustion;
 
 /// Size of the read buffer each loop shares among all its connections.
-pub const BUFFER_SIZE: usize = 64 * 1024;
+pub(crate) const BUFFER_SIZE: usize = 64 * 1024;
 /// Bytes a connection may read per turn before yielding to the others.
-pub const READ_BUDGET: usize = 2 * BUFFER_SIZE;
+pub(crate) const READ_BUDGET: usize = 2 * BUFFER_SIZE;
 /// Bytes a connection echoes in the fast lane before it moves to the bulk lane.
-pub const LIGHT_BYTES: u64 = 64 * 1024;
+pub(crate) const LIGHT_BYTES: u64 = 64 * 1024;
 /// Bulk-lane events (and ready-queue entries) served per turn between fast-lane looks.
-pub const BULK_BATCH: usize = 32;
+pub(crate) const BULK_BATCH: usize = 32;
 /// Connections accepted per turn before the existing ones get served again.
-pub const ACCEPT_BUDGET: usize = 64;
+pub(crate) const ACCEPT_BUDGET: usize = 64;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -52,13 +52,13 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// What a loop needs to know beyond its listener.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoopConfig {
+pub(crate) struct LoopConfig {
     /// Refuse (accept and close) connections beyond this many open in the process.
-    pub max_conns: Option<u64>,
+    pub(crate) max_conns: Option<u64>,
     /// Close connections that moved no byte for this long.
-    pub idle_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     /// Echo with splice(2) through a small pipe pool (Linux only).
-    pub splice: bool,
+    pub(crate) splice: bool,
 }
 
 /// Accepting state: whether connections may be waiting, and the back-off after running out
@@ -75,7 +75,7 @@ struct AcceptGate {
 
 /// One event loop thread's state.
 #[derive(Debug)]
-pub struct EventLoop {
+pub(crate) struct EventLoop {
     poll: Poll,
     bulk: Poll,
     /// The bulk lane may hold more ready events than the last batch took.
@@ -99,7 +99,7 @@ pub struct EventLoop {
 impl EventLoop {
     /// Creates a loop around a bound, non-blocking listener. Returns the loop and the waker
     /// that interrupts its poll (set `stop` first, then wake, to end it).
-    pub fn new(
+    pub(crate) fn new(
         listener: std::net::TcpListener,
         stats: Arc<Stats>,
         stop: Arc<AtomicBool>,
@@ -145,7 +145,7 @@ impl EventLoop {
     }
 
     /// Runs until `stop` is set, then closes every connection.
-    pub fn run(mut self) -> io::Result<()> {
+    pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut bulk_events = Events::with_capacity(BULK_BATCH);
         while !self.stop.load(Ordering::Relaxed) {

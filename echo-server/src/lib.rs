@@ -6,18 +6,19 @@
 //! process and [`supervisor`] runs worker processes for `--processes`. What flood-client
 //! shares with it (units, limits, child processes, the splice pipe) lives in the `hostkit`
 //! crate.
-#![deny(missing_debug_implementations)]
+#![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
+#![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod config;
-pub mod connection;
-pub mod event_loop;
-pub mod listener;
-pub mod server;
+pub(crate) mod cli;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod event_loop;
+pub(crate) mod listener;
+pub(crate) mod server;
 #[cfg(target_os = "linux")]
 pub mod splice;
 pub mod stats;
-pub mod supervisor;
+pub(crate) mod supervisor;
 
 use std::process::ExitCode;
 

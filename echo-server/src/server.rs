@@ -22,23 +22,23 @@ use hostkit::limits::{self, FdLimit};
 
 /// Messages to the process's main thread.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// SIGINT or SIGTERM arrived.
-    Signal(i32),
+    Signal,
     /// An event loop (or worker) ended; `Err` means it failed.
     Ended(usize, io::Result<()>),
 }
 
 /// Registers SIGINT and SIGTERM and forwards them as [`Event::Signal`]. Call before the
 /// "listening on" line so a signal sent right after it is never fatal.
-pub fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
+pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| context(e, "installing signal handlers"))?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for sig in signals.forever() {
-                if tx.send(Event::Signal(sig)).is_err() {
+            for _ in signals.forever() {
+                if tx.send(Event::Signal).is_err() {
                     break;
                 }
             }
@@ -47,7 +47,7 @@ pub fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
 }
 
 /// Raises the open-file limit and says on stderr how many connections one process can hold.
-pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
+pub(crate) fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
     let limit = limits::raise_nofile()?;
     eprintln!(
         "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
@@ -148,7 +148,7 @@ fn wait_for_stop(
             },
         };
         match event {
-            Event::Signal(_) => return None,
+            Event::Signal => return None,
             Event::Ended(index, result) => {
                 let err = result
                     .err()
@@ -160,7 +160,11 @@ fn wait_for_stop(
 }
 
 /// One `--stats-interval` line: open connections and rates since the previous line.
-pub fn interval_line(name: &str, prev: &(Instant, Snapshot), now: &(Instant, Snapshot)) -> String {
+pub(crate) fn interval_line(
+    name: &str,
+    prev: &(Instant, Snapshot),
+    now: &(Instant, Snapshot),
+) -> String {
     let secs = now.0.duration_since(prev.0).as_secs_f64().max(1e-9);
     let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs / 1e6;
     format!(

@@ -10,34 +10,34 @@ use crate::connection::CloseReason;
 
 /// Counters shared by every event loop of one process.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Connections accepted and kept.
-    pub accepted: AtomicU64,
+    pub(crate) accepted: AtomicU64,
     /// Connections open right now.
-    pub open: AtomicU64,
+    pub(crate) open: AtomicU64,
     /// The most connections open at once in this process.
-    pub peak_concurrent: AtomicU64,
+    pub(crate) peak_concurrent: AtomicU64,
     /// Connections that ended with an orderly EOF from the peer.
-    pub closed_by_peer: AtomicU64,
+    pub(crate) closed_by_peer: AtomicU64,
     /// Connections that ended with a reset or broken pipe.
-    pub reset: AtomicU64,
+    pub(crate) reset: AtomicU64,
     /// Connections closed for another I/O error.
-    pub errors: AtomicU64,
+    pub(crate) errors: AtomicU64,
     /// Connections closed by `--idle-timeout`.
-    pub idle_closed: AtomicU64,
+    pub(crate) idle_closed: AtomicU64,
     /// Connections accepted and closed at once because of `--max-conns`.
-    pub refused: AtomicU64,
+    pub(crate) refused: AtomicU64,
     /// accept() failures for lack of descriptors or memory (each pauses accepting).
-    pub accept_exhausted: AtomicU64,
+    pub(crate) accept_exhausted: AtomicU64,
     /// Bytes read from clients.
-    pub bytes_in: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
     /// Bytes written back to clients.
-    pub bytes_out: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
 }
 
 impl Stats {
     /// Counts one more open connection and keeps the peak; returns the new open count.
-    pub fn opened(&self) -> u64 {
+    pub(crate) fn opened(&self) -> u64 {
         self.accepted.fetch_add(1, Relaxed);
         let now = self.open.fetch_add(1, Relaxed) + 1;
         self.peak_concurrent.fetch_max(now, Relaxed);
@@ -45,7 +45,7 @@ impl Stats {
     }
 
     /// Counts one closed connection under its reason.
-    pub fn closed(&self, reason: CloseReason) {
+    pub(crate) fn closed(&self, reason: CloseReason) {
         self.open.fetch_sub(1, Relaxed);
         let counter = match reason {
             CloseReason::Peer => &self.closed_by_peer,
@@ -57,7 +57,7 @@ impl Stats {
     }
 
     /// A consistent-enough copy of every counter for reporting.
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             accepted: self.accepted.load(Relaxed),
             open: self.open.load(Relaxed),
