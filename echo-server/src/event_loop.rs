@@ -27,7 +27,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::connection::{CloseReason, Connection, Step, Tally};
+use crate::connection::{CloseReason, Connection, Owed, Step, Tally};
 use crate::stats::Stats;
 use hostkit::context;
 use hostkit::limits::is_resource_exhaustion;
@@ -84,9 +84,9 @@ pub(crate) struct EventLoop {
     conns: Slab<Connection>,
     buf: Box<[u8]>,
     ready: VecDeque<Token>,
-    /// Pipes for zero-copy echo, when `--splice` is on.
+    /// Pipes for zero-copy echo, used when `cfg.splice` is on (empty until then).
     #[cfg(target_os = "linux")]
-    pipes: Option<crate::splice::PipePool>,
+    pipes: crate::splice::PipePool,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     accept: AcceptGate,
@@ -126,7 +126,7 @@ impl EventLoop {
             buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
             ready: VecDeque::new(),
             #[cfg(target_os = "linux")]
-            pipes: cfg.splice.then(crate::splice::PipePool::default),
+            pipes: crate::splice::PipePool::default(),
             stats,
             stop,
             accept: AcceptGate {
@@ -232,9 +232,10 @@ impl EventLoop {
         conn.peer_closing |= flags.closing;
         conn.urgent |= flags.urgent;
         #[cfg(target_os = "linux")]
-        let step = match &mut self.pipes {
-            Some(pool) => conn.drive_splice(pool, &mut self.buf, READ_BUDGET, tally),
-            None => conn.drive(&mut self.buf, READ_BUDGET, tally),
+        let step = if self.cfg.splice {
+            conn.drive_splice(&mut self.pipes, &mut self.buf, READ_BUDGET, tally)
+        } else {
+            conn.drive(&mut self.buf, READ_BUDGET, tally)
         };
         #[cfg(not(target_os = "linux"))]
         let step = conn.drive(&mut self.buf, READ_BUDGET, tally);
@@ -269,13 +270,11 @@ impl EventLoop {
     /// Drops a connection (closing its descriptor) and counts why. A freed descriptor is
     /// also the moment to retry an accept that failed for lack of descriptors.
     fn close(&mut self, token: Token, reason: CloseReason) {
-        #[allow(unused_mut)]
-        let mut conn = self.conns.remove(token.0);
+        let owed = self.conns.remove(token.0).into_owed();
         #[cfg(target_os = "linux")]
-        if let (Some(pool), Some(pipe)) = (&mut self.pipes, conn.take_pipe()) {
-            pool.discard(pipe);
+        if let Owed::Pipe { pipe, .. } = owed {
+            self.pipes.discard(pipe);
         }
-        drop(conn);
         self.stats.closed(reason);
         if self.accept.paused_until.is_some() {
             self.accept.paused_until = Some(self.now);

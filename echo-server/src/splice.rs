@@ -3,7 +3,7 @@
 //!
 //! A pipe costs two descriptors, so there is no pipe per connection: each loop keeps a small
 //! [`PipePool`], a connection borrows a pipe only while its bytes are in flight and keeps it
-//! only when the outgoing splice could not take everything (backpressure, like `pending`).
+//! only when the outgoing splice could not take everything (backpressure, like a connection's owed buffer).
 //! When the pool is empty the connection falls back to read/write for that turn.
 //! The pipe itself is `hostkit::pipe::Pipe`, which flood-client sends through too.
 
