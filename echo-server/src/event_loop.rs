@@ -28,6 +28,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::connection::{CloseReason, Connection, Owed, Step, Tally};
+use crate::log;
 use crate::stats::Stats;
 use hostkit::context;
 use hostkit::limits::is_resource_exhaustion;
@@ -373,9 +374,11 @@ impl EventLoop {
         }
         let held = std::mem::take(&mut self.accept.suppressed);
         if held > 0 {
-            eprintln!("echo-server: {msg} ({held} similar messages held back)");
+            log::say(format_args!(
+                "echo-server: {msg} ({held} similar messages held back)"
+            ));
         } else {
-            eprintln!("echo-server: {msg}");
+            log::say(format_args!("echo-server: {msg}"));
         }
         self.accept.last_log = Some(self.now);
     }

@@ -14,6 +14,7 @@ pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod event_loop;
 pub(crate) mod listener;
+pub(crate) mod log;
 pub(crate) mod server;
 #[cfg(target_os = "linux")]
 pub mod splice;
@@ -35,7 +36,7 @@ pub fn main() -> ExitCode {
     let cfg = match ServerConfig::from_args(&args) {
         Ok(cfg) => cfg,
         Err(why) => {
-            eprintln!("echo-server: error: {why}");
+            log::say(format_args!("echo-server: error: {why}"));
             return ExitCode::from(2);
         }
     };
@@ -47,15 +48,21 @@ pub fn main() -> ExitCode {
     let snapshot = match result {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{}: error: {e}", cfg.name());
+            log::say(format_args!("{}: error: {e}", cfg.name()));
             return ExitCode::FAILURE;
         }
     };
+    let name = cfg.name();
     if !cfg.worker {
-        eprintln!("{}: final: {snapshot}", cfg.name());
+        log::say(format_args!("{name}: final: {snapshot}"));
+    }
+    // The stats were gathered; a reader that left no longer wants them: still a clean stop.
+    if let Some(note) = log::dropped_note(&name) {
+        let _ = log::print(format_args!("{note}"));
     }
     if cfg.json {
-        println!("{}", serde_json::to_string(&snapshot).unwrap_or_default());
+        let json = serde_json::to_string(&snapshot).unwrap_or_default();
+        let _ = log::print(format_args!("{json}"));
     }
     ExitCode::SUCCESS
 }

@@ -15,6 +15,7 @@ use socket2::SockRef;
 use crate::config::ServerConfig;
 use crate::event_loop::EventLoop;
 use crate::listener;
+use crate::log;
 use crate::stats::{Snapshot, Stats};
 use hostkit::child::announce_address;
 use hostkit::context;
@@ -49,19 +50,19 @@ pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
 /// Raises the open-file limit and says on stderr how many connections one process can hold.
 pub(crate) fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
     let limit = limits::raise_nofile()?;
-    eprintln!(
+    log::say(format_args!(
         "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
          use --processes N for more",
         limit.soft,
         limit.hard,
         limit.socket_capacity()
-    );
+    ));
     if let Some(max) = limits::somaxconn() {
         if u64::from(backlog) > max {
-            eprintln!(
+            log::say(format_args!(
                 "{name}: warning: backlog {backlog} is clamped to net.core.somaxconn = {max} \
                  (raise it with scripts/tune-kernel.sh apply)"
-            );
+            ));
         }
     }
     Ok(limit)
@@ -80,7 +81,7 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
         .rcvbuf
         .and_then(|asked| limits::receive_buffer_shortfall(SockRef::from(&first), asked))
     {
-        eprintln!("{name}: warning: {note}");
+        log::say(format_args!("{name}: warning: {note}"));
     }
     let mut listeners = vec![first];
     for _ in 1..cfg.threads {
@@ -136,7 +137,7 @@ fn wait_for_stop(
                 Ok(event) => event,
                 Err(RecvTimeoutError::Timeout) => {
                     let now = (Instant::now(), stats.snapshot());
-                    eprintln!("{}", interval_line(name, &last, &now));
+                    log::say(format_args!("{}", interval_line(name, &last, &now)));
                     last = now;
                     continue;
                 }

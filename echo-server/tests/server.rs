@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -564,4 +564,40 @@ fn urgent_byte(mode: &[&str]) {
     assert_eq!(stats.closed_by_peer, 4, "{stats:?}");
     assert_eq!(stats.bytes_in, 4 * 2001, "{stats:?}");
     assert_eq!(stats.bytes_out, 4 * 2001, "{stats:?}");
+}
+
+/// A log reader that goes away never stops the service (issue 18, item 2): stderr's reader
+/// is gone before the server starts (its first line, the open-file limit, already meets a
+/// closed pipe), stdout's right after the `listening on` line; with a stats line every
+/// millisecond it serves echoes, and on SIGTERM its final stats meet closed pipes on both
+/// streams. It must exit 0, not die of a panic on the write.
+#[test]
+fn closed_log_pipes_never_stop_the_service() {
+    for mode in [&[][..], &["--processes", "2"]] {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--stats-interval",
+            "1ms",
+            "--json",
+        ])
+        .args(mode)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        drop(child.stderr.take()); // The reader of stderr is gone from the start.
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (addr, rest) = hostkit::child::read_listening(stdout, DEADLINE)
+            .unwrap_or_else(|e| panic!("{mode:?}: the server {e}"));
+        drop(rest); // And now the reader of stdout.
+        for i in 0..20u8 {
+            let data = Arc::new(pattern(i, 100_000));
+            assert!(echo_roundtrip(addr, data.clone()) == *data, "{mode:?}");
+        }
+        hostkit::child::signal(child.id(), libc::SIGTERM).expect("SIGTERM");
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "{mode:?}: {status}");
+    }
 }
