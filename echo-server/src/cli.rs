@@ -33,11 +33,12 @@ pub(crate) struct Args {
     /// With --processes each worker enforces its share, N / processes rounded up.
     #[arg(long, value_name = "N")]
     pub(crate) max_conns: Option<u64>,
-    /// Close connections that moved no byte for this long (e.g. 30s). Off by default.
-    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    /// Close connections that moved no byte for this long (e.g. 30s; at least 1ms). Off by
+    /// default.
+    #[arg(long, value_parser = parse_period, value_name = "DUR")]
     pub(crate) idle_timeout: Option<Duration>,
-    /// Print one stats line on stderr per interval (e.g. 1s). Off by default.
-    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    /// Print one stats line on stderr per interval (e.g. 1s; at least 1ms). Off by default.
+    #[arg(long, value_parser = parse_period, value_name = "DUR")]
     pub(crate) stats_interval: Option<Duration>,
     /// Echo with splice(2), socket to pipe to socket, never through user space: the default
     /// on Linux (a pool of 8 pipes per loop, read/write when all are busy).
@@ -53,6 +54,22 @@ pub(crate) struct Args {
     /// Internal: run as a worker of a --processes parent (JSON stats line at exit).
     #[arg(long, hide = true)]
     pub(crate) worker: bool,
+}
+
+/// The shortest period a flag takes. Zero has no useful meaning (a stats line every loop
+/// turn spins a core writing; an idle timeout of zero closes every connection at once), and
+/// a worker receives periods in whole microseconds, which a shorter one would not survive.
+const SHORTEST_PERIOD: Duration = Duration::from_millis(1);
+
+/// A duration of at least [`SHORTEST_PERIOD`].
+fn parse_period(text: &str) -> Result<Duration, String> {
+    let period = parse_duration(text)?;
+    if period < SHORTEST_PERIOD {
+        return Err(format!(
+            "`{text}` is too short: give at least 1ms, or leave the flag out to turn it off"
+        ));
+    }
+    Ok(period)
 }
 
 impl Args {

@@ -601,3 +601,60 @@ fn closed_log_pipes_never_stop_the_service() {
         assert!(status.success(), "{mode:?}: {status}");
     }
 }
+
+/// A child process killed when dropped, so a check that fails cannot leave it running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to its exit and returns the exit code and stderr; fails if it is still running
+/// after [`DEADLINE`] (a server that accepted what it should refuse).
+#[track_caller]
+fn run_to_exit(mut cmd: Command) -> (Option<i32>, String) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = Reaped(cmd.spawn().expect("spawn"));
+    let mut stderr = child.0.stderr.take().expect("stderr piped");
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut status = None;
+    wait_until(DEADLINE, "echo-server to exit by itself", || {
+        status = child.0.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    let text = reader.join().expect("stderr reader");
+    (status.and_then(|s| s.code()), text)
+}
+
+/// Issue 18, item 4: a zero period cannot mean anything useful (a stats line per loop turn
+/// spins a core; an idle timeout of zero closes every connection at once), so it is bad
+/// usage, refused with exit 2 and the fix: a real period, or leaving the flag out.
+#[test]
+fn zero_periods_are_refused_with_the_fix_named() {
+    for args in [
+        &["--stats-interval", "0"][..],
+        &["--stats-interval", "0ms"],
+        &["--idle-timeout", "0"],
+        &["--idle-timeout", "0.1ms"],
+    ] {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        let (code, err) = run_to_exit(cmd);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("error") && err.contains("at least 1ms") && err.contains("leave"),
+            "{args:?}: {err}"
+        );
+    }
+}
