@@ -9,6 +9,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hostkit::limits::{self, FdLimit, RESERVED_FDS};
+
 use crate::cli::Args;
 use crate::event_loop::LoopConfig;
 
@@ -58,6 +60,23 @@ impl ServerConfig {
             json: args.json,
             worker: args.worker,
         })
+    }
+
+    /// Why this configuration cannot be served under the open-file `limit` each process
+    /// gets (workers inherit it), naming the fix; `None` when it fits. Checked at start-up,
+    /// so the server never fails later on EMFILE for want of descriptors it was never given.
+    pub(crate) fn capacity_problem(&self, limit: FdLimit) -> Option<String> {
+        if limit.socket_capacity() == 0 {
+            return Some(format!(
+                "the open-file limit is {} (hard {}), which leaves no descriptor for a \
+                 connection: echo-server keeps {RESERVED_FDS} for itself. Fix: raise it \
+                 (ulimit -n 1024 or more, or . scripts/raise-limits.sh)",
+                limit.soft, limit.hard
+            ));
+        }
+        let max = self.loop_cfg.max_conns?;
+        limits::capacity_problem(max, self.processes as u64, limit)
+            .map(|why| format!("--max-conns {max}: {why}"))
     }
 
     /// Whether listeners set SO_REUSEPORT: several loops or processes share the port.

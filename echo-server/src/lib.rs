@@ -30,7 +30,7 @@ use config::ServerConfig;
 
 /// The whole program: parses the command line, serves until SIGINT/SIGTERM, reports and
 /// returns the exit code: 0 served and stopped, 1 a run-time failure (address in use, a
-/// worker died), 2 bad usage.
+/// worker died), 2 bad usage or a configuration the open-file limit cannot hold.
 pub fn main() -> ExitCode {
     let args = Args::parse();
     let cfg = match ServerConfig::from_args(&args) {
@@ -40,10 +40,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let limit = match hostkit::limits::raise_nofile() {
+        Ok(limit) => limit,
+        Err(e) => {
+            log::say(format_args!("{}: error: {e}", cfg.name()));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(why) = cfg.capacity_problem(limit) {
+        log::say(format_args!("{}: error: {why}", cfg.name()));
+        return ExitCode::from(2);
+    }
     let result = if cfg.processes > 1 {
         supervisor::run(&cfg)
     } else {
-        server::run(&cfg)
+        server::run(&cfg, limit)
     };
     let snapshot = match result {
         Ok(s) => s,

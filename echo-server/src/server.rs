@@ -47,9 +47,9 @@ pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
     Ok(())
 }
 
-/// Raises the open-file limit and says on stderr how many connections one process can hold.
-pub(crate) fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
-    let limit = limits::raise_nofile()?;
+/// Says on stderr how many connections one process can hold under `limit`, and whether the
+/// kernel clamps `backlog`.
+pub(crate) fn announce_limits(name: &str, backlog: u32, limit: FdLimit) {
     log::say(format_args!(
         "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
          use --processes N for more",
@@ -65,15 +65,15 @@ pub(crate) fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
             ));
         }
     }
-    Ok(limit)
 }
 
-/// Runs one server process until SIGINT/SIGTERM and returns its final counters.
-pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
+/// Runs one server process (under the open-file `limit` it raised) until SIGINT/SIGTERM
+/// and returns its final counters.
+pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
     forward_signals(tx.clone())?;
     let name = cfg.name();
-    announce_limits(&name, cfg.backlog)?;
+    announce_limits(&name, cfg.backlog, limit);
 
     let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port(), cfg.rcvbuf)?;
     let addr = first.local_addr()?;

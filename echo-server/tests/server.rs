@@ -658,3 +658,38 @@ fn zero_periods_are_refused_with_the_fix_named() {
         );
     }
 }
+
+/// Issue 18, item 10: a descriptor limit that leaves no room for connections, or a
+/// `--max-conns` its processes cannot hold, is refused at start-up with exit 2 and the fix,
+/// instead of failing later on EMFILE (exit 1, "socket(): Too many open files").
+#[test]
+fn a_descriptor_limit_too_small_is_refused_at_start_with_the_fix() {
+    let cases: [(&[&str], u64, &str); 2] = [
+        (&[], 5, "ulimit -n"),
+        (&["--max-conns", "1000"], 200, "--processes 8"),
+    ];
+    for (args, nofile, fix) in cases {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        let (code, err) = run_to_exit(with_nofile(cmd, nofile, nofile));
+        assert_eq!(code, Some(2), "{args:?} at {nofile}: {err}");
+        assert!(
+            err.contains("error") && err.contains(fix),
+            "{args:?} at {nofile}: {err}"
+        );
+    }
+    // The fix it names works: eight processes hold their shares of 1000 at that limit.
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--max-conns",
+        "1000",
+        "--processes",
+        "8",
+    ]);
+    let server = Spawned::start(with_nofile(cmd, 200, 200));
+    let data = Arc::new(pattern(3, 10_000));
+    assert!(echo_roundtrip(server.addr, data.clone()) == *data);
+    assert!(server.stop().status.success());
+}
