@@ -24,6 +24,8 @@ pub(crate) struct Tally {
     pub(crate) bytes_in: u64,
     /// Bytes written back.
     pub(crate) bytes_out: u64,
+    /// Bytes read and then lost because the write side failed before they went out.
+    pub(crate) bytes_dropped: u64,
 }
 
 /// What a connection needs next after [`Connection::drive`].
@@ -50,6 +52,8 @@ pub(crate) enum CloseReason {
     Error,
     /// Closed by the server's `--idle-timeout`.
     Idle,
+    /// Still open when the server stopped.
+    Shutdown,
 }
 
 /// Echo bytes a connection has read and the socket would not take yet.
@@ -74,6 +78,18 @@ pub(crate) enum Owed {
         /// Bytes still in it.
         len: usize,
     },
+}
+
+impl Owed {
+    /// Bytes read and not yet echoed: what is lost if the connection ends now.
+    pub(crate) fn unsent(&self) -> usize {
+        match self {
+            Owed::Nothing => 0,
+            Owed::Buffer { bytes, sent } => bytes.len() - sent,
+            #[cfg(target_os = "linux")]
+            Owed::Pipe { len, .. } => *len,
+        }
+    }
 }
 
 /// A client connection and the echo bytes it still owes.
@@ -139,9 +155,13 @@ impl Connection {
             read_total += n;
             tally.bytes_in += n as u64;
             self.echoed += n as u64;
+            let out_before = tally.bytes_out;
             let written = match write_some(&self.stream, &buf[..n], tally) {
                 Ok(w) => w,
-                Err(e) => return Step::Close(classify(&e)),
+                Err(e) => {
+                    tally.bytes_dropped += n as u64 - (tally.bytes_out - out_before);
+                    return Step::Close(classify(&e));
+                }
             };
             if written < n {
                 self.owed = Owed::Buffer {

@@ -145,7 +145,8 @@ impl EventLoop {
         Ok((event_loop, waker))
     }
 
-    /// Runs until `stop` is set, then closes every connection.
+    /// Runs until `stop` is set, then closes every connection (counted as closed at
+    /// shutdown).
     pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut bulk_events = Events::with_capacity(BULK_BATCH);
@@ -197,10 +198,17 @@ impl EventLoop {
             self.stats
                 .bytes_out
                 .fetch_add(tally.bytes_out, Ordering::Relaxed);
+            if tally.bytes_dropped > 0 {
+                self.stats
+                    .bytes_dropped_on_reset
+                    .fetch_add(tally.bytes_dropped, Ordering::Relaxed);
+            }
             self.sweep_idle();
         }
-        let open = self.conns.len() as u64;
-        self.stats.open.fetch_sub(open, Ordering::Relaxed);
+        let open: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in open {
+            self.close(Token(key), CloseReason::Shutdown);
+        }
         Ok(())
     }
 
@@ -272,11 +280,11 @@ impl EventLoop {
     /// also the moment to retry an accept that failed for lack of descriptors.
     fn close(&mut self, token: Token, reason: CloseReason) {
         let owed = self.conns.remove(token.0).into_owed();
+        self.stats.closed(reason, owed.unsent() as u64);
         #[cfg(target_os = "linux")]
         if let Owed::Pipe { pipe, .. } = owed {
             self.pipes.discard(pipe);
         }
-        self.stats.closed(reason);
         if self.accept.paused_until.is_some() {
             self.accept.paused_until = Some(self.now);
         }
@@ -337,7 +345,9 @@ impl EventLoop {
             .registry()
             .register(&mut stream, token, CONNECTION)
         {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            // Counted as accepted and ended by an error, so every accepted one is accounted.
+            self.stats.opened();
+            self.stats.closed(CloseReason::Error, 0);
             self.log_error(format_args!("registering a connection: {e}"));
             return;
         }

@@ -693,3 +693,88 @@ fn a_descriptor_limit_too_small_is_refused_at_start_with_the_fix() {
     assert!(echo_roundtrip(server.addr, data.clone()) == *data);
     assert!(server.stop().status.success());
 }
+
+/// Issue 18, item 8: connections still open at SIGTERM are counted as closed at shutdown,
+/// in one process and summed over workers, so every accepted connection is accounted for.
+#[test]
+fn connections_cut_at_shutdown_are_counted() {
+    for mode in [&[][..], &["--processes", "2"]] {
+        let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+        let data = Arc::new(pattern(1, 1000));
+        assert!(
+            echo_roundtrip(server.addr, data.clone()) == *data,
+            "{mode:?}"
+        );
+        let held: Vec<TcpStream> = (0..5u8)
+            .map(|i| {
+                let c = TcpStream::connect(server.addr).expect("connect");
+                (&c).write_all(&[i; 10]).expect("write");
+                let mut b = [0u8; 10];
+                (&c).read_exact(&mut b).expect("echo");
+                c
+            })
+            .collect();
+        let done = server.stop();
+        assert!(done.status.success(), "{mode:?}: {}", done.stderr);
+        let s = final_stats(&done.stdout);
+        assert_eq!(s.accepted, 6, "{mode:?}: {s:?}");
+        assert_eq!(s.closed_by_peer, 1, "{mode:?}: {s:?}");
+        assert_eq!(s.closed_at_shutdown, 5, "{mode:?}: {s:?}");
+        assert_eq!(s.open, 0, "{mode:?}: {s:?}");
+        let ended = s.closed_by_peer + s.reset + s.errors + s.idle_closed + s.closed_at_shutdown;
+        assert_eq!(s.accepted, ended + s.open, "{mode:?}: {s:?}");
+        drop(held);
+    }
+}
+
+#[test]
+fn bytes_held_at_a_reset_are_counted_as_dropped() {
+    bytes_dropped_on_reset(&["--splice"], echo_server::splice::POOL_SIZE + 4);
+}
+
+#[test]
+fn read_write_bytes_held_at_a_reset_are_counted_as_dropped() {
+    bytes_dropped_on_reset(&["--read-write"], 4);
+}
+
+/// Issue 18, item 9: clients that write and never read, then reset (SO_LINGER 0) while the
+/// server holds bytes it could not echo: those bytes are reported as dropped, so
+/// `bytes_in == bytes_out + bytes_dropped_on_reset` exactly. With splice, more clients than
+/// pipes, so both a pipe and a buffer are held.
+fn bytes_dropped_on_reset(mode: &[&str], clients: usize) {
+    let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+    let pid = server.pid();
+    let sockets = socket_count(pid);
+    let chunk = vec![5u8; 64 * 1024];
+    let mut hogs = Vec::new();
+    for _ in 0..clients {
+        let hog = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+        hog.set_nonblocking(true).expect("nonblocking");
+        let mut pushed = 0usize;
+        // Write until nothing is taken: the server stopped reading, holding what it owes.
+        loop {
+            match (&hog).write(&chunk) {
+                Ok(n) => pushed += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("write: {e}"),
+            }
+            assert!(pushed < 256 << 20, "the server kept taking bytes");
+        }
+        hog.set_linger(Some(Duration::ZERO)).expect("linger");
+        hogs.push(hog);
+    }
+    drop(hogs); // RST on every one.
+    wait_until(
+        DEADLINE,
+        "every reset connection closed by the server",
+        || socket_count(pid) == sockets,
+    );
+    let s = final_stats(&server.stop().stdout);
+    assert_eq!(s.reset, clients as u64, "{mode:?}: {s:?}");
+    assert!(s.bytes_dropped_on_reset > 0, "{mode:?}: {s:?}");
+    assert_eq!(
+        s.bytes_in,
+        s.bytes_out + s.bytes_dropped_on_reset,
+        "{mode:?}: {s:?}"
+    );
+}
