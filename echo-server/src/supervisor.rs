@@ -18,6 +18,7 @@ use hostkit::child::{announce_address, die_with_parent, read_listening, signal};
 use hostkit::context;
 
 use crate::config::ServerConfig;
+use crate::log;
 use crate::server::{self, Event};
 use crate::stats::Snapshot;
 
@@ -118,7 +119,8 @@ fn read_final_snapshot(reader: BufReader<ChildStdout>) -> Option<Snapshot> {
         .last()
 }
 
-/// Sends SIGTERM to every worker, waits for each and sums their final stats.
+/// Sends SIGTERM to every worker, waits for each, prints each one's final stats on stderr
+/// (how the load spread) and sums them.
 fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
     for w in workers.iter() {
         // A worker that already exited is reaped below and reported there.
@@ -129,7 +131,13 @@ fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
     for (index, mut w) in workers.drain(..).enumerate() {
         let status = w.child.wait()?;
         match w.result.recv().ok().flatten() {
-            Some(s) if status.success() => total.add(&s),
+            Some(s) if status.success() => {
+                log::say(format_args!(
+                    "echo-server: worker {index} (pid {}) final: {s}",
+                    w.child.id()
+                ));
+                total.add(&s);
+            }
             _ => missing.push(format!("worker {index} ({status})")),
         }
     }

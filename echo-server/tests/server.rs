@@ -309,6 +309,25 @@ fn worker_processes_share_one_port_and_sum_their_stats() {
     let stats = final_stats(&done.stdout);
     assert_eq!(stats.accepted, 60);
     assert_eq!(stats.bytes_out, 60 * 50_000);
+    // Each worker served some: SO_REUSEPORT spreads 60 connections by their source ports,
+    // so a worker with none (chance 2^-59 when both listen on the port) means it did not.
+    let per_worker: Vec<u64> = (0..2).map(|i| worker_accepted(&done.stderr, i)).collect();
+    assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
+    assert_eq!(per_worker.iter().sum::<u64>(), 60, "{per_worker:?}");
+}
+
+/// Connections worker `index` accepted, from the parent's per-worker final line on stderr.
+#[track_caller]
+fn worker_accepted(stderr: &str, index: usize) -> u64 {
+    let prefix = format!("echo-server: worker {index} (pid ");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no final line for worker {index}: {stderr}"));
+    line.split_once(" final: accepted ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no accepted count in {line:?}"))
 }
 
 /// `--rcvbuf` reaches every accepted connection, in every worker process; without it the
