@@ -30,7 +30,9 @@ pub(crate) struct Args {
     #[arg(long, value_parser = parse_nonzero_size, value_name = "SIZE")]
     pub(crate) rcvbuf: Option<usize>,
     /// Refuse (accept and close at once) connections beyond N open; counted as refused.
-    /// With --processes each worker enforces its share, N / processes rounded up.
+    /// With --processes each worker enforces its share, N / processes rounded up. An N the
+    /// processes' open-file limit cannot hold is refused at start, naming the --processes
+    /// count that can.
     #[arg(long, value_name = "N")]
     pub(crate) max_conns: Option<u64>,
     /// Close connections that moved no byte for this long (e.g. 30s; at least 1ms). Off by
