@@ -292,10 +292,33 @@ fn idle_connections_cost_little_server_memory() {
 
 #[test]
 fn worker_processes_share_one_port_and_sum_their_stats() {
-    let server = Spawned::echo_server(&["--processes", "2", "--threads", "2", "--json"]);
+    // Started by hand, so stderr is read to its end (EOF once the parent and every worker
+    // exited) and the per-worker lines the parent prints last cannot be missed.
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--processes",
+        "2",
+        "--threads",
+        "2",
+        "--json",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut server = Reaped(cmd.spawn().expect("spawn"));
+    let mut err_pipe = server.0.stderr.take().expect("stderr piped");
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
+    let stdout = server.0.stdout.take().expect("stdout piped");
+    let (addr, mut rest) =
+        hostkit::child::read_listening(stdout, DEADLINE).expect("the `listening on` line");
     let mut workers = Vec::new();
     for i in 0..60u8 {
-        let addr = server.addr;
         workers.push(thread::spawn(move || {
             let data = Arc::new(pattern(i, 50_000));
             assert!(echo_roundtrip(addr, data.clone()) == *data);
@@ -304,14 +327,18 @@ fn worker_processes_share_one_port_and_sum_their_stats() {
     for w in workers {
         w.join().expect("client");
     }
-    let done = server.stop_with(libc::SIGINT);
-    assert!(done.status.success(), "{}", done.stderr);
-    let stats = final_stats(&done.stdout);
+    hostkit::child::signal(server.0.id(), libc::SIGINT).expect("SIGINT");
+    let mut out = String::new();
+    rest.read_to_string(&mut out).expect("stdout");
+    let status = server.0.wait().expect("wait");
+    let stderr = stderr.join().expect("stderr reader");
+    assert!(status.success(), "{stderr}");
+    let stats = final_stats(&out);
     assert_eq!(stats.accepted, 60);
     assert_eq!(stats.bytes_out, 60 * 50_000);
     // Each worker served some: SO_REUSEPORT spreads 60 connections by their source ports,
     // so a worker with none (chance 2^-59 when both listen on the port) means it did not.
-    let per_worker: Vec<u64> = (0..2).map(|i| worker_accepted(&done.stderr, i)).collect();
+    let per_worker: Vec<u64> = (0..2).map(|i| worker_accepted(&stderr, i)).collect();
     assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
     assert_eq!(per_worker.iter().sum::<u64>(), 60, "{per_worker:?}");
 }
