@@ -1,10 +1,12 @@
 //! One client connection: the echo state machine.
 //!
-//! States, implied by two fields:
-//! - *caught up* (`pending` empty): read into the loop's shared buffer, write it straight back;
-//! - *blocked* (`pending` holds what the socket would not take): read nothing, wait for
-//!   WRITABLE, flush, then go back to reading. This is the backpressure that keeps a client
-//!   which never reads from growing the server's memory: at most one buffer per connection.
+//! States, one [`Owed`] value:
+//! - *caught up* ([`Owed::Nothing`]): read into the loop's shared buffer (or splice into a
+//!   borrowed pipe), write it straight back;
+//! - *blocked* ([`Owed::Buffer`] or [`Owed::Pipe`]: what the socket would not take): read
+//!   nothing, wait for WRITABLE, flush, then go back to reading. This is the backpressure
+//!   that keeps a client which never reads from growing the server's memory: at most one
+//!   buffer (or one pipe) per connection.
 //!
 //! EOF from the peer is only ever seen while caught up, so by then every byte has been echoed;
 //! the connection shuts down its write side and closes (half-close is honoured).
@@ -17,16 +19,18 @@ use mio::net::TcpStream;
 
 /// Bytes moved during one loop turn, added to the shared counters once per turn.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Bytes read from clients.
-    pub bytes_in: u64,
+    pub(crate) bytes_in: u64,
     /// Bytes written back.
-    pub bytes_out: u64,
+    pub(crate) bytes_out: u64,
+    /// Bytes read and then lost because the write side failed before they went out.
+    pub(crate) bytes_dropped: u64,
 }
 
 /// What a connection needs next after [`Connection::drive`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Read until WouldBlock: wait for the next READABLE event.
     Idle,
     /// Holding unsent bytes: wait for WRITABLE.
@@ -39,7 +43,7 @@ pub enum Step {
 
 /// Why a connection ended; each reason has its own counter.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum CloseReason {
+pub(crate) enum CloseReason {
     /// Orderly EOF from the peer, every byte echoed.
     Peer,
     /// Connection reset, aborted or broken pipe.
@@ -48,67 +52,92 @@ pub enum CloseReason {
     Error,
     /// Closed by the server's `--idle-timeout`.
     Idle,
+    /// Still open when the server stopped.
+    Shutdown,
+}
+
+/// Echo bytes a connection has read and the socket would not take yet.
+#[derive(Debug, Default)]
+pub(crate) enum Owed {
+    /// Caught up. Holds no allocation, so an idle connection costs no heap memory.
+    #[default]
+    Nothing,
+    /// Bytes read through the loop's buffer, owed from `sent` on.
+    Buffer {
+        /// What the socket would not take, copied out of the loop's shared buffer.
+        bytes: Vec<u8>,
+        /// How many of `bytes` have gone out since.
+        sent: usize,
+    },
+    /// Bytes spliced into a pipe borrowed from the loop's pool, which goes back to the pool
+    /// once they are out.
+    #[cfg(target_os = "linux")]
+    Pipe {
+        /// The borrowed pipe.
+        pipe: hostkit::pipe::Pipe,
+        /// Bytes still in it.
+        len: usize,
+    },
+}
+
+impl Owed {
+    /// Bytes read and not yet echoed: what is lost if the connection ends now.
+    pub(crate) fn unsent(&self) -> usize {
+        match self {
+            Owed::Nothing => 0,
+            Owed::Buffer { bytes, sent } => bytes.len() - sent,
+            #[cfg(target_os = "linux")]
+            Owed::Pipe { len, .. } => *len,
+        }
+    }
 }
 
 /// A client connection and the echo bytes it still owes.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     stream: TcpStream,
-    /// Echo bytes the socket would not take yet, from `sent` on. Empty (unallocated) when
-    /// caught up, so an idle connection costs no heap memory.
-    pending: Vec<u8>,
-    sent: usize,
+    owed: Owed,
     /// Loop clock (ms) of the last byte moved, for `--idle-timeout`.
-    pub last_active_ms: u64,
+    pub(crate) last_active_ms: u64,
     /// Whether this connection sits in the loop's ready queue.
-    pub queued: bool,
+    pub(crate) queued: bool,
     /// Whether the connection has moved to the loop's bulk lane.
-    pub bulk: bool,
+    pub(crate) bulk: bool,
     /// An event reported read-closed or error: read to the end, never stop on a short read.
-    pub peer_closing: bool,
+    pub(crate) peer_closing: bool,
     /// An event reported urgent data (a byte sent with MSG_OOB). Listeners set SO_OOBINLINE,
     /// so the byte is echoed in line, in order; but a read stops short at the urgent mark,
     /// and splice stops there for good (EAGAIN, or 0 once the FIN is in, the rest stranded).
     /// So the connection goes through read/write until WouldBlock, past the mark, and only
     /// then splices again.
-    pub urgent: bool,
+    pub(crate) urgent: bool,
     /// Bytes echoed over the connection's life.
-    pub echoed: u64,
-    /// A borrowed pipe holding `in_pipe` bytes the socket would not take yet (splice mode).
-    #[cfg(target_os = "linux")]
-    pipe: Option<hostkit::pipe::Pipe>,
-    #[cfg(target_os = "linux")]
-    in_pipe: usize,
+    pub(crate) echoed: u64,
 }
 
 impl Connection {
     /// Wraps an accepted stream.
-    pub fn new(stream: TcpStream, now_ms: u64) -> Self {
+    pub(crate) fn new(stream: TcpStream, now_ms: u64) -> Self {
         Connection {
             stream,
-            pending: Vec::new(),
-            sent: 0,
+            owed: Owed::Nothing,
             last_active_ms: now_ms,
             queued: false,
             bulk: false,
             peer_closing: false,
             urgent: false,
             echoed: 0,
-            #[cfg(target_os = "linux")]
-            pipe: None,
-            #[cfg(target_os = "linux")]
-            in_pipe: 0,
         }
     }
 
     /// The socket, for (de)registration with the poller.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
     }
 
     /// Moves as many bytes as the sockets allow, up to `budget` bytes read, using `buf` as the
     /// scratch buffer shared by every connection of the loop.
-    pub fn drive(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
+    pub(crate) fn drive(&mut self, buf: &mut [u8], budget: usize, tally: &mut Tally) -> Step {
         match self.flush(tally) {
             Ok(true) => {}
             Ok(false) => return Step::Blocked,
@@ -126,13 +155,19 @@ impl Connection {
             read_total += n;
             tally.bytes_in += n as u64;
             self.echoed += n as u64;
+            let out_before = tally.bytes_out;
             let written = match write_some(&self.stream, &buf[..n], tally) {
                 Ok(w) => w,
-                Err(e) => return Step::Close(classify(&e)),
+                Err(e) => {
+                    tally.bytes_dropped += n as u64 - (tally.bytes_out - out_before);
+                    return Step::Close(classify(&e));
+                }
             };
             if written < n {
-                self.pending.extend_from_slice(&buf[written..n]);
-                self.sent = 0;
+                self.owed = Owed::Buffer {
+                    bytes: buf[written..n].to_vec(),
+                    sent: 0,
+                };
                 return Step::Blocked;
             }
             if SHORT_READ_DRAINS && !self.peer_closing && !self.urgent && n < buf.len() {
@@ -156,7 +191,7 @@ impl Connection {
     /// Like [`Connection::drive`], but moves bytes with splice through a pipe borrowed from
     /// `pool`, falling back to read/write through `buf` when the pool is empty.
     #[cfg(target_os = "linux")]
-    pub fn drive_splice(
+    pub(crate) fn drive_splice(
         &mut self,
         pool: &mut crate::splice::PipePool,
         buf: &mut [u8],
@@ -198,8 +233,7 @@ impl Connection {
             moved += n;
             tally.bytes_in += n as u64;
             self.echoed += n as u64;
-            self.pipe = Some(pipe);
-            self.in_pipe = n;
+            self.owed = Owed::Pipe { pipe, len: n };
             match self.flush_pipe(pool, tally) {
                 Ok(true) => {}
                 Ok(false) => return Step::Blocked,
@@ -211,52 +245,52 @@ impl Connection {
         Step::Yield
     }
 
-    /// The borrowed pipe, if any, for the pool to discard when the connection closes.
-    #[cfg(target_os = "linux")]
-    pub fn take_pipe(&mut self) -> Option<hostkit::pipe::Pipe> {
-        self.pipe.take()
+    /// What the connection still owed when it ended: the bytes it drops, and a pipe for
+    /// the pool to discard.
+    pub(crate) fn into_owed(self) -> Owed {
+        self.owed
     }
 
     /// Splices the borrowed pipe's bytes out; `Ok(true)` (and the pipe back in the pool)
-    /// once it is empty.
+    /// once it is empty, or when no pipe is borrowed.
     #[cfg(target_os = "linux")]
     fn flush_pipe(
         &mut self,
         pool: &mut crate::splice::PipePool,
         tally: &mut Tally,
     ) -> io::Result<bool> {
-        let Some(pipe) = &self.pipe else {
+        let Owed::Pipe { pipe, len } = &mut self.owed else {
             return Ok(true);
         };
-        while self.in_pipe > 0 {
-            match pipe.drain(&self.stream, self.in_pipe) {
+        while *len > 0 {
+            match pipe.drain(&self.stream, *len) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.in_pipe -= n;
+                    *len -= n;
                     tally.bytes_out += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             }
         }
-        if let Some(pipe) = self.pipe.take() {
+        if let Owed::Pipe { pipe, .. } = std::mem::take(&mut self.owed) {
             pool.give(pipe);
         }
         Ok(true)
     }
 
-    /// Writes out pending bytes; `Ok(true)` once none are left.
+    /// Writes out bytes owed from the buffer; `Ok(true)` once none are left, or when none
+    /// were owed from a buffer.
     fn flush(&mut self, tally: &mut Tally) -> io::Result<bool> {
-        if self.pending.is_empty() {
+        let Owed::Buffer { bytes, sent } = &mut self.owed else {
             return Ok(true);
-        }
-        self.sent += write_some(&self.stream, &self.pending[self.sent..], tally)?;
-        if self.sent < self.pending.len() {
+        };
+        *sent += write_some(&self.stream, &bytes[*sent..], tally)?;
+        if *sent < bytes.len() {
             return Ok(false);
         }
         // Release the allocation: a connection that caught up is back to costing nothing.
-        self.pending = Vec::new();
-        self.sent = 0;
+        self.owed = Owed::Nothing;
         Ok(true)
     }
 
@@ -289,7 +323,7 @@ fn write_some(mut stream: &TcpStream, data: &[u8], tally: &mut Tally) -> io::Res
 }
 
 /// Sorts an I/O error into the counter it belongs to.
-pub fn classify(err: &io::Error) -> CloseReason {
+pub(crate) fn classify(err: &io::Error) -> CloseReason {
     match err.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

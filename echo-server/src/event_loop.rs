@@ -27,21 +27,22 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::connection::{CloseReason, Connection, Step, Tally};
+use crate::connection::{CloseReason, Connection, Owed, Step, Tally};
+use crate::log;
 use crate::stats::Stats;
 use hostkit::context;
 use hostkit::limits::is_resource_exhaustion;
 
 /// Size of the read buffer each loop shares among all its connections.
-pub const BUFFER_SIZE: usize = 64 * 1024;
+pub(crate) const BUFFER_SIZE: usize = 64 * 1024;
 /// Bytes a connection may read per turn before yielding to the others.
-pub const READ_BUDGET: usize = 2 * BUFFER_SIZE;
+pub(crate) const READ_BUDGET: usize = 2 * BUFFER_SIZE;
 /// Bytes a connection echoes in the fast lane before it moves to the bulk lane.
-pub const LIGHT_BYTES: u64 = 64 * 1024;
+pub(crate) const LIGHT_BYTES: u64 = 64 * 1024;
 /// Bulk-lane events (and ready-queue entries) served per turn between fast-lane looks.
-pub const BULK_BATCH: usize = 32;
+pub(crate) const BULK_BATCH: usize = 32;
 /// Connections accepted per turn before the existing ones get served again.
-pub const ACCEPT_BUDGET: usize = 64;
+pub(crate) const ACCEPT_BUDGET: usize = 64;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -51,14 +52,14 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// What a loop needs to know beyond its listener.
-#[derive(Debug, Clone, Default)]
-pub struct LoopConfig {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LoopConfig {
     /// Refuse (accept and close) connections beyond this many open in the process.
-    pub max_conns: Option<u64>,
+    pub(crate) max_conns: Option<u64>,
     /// Close connections that moved no byte for this long.
-    pub idle_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     /// Echo with splice(2) through a small pipe pool (Linux only).
-    pub splice: bool,
+    pub(crate) splice: bool,
 }
 
 /// Accepting state: whether connections may be waiting, and the back-off after running out
@@ -75,7 +76,7 @@ struct AcceptGate {
 
 /// One event loop thread's state.
 #[derive(Debug)]
-pub struct EventLoop {
+pub(crate) struct EventLoop {
     poll: Poll,
     bulk: Poll,
     /// The bulk lane may hold more ready events than the last batch took.
@@ -84,9 +85,9 @@ pub struct EventLoop {
     conns: Slab<Connection>,
     buf: Box<[u8]>,
     ready: VecDeque<Token>,
-    /// Pipes for zero-copy echo, when `--splice` is on.
+    /// Pipes for zero-copy echo, used when `cfg.splice` is on (empty until then).
     #[cfg(target_os = "linux")]
-    pipes: Option<crate::splice::PipePool>,
+    pipes: crate::splice::PipePool,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     accept: AcceptGate,
@@ -99,7 +100,7 @@ pub struct EventLoop {
 impl EventLoop {
     /// Creates a loop around a bound, non-blocking listener. Returns the loop and the waker
     /// that interrupts its poll (set `stop` first, then wake, to end it).
-    pub fn new(
+    pub(crate) fn new(
         listener: std::net::TcpListener,
         stats: Arc<Stats>,
         stop: Arc<AtomicBool>,
@@ -126,7 +127,7 @@ impl EventLoop {
             buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
             ready: VecDeque::new(),
             #[cfg(target_os = "linux")]
-            pipes: cfg.splice.then(crate::splice::PipePool::default),
+            pipes: crate::splice::PipePool::default(),
             stats,
             stop,
             accept: AcceptGate {
@@ -144,8 +145,9 @@ impl EventLoop {
         Ok((event_loop, waker))
     }
 
-    /// Runs until `stop` is set, then closes every connection.
-    pub fn run(mut self) -> io::Result<()> {
+    /// Runs until `stop` is set, then closes every connection (counted as closed at
+    /// shutdown).
+    pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut bulk_events = Events::with_capacity(BULK_BATCH);
         while !self.stop.load(Ordering::Relaxed) {
@@ -196,10 +198,17 @@ impl EventLoop {
             self.stats
                 .bytes_out
                 .fetch_add(tally.bytes_out, Ordering::Relaxed);
+            if tally.bytes_dropped > 0 {
+                self.stats
+                    .bytes_dropped_on_reset
+                    .fetch_add(tally.bytes_dropped, Ordering::Relaxed);
+            }
             self.sweep_idle();
         }
-        let open = self.conns.len() as u64;
-        self.stats.open.fetch_sub(open, Ordering::Relaxed);
+        let open: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in open {
+            self.close(Token(key), CloseReason::Shutdown);
+        }
         Ok(())
     }
 
@@ -232,9 +241,10 @@ impl EventLoop {
         conn.peer_closing |= flags.closing;
         conn.urgent |= flags.urgent;
         #[cfg(target_os = "linux")]
-        let step = match &mut self.pipes {
-            Some(pool) => conn.drive_splice(pool, &mut self.buf, READ_BUDGET, tally),
-            None => conn.drive(&mut self.buf, READ_BUDGET, tally),
+        let step = if self.cfg.splice {
+            conn.drive_splice(&mut self.pipes, &mut self.buf, READ_BUDGET, tally)
+        } else {
+            conn.drive(&mut self.buf, READ_BUDGET, tally)
         };
         #[cfg(not(target_os = "linux"))]
         let step = conn.drive(&mut self.buf, READ_BUDGET, tally);
@@ -269,14 +279,12 @@ impl EventLoop {
     /// Drops a connection (closing its descriptor) and counts why. A freed descriptor is
     /// also the moment to retry an accept that failed for lack of descriptors.
     fn close(&mut self, token: Token, reason: CloseReason) {
-        #[allow(unused_mut)]
-        let mut conn = self.conns.remove(token.0);
+        let owed = self.conns.remove(token.0).into_owed();
+        self.stats.closed(reason, owed.unsent() as u64);
         #[cfg(target_os = "linux")]
-        if let (Some(pool), Some(pipe)) = (&mut self.pipes, conn.take_pipe()) {
-            pool.discard(pipe);
+        if let Owed::Pipe { pipe, .. } = owed {
+            self.pipes.discard(pipe);
         }
-        drop(conn);
-        self.stats.closed(reason);
         if self.accept.paused_until.is_some() {
             self.accept.paused_until = Some(self.now);
         }
@@ -337,7 +345,9 @@ impl EventLoop {
             .registry()
             .register(&mut stream, token, CONNECTION)
         {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            // Counted as accepted and ended by an error, so every accepted one is accounted.
+            self.stats.opened();
+            self.stats.closed(CloseReason::Error, 0);
             self.log_error(format_args!("registering a connection: {e}"));
             return;
         }
@@ -374,9 +384,11 @@ impl EventLoop {
         }
         let held = std::mem::take(&mut self.accept.suppressed);
         if held > 0 {
-            eprintln!("echo-server: {msg} ({held} similar messages held back)");
+            log::say(format_args!(
+                "echo-server: {msg} ({held} similar messages held back)"
+            ));
         } else {
-            eprintln!("echo-server: {msg}");
+            log::say(format_args!("echo-server: {msg}"));
         }
         self.accept.last_log = Some(self.now);
     }

@@ -1,24 +1,84 @@
 //! echo-server: a raw TCP echo server on a hand-rolled mio event loop.
 //!
-//! Data path: [`listener`] binds the socket, [`event_loop`] accepts and polls,
-//! [`connection`] echoes each connection's bytes (with `splice` on Linux when asked),
-//! [`stats`] counts, [`server`] runs loops on
-//! threads in one process and [`supervisor`] runs worker processes for `--processes`.
-//! What flood-client shares with it (units, limits, child processes, the splice pipe) lives
-//! in the `hostkit` crate.
-#![deny(missing_debug_implementations)]
+//! Data path: [`cli`] flags become a [`config`]; [`listener`] binds the socket,
+//! [`event_loop`] accepts and polls, [`connection`] echoes each connection's bytes (with
+//! `splice` on Linux when asked), [`stats`] counts, [`server`] runs loops on threads in one
+//! process and [`supervisor`] runs worker processes for `--processes`. What flood-client
+//! shares with it (units, limits, child processes, the splice pipe) lives in the `hostkit`
+//! crate.
+#![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
+#![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod connection;
-pub mod event_loop;
-pub mod listener;
-pub mod server;
+pub(crate) mod cli;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod event_loop;
+pub(crate) mod listener;
+pub(crate) mod log;
+pub(crate) mod server;
 #[cfg(target_os = "linux")]
 pub mod splice;
 pub mod stats;
-pub mod supervisor;
+pub(crate) mod supervisor;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::Args;
+use config::ServerConfig;
+
+/// The whole program: parses the command line, serves until SIGINT/SIGTERM, reports and
+/// returns the exit code: 0 served and stopped, 1 a run-time failure (address in use, a
+/// worker died), 2 bad usage or a configuration the open-file limit cannot hold.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match ServerConfig::from_args(&args) {
+        Ok(cfg) => cfg,
+        Err(why) => {
+            log::say(format_args!("echo-server: error: {why}"));
+            return ExitCode::from(2);
+        }
+    };
+    let limit = match hostkit::limits::raise_nofile() {
+        Ok(limit) => limit,
+        Err(e) => {
+            log::say(format_args!("{}: error: {e}", cfg.name()));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(why) = cfg.capacity_problem(limit) {
+        log::say(format_args!("{}: error: {why}", cfg.name()));
+        return ExitCode::from(2);
+    }
+    let result = if cfg.processes > 1 {
+        supervisor::run(&cfg)
+    } else {
+        server::run(&cfg, limit)
+    };
+    let snapshot = match result {
+        Ok(s) => s,
+        Err(e) => {
+            log::say(format_args!("{}: error: {e}", cfg.name()));
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = cfg.name();
+    if !cfg.worker {
+        log::say(format_args!("{name}: final: {snapshot}"));
+    }
+    // The stats were gathered; a reader that left no longer wants them: still a clean stop.
+    if let Some(note) = log::dropped_note(&name) {
+        let _ = log::print(format_args!("{note}"));
+    }
+    if cfg.json {
+        let json = serde_json::to_string(&snapshot).unwrap_or_default();
+        let _ = log::print(format_args!("{json}"));
+    }
+    ExitCode::SUCCESS
+}
 
 /// The command-line definition, for man pages and shell completions.
 pub fn command() -> clap::Command {
-    <cli::Args as clap::CommandFactory>::command()
+    Args::command()
 }

@@ -14,7 +14,7 @@ use hostkit::context;
 /// on the same port and let the kernel spread new connections between them. `rcvbuf` sets
 /// SO_RCVBUF before listen(), so every accepted connection inherits it and its window scale
 /// is chosen for it.
-pub fn bind(
+pub(crate) fn bind(
     addr: SocketAddr,
     backlog: u32,
     reuse_port: bool,

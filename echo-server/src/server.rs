@@ -2,64 +2,44 @@
 //! SIGINT/SIGTERM into an orderly stop, and prints periodic and final stats.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::SockRef;
 
-use crate::event_loop::{EventLoop, LoopConfig};
+use crate::config::ServerConfig;
+use crate::event_loop::EventLoop;
 use crate::listener;
+use crate::log;
 use crate::stats::{Snapshot, Stats};
 use hostkit::child::announce_address;
 use hostkit::context;
 use hostkit::limits::{self, FdLimit};
 
-/// Everything one server process needs to run.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to bind (port 0: any free port).
-    pub listen: SocketAddr,
-    /// Listen backlog.
-    pub backlog: u32,
-    /// Event loops in this process.
-    pub threads: usize,
-    /// Set SO_REUSEPORT (several loops or processes on one port).
-    pub reuse_port: bool,
-    /// SO_RCVBUF of every connection (`None`: the kernel's default and autotuning).
-    pub rcvbuf: Option<usize>,
-    /// Per-loop settings (connection cap, idle timeout).
-    pub loop_cfg: LoopConfig,
-    /// Period of the stats line on stderr.
-    pub stats_interval: Option<Duration>,
-    /// Prefix for log lines (`echo-server` or `echo-server[worker 2]`).
-    pub name: String,
-}
-
 /// Messages to the process's main thread.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// SIGINT or SIGTERM arrived.
-    Signal(i32),
+    Signal,
     /// An event loop (or worker) ended; `Err` means it failed.
     Ended(usize, io::Result<()>),
 }
 
 /// Registers SIGINT and SIGTERM and forwards them as [`Event::Signal`]. Call before the
 /// "listening on" line so a signal sent right after it is never fatal.
-pub fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
+pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| context(e, "installing signal handlers"))?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for sig in signals.forever() {
-                if tx.send(Event::Signal(sig)).is_err() {
+            for _ in signals.forever() {
+                if tx.send(Event::Signal).is_err() {
                     break;
                 }
             }
@@ -67,40 +47,41 @@ pub fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
     Ok(())
 }
 
-/// Raises the open-file limit and says on stderr how many connections one process can hold.
-pub fn announce_limits(name: &str, backlog: u32) -> io::Result<FdLimit> {
-    let limit = limits::raise_nofile()?;
-    eprintln!(
+/// Says on stderr how many connections one process can hold under `limit`, and whether the
+/// kernel clamps `backlog`.
+pub(crate) fn announce_limits(name: &str, backlog: u32, limit: FdLimit) {
+    log::say(format_args!(
         "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
          use --processes N for more",
         limit.soft,
         limit.hard,
         limit.socket_capacity()
-    );
+    ));
     if let Some(max) = limits::somaxconn() {
         if u64::from(backlog) > max {
-            eprintln!(
+            log::say(format_args!(
                 "{name}: warning: backlog {backlog} is clamped to net.core.somaxconn = {max} \
                  (raise it with scripts/tune-kernel.sh apply)"
-            );
+            ));
         }
     }
-    Ok(limit)
 }
 
-/// Runs one server process until SIGINT/SIGTERM and returns its final counters.
-pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
+/// Runs one server process (under the open-file `limit` it raised) until SIGINT/SIGTERM
+/// and returns its final counters.
+pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
     forward_signals(tx.clone())?;
-    announce_limits(&cfg.name, cfg.backlog)?;
+    let name = cfg.name();
+    announce_limits(&name, cfg.backlog, limit);
 
-    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port, cfg.rcvbuf)?;
+    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port(), cfg.rcvbuf)?;
     let addr = first.local_addr()?;
     if let Some(note) = cfg
         .rcvbuf
         .and_then(|asked| limits::receive_buffer_shortfall(SockRef::from(&first), asked))
     {
-        eprintln!("{}: warning: {note}", cfg.name);
+        log::say(format_args!("{name}: warning: {note}"));
     }
     let mut listeners = vec![first];
     for _ in 1..cfg.threads {
@@ -127,7 +108,7 @@ pub fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     }
     announce_address(addr)?;
 
-    let failure = wait_for_stop(&rx, &stats, cfg);
+    let failure = wait_for_stop(&rx, &stats, cfg, &name);
     stop.store(true, Ordering::Relaxed);
     for waker in &wakers {
         waker.wake()?;
@@ -147,6 +128,7 @@ fn wait_for_stop(
     rx: &mpsc::Receiver<Event>,
     stats: &Stats,
     cfg: &ServerConfig,
+    name: &str,
 ) -> Option<io::Error> {
     let mut last = (Instant::now(), stats.snapshot());
     loop {
@@ -155,7 +137,7 @@ fn wait_for_stop(
                 Ok(event) => event,
                 Err(RecvTimeoutError::Timeout) => {
                     let now = (Instant::now(), stats.snapshot());
-                    eprintln!("{}", interval_line(&cfg.name, &last, &now));
+                    log::say(format_args!("{}", interval_line(name, &last, &now)));
                     last = now;
                     continue;
                 }
@@ -167,7 +149,7 @@ fn wait_for_stop(
             },
         };
         match event {
-            Event::Signal(_) => return None,
+            Event::Signal => return None,
             Event::Ended(index, result) => {
                 let err = result
                     .err()
@@ -179,7 +161,11 @@ fn wait_for_stop(
 }
 
 /// One `--stats-interval` line: open connections and rates since the previous line.
-pub fn interval_line(name: &str, prev: &(Instant, Snapshot), now: &(Instant, Snapshot)) -> String {
+pub(crate) fn interval_line(
+    name: &str,
+    prev: &(Instant, Snapshot),
+    now: &(Instant, Snapshot),
+) -> String {
     let secs = now.0.duration_since(prev.0).as_secs_f64().max(1e-9);
     let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs / 1e6;
     format!(

@@ -17,7 +17,9 @@ use std::time::Duration;
 use hostkit::child::{announce_address, die_with_parent, read_listening, signal};
 use hostkit::context;
 
-use crate::server::{self, Event, ServerConfig};
+use crate::config::ServerConfig;
+use crate::log;
+use crate::server::{self, Event};
 use crate::stats::Snapshot;
 
 /// How long a worker may take to print its `listening on` line.
@@ -31,16 +33,15 @@ struct Worker {
     result: mpsc::Receiver<Option<Snapshot>>,
 }
 
-/// Runs `processes` workers until a signal, and returns their summed counters.
-pub fn run(cfg: &ServerConfig, processes: usize, max_conns: Option<u64>) -> io::Result<Snapshot> {
+/// Runs `cfg.processes` workers until a signal, and returns their summed counters.
+pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
     server::forward_signals(tx.clone())?;
-    let share = max_conns.map(|n| n.div_ceil(processes as u64));
 
-    let mut workers = Vec::with_capacity(processes);
+    let mut workers = Vec::with_capacity(cfg.processes);
     let mut addr = cfg.listen;
-    for index in 0..processes {
-        match spawn_worker(cfg, addr, share, index, &tx) {
+    for index in 0..cfg.processes {
+        match spawn_worker(cfg, addr, index, &tx) {
             Ok((worker, bound)) => {
                 addr = bound;
                 workers.push(worker);
@@ -71,42 +72,14 @@ pub fn run(cfg: &ServerConfig, processes: usize, max_conns: Option<u64>) -> io::
 fn spawn_worker(
     cfg: &ServerConfig,
     addr: SocketAddr,
-    max_conns: Option<u64>,
     index: usize,
     events: &mpsc::Sender<Event>,
 ) -> io::Result<(Worker, SocketAddr)> {
     let exe = std::env::current_exe().map_err(|e| context(e, "locating echo-server"))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("--worker")
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--backlog")
-        .arg(cfg.backlog.to_string())
-        .arg("--threads")
-        .arg(cfg.threads.to_string())
-        .arg("--processes")
-        .arg("1")
+    cmd.args(cfg.worker_share(addr).worker_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
-    if let Some(n) = max_conns {
-        cmd.arg("--max-conns").arg(n.to_string());
-    }
-    if let Some(bytes) = cfg.rcvbuf {
-        cmd.arg("--rcvbuf").arg(bytes.to_string());
-    }
-    cmd.arg(if cfg.loop_cfg.splice {
-        "--splice"
-    } else {
-        "--read-write"
-    });
-    if let Some(t) = cfg.loop_cfg.idle_timeout {
-        cmd.arg("--idle-timeout")
-            .arg(format!("{}us", t.as_micros()));
-    }
-    if let Some(t) = cfg.stats_interval {
-        cmd.arg("--stats-interval")
-            .arg(format!("{}us", t.as_micros()));
-    }
     die_with_parent(&mut cmd);
     let mut child = cmd
         .spawn()
@@ -146,7 +119,8 @@ fn read_final_snapshot(reader: BufReader<ChildStdout>) -> Option<Snapshot> {
         .last()
 }
 
-/// Sends SIGTERM to every worker, waits for each and sums their final stats.
+/// Sends SIGTERM to every worker, waits for each, prints each one's final stats on stderr
+/// (how the load spread) and sums them.
 fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
     for w in workers.iter() {
         // A worker that already exited is reaped below and reported there.
@@ -157,7 +131,13 @@ fn stop_all(workers: &mut Vec<Worker>) -> io::Result<Snapshot> {
     for (index, mut w) in workers.drain(..).enumerate() {
         let status = w.child.wait()?;
         match w.result.recv().ok().flatten() {
-            Some(s) if status.success() => total.add(&s),
+            Some(s) if status.success() => {
+                log::say(format_args!(
+                    "echo-server: worker {index} (pid {}) final: {s}",
+                    w.child.id()
+                ));
+                total.add(&s);
+            }
             _ => missing.push(format!("worker {index} ({status})")),
         }
     }

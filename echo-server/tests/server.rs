@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -222,12 +222,16 @@ fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
         server.stderr().contains("accept failed")
     });
 
-    // Blocked on descriptors: the loop must sleep, not spin. Measure CPU over a window.
+    // Blocked on descriptors: the loop must sleep, not spin. Measure CPU over a window that
+    // ends when the server logs a later failed retry (it logs at most once a second), so
+    // the window holds several retries on the back-off timer.
     let cpu_before = cpu_seconds(pid);
     let window = Instant::now();
-    wait_until(DEADLINE, "a measuring window", || {
-        window.elapsed() >= Duration::from_millis(700)
-    });
+    wait_until(
+        DEADLINE,
+        "a second `accept failed` line (a later retry)",
+        || server.stderr().matches("accept failed").count() >= 2,
+    );
     let cpu = cpu_seconds(pid) - cpu_before;
     let wall = window.elapsed().as_secs_f64();
     assert!(
@@ -259,22 +263,25 @@ fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
 fn idle_connections_cost_little_server_memory() {
     let server = Spawned::echo_server(&[]);
     let pid = server.pid();
+    let sockets = socket_count(pid);
     let n = 5000;
     let warm: Vec<TcpStream> = (0..n)
         .map(|_| TcpStream::connect(server.addr).expect("connect"))
         .collect();
     wait_until(DEADLINE, "warm-up connections accepted", || {
-        fd_count(pid) >= n
+        socket_count(pid) == sockets + n
     });
     drop(warm); // Slab and allocator now sized; measure a second identical wave.
     wait_until(DEADLINE, "warm-up connections closed", || {
-        fd_count(pid) < 100
+        socket_count(pid) == sockets
     });
     let before = rss_bytes(pid);
     let idle: Vec<TcpStream> = (0..n)
         .map(|_| TcpStream::connect(server.addr).expect("connect"))
         .collect();
-    wait_until(DEADLINE, "idle connections accepted", || fd_count(pid) >= n);
+    wait_until(DEADLINE, "idle connections accepted", || {
+        socket_count(pid) == sockets + n
+    });
     let per_conn = rss_bytes(pid).saturating_sub(before) / n as u64;
     assert!(
         per_conn <= 128,
@@ -285,10 +292,33 @@ fn idle_connections_cost_little_server_memory() {
 
 #[test]
 fn worker_processes_share_one_port_and_sum_their_stats() {
-    let server = Spawned::echo_server(&["--processes", "2", "--threads", "2", "--json"]);
+    // Started by hand, so stderr is read to its end (EOF once the parent and every worker
+    // exited) and the per-worker lines the parent prints last cannot be missed.
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--processes",
+        "2",
+        "--threads",
+        "2",
+        "--json",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut server = Reaped(cmd.spawn().expect("spawn"));
+    let mut err_pipe = server.0.stderr.take().expect("stderr piped");
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
+    let stdout = server.0.stdout.take().expect("stdout piped");
+    let (addr, mut rest) =
+        hostkit::child::read_listening(stdout, DEADLINE).expect("the `listening on` line");
     let mut workers = Vec::new();
     for i in 0..60u8 {
-        let addr = server.addr;
         workers.push(thread::spawn(move || {
             let data = Arc::new(pattern(i, 50_000));
             assert!(echo_roundtrip(addr, data.clone()) == *data);
@@ -297,11 +327,34 @@ fn worker_processes_share_one_port_and_sum_their_stats() {
     for w in workers {
         w.join().expect("client");
     }
-    let done = server.stop_with(libc::SIGINT);
-    assert!(done.status.success(), "{}", done.stderr);
-    let stats = final_stats(&done.stdout);
+    hostkit::child::signal(server.0.id(), libc::SIGINT).expect("SIGINT");
+    let mut out = String::new();
+    rest.read_to_string(&mut out).expect("stdout");
+    let status = server.0.wait().expect("wait");
+    let stderr = stderr.join().expect("stderr reader");
+    assert!(status.success(), "{stderr}");
+    let stats = final_stats(&out);
     assert_eq!(stats.accepted, 60);
     assert_eq!(stats.bytes_out, 60 * 50_000);
+    // Each worker served some: SO_REUSEPORT spreads 60 connections by their source ports,
+    // so a worker with none (chance 2^-59 when both listen on the port) means it did not.
+    let per_worker: Vec<u64> = (0..2).map(|i| worker_accepted(&stderr, i)).collect();
+    assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
+    assert_eq!(per_worker.iter().sum::<u64>(), 60, "{per_worker:?}");
+}
+
+/// Connections worker `index` accepted, from the parent's per-worker final line on stderr.
+#[track_caller]
+fn worker_accepted(stderr: &str, index: usize) -> u64 {
+    let prefix = format!("echo-server: worker {index} (pid ");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no final line for worker {index}: {stderr}"));
+    line.split_once(" final: accepted ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no accepted count in {line:?}"))
 }
 
 /// `--rcvbuf` reaches every accepted connection, in every worker process; without it the
@@ -373,11 +426,23 @@ fn max_conns_refuses_and_counts_the_excess() {
             c
         })
         .collect();
+    // The fourth is accepted and closed at once: its byte comes back as EOF or a reset, never
+    // as an echo, and long before the read timeout.
     let extra = TcpStream::connect(server.addr).expect("connect");
     extra.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let asked = Instant::now();
+    let _ = (&extra).write_all(b"y"); // A reset may already have arrived.
     let mut b = [0u8; 1];
-    let n = (&extra).read(&mut b).unwrap_or(0);
-    assert_eq!(n, 0, "the fourth connection must be closed, not served");
+    match (&extra).read(&mut b) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the fourth connection must be closed, not served: {other:?}"),
+    }
+    assert!(
+        asked.elapsed() < DEADLINE / 2,
+        "the refusal took {:?}",
+        asked.elapsed()
+    );
     drop(kept);
     let stats = final_stats(&server.stop().stdout);
     assert_eq!(stats.refused, 1);
@@ -545,4 +610,217 @@ fn urgent_byte(mode: &[&str]) {
     assert_eq!(stats.closed_by_peer, 4, "{stats:?}");
     assert_eq!(stats.bytes_in, 4 * 2001, "{stats:?}");
     assert_eq!(stats.bytes_out, 4 * 2001, "{stats:?}");
+}
+
+/// A log reader that goes away never stops the service (issue 18, item 2): stderr's reader
+/// is gone before the server starts (its first line, the open-file limit, already meets a
+/// closed pipe), stdout's right after the `listening on` line; with a stats line every
+/// millisecond it serves echoes, and on SIGTERM its final stats meet closed pipes on both
+/// streams. It must exit 0, not die of a panic on the write.
+#[test]
+fn closed_log_pipes_never_stop_the_service() {
+    for mode in [&[][..], &["--processes", "2"]] {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--stats-interval",
+            "1ms",
+            "--json",
+        ])
+        .args(mode)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        drop(child.stderr.take()); // The reader of stderr is gone from the start.
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (addr, rest) = hostkit::child::read_listening(stdout, DEADLINE)
+            .unwrap_or_else(|e| panic!("{mode:?}: the server {e}"));
+        drop(rest); // And now the reader of stdout.
+        for i in 0..20u8 {
+            let data = Arc::new(pattern(i, 100_000));
+            assert!(echo_roundtrip(addr, data.clone()) == *data, "{mode:?}");
+        }
+        hostkit::child::signal(child.id(), libc::SIGTERM).expect("SIGTERM");
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "{mode:?}: {status}");
+    }
+}
+
+/// A child process killed when dropped, so a check that fails cannot leave it running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to its exit and returns the exit code and stderr; fails if it is still running
+/// after [`DEADLINE`] (a server that accepted what it should refuse).
+#[track_caller]
+fn run_to_exit(mut cmd: Command) -> (Option<i32>, String) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = Reaped(cmd.spawn().expect("spawn"));
+    let mut stderr = child.0.stderr.take().expect("stderr piped");
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut status = None;
+    wait_until(DEADLINE, "echo-server to exit by itself", || {
+        status = child.0.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    let text = reader.join().expect("stderr reader");
+    (status.and_then(|s| s.code()), text)
+}
+
+/// Issue 18, item 4: a zero period cannot mean anything useful (a stats line per loop turn
+/// spins a core; an idle timeout of zero closes every connection at once), so it is bad
+/// usage, refused with exit 2 and the fix: a real period, or leaving the flag out.
+#[test]
+fn zero_periods_are_refused_with_the_fix_named() {
+    for args in [
+        &["--stats-interval", "0"][..],
+        &["--stats-interval", "0ms"],
+        &["--idle-timeout", "0"],
+        &["--idle-timeout", "0.1ms"],
+    ] {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        let (code, err) = run_to_exit(cmd);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("error") && err.contains("at least 1ms") && err.contains("leave"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Issue 18, item 10: a descriptor limit that leaves no room for connections, or a
+/// `--max-conns` its processes cannot hold, is refused at start-up with exit 2 and the fix,
+/// instead of failing later on EMFILE (exit 1, "socket(): Too many open files").
+#[test]
+fn a_descriptor_limit_too_small_is_refused_at_start_with_the_fix() {
+    let cases: [(&[&str], u64, &str); 2] = [
+        (&[], 5, "ulimit -n"),
+        (&["--max-conns", "1000"], 200, "--processes 8"),
+    ];
+    for (args, nofile, fix) in cases {
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        let (code, err) = run_to_exit(with_nofile(cmd, nofile, nofile));
+        assert_eq!(code, Some(2), "{args:?} at {nofile}: {err}");
+        assert!(
+            err.contains("error") && err.contains(fix),
+            "{args:?} at {nofile}: {err}"
+        );
+    }
+    // The fix it names works: eight processes hold their shares of 1000 at that limit.
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--max-conns",
+        "1000",
+        "--processes",
+        "8",
+    ]);
+    let server = Spawned::start(with_nofile(cmd, 200, 200));
+    let data = Arc::new(pattern(3, 10_000));
+    assert!(echo_roundtrip(server.addr, data.clone()) == *data);
+    assert!(server.stop().status.success());
+}
+
+/// Issue 18, item 8: connections still open at SIGTERM are counted as closed at shutdown,
+/// in one process and summed over workers, so every accepted connection is accounted for.
+#[test]
+fn connections_cut_at_shutdown_are_counted() {
+    for mode in [&[][..], &["--processes", "2"]] {
+        let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+        let data = Arc::new(pattern(1, 1000));
+        assert!(
+            echo_roundtrip(server.addr, data.clone()) == *data,
+            "{mode:?}"
+        );
+        let held: Vec<TcpStream> = (0..5u8)
+            .map(|i| {
+                let c = TcpStream::connect(server.addr).expect("connect");
+                (&c).write_all(&[i; 10]).expect("write");
+                let mut b = [0u8; 10];
+                (&c).read_exact(&mut b).expect("echo");
+                c
+            })
+            .collect();
+        let done = server.stop();
+        assert!(done.status.success(), "{mode:?}: {}", done.stderr);
+        let s = final_stats(&done.stdout);
+        assert_eq!(s.accepted, 6, "{mode:?}: {s:?}");
+        assert_eq!(s.closed_by_peer, 1, "{mode:?}: {s:?}");
+        assert_eq!(s.closed_at_shutdown, 5, "{mode:?}: {s:?}");
+        assert_eq!(s.open, 0, "{mode:?}: {s:?}");
+        let ended = s.closed_by_peer + s.reset + s.errors + s.idle_closed + s.closed_at_shutdown;
+        assert_eq!(s.accepted, ended + s.open, "{mode:?}: {s:?}");
+        drop(held);
+    }
+}
+
+#[test]
+fn bytes_held_at_a_reset_are_counted_as_dropped() {
+    bytes_dropped_on_reset(&["--splice"], echo_server::splice::POOL_SIZE + 4);
+}
+
+#[test]
+fn read_write_bytes_held_at_a_reset_are_counted_as_dropped() {
+    bytes_dropped_on_reset(&["--read-write"], 4);
+}
+
+/// Issue 18, item 9: clients that write and never read, then reset (SO_LINGER 0) while the
+/// server holds bytes it could not echo: those bytes are reported as dropped, so
+/// `bytes_in == bytes_out + bytes_dropped_on_reset` exactly. With splice, more clients than
+/// pipes, so both a pipe and a buffer are held.
+fn bytes_dropped_on_reset(mode: &[&str], clients: usize) {
+    let server = Spawned::echo_server(&[mode, &["--json"]].concat());
+    let pid = server.pid();
+    let sockets = socket_count(pid);
+    let chunk = vec![5u8; 64 * 1024];
+    let mut hogs = Vec::new();
+    for _ in 0..clients {
+        let hog = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
+        hog.set_nonblocking(true).expect("nonblocking");
+        let mut pushed = 0usize;
+        // Write until nothing is taken: the server stopped reading, holding what it owes.
+        loop {
+            match (&hog).write(&chunk) {
+                Ok(n) => pushed += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("write: {e}"),
+            }
+            assert!(pushed < 256 << 20, "the server kept taking bytes");
+        }
+        hog.set_linger(Some(Duration::ZERO)).expect("linger");
+        hogs.push(hog);
+    }
+    drop(hogs); // RST on every one.
+    wait_until(
+        DEADLINE,
+        "every reset connection closed by the server",
+        || socket_count(pid) == sockets,
+    );
+    let s = final_stats(&server.stop().stdout);
+    assert_eq!(s.reset, clients as u64, "{mode:?}: {s:?}");
+    assert!(s.bytes_dropped_on_reset > 0, "{mode:?}: {s:?}");
+    assert_eq!(
+        s.bytes_in,
+        s.bytes_out + s.bytes_dropped_on_reset,
+        "{mode:?}: {s:?}"
+    );
 }

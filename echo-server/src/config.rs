@@ -1,0 +1,231 @@
+//! The server's configuration: built from the flags in one place ([`ServerConfig::from_args`])
+//! and turned into a worker process's command line ([`ServerConfig::worker_args`]), which
+//! that worker parses back with the same flags and the same conversion. The round-trip test
+//! below fails when a field is not carried, so a new flag cannot silently stop at the parent.
+//!
+//! A new flag goes into `cli.rs` (its spelling and help), a field here (what the server does
+//! with it), its line in `worker_args`, and the round-trip test.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hostkit::limits::{self, FdLimit, RESERVED_FDS};
+
+use crate::cli::Args;
+use crate::event_loop::LoopConfig;
+
+/// Everything one server process (a parent of workers, a worker, or the only process) runs
+/// with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerConfig {
+    /// Address to bind (port 0: any free port).
+    pub(crate) listen: SocketAddr,
+    /// Listen backlog (the kernel clamps it to net.core.somaxconn).
+    pub(crate) backlog: u32,
+    /// Event loops in each process.
+    pub(crate) threads: usize,
+    /// Worker processes to start (1: serve in this process).
+    pub(crate) processes: usize,
+    /// SO_RCVBUF of every connection (`None`: the kernel's default and autotuning).
+    pub(crate) rcvbuf: Option<usize>,
+    /// Per-loop settings (connection cap, idle timeout, splice).
+    pub(crate) loop_cfg: LoopConfig,
+    /// Period of the stats line on stderr.
+    pub(crate) stats_interval: Option<Duration>,
+    /// Print the final stats as JSON on stdout.
+    pub(crate) json: bool,
+    /// Serve as one worker of a `--processes` parent: no human final line, and the listener
+    /// always shares its port.
+    pub(crate) worker: bool,
+}
+
+impl ServerConfig {
+    /// The configuration the flags ask for; `Err` names a flag this platform cannot honour.
+    pub(crate) fn from_args(args: &Args) -> Result<ServerConfig, String> {
+        if args.splice && !cfg!(target_os = "linux") {
+            return Err("--splice needs Linux; leave it out to echo with read/write".into());
+        }
+        Ok(ServerConfig {
+            listen: args.listen,
+            backlog: args.backlog,
+            threads: usize::from(args.threads),
+            processes: usize::from(args.processes),
+            rcvbuf: args.rcvbuf,
+            loop_cfg: LoopConfig {
+                max_conns: args.max_conns,
+                idle_timeout: args.idle_timeout,
+                splice: args.use_splice(),
+            },
+            stats_interval: args.stats_interval,
+            json: args.json,
+            worker: args.worker,
+        })
+    }
+
+    /// Why this configuration cannot be served under the open-file `limit` each process
+    /// gets (workers inherit it), naming the fix; `None` when it fits. Checked at start-up,
+    /// so the server never fails later on EMFILE for want of descriptors it was never given.
+    pub(crate) fn capacity_problem(&self, limit: FdLimit) -> Option<String> {
+        if limit.socket_capacity() == 0 {
+            return Some(format!(
+                "the open-file limit is {} (hard {}), which leaves no descriptor for a \
+                 connection: echo-server keeps {RESERVED_FDS} for itself. Fix: raise it \
+                 (ulimit -n 1024 or more, or . scripts/raise-limits.sh)",
+                limit.soft, limit.hard
+            ));
+        }
+        let max = self.loop_cfg.max_conns?;
+        limits::capacity_problem(max, self.processes as u64, limit)
+            .map(|why| format!("--max-conns {max}: {why}"))
+    }
+
+    /// Whether listeners set SO_REUSEPORT: several loops or processes share the port.
+    pub(crate) fn reuse_port(&self) -> bool {
+        self.threads > 1 || self.processes > 1 || self.worker
+    }
+
+    /// The prefix of this process's log lines (a worker's names its pid).
+    pub(crate) fn name(&self) -> String {
+        if self.worker {
+            format!("echo-server[{}]", std::process::id())
+        } else {
+            "echo-server".to_string()
+        }
+    }
+
+    /// What one of `self.processes` workers runs: on `listen` (worker 0 gets the requested
+    /// address, the others the port it bound), its share of `--max-conns` (rounded up),
+    /// and its final stats as JSON for the parent to sum.
+    pub(crate) fn worker_share(&self, listen: SocketAddr) -> ServerConfig {
+        let processes = self.processes.max(1) as u64;
+        ServerConfig {
+            listen,
+            processes: 1,
+            loop_cfg: LoopConfig {
+                max_conns: self.loop_cfg.max_conns.map(|n| n.div_ceil(processes)),
+                ..self.loop_cfg.clone()
+            },
+            json: true,
+            worker: true,
+            ..self.clone()
+        }
+    }
+
+    /// The command-line arguments (after the program) of a process that runs exactly this
+    /// configuration: [`ServerConfig::from_args`] of them parsed gives it back.
+    pub(crate) fn worker_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--listen".into(),
+            self.listen.to_string(),
+            "--backlog".into(),
+            self.backlog.to_string(),
+            "--threads".into(),
+            self.threads.to_string(),
+            "--processes".into(),
+            self.processes.to_string(),
+            if self.loop_cfg.splice {
+                "--splice"
+            } else {
+                "--read-write"
+            }
+            .into(),
+        ];
+        if let Some(bytes) = self.rcvbuf {
+            args.extend(["--rcvbuf".into(), bytes.to_string()]);
+        }
+        if let Some(n) = self.loop_cfg.max_conns {
+            args.extend(["--max-conns".into(), n.to_string()]);
+        }
+        if let Some(t) = self.loop_cfg.idle_timeout {
+            args.extend(["--idle-timeout".into(), micros(t)]);
+        }
+        if let Some(t) = self.stats_interval {
+            args.extend(["--stats-interval".into(), micros(t)]);
+        }
+        if self.json {
+            args.push("--json".into());
+        }
+        if self.worker {
+            args.push("--worker".into());
+        }
+        args
+    }
+}
+
+/// A duration as whole microseconds, which the duration parser reads back exactly.
+fn micros(d: Duration) -> String {
+    format!("{}us", d.as_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse_back(cfg: &ServerConfig) -> ServerConfig {
+        let argv = std::iter::once("echo-server".to_string()).chain(cfg.worker_args());
+        let args = Args::try_parse_from(argv).expect("a worker's flags parse");
+        ServerConfig::from_args(&args).expect("a worker's flags are valid here")
+    }
+
+    /// Every field set away from its default, so a field the command line does not carry
+    /// comes back different. A new field must be set here too (the literal names them all).
+    fn unusual(splice: bool) -> ServerConfig {
+        ServerConfig {
+            listen: "127.0.0.2:4567".parse().expect("an address"),
+            backlog: 1234,
+            threads: 3,
+            processes: 4,
+            rcvbuf: Some(300_000),
+            loop_cfg: LoopConfig {
+                max_conns: Some(999),
+                idle_timeout: Some(Duration::from_micros(2_500_001)),
+                splice,
+            },
+            stats_interval: Some(Duration::from_micros(1_500_003)),
+            json: true,
+            worker: true,
+        }
+    }
+
+    #[test]
+    fn a_worker_gets_back_exactly_its_configuration() {
+        let mut cases = vec![unusual(false)];
+        if cfg!(target_os = "linux") {
+            cases.push(unusual(true));
+        }
+        for cfg in cases {
+            assert_eq!(parse_back(&cfg), cfg);
+            let quiet = ServerConfig {
+                rcvbuf: None,
+                loop_cfg: LoopConfig {
+                    max_conns: None,
+                    idle_timeout: None,
+                    ..cfg.loop_cfg.clone()
+                },
+                stats_interval: None,
+                json: false,
+                worker: false,
+                ..cfg.clone()
+            };
+            assert_eq!(parse_back(&quiet), quiet);
+        }
+    }
+
+    #[test]
+    fn a_share_is_one_worker_with_its_part_of_the_cap() {
+        let parent = ServerConfig {
+            worker: false,
+            json: false,
+            ..unusual(false)
+        };
+        let addr: SocketAddr = "127.0.0.2:9999".parse().expect("an address");
+        let share = parent.worker_share(addr);
+        assert_eq!(share.listen, addr);
+        assert_eq!(share.processes, 1);
+        assert_eq!(share.loop_cfg.max_conns, Some(250)); // 999 / 4, rounded up
+        assert!(share.worker && share.json && share.reuse_port());
+        assert_eq!(parse_back(&share), share);
+    }
+}
