@@ -792,22 +792,44 @@ fn bytes_dropped_on_reset(mode: &[&str], clients: usize) {
     let pid = server.pid();
     let sockets = socket_count(pid);
     let chunk = vec![5u8; 64 * 1024];
-    let mut hogs = Vec::new();
-    for _ in 0..clients {
-        let hog = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
-        hog.set_nonblocking(true).expect("nonblocking");
+    // Write until nothing is taken. On its own that proves nothing about the server: the
+    // kernel takes bytes for a connection the server has not even accepted yet.
+    let push = |hog: &socket2::Socket| {
         let mut pushed = 0usize;
-        // Write until nothing is taken: the server stopped reading, holding what it owes.
         loop {
-            match (&hog).write(&chunk) {
+            match (&*hog).write(&chunk) {
                 Ok(n) => pushed += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => panic!("write: {e}"),
             }
             assert!(pushed < 256 << 20, "the server kept taking bytes");
         }
-        hog.set_linger(Some(Duration::ZERO)).expect("linger");
+    };
+    let mut hogs = Vec::new();
+    for _ in 0..clients {
+        let hog = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        // A small receive window, so the server's echo blocks at once and it must hold bytes.
+        hog.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        hog.connect(&server.addr.into()).expect("connect");
+        hog.set_nonblocking(true).expect("nonblocking");
+        push(&hog);
         hogs.push(hog);
+    }
+    // The server has accepted every hog and echoed into each (so it reads them) ...
+    wait_until(DEADLINE, "every hog accepted", || {
+        socket_count(pid) == sockets + clients
+    });
+    for hog in &hogs {
+        wait_until(DEADLINE, "the server to echo into every hog", || {
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+            matches!(hog.peek(&mut byte), Ok(1))
+        });
+    }
+    // ... and, its writes blocked by the hogs' full windows, holds what it read since.
+    for hog in &hogs {
+        push(hog);
+        hog.set_linger(Some(Duration::ZERO)).expect("linger");
     }
     drop(hogs); // RST on every one.
     wait_until(
