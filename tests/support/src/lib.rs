@@ -11,7 +11,7 @@ use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,8 @@ pub struct Spawned {
     pub addr: SocketAddr,
     stdout: Option<BufReader<ChildStdout>>,
     stderr: Arc<Mutex<String>>,
+    /// Says once the child's stderr reached EOF (the child and all it started are gone).
+    stderr_done: mpsc::Receiver<()>,
 }
 
 /// What a stopped child left behind.
@@ -105,6 +107,7 @@ impl Spawned {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr piped");
         let sink = stderr.clone();
+        let (done, stderr_done) = mpsc::channel();
         let reader = thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
@@ -115,6 +118,7 @@ impl Spawned {
                     .expect("stderr lock")
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
+            let _ = done.send(());
         });
         let stdout = child.stdout.take().expect("stdout piped");
         let (addr, stdout) = match hostkit::child::read_listening(stdout, START_DEADLINE) {
@@ -131,6 +135,7 @@ impl Spawned {
             addr,
             stdout: Some(stdout),
             stderr,
+            stderr_done,
         }
     }
 
@@ -173,15 +178,11 @@ impl Spawned {
             out.read_to_string(&mut stdout).expect("read stdout");
         }
         let status = self.child.wait().expect("wait");
-        // stdout is closed, so the child is gone; wait for the stderr reader to see EOF.
-        let stderr = self.stderr.clone();
-        let mut last = usize::MAX;
-        wait_until(Duration::from_secs(5), "stderr to drain", || {
-            let len = stderr.lock().expect("lock").len();
-            let settled = len == last;
-            last = len;
-            settled
-        });
+        // All of stderr is in once its reader saw EOF: the child and whatever it started
+        // (workers die with their parent) have closed it.
+        self.stderr_done
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the child's stderr to close within 20 s of its exit");
         let stderr = self.stderr();
         Finished {
             status,
