@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use hostkit::child::{die_with_parent, pin_child, read_listening, signal_group};
+use hostkit::child::{die_with_parent, pin_child, read_listening, signal, signal_group};
 use hostkit::context;
 use hostkit::limits::FdLimit;
 
@@ -238,7 +238,11 @@ impl SpawnedServer {
     fn terminate(&mut self) -> io::Result<()> {
         if let Ok(None) = self.child.try_wait() {
             // It may exit on its own in between; wait() below reaps it either way.
-            let _ = signal_group(self.child.id(), libc::SIGTERM);
+            // The group leader is this un-reaped child, so the group exists; should the
+            // signal still fail, the server itself must not be left running.
+            if signal_group(self.child.id(), libc::SIGTERM).is_err() {
+                let _ = signal(self.child.id(), libc::SIGTERM);
+            }
             self.child.wait()?;
         }
         Ok(())
