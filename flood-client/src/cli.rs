@@ -74,8 +74,12 @@ pub struct SweepArgs {
     pub stream: StreamArgs,
     /// A run not finished this long after its connections are up fails (its connections
     /// count as timeouts), so a server that can only limp along cannot stall the sweep.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Duration,
+    /// How long each server may take to print `listening on ADDR` before it is killed and
+    /// its points skipped.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub server_start_timeout: Duration,
     /// Redraw the outputs from an earlier sweep.json instead of running.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -106,8 +110,8 @@ pub struct StreamArgs {
     /// Client event loops (threads) per process.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub threads: u16,
-    /// A connect or a chunk that makes no progress this long fails.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    /// A connect (its retries included) or a chunk that makes no progress this long fails.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
 }
 
@@ -173,10 +177,10 @@ pub struct SaturateArgs {
     #[command(flatten)]
     pub flood: FloodArgs,
     /// Also probe client delay at this interval while saturated (e.g. 100ms).
-    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub probe_interval: Option<Duration>,
-    /// Bytes each probe sends and must get back.
-    #[arg(long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    /// Bytes each probe sends and must get back (at most 16 MiB).
+    #[arg(long, default_value = "32KiB", value_parser = parse_probe_bytes, allow_hyphen_values = true, value_name = "SIZE")]
     pub probe_bytes: usize,
 }
 
@@ -187,19 +191,19 @@ pub struct ProbeArgs {
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Time between intended probe starts.
-    #[arg(long, default_value = "100ms", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, default_value = "100ms", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub interval: Duration,
     /// Number of probes (default: as many as fit in --duration).
     #[arg(long, value_parser = |t: &str| parse_positive_count(t, "probe"), allow_hyphen_values = true, value_name = "N")]
     pub count: Option<u64>,
     /// How long to probe when --count is not given.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Duration,
-    /// Bytes each probe sends and must get back.
-    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    /// Bytes each probe sends and must get back (at most 16 MiB).
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_probe_bytes, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: usize,
     /// Each step (connect, write, read) of a probe fails after this long.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
     /// Print the probe report as JSON on stdout.
     #[arg(long)]
@@ -231,11 +235,11 @@ pub struct FloodArgs {
     #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: usize,
     /// Stream without end for this long instead of sending --bytes (what saturate does).
-    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Option<Duration>,
     /// Fail the run if it is not finished this long after its connections are up (the
     /// connections still streaming count as timeouts).
-    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, conflicts_with = "duration", value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, conflicts_with = "duration", allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Option<Duration>,
     /// Chunk, window, threads and timeout.
     #[command(flatten)]
@@ -247,10 +251,12 @@ pub struct FloodArgs {
     /// 127.0.0.1-127.0.0.8 or 10.0.0.1,10.0.0.2.
     #[arg(long, value_parser = parse_sources, value_name = "ADDRS")]
     pub source: Option<SourceList>,
-    /// New connections per second, e.g. 500 or 10k (default: as fast as possible).
+    /// New connections per second, e.g. 500 or 10k (default: as fast as possible; at least
+    /// one an hour per event loop).
     #[arg(long, value_parser = parse_rate, allow_hyphen_values = true, value_name = "N")]
     pub connect_rate: Option<f64>,
-    /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
+    /// Retries of a refused or timed-out connect, with a back-off doubling from 50 ms up to
+    /// at most 1 s; --timeout bounds the whole connect, retries included.
     #[arg(long, default_value_t = CONNECT_RETRIES, allow_hyphen_values = true, value_name = "N")]
     pub connect_retries: u32,
     /// Print the final report as one JSON object on stdout.
@@ -263,6 +269,10 @@ pub struct FloodArgs {
     /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
     #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
     pub server_cmd: Option<ServerCommand>,
+    /// How long a started server (--spawn-server, --server-cmd) may take to print
+    /// `listening on ADDR` before it is killed and the run fails.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub server_start_timeout: Duration,
     /// Pin the client to CPU 1 and a started server to CPU 0.
     #[arg(long)]
     pub pin: bool,
@@ -278,6 +288,31 @@ fn parse_chunk(text: &str) -> Result<usize, String> {
     let n = parse_nonzero_size(text)?;
     if n > 16 << 20 {
         return Err(format!("chunk `{text}` is larger than 16 MiB"));
+    }
+    Ok(n)
+}
+
+/// A duration that must be at least a microsecond (what a worker's command line carries):
+/// no timeout, interval or run length of zero makes sense.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < Duration::from_micros(1) {
+        return Err(format!("`{text}`: must be more than zero (at least 1us)"));
+    }
+    Ok(d)
+}
+
+/// Largest probe. A probe times one small exchange, not throughput (the flood is for volume),
+/// and holds its bytes twice (the pattern sent and the echo read), allocated up front.
+const MAX_PROBE_BYTES: usize = 16 << 20;
+
+fn parse_probe_bytes(text: &str) -> Result<usize, String> {
+    let n = parse_nonzero_size(text)?;
+    if n > MAX_PROBE_BYTES {
+        return Err(format!(
+            "probe size `{text}` is larger than 16 MiB: a probe times one exchange (use the \
+             flood for volume) and holds its bytes twice in memory"
+        ));
     }
     Ok(n)
 }

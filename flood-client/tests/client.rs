@@ -1,10 +1,13 @@
 //! The real flood-client binary against the real echo-server and against deliberately broken
 //! servers: every check the client makes must be able to fail.
 
-use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
 
 use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
@@ -31,6 +34,49 @@ fn report_of(out: &Output) -> Outcome {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A port on 127.0.0.1 that refuses every connect (RST) for as long as the returned socket
+/// lives: bound, never listening, so no other process can take the port meanwhile.
+fn refusing_port() -> (Socket, SocketAddr) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("an IPv4 address");
+    (socket, addr)
+}
+
+/// Waits (at most `within`) for `child` to exit and collects its output; kills it and fails
+/// the test if it does not.
+#[track_caller]
+fn output_within(mut child: Child, within: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + within;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "{what}: still running after {within:?}; stderr: {}",
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect output")
+}
+
+/// True once process `pid` is gone (or a zombie nobody has reaped yet).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
 }
 
 #[test]
@@ -169,9 +215,7 @@ fn a_server_that_never_answers_times_out_without_hanging() {
 
 #[test]
 fn no_server_is_refused_quickly() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port");
+    let (_held, port) = refusing_port();
     let started = Instant::now();
     let out = flood(&[&port.to_string(), "-c", "3", "--json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -188,6 +232,175 @@ fn no_server_is_refused_quickly() {
         r.report.errors
     );
     assert_eq!(r.report.connect_retries, 9, "three retries per connection");
+    let hint = format!(
+        "nothing accepted connections at {port}: start echo-server (echo-server --listen {port}) \
+         or use --spawn-server"
+    );
+    assert!(stderr(&out).contains(&hint), "{}", stderr(&out));
+}
+
+#[test]
+fn many_retries_against_a_refusing_port_end_within_the_timeout() {
+    let (_held, port) = refusing_port();
+    let started = Instant::now();
+    let child = Command::new(bin("flood-client"))
+        .args([&port.to_string(), "-c", "2", "--connect-retries", "1000"])
+        .args(["--timeout", "1s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flood-client");
+    let out = output_within(child, DEADLINE, "flood-client with 1000 retries");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let r = report_of(&out);
+    assert_eq!(r.report.errors.get(&ErrorKind::Refused), Some(&2));
+    // Retried until the timeout (back-off 50, 100, 200, 400 ms), not 1000 times.
+    let retries = r.report.connect_retries;
+    assert!((2 * 3..2 * 10).contains(&retries), "{retries} retries");
+    assert!(
+        r.report.failures[0].detail.contains("retries over"),
+        "{:?}",
+        r.report.failures
+    );
+}
+
+#[test]
+fn a_refused_hint_only_when_every_connection_was_refused() {
+    let addr = faulty_server(Fault::Corrupt(10)).to_string();
+    let out = flood(&[&addr, "-c", "2", "-b", "1KiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !stderr(&out).contains("nothing accepted"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_vanishingly_small_connect_rate_still_connects_once_without_a_panic() {
+    let server = Spawned::echo_server(&[]);
+    let out = flood(&[
+        &server.addr.to_string(),
+        "-c",
+        "1",
+        "--connect-rate",
+        "1e-30",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report_of(&out).report.connections_ok, 1);
+}
+
+#[test]
+fn a_closed_stdout_is_no_panic_and_the_exit_code_still_says_pass() {
+    let dir = std::env::temp_dir().join(format!("flood-epipe-{}", std::process::id()));
+    let out_dir = dir.to_string_lossy().into_owned();
+    let sweep = [
+        "sweep",
+        "--connections",
+        "1",
+        "--bytes",
+        "4KiB",
+        "--repeat",
+        "1",
+        "--out",
+        &out_dir,
+        "--json",
+    ];
+    let flood_run = ["--spawn-server", "-c", "2", "-b", "4KiB", "--json"];
+    for args in [&flood_run[..], &sweep[..]] {
+        let mut child = Command::new(bin("flood-client"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start flood-client");
+        drop(child.stdout.take()); // The reader goes away before anything is written.
+        let out = output_within(child, DEADLINE, "flood-client with a closed stdout");
+        let err = stderr(&out);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.contains("stdout was closed"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_server_that_never_announces_itself_is_killed_and_named() {
+    let dir = std::env::temp_dir().join(format!("flood-mute-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let script = dir.join("mute.sh");
+    // A shell with a child of its own: the whole group must go, not just the shell.
+    std::fs::write(
+        &script,
+        "echo 'warming up the flux capacitor' >&2\nsleep 60 &\necho \"child $!\" >&2\nwait\n",
+    )
+    .expect("script");
+    let command = format!("mute=sh {}", script.display());
+    let started = Instant::now();
+    let child = Command::new(bin("flood-client"))
+        .args(["--server-cmd", &command, "--server-start-timeout", "500ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flood-client");
+    let out = output_within(child, DEADLINE, "flood-client with a mute server");
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    for said in [
+        "server `mute`",
+        "within 500ms",
+        "--server-start-timeout",
+        "warming up the flux capacitor",
+    ] {
+        assert!(err.contains(said), "{said:?} missing: {err}");
+    }
+    let sleeper: u32 = err
+        .split("child ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .expect("the script's child pid in the message");
+    wait_until(DEADLINE, "the server's own child to be killed", || {
+        gone(sleeper)
+    });
+
+    let started = Instant::now();
+    let out = flood(&[
+        "sweep",
+        "--connections",
+        "1",
+        "--bytes",
+        "4KiB",
+        "--repeat",
+        "1",
+        "--out",
+        &dir.to_string_lossy(),
+        "--server",
+        &command,
+        "--server-start-timeout",
+        "300ms",
+        "--json",
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let points: serde_json::Value = serde_json::from_slice(&out.stdout).expect("points JSON");
+    let skipped = points[0]["skipped"].as_str().expect("skipped");
+    assert!(
+        skipped.contains("server `mute`") && skipped.contains("flux capacitor"),
+        "{skipped}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -281,7 +494,9 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
                 "-c",
                 "4",
                 "--duration",
-                "1500ms",
+                // Long enough for the sockets to be seen from both ends on a loaded box
+                // (at 1.5 s the run could end before the first look).
+                "5s",
                 "--json",
             ])
             .args(args)
@@ -322,19 +537,58 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
 
 #[test]
 fn bad_flags_exit_2() {
+    // Should a flag slip through, its run meets a refusing port, not whatever holds 12345.
+    let (_held, port) = refusing_port();
+    let port = port.to_string();
     for args in [
         &["--window", "0"][..],
         &["-b", "0"],
         &["-c", "0"],
         &["--source", "nope"],
         &["--timeout", "later"],
+        &["--timeout", "0"],
+        &["--duration", "0s"],
+        &["--run-timeout", "0ms"],
+        &["--server-start-timeout", "0"],
+        &["saturate", "--probe-interval", "0"],
+        &["saturate", "--probe-bytes", "1GiB"],
+        &["probe", "--interval", "0"],
+        &["probe", "--duration", "0"],
+        &["probe", "--timeout", "0"],
+        &["probe", "--bytes", "1000G"],
+        &["sweep", "--run-timeout", "0"],
+        &["sweep", "--server-start-timeout", "0"],
+        &["sweep", "--timeout", "0"],
         &["--rcvbuf", "lots"],
         &["--bogus"],
         &["merge"],
     ] {
-        let out = flood(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let mut argv = args.to_vec();
+        match argv.first() {
+            Some(&("saturate" | "probe")) => argv.insert(1, &port),
+            Some(&("merge" | "sweep")) => {}
+            _ => argv.insert(0, &port),
+        }
+        let out = flood(&argv);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
+    let out = flood(&["--timeout", "0"]);
+    assert!(
+        stderr(&out).contains("must be more than zero"),
+        "{}",
+        stderr(&out)
+    );
+    let out = flood(&["probe", "--bytes", "1000G"]);
+    assert!(
+        stderr(&out).contains("larger than 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
     let out = flood(&["merge", "/nonexistent/report.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/nonexistent/report.json"));
@@ -342,8 +596,9 @@ fn bad_flags_exit_2() {
 
 #[test]
 fn preflight_refuses_a_run_the_descriptor_limit_cannot_hold() {
+    let (_held, port) = refusing_port();
     let mut cmd = Command::new(bin("flood-client"));
-    cmd.args(["127.0.0.1:9", "-c", "1000"]);
+    cmd.args([&port.to_string(), "-c", "1000"]);
     let mut cmd = with_nofile(cmd, 256, 256);
     let out = cmd.output().expect("run");
     assert_eq!(out.status.code(), Some(2));
@@ -352,6 +607,70 @@ fn preflight_refuses_a_run_the_descriptor_limit_cannot_hold() {
         err.contains("256") && err.contains("--processes 6"),
         "{err}"
     );
+}
+
+#[test]
+fn preflight_never_advises_the_process_count_already_asked_for() {
+    let mut cmd = Command::new(bin("flood-client"));
+    cmd.args(["--spawn-server", "-c", "20", "-p", "20"]);
+    let mut cmd = with_nofile(cmd, 30, 30);
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("--processes"), "{err}");
+    assert!(err.contains("ulimit -n 65"), "{err}");
+}
+
+#[test]
+fn ctrl_c_at_the_terminal_interrupts_the_client_not_the_spawned_server() {
+    let child = Command::new(bin("flood-client"))
+        .args(["--spawn-server", "-c", "20", "--duration", "30s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0) // A terminal's foreground job: Ctrl-C goes to the whole group.
+        .spawn()
+        .expect("start flood-client");
+    let (mut leader, mut servers) = (0, Vec::new());
+    wait_until(
+        DEADLINE,
+        "the spawned server to hold the 20 connections",
+        || {
+            let Some(pid) = process_tree(child.id()).into_iter().find(|&pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "echo-server")
+            }) else {
+                return false;
+            };
+            (leader, servers) = (pid, process_tree(pid));
+            servers
+                .iter()
+                .map(|&pid| test_support::socket_count(pid))
+                .sum::<usize>()
+                >= 21
+        },
+    );
+    // The server leads a process group of its own, out of the terminal's reach (without it,
+    // whether the server's own stop shows in the report is a race).
+    let stat = std::fs::read_to_string(format!("/proc/{leader}/stat")).expect("server stat");
+    let pgrp = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(2));
+    assert_eq!(pgrp, Some(leader.to_string().as_str()), "{stat}");
+    hostkit::child::signal_group(child.id(), libc::SIGINT).expect("SIGINT to the group");
+    let out = output_within(child, DEADLINE, "the interrupted flood-client");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert!(r.report.interrupted);
+    assert_eq!(
+        r.report.errors.keys().collect::<Vec<_>>(),
+        [&ErrorKind::Interrupted],
+        "{:?}",
+        r.report.failures
+    );
+    for pid in servers {
+        wait_until(DEADLINE, "the spawned server to be stopped", || gone(pid));
+    }
 }
 
 #[test]

@@ -87,7 +87,21 @@ pub fn capacity_problem(wanted: u64, processes: u64, limit: FdLimit) -> Option<S
     if wanted <= per_process * processes.max(1) {
         return None;
     }
-    let needed = wanted.div_ceil(per_process.max(1));
+    if per_process == 0 {
+        // No number of processes helps: name the limit that would, never the setting in use.
+        let each = wanted.div_ceil(processes.max(1));
+        return Some(format!(
+            "the open-file limit (RLIMIT_NOFILE) is {soft} per process (hard limit {hard}), no \
+             more than the {RESERVED_FDS} descriptors each process keeps for itself, so no \
+             number of processes can hold a connection (a server started beside the client \
+             inherits the same limit). Fix: raise the limit to at least {need} (ulimit -n \
+             {need}, or scripts/raise-limits.sh where the kernel allows it).",
+            soft = limit.soft,
+            hard = limit.hard,
+            need = RESERVED_FDS + each,
+        ));
+    }
+    let needed = wanted.div_ceil(per_process);
     Some(format!(
         "{wanted} connections need {wanted} descriptors, but the open-file limit (RLIMIT_NOFILE) \
          is {soft} per process (hard limit {hard}), so {processes} process(es) hold at most {cap}. \
@@ -114,6 +128,14 @@ mod tests {
         assert!(msg.contains("--processes 2"), "{msg}");
         assert!(msg.contains("20000"), "{msg}");
         assert!(capacity_problem(32_768, 2, limit).is_none());
+    }
+
+    #[test]
+    fn a_limit_below_the_reserve_asks_for_a_higher_limit_not_more_processes() {
+        let limit = FdLimit { soft: 30, hard: 30 };
+        let msg = capacity_problem(20, 20, limit).expect("nothing fits");
+        assert!(!msg.contains("--processes"), "{msg}");
+        assert!(msg.contains("ulimit -n 65"), "{msg}");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub(crate) struct Connection {
     pub(crate) connect_started: Instant,
     /// Which connect attempt this is (0 = first).
     pub(crate) attempt: u32,
+    /// When the first connect attempt began: `--timeout` bounds the connect, retries included.
+    pub(crate) first_attempt: Instant,
     sent: u64,
     verified: u64,
     /// Write start of each unanswered chunk, indexed by chunk number modulo the window.
@@ -75,11 +77,12 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Wraps a socket whose connect() is in progress.
+    /// Wraps a socket whose connect() is in progress: `attempt` is its number and when the
+    /// first attempt began.
     pub(crate) fn new(
         stream: TcpStream,
         index: u64,
-        attempt: u32,
+        (attempt, first_attempt): (u32, Instant),
         window: u64,
         now: Instant,
     ) -> Self {
@@ -90,6 +93,7 @@ impl Connection {
             state: State::Connecting,
             connect_started: now,
             attempt,
+            first_attempt,
             sent: 0,
             verified: 0,
             chunk_started: vec![now; window as usize].into_boxed_slice(),

@@ -33,8 +33,16 @@ use crate::report::{ErrorKind, Failure, Report, ENDLESS, KERNEL};
 pub(crate) const MAX_CONNECTING: usize = 512;
 /// Size of each loop's read buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
-/// First back-off before a refused or timed-out connect is retried; it doubles each time.
+/// First back-off before a refused or timed-out connect is retried; it doubles each time, up
+/// to [`MAX_RETRY_BACKOFF`].
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest back-off between two connect attempts: the doubling stops here, so many retries
+/// keep knocking every second instead of hours apart (`--connect-retries` help says so).
+pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest gap between two paced connects of one loop: a `--connect-rate` so small that its
+/// share per loop would space connects further apart (1e-30 would not even fit a `Duration`)
+/// connects once an hour, the first connect at once.
+const SLOWEST_CONNECT_GAP: Duration = Duration::from_secs(3600);
 /// Longest poll: how soon a Ctrl-C or a timeout is noticed.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -77,8 +85,8 @@ pub(crate) struct Shared {
     pub(crate) pattern: Arc<Pattern>,
 }
 
-/// A connect waiting for its retry time.
-type Retry = Reverse<(Instant, u64, u32)>;
+/// A connect waiting for its retry time: due, index, attempt, when its first attempt began.
+type Retry = Reverse<(Instant, u64, u32, Instant)>;
 
 /// One loop's state.
 struct Scheduler {
@@ -157,7 +165,7 @@ impl Scheduler {
             let now = Instant::now();
             self.launch_connects(now);
             let mut wake = now + TICK;
-            if let Some(Reverse((due, _, _))) = self.retries.peek() {
+            if let Some(Reverse((due, ..))) = self.retries.peek() {
                 wake = wake.min(*due);
             }
             if self.next_index < self.plan.indices.end && self.connecting < MAX_CONNECTING {
@@ -176,10 +184,10 @@ impl Scheduler {
     /// Starts due retries, then new connects, within the in-progress cap and the pace.
     fn launch_connects(&mut self, now: Instant) {
         while self.connecting < MAX_CONNECTING {
-            if let Some(Reverse((due, index, attempt))) = self.retries.peek().copied() {
+            if let Some(Reverse((due, index, attempt, first))) = self.retries.peek().copied() {
                 if due <= now {
                     self.retries.pop();
-                    self.start_connect(index, attempt, now);
+                    self.start_connect(index, attempt, first, now);
                     continue;
                 }
             }
@@ -187,18 +195,18 @@ impl Scheduler {
                 return;
             }
             if let Some(rate) = self.plan.connect_rate {
-                let interval = Duration::from_secs_f64(1.0 / rate);
+                let interval = connect_gap(rate);
                 // Keep the average rate, but bank at most a second of missed slots.
                 let floor = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
                 self.next_connect_at = self.next_connect_at.max(floor) + interval;
             }
             let index = self.next_index;
             self.next_index += 1;
-            self.start_connect(index, 0, now);
+            self.start_connect(index, 0, now, now);
         }
     }
 
-    fn start_connect(&mut self, index: u64, attempt: u32, now: Instant) {
+    fn start_connect(&mut self, index: u64, attempt: u32, first: Instant, now: Instant) {
         let source = match self.plan.sources.len() {
             0 => None,
             n => Some(self.plan.sources[(index % n as u64) as usize]),
@@ -219,32 +227,46 @@ impl Scheduler {
                 entry.insert(Connection::new(
                     stream,
                     index,
-                    attempt,
+                    (attempt, first),
                     self.plan.work.window,
                     now,
                 ));
                 self.connecting += 1;
             }
-            Err(e) => self.connect_failed(index, attempt, &e, now),
+            Err(e) => self.connect_failed(index, attempt, first, &e, now),
         }
     }
 
-    /// A connect failed: retry refusals and timeouts with back-off, fail the rest.
-    fn connect_failed(&mut self, index: u64, attempt: u32, err: &io::Error, now: Instant) {
+    /// A connect failed: retry refusals and timeouts with back-off while the retries last and
+    /// the retry would start within `--timeout` of the first attempt; fail the rest.
+    fn connect_failed(
+        &mut self,
+        index: u64,
+        attempt: u32,
+        first: Instant,
+        err: &io::Error,
+        now: Instant,
+    ) {
         let kind = ErrorKind::of(err);
         let retryable = matches!(kind, ErrorKind::Refused | ErrorKind::ConnectTimeout);
-        if retryable && attempt < self.plan.retries && !self.stopped() {
+        let due = now + retry_backoff(attempt);
+        let in_time = due.saturating_duration_since(first) < self.plan.timeout;
+        if retryable && attempt < self.plan.retries && in_time && !self.stopped() {
             self.report.connect_retries += 1;
-            let due = now + RETRY_BACKOFF * 2u32.pow(attempt);
-            self.retries.push(Reverse((due, index, attempt + 1)));
+            self.retries.push(Reverse((due, index, attempt + 1, first)));
             return;
+        }
+        let mut detail = format!("connect to {}: {err}", self.plan.target);
+        if attempt > 0 {
+            let spent = now.saturating_duration_since(first);
+            detail.push_str(&format!(" (after {attempt} retries over {spent:.1?})"));
         }
         self.fail(Failure {
             connection: index,
             kind,
             verified: 0,
             mismatch: None,
-            detail: format!("connect to {}: {err}", self.plan.target),
+            detail,
         });
     }
 
@@ -264,10 +286,10 @@ impl Scheduler {
                 self.shared.live.open.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                let (index, attempt) = (conn.index, conn.attempt);
+                let (index, attempt, first) = (conn.index, conn.attempt, conn.first_attempt);
                 self.conns.remove(token.0);
                 self.connecting -= 1;
-                self.connect_failed(index, attempt, &e, Instant::now());
+                self.connect_failed(index, attempt, first, &e, Instant::now());
             }
         }
     }
@@ -400,7 +422,8 @@ impl Scheduler {
             .conns
             .iter()
             .filter(|(_, c)| match c.state {
-                State::Connecting => now.duration_since(c.connect_started) >= timeout,
+                // The whole connect, retries included, gets `--timeout`.
+                State::Connecting => now.duration_since(c.first_attempt) >= timeout,
                 State::Ready => false,
                 State::Streaming | State::Draining => {
                     now.duration_since(c.last_progress) >= timeout
@@ -413,7 +436,7 @@ impl Scheduler {
             if conn.state == State::Connecting {
                 self.connecting -= 1;
                 let err = io::Error::from_raw_os_error(libc::ETIMEDOUT);
-                self.connect_failed(conn.index, conn.attempt, &err, now);
+                self.connect_failed(conn.index, conn.attempt, conn.first_attempt, &err, now);
             } else {
                 self.close_open();
                 let detail = format!("no progress for {timeout:?}");
@@ -448,7 +471,7 @@ impl Scheduler {
     fn finish(mut self) -> Report {
         if self.stopped() {
             self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-            while let Some(Reverse((_, index, _))) = self.retries.pop() {
+            while let Some(Reverse((_, index, ..))) = self.retries.pop() {
                 self.never_started(index);
             }
             for index in self.next_index..self.plan.indices.end {
@@ -474,8 +497,55 @@ impl Scheduler {
     }
 }
 
+/// The wait before retry number `attempt + 1`: [`RETRY_BACKOFF`] doubled per earlier attempt,
+/// at most [`MAX_RETRY_BACKOFF`], whatever the attempt (no overflow).
+fn retry_backoff(attempt: u32) -> Duration {
+    let doublings = 1u32.checked_shl(attempt).unwrap_or(u32::MAX);
+    RETRY_BACKOFF
+        .saturating_mul(doublings)
+        .min(MAX_RETRY_BACKOFF)
+}
+
+/// Time between two connects of a loop paced at `rate` per second, at most
+/// [`SLOWEST_CONNECT_GAP`].
+fn connect_gap(rate: f64) -> Duration {
+    Duration::try_from_secs_f64(1.0 / rate)
+        .map_or(SLOWEST_CONNECT_GAP, |gap| gap.min(SLOWEST_CONNECT_GAP))
+}
+
 /// Microseconds since the Unix epoch.
 pub(crate) fn unix_us(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_up_to_its_cap_and_never_overflows() {
+        assert_eq!(retry_backoff(0), RETRY_BACKOFF);
+        assert_eq!(retry_backoff(1), RETRY_BACKOFF * 2);
+        assert_eq!(retry_backoff(3), RETRY_BACKOFF * 8);
+        let mut last = Duration::ZERO;
+        for attempt in 0..=100 {
+            let wait = retry_backoff(attempt);
+            assert!(
+                wait >= last && wait <= MAX_RETRY_BACKOFF,
+                "{attempt}: {wait:?}"
+            );
+            last = wait;
+        }
+        assert_eq!(retry_backoff(20), MAX_RETRY_BACKOFF);
+        assert_eq!(retry_backoff(u32::MAX), MAX_RETRY_BACKOFF);
+    }
+
+    #[test]
+    fn connect_gap_is_bounded_for_any_positive_rate() {
+        assert_eq!(connect_gap(10.0), Duration::from_millis(100));
+        assert_eq!(connect_gap(1e-30), SLOWEST_CONNECT_GAP);
+        assert_eq!(connect_gap(f64::MIN_POSITIVE), SLOWEST_CONNECT_GAP);
+        assert_eq!(connect_gap(1e300), Duration::ZERO);
+    }
 }

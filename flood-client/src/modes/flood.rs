@@ -69,7 +69,12 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     let server_cpu = args.pin.then_some(SERVER_CPU);
     let server = match command {
         Some(c) => {
-            let s = c.start(args.connections, limit, server_cpu)?;
+            let s = c.start(
+                args.connections,
+                limit,
+                server_cpu,
+                args.server_start_timeout,
+            )?;
             cfg.target = s.addr;
             Some(s)
         }

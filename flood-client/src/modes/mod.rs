@@ -14,7 +14,7 @@ pub(crate) mod saturate;
 pub(crate) mod spawn;
 pub(crate) mod sweep;
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -37,13 +37,32 @@ pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
 
 /// Prints the human report on stderr, and the JSON form on stdout when asked.
 pub(crate) fn print_report<T: Serialize>(human: &str, report: &T, json: bool) {
-    eprint!("{human}");
+    let _ = io::stderr().lock().write_all(human.as_bytes());
     if json {
-        match serde_json::to_string(report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("flood-client: cannot write JSON: {e}"),
-        }
+        print_json(report);
     }
+}
+
+/// Prints `value` as one line of JSON on stdout. A reader that went away (EPIPE: `| head`, a
+/// closed pipe) is said on stderr, not a panic; the exit code still says whether the run
+/// passed, as the run itself is not what failed.
+pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {
+    let written = serde_json::to_string(value)
+        .map_err(io::Error::other)
+        .and_then(|text| {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{text}")?;
+            out.flush()
+        });
+    let why = match written {
+        Ok(()) => return,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            "stdout was closed (its reader went away)".to_string()
+        }
+        Err(e) => e.to_string(),
+    };
+    // stderr may be gone too: nothing is left to tell then, and that is no reason to panic.
+    let _ = writeln!(io::stderr(), "flood-client: JSON report not written: {why}");
 }
 
 /// Exit code 0 for a run that passed, 1 for one that did not.

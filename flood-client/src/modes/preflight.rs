@@ -67,6 +67,12 @@ pub(crate) fn check(
     if let Some(problem) = capacity_problem(connections, processes, facts.fd_limit) {
         return Err(problem);
     }
+    if let Some(ip) = sources.iter().find(|ip| ip.is_ipv4() != target.is_ipv4()) {
+        return Err(format!(
+            "--source {ip} and the target {target} are of different IP versions, so no \
+             connection from it can be made. Fix: give --source addresses of the target's version."
+        ));
+    }
     let per_source = facts.ports_per_source().unwrap_or(u64::MAX).max(1);
     let have = sources.len().max(1) as u64;
     let loopback_v4 = target.ip().is_loopback() && target.is_ipv4();
@@ -88,12 +94,25 @@ pub(crate) fn check(
     }
     let needed = connections.div_ceil(per_source);
     let (lo, hi) = facts.port_range.unwrap_or((0, 0));
+    let sources_fix = match target.ip() {
+        IpAddr::V4(_) => format!(
+            "--source with {needed} or more addresses (e.g. 127.0.0.1-127.0.0.{needed} for a \
+             loopback target)"
+        ),
+        IpAddr::V6(ip) if ip.is_loopback() => format!(
+            "IPv6 has one loopback address (::1), so no other source can spread this run: \
+             target 127.0.0.1 instead, where --source 127.0.0.1-127.0.0.{needed} spreads it"
+        ),
+        IpAddr::V6(_) => format!(
+            "--source with {needed} or more IPv6 addresses of this host, as a comma-separated \
+             list (ranges are IPv4 only)"
+        ),
+    };
     Err(format!(
         "{connections} connections to {target} need {connections} local ports, but \
-         net.ipv4.ip_local_port_range {lo}-{hi} gives about {per_source} per source address and \
-         {have} source address(es) are in use. Fix: --source with {needed} or more addresses \
-         (e.g. 127.0.0.1-127.0.0.{needed} for a loopback target), or widen the range with \
-         scripts/tune-kernel.sh apply."
+         net.ipv4.ip_local_port_range {lo}-{hi} (which IPv6 uses too) gives about {per_source} \
+         per source address and {have} source address(es) are in use. Fix: {sources_fix}; or \
+         widen the range with scripts/tune-kernel.sh apply."
     ))
 }
 
@@ -136,5 +155,26 @@ mod tests {
         );
         let remote: SocketAddr = "10.0.0.2:7".parse().unwrap();
         assert!(check(100_000, 1, &[], remote, &f).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_target_gets_ipv6_advice() {
+        let f = facts(1 << 20, (32768, 60999));
+        let loopback: SocketAddr = "[::1]:12345".parse().unwrap();
+        let err = check(100_000, 1, &[], loopback, &f).unwrap_err();
+        assert!(
+            err.contains("one loopback address (::1)") && err.contains("target 127.0.0.1"),
+            "{err}"
+        );
+        assert!(!err.contains("--source with"), "{err}");
+        let remote: SocketAddr = "[2001:db8::2]:7".parse().unwrap();
+        let err = check(100_000, 1, &[], remote, &f).unwrap_err();
+        assert!(
+            err.contains("--source with 4 or more IPv6 addresses") && !err.contains("127.0.0."),
+            "{err}"
+        );
+        let v4: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap()];
+        let err = check(10, 1, &v4, loopback, &f).unwrap_err();
+        assert!(err.contains("different IP versions"), "{err}");
     }
 }

@@ -1,13 +1,20 @@
 //! Starting the server under test: this workspace's echo-server (`--spawn-server`) or any
 //! command that prints `listening on ADDR` first (`--server-cmd`, the sweep's peers),
-//! optionally pinned to a CPU.
+//! optionally pinned to a CPU. The server runs in a process group of its own, so a Ctrl-C
+//! at the terminal reaches only the client, which reports and then stops the server's
+//! group; a server that does not announce itself in time is killed and named with the last
+//! lines it wrote on stderr.
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::Duration;
 
-use hostkit::child::{die_with_parent, pin_child, read_listening, signal};
+use hostkit::child::{die_with_parent, pin_child, read_listening, signal, signal_group};
 use hostkit::context;
 use hostkit::limits::FdLimit;
 
@@ -16,8 +23,12 @@ pub(crate) const SERVER_CPU: usize = 0;
 /// The CPU `--pin` gives the client.
 pub(crate) const CLIENT_CPU: usize = 1;
 
-/// How long a started server may take to print `listening on ADDR`.
-const SERVER_START: Duration = Duration::from_secs(30);
+/// Lines of a started server's stderr kept to explain a failed start.
+const STDERR_LINES: usize = 20;
+/// Longest stderr line kept (bytes); the rest of a longer line is dropped.
+const STDERR_LINE_MAX: u64 = 1024;
+/// How long a server that failed to start is given to let its last stderr lines arrive.
+const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
 /// Placeholder replaced by the number of server processes a run needs.
 pub(crate) const PROCESSES: &str = "{processes}";
@@ -88,12 +99,15 @@ impl ServerCommand {
         self.argv.iter().any(|a| a.contains(PROCESSES)) || connections <= limit.socket_capacity()
     }
 
-    /// Starts the server for `connections` (pinned to `cpu` if given) and waits for its address.
+    /// Starts the server for `connections` (pinned to `cpu` if given) in a process group of
+    /// its own and waits at most `within` for its address; a server that does not announce
+    /// it is killed (its whole group) and the error names it, with its last stderr lines.
     pub(crate) fn start(
         &self,
         connections: u64,
         limit: FdLimit,
         cpu: Option<usize>,
+        within: Duration,
     ) -> io::Result<SpawnedServer> {
         let processes = connections
             .div_ceil(limit.socket_capacity().max(1))
@@ -108,7 +122,8 @@ impl ServerCommand {
         cmd.args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped())
+            .process_group(0);
         die_with_parent(&mut cmd);
         if let Some(cpu) = cpu {
             pin_child(&mut cmd, cpu);
@@ -116,18 +131,28 @@ impl ServerCommand {
         let mut child = cmd
             .spawn()
             .map_err(|e| context(e, format_args!("starting {}", self.name)))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("server stdout missing"))?;
-        let addr = match read_listening(stdout, SERVER_START) {
+        let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
+            (Some(out), Some(err)) => (out, err),
+            _ => return Err(io::Error::other("server stdout or stderr missing")),
+        };
+        let (tail, drained) = StderrTail::drain(stderr)?;
+        let addr = match read_listening(stdout, within) {
             Ok((addr, _rest)) => addr,
             Err(e) => {
-                let _ = child.kill();
+                // The whole group: a shell's children too, which would keep the port.
+                let _ = signal_group(child.id(), libc::SIGKILL);
                 let status = child.wait()?;
+                let _ = drained.recv_timeout(STDERR_DRAIN);
+                let killed = if e.kind() == io::ErrorKind::TimedOut {
+                    " (killed; --server-start-timeout sets how long it may take)"
+                } else {
+                    ""
+                };
                 return Err(io::Error::other(format!(
-                    "{} did not start ({status}): it {e}",
-                    self.name
+                    "server `{}` ({}) did not start ({status}): it {e}{killed}; {}",
+                    self.name,
+                    argv.join(" "),
+                    tail.describe()
                 )));
             }
         };
@@ -135,7 +160,63 @@ impl ServerCommand {
     }
 }
 
-/// A running server started by flood-client; stopped (SIGTERM) when dropped.
+/// The last [`STDERR_LINES`] lines a started server wrote on stderr, kept by a thread that
+/// drains the pipe for as long as the server holds it open (so a chatty server never blocks
+/// on a full pipe).
+#[derive(Debug, Clone, Default)]
+struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+
+impl StderrTail {
+    /// Starts draining `pipe`; the receiver hears (or sees hung up) when the pipe is closed.
+    fn drain(pipe: ChildStderr) -> io::Result<(StderrTail, mpsc::Receiver<()>)> {
+        let tail = StderrTail::default();
+        let keep = tail.clone();
+        let (done, drained) = mpsc::channel();
+        thread::Builder::new()
+            .name("server-stderr".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match (&mut reader)
+                        .take(STDERR_LINE_MAX)
+                        .read_until(b'\n', &mut line)
+                    {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => keep.push(String::from_utf8_lossy(&line).trim_end().into()),
+                    }
+                }
+                let _ = done.send(());
+            })?;
+        Ok((tail, drained))
+    }
+
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.len() == STDERR_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// "its stderr ended with: …" (the kept lines, indented), or that it wrote nothing there.
+    fn describe(&self) -> String {
+        let lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.is_empty() {
+            return "it wrote nothing on stderr".into();
+        }
+        let mut text = String::from("its stderr ended with:");
+        for line in lines.iter() {
+            text.push_str("\n    ");
+            text.push_str(line);
+        }
+        text
+    }
+}
+
+/// A running server started by flood-client, leading its own process group; stopped (SIGTERM
+/// to the group) when dropped.
 #[derive(Debug)]
 pub(crate) struct SpawnedServer {
     child: Child,
@@ -149,7 +230,7 @@ impl SpawnedServer {
         self.child.id()
     }
 
-    /// Stops the server with SIGTERM and waits for it.
+    /// Stops the server (SIGTERM to its process group) and waits for it.
     pub(crate) fn stop(mut self) -> io::Result<()> {
         self.terminate()
     }
@@ -157,7 +238,11 @@ impl SpawnedServer {
     fn terminate(&mut self) -> io::Result<()> {
         if let Ok(None) = self.child.try_wait() {
             // It may exit on its own in between; wait() below reaps it either way.
-            let _ = signal(self.child.id(), libc::SIGTERM);
+            // The group leader is this un-reaped child, so the group exists; should the
+            // signal still fail, the server itself must not be left running.
+            if signal_group(self.child.id(), libc::SIGTERM).is_err() {
+                let _ = signal(self.child.id(), libc::SIGTERM);
+            }
             self.child.wait()?;
         }
         Ok(())

@@ -23,7 +23,7 @@ use crate::fleet;
 use crate::modes::chart::{self, Series};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{stop_flag, verdict, USAGE};
+use crate::modes::{print_json, stop_flag, verdict, USAGE};
 use crate::report::Summary;
 
 /// What to sweep.
@@ -46,6 +46,8 @@ pub(crate) struct SweepConfig {
     pub(crate) limit: FdLimit,
     /// Kernel facts for the per-point preflight.
     pub(crate) facts: Facts,
+    /// How long each server may take to announce its address.
+    pub(crate) server_start: std::time::Duration,
 }
 
 /// One run of one point.
@@ -159,16 +161,14 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         },
         limit,
         facts: Facts::of_this_machine(limit),
+        server_start: args.server_start_timeout,
     };
     let points = run(&cfg, &stop)?;
     for path in write_all(&points, &args.out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&points).map_err(io::Error::other)?
-        );
+        print_json(&points);
     }
     let all_passed = points.iter().all(|p| p.runs.iter().all(|r| r.passed));
     Ok(verdict(all_passed && !stop.load(Ordering::Relaxed)))
@@ -272,7 +272,8 @@ fn run_point(
             return point;
         }
     }
-    let spawned = match server.start(connections, cfg.limit, cfg.pin.then_some(SERVER_CPU)) {
+    let cpu = cfg.pin.then_some(SERVER_CPU);
+    let spawned = match server.start(connections, cfg.limit, cpu, cfg.server_start) {
         Ok(s) => s,
         Err(e) => {
             skip(&mut point, e.to_string());

@@ -8,7 +8,7 @@ use hostkit::units::human_bytes;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Percentiles;
-use super::{Report, ENDLESS};
+use super::{ErrorKind, Report, ENDLESS};
 
 /// Figures derived from a [`Report`]; never merged, always recomputed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,6 +143,16 @@ impl Outcome {
             parts.join(", ")
         };
         let _ = writeln!(s, "  errors       {errors}");
+        if r.connections_requested > 0
+            && r.errors.get(&ErrorKind::Refused) == Some(&r.connections_requested)
+        {
+            let _ = writeln!(
+                s,
+                "  hint         nothing accepted connections at {t}: start echo-server \
+                 (echo-server --listen {t}) or use --spawn-server",
+                t = r.target
+            );
+        }
         let _ = writeln!(
             s,
             "  client cpu   {:.2} s ({:.2} s per verified GiB)",
