@@ -286,11 +286,15 @@ fn a_vanishingly_small_connect_rate_still_connects_once_without_a_panic() {
         "-c",
         "1",
         "--connect-rate",
-        "1e-30",
+        // 1e-30, written out: the rate parser takes decimals and k/M, not exponents.
+        "0.000000000000000000000000000001",
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(report_of(&out).report.connections_ok, 1);
+    let exponent = flood(&[&server.addr.to_string(), "--connect-rate", "1e-30"]);
+    assert_eq!(exponent.status.code(), Some(2), "{}", stderr(&exponent));
+    assert!(stderr(&exponent).contains("rate"), "{}", stderr(&exponent));
 }
 
 #[test]
