@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use hostkit::units::{parse_addr, parse_duration, parse_nonzero_size, parse_usize_size};
 
 use crate::engine::sender::SendMode;
+use crate::modes::output::OutputArgs;
 use crate::modes::spawn::ServerCommand;
 
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
@@ -250,6 +251,9 @@ pub struct FloodArgs {
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Interval lines, JSON stream, quiet.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
     #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
     pub spawn_server: bool,

@@ -7,8 +7,10 @@
 pub(crate) mod chart;
 pub(crate) mod flood;
 pub(crate) mod merge;
+pub(crate) mod output;
 pub(crate) mod preflight;
 pub(crate) mod probe;
+pub(crate) mod publish;
 pub(crate) mod sample;
 pub(crate) mod saturate;
 pub(crate) mod spawn;
