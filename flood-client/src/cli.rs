@@ -13,6 +13,7 @@ use hostkit::units::{
 };
 
 use crate::engine::sender::SendMode;
+use crate::modes::output::OutputArgs;
 use crate::modes::spawn::ServerCommand;
 
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
@@ -262,6 +263,9 @@ pub struct FloodArgs {
     /// Print the final report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Interval lines, JSON stream, quiet.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
     #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
     pub spawn_server: bool,

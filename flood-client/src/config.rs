@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::cli::{FloodArgs, StreamArgs};
 use crate::engine::connection::Workload;
 use crate::engine::sender::SendMode;
+use crate::modes::output::Show;
 use crate::report::ENDLESS;
 
 /// What one process must do.
@@ -43,6 +44,10 @@ pub(crate) struct RunConfig {
     pub(crate) duration: Option<Duration>,
     /// Draw the progress bar (when stderr is a terminal; never in a worker).
     pub(crate) show_progress: bool,
+    /// Length of the aligned intervals recorded (`None`: off).
+    pub(crate) interval: Option<Duration>,
+    /// What the showing process prints of them (a worker sends them to its parent).
+    pub(crate) show: Show,
 }
 
 impl RunConfig {
@@ -56,7 +61,9 @@ impl RunConfig {
             connect_rate: args.connect_rate,
             retries: args.connect_retries,
             duration: args.duration.or(args.run_timeout),
-            show_progress: args.shard.is_none(),
+            show_progress: args.shard.is_none() && !args.output.quiet,
+            interval: args.output.interval(),
+            show: args.output.show(args.json || args.shard.is_some()),
             ..RunConfig::streaming(
                 &args.stream,
                 if endless { ENDLESS } else { args.bytes as u64 },
@@ -85,6 +92,8 @@ impl RunConfig {
             retries: crate::cli::CONNECT_RETRIES,
             duration: None,
             show_progress: false,
+            interval: None,
+            show: Show::Nothing,
         }
     }
 
@@ -97,6 +106,7 @@ impl RunConfig {
             indices: self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n,
             connect_rate: self.connect_rate.map(|r| r / processes as f64),
             show_progress: false,
+            show: Show::Nothing,
             ..self.clone()
         }
     }
@@ -122,6 +132,8 @@ impl RunConfig {
             micros(self.timeout),
             "--connect-retries".into(),
             self.retries.to_string(),
+            "--interval".into(),
+            micros(self.interval.unwrap_or_default()),
         ];
         match (self.work.bytes == ENDLESS, self.duration) {
             (true, Some(d)) => args.extend(["--duration".into(), micros(d)]),
@@ -184,6 +196,8 @@ mod tests {
             retries: 7,
             duration,
             show_progress: false,
+            interval: Some(Duration::from_millis(250)),
+            show: Show::Nothing,
         }
     }
 
@@ -201,6 +215,7 @@ mod tests {
             rcvbuf: None,
             connect_rate: None,
             sources: Vec::new(),
+            interval: None,
             ..unusual(1, None)
         };
         assert_eq!(parse_back(&kernel_buffers), kernel_buffers);

@@ -788,6 +788,13 @@ fn probe_measures_client_delay_and_fails_on_a_bad_echo() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
     assert_eq!(v["errors"]["timeout"], 1);
+
+    // Without --json the human report is on stdout, as the flood's is.
+    let out = flood(&["probe", &server.addr.to_string(), "--count", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.starts_with("flood-client probe of"), "{human}");
+    assert!(!stderr(&out).contains("probe of"), "{}", stderr(&out));
 }
 
 #[test]

@@ -12,8 +12,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use hostkit::units::human_bytes;
 use mio::{Events, Interest, Poll, Token};
@@ -21,6 +22,7 @@ use slab::Slab;
 
 use crate::engine::connection::{Connection, Progress, State, Workload};
 use crate::engine::gate::Gate;
+use crate::engine::intervals::{unix_us, Recorder, Tick};
 use crate::engine::live::Live;
 use crate::engine::sender::{SendMode, Sender};
 use crate::engine::socket::open_socket;
@@ -70,6 +72,8 @@ pub(crate) struct LoopPlan {
     /// Stream for this long after the gate opens, then stop: for an endless workload the
     /// connections still streaming succeeded, for a fixed one they failed (timeout).
     pub(crate) duration: Option<Duration>,
+    /// This loop's number in its process, and the length of its intervals (`None`: off).
+    pub(crate) series: (usize, Option<Duration>),
 }
 
 /// What the loops of one process share.
@@ -83,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) gate: Arc<Gate>,
     /// The byte pattern.
     pub(crate) pattern: Arc<Pattern>,
+    /// Where closed intervals go (`None`: the process does not want them).
+    pub(crate) intervals: Option<mpsc::Sender<Tick>>,
 }
 
 /// A connect waiting for its retry time: due, index, attempt, when its first attempt began.
@@ -104,6 +110,7 @@ struct Scheduler {
     next_connect_at: Instant,
     connect_latency: Latency,
     rtt: Latency,
+    intervals: Recorder,
     last_verified: Option<SystemTime>,
     /// Next time to look for connections past their timeout (the scan is O(connections)).
     next_expire_at: Instant,
@@ -113,6 +120,8 @@ struct Scheduler {
 pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     let now = Instant::now();
     let sender = Sender::new(plan.send, shared.pattern.max_slice());
+    let out = shared.intervals.clone().map(|tx| (plan.series.0, tx));
+    let intervals = Recorder::new(plan.series.1, out);
     let mut s = Scheduler {
         report: Report {
             connections_requested: plan.indices.end - plan.indices.start,
@@ -138,6 +147,7 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         next_connect_at: now,
         connect_latency: Latency::new(),
         rtt: Latency::new(),
+        intervals,
         last_verified: None,
         next_expire_at: now + TICK,
     };
@@ -146,6 +156,7 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     s.connect_phase(&mut events)?;
     s.report.peak_concurrent = s.open;
     s.shared.gate.arrive_and_wait();
+    s.tick(Instant::now());
     s.stream_phase(&mut events)?;
     Ok(s.finish())
 }
@@ -171,12 +182,13 @@ impl Scheduler {
             if self.next_index < self.plan.indices.end && self.connecting < MAX_CONNECTING {
                 wake = wake.min(self.next_connect_at);
             }
+            wake = self.intervals.due().map_or(wake, |due| wake.min(due));
             self.poll_once(events, wake.saturating_duration_since(now))?;
             for event in events.iter() {
                 self.note_closing(event);
                 self.on_connect_event(event.token());
             }
-            self.expire(Instant::now());
+            self.tick(Instant::now());
         }
         Ok(())
     }
@@ -283,6 +295,7 @@ impl Scheduler {
                 self.connect_latency.record(conn.connect_started.elapsed());
                 self.connecting -= 1;
                 self.open += 1;
+                self.intervals.current.connected += 1;
                 self.shared.live.open.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
@@ -319,13 +332,14 @@ impl Scheduler {
                     break;
                 }
             }
-            let wait = deadline.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
+            let until = [deadline, self.intervals.due()].into_iter().flatten().min();
+            let wait = until.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
             self.poll_once(events, wait)?;
             for event in events.iter() {
                 self.note_closing(event);
                 self.drive(event.token().0);
             }
-            self.expire(Instant::now());
+            self.tick(Instant::now());
         }
         Ok(())
     }
@@ -372,12 +386,14 @@ impl Scheduler {
             &self.shared.pattern,
             &mut self.sender,
             &mut self.buf,
-            &mut self.rtt,
+            &mut self.intervals.current.rtt_histogram,
             &mut progress,
         );
         if progress.verified > 0 {
             self.report.bytes_verified += progress.verified;
             self.report.chunks_verified += progress.chunks;
+            self.intervals.current.bytes_verified += progress.verified;
+            self.intervals.current.chunks_verified += progress.chunks;
             self.last_verified = Some(SystemTime::now());
             self.shared
                 .live
@@ -407,7 +423,14 @@ impl Scheduler {
 
     fn fail(&mut self, failure: Failure) {
         self.report.fail(failure);
+        self.intervals.current.failures += 1;
         self.shared.live.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The loop's timer: closes intervals whose boundary passed, expires connections.
+    fn tick(&mut self, now: Instant) {
+        self.intervals.rotate(now, self.open, &mut self.rtt);
+        self.expire(now);
     }
 
     /// Fails (or retries) every connection that made no progress within the timeout.
@@ -482,6 +505,7 @@ impl Scheduler {
         self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
         self.report.send = self.sender.describe();
         self.report.connect_histogram = self.connect_latency;
+        self.intervals.finish(self.open, &mut self.rtt);
         self.report.rtt_histogram = self.rtt;
         self.report
     }
@@ -511,12 +535,6 @@ fn retry_backoff(attempt: u32) -> Duration {
 fn connect_gap(rate: f64) -> Duration {
     Duration::try_from_secs_f64(1.0 / rate)
         .map_or(SLOWEST_CONNECT_GAP, |gap| gap.min(SLOWEST_CONNECT_GAP))
-}
-
-/// Microseconds since the Unix epoch.
-pub(crate) fn unix_us(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub(crate) mod process;
 pub(crate) mod progress;
 pub(crate) mod protocol;
+pub(crate) mod series;
 pub(crate) mod workers;
 
 use std::io;

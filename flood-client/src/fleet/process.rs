@@ -5,19 +5,21 @@
 use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hostkit::procfs;
 
 use crate::config::RunConfig;
 use crate::engine::gate::Gate;
+use crate::engine::intervals::{unix_us, Tick};
 use crate::engine::live::{Live, LiveSnapshot};
 use crate::engine::scheduler::{self, LoopPlan, Shared, BUFFER_SIZE};
 use crate::engine::verifier::Pattern;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message, Role};
+use crate::fleet::series::{Emit, Series};
 use crate::report::Report;
 
 /// How often the main thread looks at the loops (nothing measured depends on it).
@@ -32,11 +34,13 @@ pub(crate) fn run_process(
     role: Role,
 ) -> io::Result<Report> {
     let cpu_at_start = procfs::self_cpu();
+    let (ticks, heard) = mpsc::channel::<Tick>();
     let shared = Shared {
         stop,
         live: Arc::new(Live::default()),
         gate: Arc::new(Gate::default()),
         pattern: Arc::new(Pattern::new(BUFFER_SIZE.max(cfg.work.chunk as usize))),
+        intervals: cfg.interval.map(|_| ticks.clone()),
     };
     let sources: Arc<[IpAddr]> = cfg.sources.clone().into();
     let total = cfg.indices.end - cfg.indices.start;
@@ -56,6 +60,7 @@ pub(crate) fn run_process(
             timeout: cfg.timeout,
             retries: cfg.retries,
             duration: cfg.duration,
+            series: (i as usize, cfg.interval),
         };
         let shared = shared.clone();
         handles.push(
@@ -65,8 +70,13 @@ pub(crate) fn run_process(
         );
     }
 
+    let emit = match role {
+        Role::Alone => Emit::Show(cfg.show),
+        Role::Worker => Emit::Parent,
+    };
+    let mut series = Series::new(handles.len(), emit, true, unix_us(SystemTime::now()));
     let progress = match role {
-        Role::Alone if cfg.show_progress => Progress::new(total.saturating_mul(cfg.work.bytes)),
+        Role::Alone if cfg.show_progress => Progress::new(cfg),
         Role::Alone => Progress::hidden(),
         Role::Worker => Progress::hidden(),
     };
@@ -74,7 +84,9 @@ pub(crate) fn run_process(
     let mut last_progress = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
         if gate_open {
-            thread::sleep(TICK);
+            if let Ok((source, interval)) = heard.recv_timeout(TICK) {
+                series.add(source, interval)?;
+            }
         } else if shared.gate.wait_arrived(handles.len(), TICK)
             || shared.stop.load(Ordering::Relaxed)
         {
@@ -85,6 +97,9 @@ pub(crate) fn run_process(
             shared.gate.open();
             gate_open = true;
         }
+        for (source, interval) in heard.try_iter() {
+            series.add(source, interval)?;
+        }
         let now = LiveSnapshot::of(&shared.live);
         progress.update(&now);
         if role == Role::Worker && last_progress.elapsed() >= PROGRESS_EVERY {
@@ -93,6 +108,9 @@ pub(crate) fn run_process(
         }
     }
     progress.finish();
+    for (source, interval) in heard.try_iter() {
+        series.add(source, interval)?;
+    }
 
     let mut report = Report::default();
     for h in handles {
@@ -102,6 +120,8 @@ pub(crate) fn run_process(
         report.merge(&loop_report).map_err(io::Error::other)?;
     }
     report.processes = 1;
+    report.interval_us = cfg.interval.map_or(0, |d| d.as_micros() as u64);
+    report.intervals = series.kept;
     report.client_cpu_s = procfs::self_cpu()
         .saturating_sub(cpu_at_start)
         .as_secs_f64();

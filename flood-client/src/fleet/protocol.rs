@@ -7,6 +7,7 @@ use std::io::{self, BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::live::LiveSnapshot;
+use crate::report::interval::Interval;
 use crate::report::Report;
 
 /// A line a worker process writes on stdout for its parent.
@@ -17,6 +18,8 @@ pub(crate) enum Message {
     Ready,
     /// Live counters.
     Progress(LiveSnapshot),
+    /// An interval of the whole worker (its loops merged), in index order.
+    Interval(Box<Interval>),
     /// The final report.
     Report(Box<Report>),
 }

@@ -12,15 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hostkit::child::{die_with_parent, signal};
 use hostkit::context;
 
 use crate::config::RunConfig;
+use crate::engine::intervals::unix_us;
 use crate::engine::live::LiveSnapshot;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::Message;
+use crate::fleet::series::{Emit, Series};
 use crate::report::Report;
 
 const TICK: Duration = Duration::from_millis(50);
@@ -36,6 +38,12 @@ pub(crate) fn run_parent(
 ) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
     let processes = (processes as u64).clamp(1, total.max(1)) as usize;
+    let mut series = Series::new(
+        processes,
+        Emit::Show(cfg.show),
+        false,
+        unix_us(SystemTime::now()),
+    );
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();
@@ -63,7 +71,7 @@ pub(crate) fn run_parent(
     drop(tx);
 
     let progress = if cfg.show_progress {
-        Progress::new(total.saturating_mul(cfg.work.bytes))
+        Progress::new(cfg)
     } else {
         Progress::hidden()
     };
@@ -77,7 +85,11 @@ pub(crate) fn run_parent(
             Ok((k, Some(Message::Ready))) => ready[k] = true,
             Ok((k, Some(Message::Progress(s)))) => live[k] = s,
             Ok((k, Some(Message::Report(r)))) => reports[k] = Some(*r),
-            Ok((k, None)) => (ended[k], ready[k]) = (true, true),
+            Ok((k, Some(Message::Interval(i)))) => series.add(k, Some(*i))?,
+            Ok((k, None)) => {
+                (ended[k], ready[k]) = (true, true);
+                series.add(k, None)?;
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }

@@ -14,8 +14,10 @@ use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
 use crate::modes::preflight::{self, Facts};
+use crate::modes::publish;
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{print_report, stop_flag, verdict, USAGE};
+use crate::modes::{stop_flag, verdict, USAGE};
+use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
@@ -105,11 +107,15 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host());
+    publish::start(&args.output, &settings, &host)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
     let outcome = Outcome::from(report);
-    print_report(&outcome.human(), &outcome, args.json);
-    Ok(verdict(outcome.report.passed()))
+    let human = outcome.human();
+    let report = FinalReport::new(outcome, Some(settings), Some(host));
+    publish::finish(&args.output, args.json, &human, &report)?;
+    Ok(verdict(report.passed))
 }

@@ -1,11 +1,16 @@
 //! `flood-client merge`: adds up JSON reports of runs on several hosts (or processes) into
-//! one; histograms travel serialized, so the merged percentiles are exact.
+//! one; histograms travel serialized, so the merged percentiles are exact, and the series of
+//! intervals add up interval by aligned interval. A file is a `--json` report or a
+//! `--json-stream` (its `end` event holds the report).
 
 use std::io;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::cli::MergeArgs;
-use crate::modes::{print_report, verdict, USAGE};
+use crate::modes::output::OutputArgs;
+use crate::modes::{publish, verdict, USAGE};
+use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
 
 /// Reads every report, merges them and prints the result.
@@ -18,11 +23,11 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
             std::fs::read_to_string(path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
         };
-        let report: Report = match serde_json::from_str(&text) {
+        let report = match report_in(&text) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!(
-                    "flood-client: {} is not a flood-client JSON report: {e}",
+                    "flood-client: {} is not a flood-client JSON report or JSON stream: {e}",
                     path.display()
                 );
                 return Ok(ExitCode::from(USAGE));
@@ -34,6 +39,58 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
         }
     }
     let outcome = Outcome::from(merged);
-    print_report(&outcome.human(), &outcome, args.json);
-    Ok(verdict(outcome.report.passed()))
+    let human = outcome.human();
+    let report = FinalReport::new(outcome, None, None);
+    let out = OutputArgs {
+        interval: Duration::ZERO,
+        json_stream: false,
+        quiet: false,
+    };
+    publish::finish(&out, args.json, &human, &report)?;
+    Ok(verdict(report.passed))
+}
+
+/// The report in `text`: a whole JSON report, or the `end` event of a JSON stream.
+fn report_in(text: &str) -> Result<Report, String> {
+    let whole = match serde_json::from_str::<Report>(text) {
+        Ok(report) => return Ok(report),
+        Err(e) => e.to_string(),
+    };
+    let Some(first) = text.lines().next() else {
+        return Err(whole);
+    };
+    let is_stream =
+        serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v["event"] == "start");
+    if !is_stream {
+        return Err(whole);
+    }
+    for (n, line) in text.lines().enumerate() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        if event["event"] == "end" {
+            return serde_json::from_value(event).map_err(|e| format!("line {}: {e}", n + 1));
+        }
+    }
+    Err("the stream has no `end` event (was the run cut short?)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_report_or_the_end_of_a_stream() {
+        let report = serde_json::to_string(&Report {
+            bytes_verified: 42,
+            ..Report::default()
+        })
+        .unwrap();
+        assert_eq!(report_in(&report).unwrap().bytes_verified, 42);
+        let end = report.replacen('{', r#"{"event":"end","#, 1);
+        let stream = format!("{{\"event\":\"start\"}}\n{{\"event\":\"interval\"}}\n{end}\n");
+        assert_eq!(report_in(&stream).unwrap().bytes_verified, 42);
+        let cut = "{\"event\":\"start\"}\n{\"event\":\"interval\"}\n";
+        assert!(report_in(cut).unwrap_err().contains("no `end` event"));
+        assert!(report_in("{\"bytes_verified\": \"x\"}").is_err());
+    }
 }

@@ -7,8 +7,10 @@
 pub(crate) mod chart;
 pub(crate) mod flood;
 pub(crate) mod merge;
+pub(crate) mod output;
 pub(crate) mod preflight;
 pub(crate) mod probe;
+pub(crate) mod publish;
 pub(crate) mod sample;
 pub(crate) mod saturate;
 pub(crate) mod spawn;
@@ -20,6 +22,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde::Serialize;
+
+use crate::report::stdout;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Exit code for bad usage or a run that cannot fit.
@@ -35,34 +39,27 @@ pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Prints the human report on stderr, and the JSON form on stdout when asked.
+/// Prints a report the way every mode does: the human form on stdout; with `json`, stdout
+/// carries only the JSON and the human form goes to stderr.
 pub(crate) fn print_report<T: Serialize>(human: &str, report: &T, json: bool) {
-    let _ = io::stderr().lock().write_all(human.as_bytes());
     if json {
+        let _ = io::stderr().lock().write_all(human.as_bytes());
         print_json(report);
+    } else if let Err(e) = stdout::line(human.trim_end()) {
+        let _ = writeln!(io::stderr(), "flood-client: report not written: {e}");
     }
 }
 
-/// Prints `value` as one line of JSON on stdout. A reader that went away (EPIPE: `| head`, a
-/// closed pipe) is said on stderr, not a panic; the exit code still says whether the run
-/// passed, as the run itself is not what failed.
+/// Prints `value` as one line of JSON on stdout (see `report::stdout` for a reader that
+/// went away).
 pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {
     let written = serde_json::to_string(value)
         .map_err(io::Error::other)
-        .and_then(|text| {
-            let mut out = io::stdout().lock();
-            writeln!(out, "{text}")?;
-            out.flush()
-        });
-    let why = match written {
-        Ok(()) => return,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            "stdout was closed (its reader went away)".to_string()
-        }
-        Err(e) => e.to_string(),
-    };
-    // stderr may be gone too: nothing is left to tell then, and that is no reason to panic.
-    let _ = writeln!(io::stderr(), "flood-client: JSON report not written: {why}");
+        .and_then(|text| stdout::line(&text));
+    if let Err(e) = written {
+        // stderr may be gone too: nothing is left to tell then, and that is no reason to panic.
+        let _ = writeln!(io::stderr(), "flood-client: JSON report not written: {e}");
+    }
 }
 
 /// Exit code 0 for a run that passed, 1 for one that did not.

@@ -1,11 +1,15 @@
 //! Sampling the system and a server process from /proc while a saturation run goes on:
-//! context switches/s, interrupts/s, CPU user/system/idle %, server CPU % and RSS.
+//! context switches/s, interrupts/s, CPU user/system/idle %, server CPU % and RSS, beside the
+//! flood's verified throughput in the same time.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use hostkit::procfs;
+
+use crate::engine::intervals::unix_us;
+use crate::report::interval::Interval;
 
 /// Cumulative counters from one read of /proc/stat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,6 +69,17 @@ pub(crate) struct SystemRates {
     pub(crate) server_cpu_pct: Option<f64>,
     /// Server resident memory in bytes (process and workers).
     pub(crate) server_rss_bytes: Option<u64>,
+    /// Start of the sample, µs since the Unix epoch (0 in a mean).
+    #[serde(default)]
+    pub(crate) start_unix_us: u64,
+    /// End of the sample, µs since the Unix epoch.
+    #[serde(default)]
+    pub(crate) end_unix_us: u64,
+    /// Verified MB/s of the flood in the sample: its intervals whose middle falls in it
+    /// (exact when samples and intervals share boundaries: whole seconds, `--interval 1s`);
+    /// `None` when the flood recorded no intervals.
+    #[serde(default)]
+    pub(crate) throughput_mb_s: Option<f64>,
 }
 
 /// Rates between `a` and `b`, `secs` apart.
@@ -81,6 +96,28 @@ pub(crate) fn rates(a: &ProcStat, b: &ProcStat, secs: f64) -> SystemRates {
         id_pct: pct(d(a.idle, b.idle)),
         server_cpu_pct: None,
         server_rss_bytes: None,
+        start_unix_us: 0,
+        end_unix_us: 0,
+        throughput_mb_s: None,
+    }
+}
+
+/// Sets each sample's verified throughput from the flood's `intervals`.
+pub(crate) fn add_throughput(samples: &mut [SystemRates], intervals: &[Interval]) {
+    if intervals.is_empty() {
+        return;
+    }
+    for s in samples {
+        let bytes: u64 = intervals
+            .iter()
+            .filter(|i| {
+                (s.start_unix_us..s.end_unix_us)
+                    .contains(&(i.start_unix_us / 2 + i.end_unix_us / 2))
+            })
+            .map(|i| i.bytes_verified)
+            .sum();
+        let secs = (s.end_unix_us.saturating_sub(s.start_unix_us) as f64 / 1e6).max(1e-6);
+        s.throughput_mb_s = Some(bytes as f64 / secs / 1e6);
     }
 }
 
@@ -88,7 +125,7 @@ pub(crate) fn rates(a: &ProcStat, b: &ProcStat, secs: f64) -> SystemRates {
 #[derive(Debug)]
 pub(crate) struct Sampler {
     server: Option<u32>,
-    last: Option<(Instant, ProcStat, f64)>,
+    last: Option<(Instant, u64, ProcStat, f64)>,
     /// Rates for each interval sampled so far.
     pub(crate) intervals: Vec<SystemRates>,
 }
@@ -111,11 +148,12 @@ impl Sampler {
         else {
             return;
         };
-        let now = Instant::now();
+        let (now, unix) = (Instant::now(), unix_us(SystemTime::now()));
         let server_cpu = self.server.map_or(0.0, procfs::tree_cpu_seconds);
-        if let Some((then, prev, prev_cpu)) = self.last {
+        if let Some((then, then_unix, prev, prev_cpu)) = self.last {
             let secs = now.duration_since(then).as_secs_f64();
             let mut r = rates(&prev, &stat, secs);
+            (r.start_unix_us, r.end_unix_us) = (then_unix, unix);
             if let Some(pid) = self.server {
                 r.server_cpu_pct = Some(100.0 * (server_cpu - prev_cpu) / secs.max(1e-9));
                 r.server_rss_bytes = Some(
@@ -127,7 +165,7 @@ impl Sampler {
             }
             self.intervals.push(r);
         }
-        self.last = Some((now, stat, server_cpu));
+        self.last = Some((now, unix, stat, server_cpu));
     }
 
     /// The mean of every interval but the first (connections were still being opened).
@@ -153,6 +191,11 @@ impl Sampler {
                 .server_cpu_pct
                 .map(|_| mean(|r| r.server_cpu_pct.unwrap_or(0.0))),
             server_rss_bytes: used.iter().filter_map(|r| r.server_rss_bytes).max(),
+            start_unix_us: used[0].start_unix_us,
+            end_unix_us: used[used.len() - 1].end_unix_us,
+            throughput_mb_s: used[0]
+                .throughput_mb_s
+                .map(|_| mean(|r| r.throughput_mb_s.unwrap_or(0.0))),
         })
     }
 }

@@ -6,17 +6,20 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
+use crate::engine::intervals::unix_us;
 use crate::fleet;
 use crate::modes::flood::prepare;
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
-use crate::modes::sample::{Sampler, SystemRates};
-use crate::modes::{print_report, verdict};
+use crate::modes::publish;
+use crate::modes::sample::{add_throughput, Sampler, SystemRates};
+use crate::modes::verdict;
+use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 
 /// Default length of a saturation run.
@@ -38,12 +41,21 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         bytes: args.probe_bytes,
         timeout: flood_args.stream.timeout,
     });
-    let report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
+    let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host());
+    publish::start(&flood_args.output, &settings, &host)?;
+    let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
-    print_report(&report.human(), &report, flood_args.json);
-    Ok(verdict(report.flood.report.passed()))
+    report.flood.config = Some(settings);
+    report.flood.host = Some(host);
+    publish::finish(
+        &flood_args.output,
+        flood_args.json,
+        &report.human(),
+        &report,
+    )?;
+    Ok(verdict(report.flood.passed))
 }
 
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
@@ -53,7 +65,7 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Serialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
-    pub(crate) flood: Outcome,
+    pub(crate) flood: FinalReport,
     /// Mean rates over the run (the first second, the connect phase, left out).
     pub(crate) system: Option<SystemRates>,
     /// Every one-second sample.
@@ -65,7 +77,7 @@ pub(crate) struct SaturateReport {
 impl SaturateReport {
     /// The human report: the flood's table plus the system, server and probe lines.
     pub(crate) fn human(&self) -> String {
-        let mut human = self.flood.human();
+        let mut human = self.flood.outcome.human();
         if let Some(s) = &self.system {
             human.push_str(&format!(
                 "  system       {:.0} cs/s, {:.0} intr/s, cpu us {:.1}% sy {:.1}% id {:.1}%\n",
@@ -110,7 +122,10 @@ pub(crate) fn run(
     });
     let mut sampler = Sampler::new(server_pid);
     sampler.sample();
-    let mut next = Instant::now() + SAMPLE_EVERY;
+    // Sample on whole seconds of Unix time, where the flood's intervals also close.
+    let period = SAMPLE_EVERY.as_micros() as u64;
+    let unix = unix_us(SystemTime::now());
+    let mut next = Instant::now() + Duration::from_micros(period - unix % period);
     while !flood.is_finished() {
         if Instant::now() >= next {
             sampler.sample();
@@ -129,9 +144,10 @@ pub(crate) fn run(
         ),
         None => None,
     };
+    add_throughput(&mut sampler.intervals, &flood.intervals);
     Ok(SaturateReport {
-        flood: Outcome::from(flood),
         system: sampler.summary(),
+        flood: FinalReport::new(Outcome::from(flood), None, None),
         samples: sampler.intervals,
         probe,
     })

@@ -6,18 +6,26 @@
 //! [`Outcome`] is the two side by side: what `--json` prints.
 
 pub mod histogram;
+pub mod interval;
+pub mod meta;
+pub(crate) mod stdout;
+pub mod stream;
 mod summary;
 
 pub use summary::{Outcome, Summary};
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use histogram::Latency;
+use interval::Interval;
 
 /// Why a connection failed. Each kind is counted separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The server refused the connection (RST to our SYN), after retries.
@@ -81,7 +89,7 @@ impl ErrorKind {
 }
 
 /// A mismatching byte: where it is and what it should have been.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Mismatch {
     /// Byte offset within the connection's stream.
     pub offset: u64,
@@ -92,7 +100,7 @@ pub struct Mismatch {
 }
 
 /// One failed connection, kept for the first few failures so the report can say what broke.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Failure {
     /// Global connection index (its pattern seed).
     pub connection: u64,
@@ -116,7 +124,7 @@ pub const KEPT_FAILURES: usize = 10;
 pub const KERNEL: &str = "kernel";
 
 /// Server-side figures, when flood-client knows the server's process.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerUsage {
     /// Server CPU seconds (user + system) during the run.
     pub cpu_s: f64,
@@ -125,7 +133,7 @@ pub struct ServerUsage {
 }
 
 /// The report of one run, or of several merged.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
     /// Where the load went.
     pub target: String,
@@ -181,6 +189,13 @@ pub struct Report {
     pub connect_histogram: Latency,
     /// Chunk round trips, serialized for exact merging.
     pub rtt_histogram: Latency,
+    /// Length of the run's aligned intervals, µs (0: none were recorded).
+    #[serde(default)]
+    pub interval_us: u64,
+    /// The run interval by interval (`interval::Interval`), sorted by index; their bytes,
+    /// chunks, failures and round trips add up to the run's.
+    #[serde(default)]
+    pub intervals: Vec<Interval>,
 }
 
 impl Report {
@@ -198,6 +213,7 @@ impl Report {
 
     /// Adds another report (another loop, process or host) to this one.
     pub fn merge(&mut self, other: &Report) -> Result<(), String> {
+        self.interval_us = interval::common_length(self, other)?;
         if self.processes > 0 && other.processes > 0 {
             let same = (self.bytes_per_connection, self.chunk, self.window)
                 == (other.bytes_per_connection, other.chunk, other.window);
@@ -244,6 +260,7 @@ impl Report {
         self.interrupted |= other.interrupted;
         self.connect_histogram.merge(&other.connect_histogram);
         self.rtt_histogram.merge(&other.rtt_histogram);
+        interval::merge_series(&mut self.intervals, &other.intervals);
         Ok(())
     }
 

@@ -5,13 +5,14 @@
 use std::fmt::Write as _;
 
 use hostkit::units::human_bytes;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Percentiles;
 use super::{ErrorKind, Report, ENDLESS};
 
 /// Figures derived from a [`Report`]; never merged, always recomputed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// First connect to last verified byte, seconds.
     pub elapsed_s: f64,
@@ -53,7 +54,7 @@ impl Summary {
 
 /// A report with its summary: one flat JSON object (the additive fields, which `merge`
 /// reads back, beside the derived ones), and the human table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Outcome {
     /// The additive figures.
     #[serde(flatten)]

@@ -1,0 +1,91 @@
+//! How a run shows itself while it goes on, the way iperf3 does: the human report and the
+//! interval lines on stdout, the live bar, warnings and errors on stderr; with `--json` or
+//! `--json-stream`, stdout carries only JSON and the human report goes to stderr.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use hostkit::units::parse_duration;
+
+/// The flags that choose what a flood shows while it runs.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print a line per interval on stdout (open connections, new connections/s, MB/s,
+    /// Gbit/s, chunks/s, chunk round trip p50/p99, failures, client CPU); boundaries fall on
+    /// whole multiples of the interval in Unix time, so series of several hosts line up.
+    /// 0 turns intervals off.
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DUR")]
+    pub interval: Duration,
+    /// Print one JSON object per line on stdout: a `start` event, an `interval` event per
+    /// interval, an `end` event with the final report (schema: docs/schema/).
+    #[arg(long, conflicts_with = "json")]
+    pub json_stream: bool,
+    /// No live bar and no interval lines (the report is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What the process that shows the run prints of its intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// Nothing (`--quiet`, `--json`, a worker or a sweep run).
+    Nothing,
+    /// A human line per interval.
+    Lines,
+    /// An `interval` event per interval (`--json-stream`).
+    Events,
+}
+
+impl OutputArgs {
+    /// What to show of the intervals, given whether the final report is JSON.
+    pub(crate) fn show(&self, json: bool) -> Show {
+        match (self.json_stream, self.quiet || json) {
+            (true, _) => Show::Events,
+            (false, true) => Show::Nothing,
+            (false, false) => Show::Lines,
+        }
+    }
+
+    /// The interval length, `None` when off.
+    pub(crate) fn interval(&self) -> Option<Duration> {
+        (!self.interval.is_zero()).then_some(self.interval)
+    }
+}
+
+/// Shortest interval: shorter ones would cost more in histograms than they show.
+const SHORTEST: Duration = Duration::from_millis(10);
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if !d.is_zero() && d < SHORTEST {
+        return Err(format!(
+            "interval `{text}` is shorter than 10ms (use 10ms or more, or 0 for none)"
+        ));
+    }
+    if d.as_micros() as u64 > 86_400_000_000 {
+        return Err(format!("interval `{text}` is longer than a day"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_zero_or_at_least_ten_ms() {
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval("100ms"), Ok(Duration::from_millis(100)));
+        assert!(parse_interval("1ms").unwrap_err().contains("10ms"));
+        let out = |json_stream, quiet| OutputArgs {
+            interval: Duration::from_secs(1),
+            json_stream,
+            quiet,
+        };
+        assert_eq!(out(false, false).show(false), Show::Lines);
+        assert_eq!(out(false, false).show(true), Show::Nothing);
+        assert_eq!(out(false, true).show(false), Show::Nothing);
+        assert_eq!(out(true, true).show(false), Show::Events);
+    }
+}
