@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use hostkit::units::{parse_addr, parse_duration, parse_nonzero_size, parse_usize_size};
 
+use crate::engine::scheduler::Arrivals;
 use crate::engine::sender::SendMode;
 use crate::modes::spawn::ServerCommand;
 
@@ -218,7 +219,8 @@ pub struct FloodArgs {
     /// Echo server address.
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
-    /// Concurrent connections (all open at once before data flows).
+    /// Concurrent connections (all open at once before data flows). With --churn: the most
+    /// open at once (a later arrival waits for one to close, and its wait counts).
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
     pub connections: u64,
     /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
@@ -244,6 +246,20 @@ pub struct FloodArgs {
     /// New connections per second (default: as fast as possible).
     #[arg(long, value_parser = parse_rate, value_name = "N")]
     pub connect_rate: Option<f64>,
+    /// Open model: messages per second over the whole run, for --duration. Each connection
+    /// sends one --chunk message at its scheduled times, and a message's latency counts from
+    /// its scheduled time to its last verified echo byte, so a late send counts too.
+    #[arg(long, value_parser = parse_rate, requires = "duration", conflicts_with = "churn", value_name = "N")]
+    pub rate: Option<f64>,
+    /// How --rate and --churn spread their scheduled times: even, or Poisson arrivals of
+    /// the same mean rate (seeded, so runs repeat).
+    #[arg(long, value_enum, default_value_t = Arrivals::Even, value_name = "HOW")]
+    pub arrivals: Arrivals,
+    /// Churn: for --duration, fresh connections arrive at --connect-rate; each connects,
+    /// sends --bytes, verifies the echo and closes. Latency counts from the scheduled
+    /// connect: new connections per second, the accept path's measure.
+    #[arg(long, requires_all = ["connect_rate", "duration"])]
+    pub churn: bool,
     /// Retries (with doubling back-off from 50 ms) of a refused or timed-out connect.
     #[arg(long, default_value_t = CONNECT_RETRIES, value_name = "N")]
     pub connect_retries: u32,
@@ -276,7 +292,7 @@ fn parse_chunk(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
         _ => Err(format!("`{text}` is not a positive rate")),

@@ -28,6 +28,9 @@ use crate::engine::verifier::Pattern;
 use crate::report::histogram::Latency;
 use crate::report::{ErrorKind, Failure, Report, ENDLESS, KERNEL};
 
+mod open;
+pub(crate) use open::{Arrivals, OpenLoad};
+
 /// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
 /// server's SYN and accept queues in a storm.
 pub(crate) const MAX_CONNECTING: usize = 512;
@@ -62,6 +65,8 @@ pub(crate) struct LoopPlan {
     /// Stream for this long after the gate opens, then stop: for an endless workload the
     /// connections still streaming succeeded, for a fixed one they failed (timeout).
     pub(crate) duration: Option<Duration>,
+    /// Scheduled load instead of a closed loop (`--rate`, `--churn`): see [`open`].
+    pub(crate) open: Option<OpenLoad>,
 }
 
 /// What the loops of one process share.
@@ -135,10 +140,17 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     };
     s.report.start_unix_us = unix_us(SystemTime::now());
     let mut events = Events::with_capacity(1024);
+    if let Some(load) = s.plan.open.filter(|l| l.churn) {
+        s.churn_phase(load, &mut events)?;
+        return Ok(s.finish());
+    }
     s.connect_phase(&mut events)?;
     s.report.peak_concurrent = s.open;
     s.shared.gate.arrive_and_wait();
-    s.stream_phase(&mut events)?;
+    match s.plan.open {
+        Some(load) => s.paced_phase(load, &mut events)?,
+        None => s.stream_phase(&mut events)?,
+    }
     Ok(s.finish())
 }
 

@@ -56,6 +56,7 @@ pub(crate) fn run_process(
             timeout: cfg.timeout,
             retries: cfg.retries,
             duration: cfg.duration,
+            open: cfg.open_load(&(from..to), loops),
         };
         let shared = shared.clone();
         handles.push(
