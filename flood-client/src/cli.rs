@@ -43,6 +43,10 @@ pub enum Sub {
     /// Sweep connection counts x payloads x servers (each point repeated, min and median
     /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png.
     Sweep(SweepArgs),
+    /// Find the limit: step one of --connections, --rate or --connect-rate (the one given
+    /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the
+    /// bound, bisect to the knee, and write limit.json, limit.csv, limit.svg and limit.png.
+    Limit(LimitArgs),
 }
 
 /// `flood-client sweep`.
@@ -202,6 +206,105 @@ pub struct ProbeArgs {
     pub json: bool,
 }
 
+/// `flood-client limit`.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Echo server address (unless --spawn-server or --server-cmd starts one).
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Concurrent connections: a count, or a range to step (closed loop, or open model with
+    /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
+    /// of arrivals, at least 32).
+    #[arg(short, long, value_parser = parse_span, value_name = "N|A..B")]
+    pub connections: Option<Span>,
+    /// Messages per second (open model): a rate, or a range to step. Per connection when
+    /// --connections is the range.
+    #[arg(long, value_parser = parse_span, conflicts_with = "connect_rate", value_name = "N|A..B")]
+    pub rate: Option<Span>,
+    /// New connections per second (churn, each sends --bytes once): a rate or a range.
+    #[arg(long, value_parser = parse_span, value_name = "N|A..B")]
+    pub connect_rate: Option<Span>,
+    /// Bytes each churn connection sends and must get back.
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub bytes: usize,
+    /// Step linearly by this much instead of doubling.
+    #[arg(long, value_parser = parse_rate, value_name = "STEP")]
+    pub linear: Option<f64>,
+    /// How long each step holds its load.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DUR")]
+    pub step: Duration,
+    /// A run at the first value before the search, not judged (0s: none).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DUR")]
+    pub warmup: Duration,
+    /// The latency bound: p99 (from the schedule, for --rate and --connect-rate) at most this.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration, value_name = "DUR")]
+    pub p99: Duration,
+    /// Bisect between the last good and the first bad step until they are this close.
+    #[arg(long, default_value = "5%", value_parser = parse_fraction, value_name = "PCT")]
+    pub precision: f64,
+    /// How scheduled times are spread.
+    #[arg(long, value_enum, default_value_t = Arrivals::Even, value_name = "HOW")]
+    pub arrivals: Arrivals,
+    /// Chunk, window, threads and timeout of every step.
+    #[command(flatten)]
+    pub stream: StreamArgs,
+    /// Client processes.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub processes: u16,
+    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
+    #[arg(long, conflicts_with = "server_cmd")]
+    pub spawn_server: bool,
+    /// Start this server command and target it ("NAME=CMD ARGS", as for the flood).
+    #[arg(long, value_parser = ServerCommand::parse, value_name = "CMD")]
+    pub server_cmd: Option<ServerCommand>,
+    /// Start the server afresh for every step (default: one server for the whole search).
+    #[arg(long)]
+    pub fresh_server: bool,
+    /// Pin the client to CPU 1 and a started server to CPU 0.
+    #[arg(long)]
+    pub pin: bool,
+    /// Directory for the results.
+    #[arg(long, default_value = "bench-results/limit", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A value, or a range `A..B` to step over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Span {
+    /// One value for every step.
+    One(f64),
+    /// From, to (inclusive), from below to.
+    Range(f64, f64),
+}
+
+fn parse_span(text: &str) -> Result<Span, String> {
+    match text.split_once("..") {
+        None => parse_rate(text).map(Span::One),
+        Some((a, b)) => {
+            let (a, b) = (parse_rate(a.trim())?, parse_rate(b.trim())?);
+            if a >= b {
+                return Err(format!("`{text}`: a range goes up, e.g. 50..3000"));
+            }
+            Ok(Span::Range(a, b))
+        }
+    }
+}
+
+/// `5%` or `0.05`: a fraction strictly between 0 and 1.
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value = match text.trim().strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    };
+    match value {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!("`{text}` is not a precision like 5% or 0.05")),
+    }
+}
+
 /// `flood-client merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -292,7 +395,7 @@ fn parse_chunk(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
+fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
         _ => Err(format!("`{text}` is not a positive rate")),
@@ -354,6 +457,12 @@ mod tests {
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
         assert_eq!(parse_shard("5-9"), Ok(5..9));
+        assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
+        assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
+        assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
+        assert_eq!(parse_fraction("5%"), Ok(0.05));
+        assert_eq!(parse_fraction("0.1"), Ok(0.1));
+        assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
         assert!(parse_shard("9-5").is_err());
     }
 
