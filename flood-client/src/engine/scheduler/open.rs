@@ -28,6 +28,10 @@ use crate::report::{ErrorKind, Pacing};
 /// message or an echo can be noticed then (epoll's own timeout counts whole milliseconds).
 const FINE_STEP: Duration = Duration::from_micros(200);
 
+/// Seconds beyond any run: a scheduled time this far out (a rate of almost nothing) is
+/// never due, and converting it cannot overflow.
+const FAR: f64 = 1e9;
+
 /// How scheduled times are spread (`--arrivals`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Arrivals {
@@ -91,9 +95,9 @@ impl Cursor {
         c
     }
 
-    /// The current scheduled time.
+    /// The current scheduled time (a time past [`FAR`] counts as `FAR`: after any run).
     fn at(&self) -> Instant {
-        self.start + Duration::from_secs_f64(self.at_s)
+        self.start + Duration::from_secs_f64(self.at_s.min(FAR))
     }
 
     /// Moves to the next scheduled time.
