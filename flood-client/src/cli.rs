@@ -12,6 +12,7 @@ use hostkit::units::{
     parse_usize_size,
 };
 
+use crate::engine::scheduler::Arrivals;
 use crate::engine::sender::SendMode;
 use crate::modes::output::OutputArgs;
 use crate::modes::spawn::ServerCommand;
@@ -46,6 +47,10 @@ pub enum Sub {
     /// Sweep connection counts x payloads x servers (each point repeated, min and median
     /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png.
     Sweep(SweepArgs),
+    /// Find the limit: step one of --connections, --rate or --connect-rate (the one given
+    /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the
+    /// bound, bisect to the knee, and write limit.json, limit.csv, limit.svg and limit.png.
+    Limit(LimitArgs),
 }
 
 /// `flood-client sweep`.
@@ -211,6 +216,109 @@ pub struct ProbeArgs {
     pub json: bool,
 }
 
+/// `flood-client limit`.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Echo server address (unless --spawn-server or --server-cmd starts one).
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Concurrent connections: a count, or a range to step (closed loop, or open model with
+    /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
+    /// of arrivals, at least 32).
+    #[arg(short, long, value_parser = parse_span, allow_hyphen_values = true, value_name = "N|A..B")]
+    pub connections: Option<Span>,
+    /// Messages per second (open model): a rate, or a range to step. Per connection when
+    /// --connections is the range.
+    #[arg(long, value_parser = parse_span, conflicts_with = "connect_rate", allow_hyphen_values = true, value_name = "N|A..B")]
+    pub rate: Option<Span>,
+    /// New connections per second (churn, each sends --bytes once): a rate or a range.
+    #[arg(long, value_parser = parse_span, allow_hyphen_values = true, value_name = "N|A..B")]
+    pub connect_rate: Option<Span>,
+    /// Bytes each churn connection sends and must get back.
+    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    pub bytes: usize,
+    /// Step linearly by this much instead of doubling.
+    #[arg(long, value_parser = parse_rate, allow_hyphen_values = true, value_name = "STEP")]
+    pub linear: Option<f64>,
+    /// How long each step holds its load.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub step: Duration,
+    /// A run at the first value before the search, not judged (0s: none).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub warmup: Duration,
+    /// The latency bound: p99 (from the schedule, for --rate and --connect-rate) at most this.
+    #[arg(long, default_value = "10ms", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub p99: Duration,
+    /// Bisect between the last good and the first bad step until they are this close.
+    #[arg(long, default_value = "5%", value_parser = parse_fraction, allow_hyphen_values = true, value_name = "PCT")]
+    pub precision: f64,
+    /// How scheduled times are spread.
+    #[arg(long, value_enum, default_value_t = Arrivals::Even, value_name = "HOW")]
+    pub arrivals: Arrivals,
+    /// Chunk, window, threads and timeout of every step.
+    #[command(flatten)]
+    pub stream: StreamArgs,
+    /// Client processes.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
+    pub processes: u16,
+    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
+    #[arg(long, conflicts_with = "server_cmd")]
+    pub spawn_server: bool,
+    /// Start this server command and target it ("NAME=CMD ARGS", as for the flood).
+    #[arg(long, value_parser = ServerCommand::parse, value_name = "CMD")]
+    pub server_cmd: Option<ServerCommand>,
+    /// Start the server afresh for every step (default: one server for the whole search).
+    #[arg(long)]
+    pub fresh_server: bool,
+    /// How long a started server may take to print `listening on ADDR` before it is killed
+    /// and the search fails.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub server_start_timeout: Duration,
+    /// Pin the client to CPU 1 and a started server to CPU 0.
+    #[arg(long)]
+    pub pin: bool,
+    /// Directory for the results.
+    #[arg(long, default_value = "bench-results/limit", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A value, or a range `A..B` to step over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Span {
+    /// One value for every step.
+    One(f64),
+    /// From, to (inclusive), from below to.
+    Range(f64, f64),
+}
+
+fn parse_span(text: &str) -> Result<Span, String> {
+    match text.split_once("..") {
+        None => parse_rate(text).map(Span::One),
+        Some((a, b)) => {
+            let (a, b) = (parse_rate(a.trim())?, parse_rate(b.trim())?);
+            if a >= b {
+                return Err(format!("`{text}`: a range goes up, e.g. 50..3000"));
+            }
+            Ok(Span::Range(a, b))
+        }
+    }
+}
+
+/// `5%` or `0.05`: a fraction strictly between 0 and 1.
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value = match text.trim().strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    };
+    match value {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!("`{text}` is not a precision like 5% or 0.05")),
+    }
+}
+
 /// `flood-client merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -229,7 +337,8 @@ pub struct FloodArgs {
     #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Concurrent connections (all open at once before data flows): 1000, 2k (= 2,000),
-    /// 32Ki (= 32,768).
+    /// 32Ki (= 32,768). With --churn: the most open at once (a later arrival waits for one to
+    /// close, and its wait counts).
     #[arg(short, long, default_value_t = 1, value_parser = parse_connections, allow_hyphen_values = true, value_name = "N")]
     pub connections: u64,
     /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
@@ -256,6 +365,21 @@ pub struct FloodArgs {
     /// one an hour per event loop).
     #[arg(long, value_parser = parse_rate, allow_hyphen_values = true, value_name = "N")]
     pub connect_rate: Option<f64>,
+    /// Open model: messages per second over the whole run, for --duration, e.g. 2000 or
+    /// 50k. Each connection sends one --chunk message at its scheduled times, and a message's
+    /// latency counts from its scheduled time to its last verified echo byte, so a late send
+    /// counts too.
+    #[arg(long, value_parser = parse_rate, requires = "duration", conflicts_with = "churn", allow_hyphen_values = true, value_name = "N")]
+    pub rate: Option<f64>,
+    /// How --rate and --churn spread their scheduled times: even, or Poisson arrivals of
+    /// the same mean rate (seeded, so runs repeat).
+    #[arg(long, value_enum, default_value_t = Arrivals::Even, value_name = "HOW")]
+    pub arrivals: Arrivals,
+    /// Churn: for --duration, fresh connections arrive at --connect-rate; each connects,
+    /// sends --bytes, verifies the echo and closes. Latency counts from the scheduled
+    /// connect: new connections per second, the accept path's measure.
+    #[arg(long, requires_all = ["connect_rate", "duration"])]
+    pub churn: bool,
     /// Retries of a refused or timed-out connect, with a back-off doubling from 50 ms up to
     /// at most 1 s; --timeout bounds the whole connect, retries included.
     #[arg(long, default_value_t = CONNECT_RETRIES, allow_hyphen_values = true, value_name = "N")]
@@ -376,6 +500,12 @@ mod tests {
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
         assert_eq!(parse_shard("5-9"), Ok(5..9));
+        assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
+        assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
+        assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
+        assert_eq!(parse_fraction("5%"), Ok(0.05));
+        assert_eq!(parse_fraction("0.1"), Ok(0.1));
+        assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
         assert!(parse_shard("9-5").is_err());
     }
 

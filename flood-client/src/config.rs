@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::cli::{FloodArgs, StreamArgs};
 use crate::engine::connection::Workload;
+use crate::engine::scheduler::{Arrivals, OpenLoad};
 use crate::engine::sender::SendMode;
 use crate::modes::output::Show;
 use crate::report::ENDLESS;
@@ -48,12 +49,18 @@ pub(crate) struct RunConfig {
     pub(crate) interval: Option<Duration>,
     /// What the showing process prints of them (a worker sends them to its parent).
     pub(crate) show: Show,
+    /// Open model: messages per second for this process (`--rate`).
+    pub(crate) rate: Option<f64>,
+    /// How scheduled times are spread (`--arrivals`).
+    pub(crate) arrivals: Arrivals,
+    /// Churn: connections arrive at `connect_rate` for `duration`, each lives once.
+    pub(crate) churn: bool,
 }
 
 impl RunConfig {
     /// The run the flood's flags ask for (a worker's too: its `--shard` gives its indices).
     pub(crate) fn from_flood(args: &FloodArgs) -> RunConfig {
-        let endless = args.duration.is_some();
+        let endless = args.duration.is_some() && !args.churn;
         RunConfig {
             target: args.addr,
             sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
@@ -64,6 +71,9 @@ impl RunConfig {
             show_progress: args.shard.is_none() && !args.output.quiet,
             interval: args.output.interval(),
             show: args.output.show(args.json || args.shard.is_some()),
+            rate: args.rate,
+            arrivals: args.arrivals,
+            churn: args.churn,
             ..RunConfig::streaming(
                 &args.stream,
                 if endless { ENDLESS } else { args.bytes as u64 },
@@ -94,21 +104,47 @@ impl RunConfig {
             show_progress: false,
             interval: None,
             show: Show::Nothing,
+            rate: None,
+            arrivals: Arrivals::Even,
+            churn: false,
         }
     }
 
-    /// The share of worker `k` of `processes`: its slice of the indices and of the connect
-    /// rate, no progress bar.
+    /// The share of worker `k` of `processes`: its slice of the indices, of the connect
+    /// rate and of the message rate (in proportion to its connections), no progress bar.
     pub(crate) fn share(&self, k: usize, processes: usize) -> RunConfig {
         let total = self.indices.end - self.indices.start;
         let (k, n) = (k as u64, processes as u64);
+        let indices = self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n;
         RunConfig {
-            indices: self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n,
             connect_rate: self.connect_rate.map(|r| r / processes as f64),
+            rate: self.rate.map(|r| self.rate_of(&indices, r)),
+            indices,
             show_progress: false,
             show: Show::Nothing,
             ..self.clone()
         }
+    }
+
+    /// The part of `rate` that belongs to the connections `part` of this run's indices.
+    fn rate_of(&self, part: &Range<u64>, rate: f64) -> f64 {
+        let total = (self.indices.end - self.indices.start).max(1);
+        rate * (part.end - part.start) as f64 / total as f64
+    }
+
+    /// The scheduled load of one of `loops` event loops that owns the connections `part`
+    /// (`None`: a closed loop). Churn splits the connect rate evenly, as connecting does.
+    pub(crate) fn open_load(&self, part: &Range<u64>, loops: u64) -> Option<OpenLoad> {
+        let (per_s, churn) = match (self.churn, self.rate) {
+            (true, _) => (self.connect_rate? / loops as f64, true),
+            (false, Some(rate)) => (self.rate_of(part, rate), false),
+            (false, None) => return None,
+        };
+        Some(OpenLoad {
+            per_s,
+            arrivals: self.arrivals,
+            churn,
+        })
     }
 
     /// The command-line arguments (after the program) of a worker that runs exactly this
@@ -138,6 +174,10 @@ impl RunConfig {
         match (self.work.bytes == ENDLESS, self.duration) {
             (true, Some(d)) => args.extend(["--duration".into(), micros(d)]),
             (true, None) => unreachable!("an endless workload always has a duration"),
+            (false, Some(d)) if self.churn => {
+                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
+                args.extend(["--churn".into(), "--duration".into(), micros(d)]);
+            }
             (false, limit) => {
                 args.extend(["--bytes".into(), self.work.bytes.to_string()]);
                 if let Some(d) = limit {
@@ -148,6 +188,10 @@ impl RunConfig {
         if let Some(rate) = self.connect_rate {
             args.extend(["--connect-rate".into(), rate.to_string()]);
         }
+        if let Some(rate) = self.rate {
+            args.extend(["--rate".into(), rate.to_string()]);
+        }
+        args.extend(["--arrivals".into(), self.arrivals.name().into()]);
         if !self.sources.is_empty() {
             let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
             args.extend(["--source".into(), list.join(",")]);
@@ -198,6 +242,9 @@ mod tests {
             show_progress: false,
             interval: Some(Duration::from_millis(250)),
             show: Show::Nothing,
+            rate: None,
+            arrivals: Arrivals::Poisson,
+            churn: false,
         }
     }
 
@@ -207,6 +254,14 @@ mod tests {
             unusual(98_765, None),
             unusual(98_765, Some(Duration::from_millis(1_500))),
             unusual(ENDLESS, Some(Duration::from_micros(3_000_007))),
+            RunConfig {
+                rate: Some(2_500.25),
+                ..unusual(ENDLESS, Some(Duration::from_micros(3_000_007)))
+            },
+            RunConfig {
+                churn: true,
+                ..unusual(98_765, Some(Duration::from_millis(1_500)))
+            },
         ];
         for cfg in cases {
             assert_eq!(parse_back(&cfg), cfg);
@@ -233,6 +288,15 @@ mod tests {
         for pair in shares.windows(2) {
             assert_eq!(pair[0].indices.end, pair[1].indices.start);
         }
+        let paced = RunConfig {
+            rate: Some(1000.0),
+            indices: 0..4,
+            ..unusual(ENDLESS, Some(Duration::from_secs(1)))
+        };
+        let rates: Vec<f64> = (0..3).filter_map(|k| paced.share(k, 3).rate).collect();
+        assert_eq!(rates, [250.0, 250.0, 500.0]); // in proportion to 1, 1 and 2 connections
+        let load = paced.open_load(&(0..1), 2).expect("paced");
+        assert_eq!((load.per_s, load.churn), (250.0, false));
         for s in &shares {
             assert_eq!(s.connect_rate, Some(123.5 / 3.0));
             assert!(!s.show_progress);

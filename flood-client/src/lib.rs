@@ -40,6 +40,7 @@ fn run(cli: &Cli) -> ExitCode {
         Some(Sub::Saturate(args)) => modes::saturate::command(args),
         Some(Sub::Probe(args)) => modes::probe::command(args),
         Some(Sub::Sweep(args)) => modes::sweep::command(args),
+        Some(Sub::Limit(args)) => modes::limit::command(args),
         None => modes::flood::command(&cli.flood),
     };
     match result {

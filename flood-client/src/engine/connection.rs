@@ -74,6 +74,9 @@ pub(crate) struct Connection {
     pub(crate) last_progress: Instant,
     /// An event said read-closed or error: read to the end, never stop on a short read.
     pub(crate) peer_closing: bool,
+    /// Bytes the open model's schedule has released so far (`u64::MAX`: closed loop, the
+    /// window alone decides).
+    pub(crate) allowed: u64,
 }
 
 impl Connection {
@@ -99,6 +102,7 @@ impl Connection {
             chunk_started: vec![now; window as usize].into_boxed_slice(),
             last_progress: now,
             peer_closing: false,
+            allowed: u64::MAX,
         }
     }
 
@@ -126,6 +130,11 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Bytes echoed and verified so far.
+    pub(crate) fn verified(&self) -> u64 {
+        self.verified
     }
 
     /// Starts streaming (after every connection is up).
@@ -234,7 +243,7 @@ impl Connection {
         scratch: &mut [u8],
     ) -> Result<(), Failure> {
         let window_end = ((self.verified / work.chunk) + work.window) * work.chunk;
-        let limit = window_end.min(work.bytes);
+        let limit = window_end.min(work.bytes).min(self.allowed);
         while self.sent < limit {
             let len = ((limit - self.sent) as usize).min(pattern.max_slice());
             let data = pattern.slice(self.start, self.sent, len);

@@ -28,7 +28,10 @@ use crate::engine::sender::{SendMode, Sender};
 use crate::engine::socket::open_socket;
 use crate::engine::verifier::Pattern;
 use crate::report::histogram::Latency;
-use crate::report::{ErrorKind, Failure, Report, ENDLESS, KERNEL};
+use crate::report::{ErrorKind, Failure, Pacing, Report, ENDLESS, KERNEL};
+
+mod open;
+pub(crate) use open::{Arrivals, OpenLoad};
 
 /// Connects in progress per loop: enough to fill the pipe, few enough not to overflow the
 /// server's SYN and accept queues in a storm.
@@ -74,6 +77,8 @@ pub(crate) struct LoopPlan {
     pub(crate) duration: Option<Duration>,
     /// This loop's number in its process, and the length of its intervals (`None`: off).
     pub(crate) series: (usize, Option<Duration>),
+    /// Scheduled load instead of a closed loop (`--rate`, `--churn`): see [`open`].
+    pub(crate) open: Option<OpenLoad>,
 }
 
 /// What the loops of one process share.
@@ -153,11 +158,18 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     };
     s.report.start_unix_us = unix_us(SystemTime::now());
     let mut events = Events::with_capacity(1024);
+    if let Some(load) = s.plan.open.filter(|l| l.churn) {
+        s.churn_phase(load, &mut events)?;
+        return Ok(s.finish());
+    }
     s.connect_phase(&mut events)?;
     s.report.peak_concurrent = s.open;
     s.shared.gate.arrive_and_wait();
     s.tick(Instant::now());
-    s.stream_phase(&mut events)?;
+    match s.plan.open {
+        Some(load) => s.paced_phase(load, &mut events)?,
+        None => s.stream_phase(&mut events)?,
+    }
     Ok(s.finish())
 }
 
@@ -506,6 +518,9 @@ impl Scheduler {
         self.report.send = self.sender.describe();
         self.report.connect_histogram = self.connect_latency;
         self.intervals.finish(self.open, &mut self.rtt);
+        if self.report.pacing == Pacing::Messages {
+            self.report.uncorrected_histogram = self.rtt.clone();
+        }
         self.report.rtt_histogram = self.rtt;
         self.report
     }

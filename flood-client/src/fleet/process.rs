@@ -61,6 +61,7 @@ pub(crate) fn run_process(
             retries: cfg.retries,
             duration: cfg.duration,
             series: (i as usize, cfg.interval),
+            open: cfg.open_load(&(from..to), loops),
         };
         let shared = shared.clone();
         handles.push(

@@ -132,6 +132,20 @@ pub struct ServerUsage {
     pub cpu_s_per_gib: f64,
 }
 
+/// What a run's schedule counts: nothing (closed loop), messages (`--rate`) or fresh
+/// connections (`--churn`). Latency of a scheduled thing counts from when it was due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pacing {
+    /// Closed loop: a connection sends its next chunk as soon as its window allows.
+    #[default]
+    Closed,
+    /// Open model: one chunk-sized message per connection at each scheduled time.
+    Messages,
+    /// Churn: a fresh connection at each scheduled time sends its bytes once and closes.
+    Connections,
+}
+
 /// The report of one run, or of several merged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
@@ -196,6 +210,23 @@ pub struct Report {
     /// chunks, failures and round trips add up to the run's.
     #[serde(default)]
     pub intervals: Vec<Interval>,
+    /// What the schedule counts (`closed`: there is none, and the fields below stay empty).
+    #[serde(default)]
+    pub pacing: Pacing,
+    /// Messages or connections whose scheduled time fell within the run.
+    #[serde(default)]
+    pub due: u64,
+    /// Length of the schedule (`--duration`) in µs: the longest of merged reports.
+    #[serde(default)]
+    pub scheduled_us: u64,
+    /// Scheduled time to last byte verified, per message or connection: a late send or
+    /// connect counts (corrected for coordinated omission).
+    #[serde(default)]
+    pub corrected_histogram: Latency,
+    /// Actual send (or connect) to last byte verified: what a client that only times what
+    /// it got round to doing sees.
+    #[serde(default)]
+    pub uncorrected_histogram: Latency,
 }
 
 impl Report {
@@ -261,6 +292,14 @@ impl Report {
         self.connect_histogram.merge(&other.connect_histogram);
         self.rtt_histogram.merge(&other.rtt_histogram);
         interval::merge_series(&mut self.intervals, &other.intervals);
+        if self.pacing == Pacing::Closed {
+            self.pacing = other.pacing;
+        }
+        self.due += other.due;
+        self.scheduled_us = self.scheduled_us.max(other.scheduled_us);
+        self.corrected_histogram.merge(&other.corrected_histogram);
+        self.uncorrected_histogram
+            .merge(&other.uncorrected_histogram);
         Ok(())
     }
 

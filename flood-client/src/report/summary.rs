@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Percentiles;
-use super::{ErrorKind, Report, ENDLESS};
+use super::{ErrorKind, Pacing, Report, ENDLESS};
 
 /// Figures derived from a [`Report`]; never merged, always recomputed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -30,6 +30,20 @@ pub struct Summary {
     pub connect_latency: Percentiles,
     /// Chunk round-trip percentiles (first byte written to last byte verified).
     pub chunk_rtt: Percentiles,
+    /// Scheduled messages or connections per second: those due over the schedule's length
+    /// (0 in a closed loop).
+    #[serde(default)]
+    pub offered_per_s: f64,
+    /// Messages or connections verified per second over the streaming time, which includes
+    /// working off a backlog after the schedule ends: below offered when the server lags.
+    #[serde(default)]
+    pub achieved_per_s: f64,
+    /// Latency from the scheduled time (coordinated omission corrected).
+    #[serde(default)]
+    pub corrected: Percentiles,
+    /// Latency from the actual send or connect.
+    #[serde(default)]
+    pub uncorrected: Percentiles,
 }
 
 impl Summary {
@@ -48,7 +62,24 @@ impl Summary {
             client_cpu_s_per_gib: if gib > 0.0 { r.client_cpu_s / gib } else { 0.0 },
             connect_latency: r.connect_histogram.summary(),
             chunk_rtt: r.rtt_histogram.summary(),
+            offered_per_s: if r.scheduled_us > 0 {
+                r.due as f64 * 1e6 / r.scheduled_us as f64
+            } else {
+                0.0
+            },
+            achieved_per_s: completed(r) as f64 / stream,
+            corrected: r.corrected_histogram.summary(),
+            uncorrected: r.uncorrected_histogram.summary(),
         }
+    }
+}
+
+/// Scheduled things done: messages verified, or churn connections verified and closed.
+fn completed(r: &Report) -> u64 {
+    match r.pacing {
+        Pacing::Closed => 0,
+        Pacing::Messages => r.chunks_verified,
+        Pacing::Connections => r.connections_ok,
     }
 }
 
@@ -116,15 +147,34 @@ impl Outcome {
             "  throughput   {:.1} MB/s, {:.0} chunks/s (one direction, over streaming time)",
             m.throughput_mb_s, m.chunks_per_s
         );
+        if r.pacing != Pacing::Closed {
+            let what = match r.pacing {
+                Pacing::Messages => "messages",
+                _ => "connections",
+            };
+            let _ = writeln!(
+                s,
+                "  schedule     offered {:.1} {what}/s, achieved {:.1}/s ({} of {} due in {:.3} s verified)",
+                m.offered_per_s,
+                m.achieved_per_s,
+                completed(r),
+                r.due,
+                r.scheduled_us as f64 / 1e6
+            );
+        }
         let _ = writeln!(
             s,
             "  latency ms        p50      p90      p99    p99.9      max    count"
         );
-        for (name, p) in [("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)] {
+        let mut rows = vec![("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)];
+        if r.pacing != Pacing::Closed {
+            rows.extend([("corrected", &m.corrected), ("uncorrected", &m.uncorrected)]);
+        }
+        for (name, p) in rows {
             let ms = |us: u64| us as f64 / 1e3;
             let _ = writeln!(
                 s,
-                "    {name:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
+                "    {name:<11}{:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
                 ms(p.p50_us),
                 ms(p.p90_us),
                 ms(p.p99_us),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod faulty;
+pub mod limited;
 pub mod netns;
 
 use std::io::{BufReader, Read, Write};

@@ -261,6 +261,7 @@ fn flood_client_answers_every_bad_value_with_an_exit_code() {
             "saturate" => "saturate",
             "probe" => "probe",
             "sweep" => "sweep",
+            "limit" => "limit",
             "help" => continue, // clap's own: takes subcommand names, not values.
             other => panic!("a subcommand the fuzz does not know: {other}; add its base here"),
         };
@@ -268,6 +269,19 @@ fn flood_client_answers_every_bad_value_with_an_exit_code() {
             "merge" => vec!["/nonexistent/report.json"],
             "saturate" => [&flood[..], &["--duration", "300ms"]].concat(),
             "probe" => vec![&target, "--count", "1", "--timeout", "1s"],
+            "limit" => vec![
+                &target,
+                "--connections",
+                "1..2",
+                "--step",
+                "100ms",
+                "--warmup",
+                "100ms",
+                "--timeout",
+                "2s",
+                "--out",
+                out.to_str().expect("utf-8 temp path"),
+            ],
             _ => vec![
                 "--connections",
                 "1",

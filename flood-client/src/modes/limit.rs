@@ -1,0 +1,757 @@
+//! `flood-client limit`: find the knee. One dimension — concurrent connections, messages
+//! per second (open model) or new connections per second (churn) — steps from a start to a
+//! ceiling (doubling, or `--linear STEP`), each step held for `--step`, until the bound
+//! breaks: p99 above `--p99` (from the schedule, for scheduled load), any failure, or an
+//! achieved rate below [`ACHIEVED_FLOOR`] of the offered one. Then it bisects between the
+//! last good and the first bad step to `--precision`. The knee is the highest value that
+//! held. Each step is checked against the box first (descriptors, ports): a step that
+//! cannot fit ends the search with the reason.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use hostkit::limits::{raise_nofile, FdLimit};
+use hostkit::procfs::{process_tree, rss_bytes};
+
+use crate::cli::{LimitArgs, Span};
+use crate::config::RunConfig;
+use crate::fleet;
+use crate::modes::chart::{self, Series};
+use crate::modes::preflight::{self, Facts};
+use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::modes::{stop_flag, USAGE};
+use crate::report::{Outcome, Pacing, ENDLESS};
+
+/// A step holds only if it achieved at least this fraction of what it offered.
+const ACHIEVED_FLOOR: f64 = 0.95;
+/// How often the server's resident memory is sampled during a step.
+const RSS_EVERY: Duration = Duration::from_millis(100);
+/// Churn's default cap of open connections: this much time's worth of arrivals.
+const CHURN_SLOTS_FOR: f64 = 0.05;
+/// ... and at least this many.
+const CHURN_MIN_SLOTS: u64 = 32;
+
+/// The dimension being stepped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Dimension {
+    /// Concurrent connections.
+    Connections,
+    /// Messages per second over open connections.
+    Rate,
+    /// New connections per second, each living once.
+    ConnectRate,
+}
+
+impl Dimension {
+    /// The unit of a value and of the offered and achieved figures.
+    fn unit(self, paced: bool) -> &'static str {
+        match (self, paced) {
+            (Dimension::Connections, false) => "connections",
+            (Dimension::Connections, true) | (Dimension::Rate, _) => "messages/s",
+            (Dimension::ConnectRate, _) => "connections/s",
+        }
+    }
+}
+
+/// What a search is: the dimension, its range, the fixed values and the bound.
+#[derive(Debug, Clone)]
+pub(crate) struct Search {
+    /// What is stepped.
+    pub(crate) dimension: Dimension,
+    /// From, to.
+    pub(crate) range: (f64, f64),
+    /// Add this per step instead of doubling.
+    pub(crate) linear: Option<f64>,
+    /// Connections when not stepped (the churn cap; `None`: from the rate).
+    pub(crate) connections: Option<u64>,
+    /// Messages per second when not stepped (per connection if connections are stepped).
+    pub(crate) rate: Option<f64>,
+    /// p99 bound, ms.
+    pub(crate) p99_ms: f64,
+    /// Bisect until last good and first bad are this close (fraction of good).
+    pub(crate) precision: f64,
+    /// How long each step holds.
+    pub(crate) step: Duration,
+    /// Warm-up before the search.
+    pub(crate) warmup: Duration,
+    /// Client processes.
+    pub(crate) processes: u64,
+    /// Chunk, window, send, threads, timeout, bytes, arrivals: everything but the load.
+    pub(crate) base: RunConfig,
+}
+
+/// One step of the search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Step {
+    /// `warmup`, `step` or `bisect`.
+    pub(crate) phase: String,
+    /// The stepped value.
+    pub(crate) value: f64,
+    /// Offered (scheduled) per second, or connections asked for in a closed loop.
+    pub(crate) offered: f64,
+    /// Achieved per second, or connections held at once in a closed loop.
+    pub(crate) achieved: f64,
+    /// Latency percentiles (ms): from the schedule for scheduled load, chunk round trips
+    /// for a closed loop.
+    pub(crate) p50_ms: f64,
+    /// 99th percentile (what the bound judges).
+    pub(crate) p99_ms: f64,
+    /// 99.9th percentile.
+    pub(crate) p999_ms: f64,
+    /// p99 from the actual send or connect (scheduled load only).
+    pub(crate) uncorrected_p99_ms: Option<f64>,
+    /// Failed connections.
+    pub(crate) failures: u64,
+    /// Connections opened (churn: arrivals).
+    pub(crate) connections: u64,
+    /// Bytes verified.
+    pub(crate) verified_bytes: u64,
+    /// Client CPU seconds.
+    pub(crate) client_cpu_s: f64,
+    /// Server CPU seconds, when the server's process is known.
+    pub(crate) server_cpu_s: Option<f64>,
+    /// Largest server resident set seen during the step (process and workers), bytes.
+    pub(crate) server_rss_bytes: Option<u64>,
+    /// Whether the step held the bound.
+    pub(crate) held: bool,
+    /// What broke the bound (or why the step could not run).
+    pub(crate) broke: Option<String>,
+}
+
+/// The search's result: `knee` is the highest value that held the bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LimitResult {
+    /// What was stepped.
+    pub(crate) dimension: Dimension,
+    /// Unit of values, offered and achieved.
+    pub(crate) unit: String,
+    /// The p99 bound, ms.
+    pub(crate) p99_bound_ms: f64,
+    /// The highest value that held the bound (`None`: not even the first).
+    pub(crate) knee: Option<f64>,
+    /// Why the search stopped where it did.
+    pub(crate) ended: String,
+    /// Every step, in the order run.
+    pub(crate) steps: Vec<Step>,
+}
+
+/// Where the load goes: a fixed address, one started server, or a fresh one per step.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// The server's address when not started here.
+    pub(crate) addr: std::net::SocketAddr,
+    /// Server to start, if any.
+    pub(crate) command: Option<ServerCommand>,
+    /// Start it afresh for every step.
+    pub(crate) fresh: bool,
+    /// Pin a started server to [`SERVER_CPU`].
+    pub(crate) pin: bool,
+    /// This process's descriptor limit (sizes a started server's processes).
+    pub(crate) limit: FdLimit,
+    /// How long a started server may take to announce itself (`--server-start-timeout`).
+    start_within: std::time::Duration,
+    running: Option<SpawnedServer>,
+}
+
+impl Target {
+    /// Where to send a step of `connections`, and the server's pid if known; starts the
+    /// server on first use (or every time, if fresh).
+    fn ready(&mut self, connections: u64) -> io::Result<(std::net::SocketAddr, Option<u32>)> {
+        let Some(command) = &self.command else {
+            return Ok((self.addr, None));
+        };
+        if self.fresh {
+            if let Some(old) = self.running.take() {
+                old.stop()?;
+            }
+        }
+        if self.running.is_none() {
+            let cpu = self.pin.then_some(SERVER_CPU);
+            self.running = Some(command.start(connections, self.limit, cpu, self.start_within)?);
+        }
+        let s = self.running.as_ref().map(|s| (s.addr, Some(s.pid())));
+        Ok(s.unwrap_or((self.addr, None)))
+    }
+}
+
+/// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
+pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
+    let search = match Search::from_args(args) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("flood-client: {why}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let stop = stop_flag()?;
+    let limit = raise_nofile()?;
+    if args.pin {
+        hostkit::child::pin_self(CLIENT_CPU)?;
+    }
+    let command = match (&args.server_cmd, args.spawn_server) {
+        (Some(c), _) => Some(c.clone()),
+        (None, true) => Some(ServerCommand::echo_server(None)?),
+        (None, false) => None,
+    };
+    let mut target = Target {
+        addr: args.addr,
+        command,
+        fresh: args.fresh_server,
+        pin: args.pin,
+        limit,
+        start_within: args.server_start_timeout,
+        running: None,
+    };
+    let facts = Facts::of_this_machine(limit);
+    let result = run(&search, &mut target, &facts, &stop)?;
+    if let Some(server) = target.running.take() {
+        server.stop()?;
+    }
+    for path in write_all(&result, &args.out)? {
+        eprintln!("flood-client: wrote {}", path.display());
+    }
+    eprint!("{}", human(&result));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&result).map_err(io::Error::other)?
+        );
+    }
+    let cannot_fit = result.steps.first().is_some_and(could_not_run);
+    Ok(match result.knee {
+        Some(_) if !stop.load(Ordering::Relaxed) => ExitCode::SUCCESS,
+        None if cannot_fit => ExitCode::from(USAGE),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+impl Search {
+    /// The search the flags ask for, or what is wrong with them.
+    pub(crate) fn from_args(args: &LimitArgs) -> Result<Search, String> {
+        let ranged = [
+            (Dimension::Connections, args.connections),
+            (Dimension::Rate, args.rate),
+            (Dimension::ConnectRate, args.connect_rate),
+        ];
+        let mut ranges = ranged.iter().filter_map(|(d, s)| match s {
+            Some(Span::Range(a, b)) => Some((*d, (*a, *b))),
+            _ => None,
+        });
+        let (dimension, range) = ranges.next().ok_or(
+            "limit steps one of --connections, --rate or --connect-rate: give it as a range \
+             (e.g. --connect-rate 50..3000)",
+        )?;
+        if ranges.next().is_some() {
+            return Err("give only one of --connections, --rate, --connect-rate as a range".into());
+        }
+        let one = |s: Option<Span>| match s {
+            Some(Span::One(v)) => Some(v),
+            _ => None,
+        };
+        let bytes = if dimension == Dimension::ConnectRate {
+            args.bytes as u64
+        } else {
+            ENDLESS
+        };
+        let mut base = RunConfig::streaming(&args.stream, bytes);
+        base.arrivals = args.arrivals;
+        Ok(Search {
+            dimension,
+            range,
+            linear: args.linear,
+            connections: one(args.connections).map(|c| c.round().max(1.0) as u64),
+            rate: one(args.rate),
+            p99_ms: args.p99.as_secs_f64() * 1e3,
+            precision: args.precision,
+            step: args.step,
+            warmup: args.warmup,
+            processes: u64::from(args.processes),
+            base,
+        })
+    }
+
+    /// The values stepped before bisecting: doubling (or adding `linear`) from the start,
+    /// ending exactly at the ceiling.
+    pub(crate) fn ladder(&self) -> Vec<f64> {
+        let (lo, hi) = self.range;
+        let mut values = Vec::new();
+        let mut v = lo.round().max(1.0);
+        while v < hi {
+            values.push(v);
+            let next = match self.linear {
+                Some(step) => v + step,
+                None => v * 2.0,
+            };
+            v = next.round().max(v + 1.0);
+        }
+        values.push(hi.round());
+        values
+    }
+
+    /// The run of one step at `value` for `length`: its config and how many processes.
+    pub(crate) fn run_config(&self, value: f64, length: Duration) -> RunConfig {
+        let mut cfg = self.base.clone();
+        cfg.duration = Some(length);
+        let connections = match self.dimension {
+            Dimension::Connections => {
+                cfg.rate = self.rate.map(|per_connection| per_connection * value);
+                value as u64
+            }
+            Dimension::Rate => {
+                cfg.rate = Some(value);
+                self.connections.unwrap_or(1)
+            }
+            Dimension::ConnectRate => {
+                cfg.churn = true;
+                cfg.connect_rate = Some(value);
+                let auto = ((value * CHURN_SLOTS_FOR).ceil() as u64).max(CHURN_MIN_SLOTS);
+                self.connections.unwrap_or(auto)
+            }
+        };
+        cfg.indices = 0..connections.max(1);
+        cfg
+    }
+
+    /// Whether load at this point is scheduled (open model or churn).
+    fn paced(&self) -> bool {
+        self.dimension != Dimension::Connections || self.rate.is_some()
+    }
+}
+
+/// Runs the search: warm-up, ladder until the bound breaks, bisection to the precision.
+pub(crate) fn run(
+    search: &Search,
+    target: &mut Target,
+    facts: &Facts,
+    stop: &Arc<AtomicBool>,
+) -> io::Result<LimitResult> {
+    let mut result = LimitResult {
+        dimension: search.dimension,
+        unit: search.dimension.unit(search.paced()).into(),
+        p99_bound_ms: search.p99_ms,
+        knee: None,
+        ended: String::new(),
+        steps: Vec::new(),
+    };
+    let ladder = search.ladder();
+    if !search.warmup.is_zero() {
+        let warm = run_step(
+            search,
+            target,
+            facts,
+            stop,
+            ladder[0],
+            search.warmup,
+            "warmup",
+        )?;
+        result.steps.push(warm);
+    }
+    let (mut good, mut bad) = (None, None);
+    for &value in &ladder {
+        if stop.load(Ordering::Relaxed) {
+            result.ended = "interrupted".into();
+            break;
+        }
+        let step = run_step(search, target, facts, stop, value, search.step, "step")?;
+        let (held, broke) = (step.held, step.broke.clone());
+        result.steps.push(step);
+        if held {
+            good = Some(value);
+            continue;
+        }
+        result.ended = format!("{value} broke the bound: {}", broke.unwrap_or_default());
+        if !result.steps.last().is_some_and(could_not_run) {
+            bad = Some(value);
+        }
+        break;
+    }
+    if let (Some(mut g), Some(mut b)) = (good, bad) {
+        while b - g > search.precision * g && !stop.load(Ordering::Relaxed) {
+            let mid = ((g + b) / 2.0).round();
+            if mid <= g || mid >= b {
+                break;
+            }
+            let step = run_step(search, target, facts, stop, mid, search.step, "bisect")?;
+            let (held, broke) = (step.held, step.broke.clone());
+            result.steps.push(step);
+            if held {
+                g = mid;
+            } else {
+                result.ended = format!("{mid} broke the bound: {}", broke.unwrap_or_default());
+                if result.steps.last().is_some_and(could_not_run) {
+                    break;
+                }
+                b = mid;
+            }
+        }
+        good = Some(g);
+    }
+    if result.ended.is_empty() {
+        result.ended = match good {
+            Some(_) => "the ceiling held the bound".into(),
+            None => "no step ran".into(),
+        };
+    }
+    result.knee = good;
+    Ok(result)
+}
+
+/// Runs one step (preflight, server, flood, RSS sampling) and judges it.
+fn run_step(
+    search: &Search,
+    target: &mut Target,
+    facts: &Facts,
+    stop: &Arc<AtomicBool>,
+    value: f64,
+    length: Duration,
+    phase: &str,
+) -> io::Result<Step> {
+    let mut cfg = search.run_config(value, length);
+    let connections = cfg.indices.end;
+    let processes = search.processes.min(connections).max(1);
+    let mut step = Step {
+        phase: phase.into(),
+        value,
+        ..Step::default()
+    };
+    let why_not = match &target.command {
+        Some(c) if !c.can_hold(connections, target.limit) => Some(format!(
+            "{} runs in one process, which holds {} connections here",
+            c.name,
+            target.limit.socket_capacity()
+        )),
+        _ => None,
+    };
+    let (addr, pid) = match why_not {
+        Some(why) => return Ok(cannot_run(step, why)),
+        None => target.ready(connections)?,
+    };
+    cfg.target = addr;
+    match preflight::check(connections, processes, &cfg.sources, addr, facts) {
+        Ok((sources, _)) => cfg.sources = sources,
+        Err(why) => return Ok(cannot_run(step, why)),
+    }
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = pid.map(|pid| {
+        let sampling = sampling.clone();
+        thread::spawn(move || {
+            let mut most = 0;
+            while sampling.load(Ordering::Relaxed) {
+                most = most.max(process_tree(pid).into_iter().map(rss_bytes).sum::<u64>());
+                thread::sleep(RSS_EVERY);
+            }
+            most
+        })
+    });
+    let report = fleet::run_flood(&cfg, processes as usize, pid, stop.clone());
+    sampling.store(false, Ordering::Relaxed);
+    step.server_rss_bytes = sampler.and_then(|h| h.join().ok());
+    let outcome = Outcome::from(report?);
+    let (r, m) = (&outcome.report, &outcome.summary);
+    let ms = |us: u64| us as f64 / 1e3;
+    let latency = if r.pacing == Pacing::Closed {
+        m.chunk_rtt
+    } else {
+        step.uncorrected_p99_ms = Some(ms(m.uncorrected.p99_us));
+        m.corrected
+    };
+    (step.offered, step.achieved) = match r.pacing {
+        Pacing::Closed => (connections as f64, r.peak_concurrent as f64),
+        _ => (m.offered_per_s, m.achieved_per_s),
+    };
+    step.p50_ms = ms(latency.p50_us);
+    step.p99_ms = ms(latency.p99_us);
+    step.p999_ms = ms(latency.p999_us);
+    step.failures = r.connections_failed;
+    step.connections = match r.pacing {
+        Pacing::Connections => r.due,
+        _ => r.peak_concurrent,
+    };
+    step.verified_bytes = r.bytes_verified;
+    step.client_cpu_s = r.client_cpu_s;
+    step.server_cpu_s = r.server.map(|s| s.cpu_s);
+    step.broke = judge(&step, search.p99_ms, r);
+    step.held = step.broke.is_none();
+    eprintln!("{}", step_line(&step));
+    Ok(step)
+}
+
+/// How `broke` starts for a step that never ran.
+const CANNOT_RUN: &str = "cannot run: ";
+
+/// A step the box or the server cannot hold: it ends the search with the reason.
+fn cannot_run(mut step: Step, why: String) -> Step {
+    step.broke = Some(format!("{CANNOT_RUN}{why}"));
+    eprintln!("{}", step_line(&step));
+    step
+}
+
+/// Whether the step never ran (the box or the server cannot hold it).
+fn could_not_run(step: &Step) -> bool {
+    step.broke
+        .as_deref()
+        .is_some_and(|b| b.starts_with(CANNOT_RUN))
+}
+
+/// What broke the bound, if anything: a failure, p99 above the bound, or too little achieved.
+fn judge(step: &Step, p99_ms: f64, r: &crate::report::Report) -> Option<String> {
+    if r.interrupted {
+        return Some("interrupted".into());
+    }
+    if step.failures > 0 {
+        let kinds: Vec<String> = r
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.name()))
+            .collect();
+        return Some(format!(
+            "{} failure(s): {}",
+            step.failures,
+            kinds.join(", ")
+        ));
+    }
+    if step.p99_ms > p99_ms {
+        return Some(format!("p99 {:.3} ms above {p99_ms} ms", step.p99_ms));
+    }
+    if step.achieved < ACHIEVED_FLOOR * step.offered {
+        return Some(format!(
+            "achieved {:.1} below {:.0}% of offered {:.1}",
+            step.achieved,
+            ACHIEVED_FLOOR * 100.0,
+            step.offered
+        ));
+    }
+    None
+}
+
+/// One line per step, printed as the search goes.
+fn step_line(s: &Step) -> String {
+    let verdict = match &s.broke {
+        None => "held".to_string(),
+        Some(why) => format!("broke: {why}"),
+    };
+    format!(
+        "{:<7} {:>10.0}  offered {:>10.1} achieved {:>10.1}  p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}",
+        s.phase, s.value, s.offered, s.achieved, s.p50_ms, s.p99_ms, s.p999_ms
+    )
+}
+
+/// The human summary.
+pub(crate) fn human(r: &LimitResult) -> String {
+    let mut s = String::new();
+    let _ = match r.knee {
+        Some(k) => writeln!(
+            s,
+            "flood-client limit: knee {k} {} (p99 <= {} ms, no failure, achieved >= {:.0}% of offered)",
+            r.unit,
+            r.p99_bound_ms,
+            ACHIEVED_FLOOR * 100.0
+        ),
+        None => writeln!(s, "flood-client limit: no step held the bound"),
+    };
+    let _ = writeln!(s, "  ended: {}", r.ended);
+    s
+}
+
+/// The CSV form: one row per step.
+pub(crate) fn csv(r: &LimitResult) -> String {
+    let mut s = String::from(
+        "phase,value,offered,achieved,p50_ms,p99_ms,p999_ms,uncorrected_p99_ms,failures,connections,verified_bytes,client_cpu_s,server_cpu_s,server_rss_bytes,held,broke\n",
+    );
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for p in &r.steps {
+        let _ = writeln!(
+            s,
+            "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{:.3},{},{},{},{}",
+            p.phase,
+            p.value,
+            p.offered,
+            p.achieved,
+            p.p50_ms,
+            p.p99_ms,
+            p.p999_ms,
+            opt(p.uncorrected_p99_ms.map(|v| format!("{v:.3}"))),
+            p.failures,
+            p.connections,
+            p.verified_bytes,
+            p.client_cpu_s,
+            opt(p.server_cpu_s.map(|v| format!("{v:.3}"))),
+            opt(p.server_rss_bytes.map(|v| v.to_string())),
+            p.held,
+            p.broke.as_deref().unwrap_or("").replace([',', '\n'], ";"),
+        );
+    }
+    s
+}
+
+/// The chart: achieved against offered above, p99 against offered below, one x axis.
+pub(crate) fn svg(r: &LimitResult) -> String {
+    let mut steps: Vec<&Step> = r.steps.iter().filter(|s| s.phase != "warmup").collect();
+    steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    let line = |label: &str, group: usize, dashed: bool, y: &dyn Fn(&Step) -> f64| Series {
+        label: label.into(),
+        points: steps.iter().map(|s| (s.offered, y(s))).collect(),
+        dashed,
+        group,
+    };
+    let x = format!("offered ({})", r.unit);
+    let top = chart::svg(
+        "Achieved against offered",
+        &x,
+        &r.unit,
+        &[
+            line("offered", 2, true, &|s| s.offered),
+            line("achieved", 0, false, &|s| s.achieved),
+        ],
+    );
+    let bottom = chart::svg(
+        "p99 against offered",
+        &x,
+        "ms",
+        &[
+            line("p99", 1, false, &|s| s.p99_ms),
+            line("p99 uncorrected", 3, false, &|s| {
+                s.uncorrected_p99_ms.unwrap_or(0.0)
+            }),
+            line("bound", 2, true, &|_| r.p99_bound_ms),
+        ],
+    );
+    stack(&top, &bottom)
+}
+
+/// Two SVG documents one above the other in one document.
+fn stack(top: &str, bottom: &str) -> String {
+    let size = |doc: &str, attr: &str| -> f64 {
+        let key = format!("{attr}=\"");
+        doc.split_once(&key)
+            .and_then(|(_, rest)| rest.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (w, h1, h2) = (
+        size(top, "width"),
+        size(top, "height"),
+        size(bottom, "height"),
+    );
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n{top}<g transform=\"translate(0 {h1})\">\n{bottom}</g>\n</svg>\n",
+        h = h1 + h2
+    )
+}
+
+/// Writes limit.json, limit.csv, limit.svg and limit.png into `dir`; returns their paths.
+pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let paths: Vec<PathBuf> = ["json", "csv", "svg", "png"]
+        .iter()
+        .map(|ext| dir.join(format!("limit.{ext}")))
+        .collect();
+    let doc = svg(r);
+    std::fs::write(
+        &paths[0],
+        serde_json::to_string_pretty(r).map_err(io::Error::other)?,
+    )?;
+    std::fs::write(&paths[1], csv(r))?;
+    std::fs::write(&paths[2], &doc)?;
+    chart::write_png(&doc, &paths[3])?;
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn search(argv: &[&str]) -> Result<Search, String> {
+        let argv = ["flood-client", "limit"].iter().chain(argv);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(crate::cli::Sub::Limit(args)) => Search::from_args(&args),
+            _ => Err("not limit".into()),
+        }
+    }
+
+    #[test]
+    fn ladders_double_or_add_and_end_at_the_ceiling() {
+        let s = search(&["--connect-rate", "50..3000"]).unwrap();
+        assert_eq!(s.dimension, Dimension::ConnectRate);
+        assert_eq!(
+            s.ladder(),
+            [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3000.0]
+        );
+        let s = search(&["--rate", "1000..4000", "--linear", "1500", "-c", "2000"]).unwrap();
+        assert_eq!(s.ladder(), [1000.0, 2500.0, 4000.0]);
+        let cfg = s.run_config(2500.0, Duration::from_secs(1));
+        assert_eq!((cfg.indices.end, cfg.rate), (2000, Some(2500.0)));
+        assert_eq!(cfg.work.bytes, ENDLESS);
+        let s = search(&["--connections", "10..100", "--rate", "20"]).unwrap();
+        let cfg = s.run_config(40.0, Duration::from_secs(1));
+        assert_eq!((cfg.indices.end, cfg.rate), (40, Some(800.0)));
+        let s = search(&["--connect-rate", "50..3000", "-b", "1KiB"]).unwrap();
+        let cfg = s.run_config(2000.0, Duration::from_secs(1));
+        assert!(cfg.churn && cfg.work.bytes == 1024 && cfg.indices.end == 100);
+    }
+
+    #[test]
+    fn exactly_one_range() {
+        assert!(search(&["--rate", "100"])
+            .unwrap_err()
+            .contains("as a range"));
+        let two = search(&["--rate", "1..5", "--connections", "1..9"]).unwrap_err();
+        assert!(two.contains("only one"), "{two}");
+        assert!(search(&["--rate", "1..5", "--connect-rate", "1..9"]).is_err());
+    }
+
+    #[test]
+    fn csv_and_chart_of_a_fixed_result() {
+        let step = |value: f64, p99: f64, held: bool| Step {
+            phase: "step".into(),
+            value,
+            offered: value,
+            achieved: value.min(300.0),
+            p50_ms: 1.0,
+            p99_ms: p99,
+            p999_ms: p99 * 2.0,
+            uncorrected_p99_ms: Some(1.5),
+            held,
+            broke: (!held).then(|| "p99 40.000 ms above 10 ms".into()),
+            ..Step::default()
+        };
+        let r = LimitResult {
+            dimension: Dimension::ConnectRate,
+            unit: "connections/s".into(),
+            p99_bound_ms: 10.0,
+            knee: Some(200.0),
+            ended: "400 broke the bound".into(),
+            steps: vec![
+                step(100.0, 2.0, true),
+                step(200.0, 3.0, true),
+                step(400.0, 40.0, false),
+            ],
+        };
+        let text = csv(&r);
+        assert_eq!(text.lines().count(), 4);
+        assert!(text
+            .lines()
+            .nth(3)
+            .unwrap()
+            .ends_with(",false,p99 40.000 ms above 10 ms"));
+        let doc = svg(&r);
+        assert_eq!(doc.matches("<svg").count(), 3);
+        assert!(doc.contains("height=\"1200\"") && doc.contains("translate(0 600)"));
+        assert_eq!(doc.matches("<polyline").count(), 5);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"knee\":200.0"));
+        assert_eq!(serde_json::from_str::<LimitResult>(&json).unwrap(), r);
+    }
+}
