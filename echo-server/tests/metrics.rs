@@ -122,7 +122,10 @@ fn text_interval_lines_are_stamped() {
         server.stderr().matches(" accepted 2 (").count() >= 2
     });
     let stderr = server.stop().stderr;
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(" echo-server: open ")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" echo-server: open "))
+        .collect();
     assert!(lines.len() >= 2, "{stderr}");
     for line in lines {
         let (stamp, rest) = line.split_once(' ').expect("a stamp");
