@@ -39,9 +39,23 @@ pub(crate) struct Args {
     /// default.
     #[arg(long, value_parser = parse_period, allow_hyphen_values = true, value_name = "DUR")]
     pub(crate) idle_timeout: Option<Duration>,
-    /// Print one stats line on stderr per interval (e.g. 1s; at least 1ms). Off by default.
+    /// Print one stats line on stderr per interval (e.g. 1s; at least 1ms), stamped with
+    /// the UTC time in RFC 3339 (milliseconds): open connections, accepted and closed per
+    /// second, refused, accept-exhausted, bytes in/out per second, CPU % and RSS of the whole
+    /// server (with --processes, the parent prints the sum of its workers). Off by default.
     #[arg(long, value_parser = parse_period, allow_hyphen_values = true, value_name = "DUR")]
     pub(crate) stats_interval: Option<Duration>,
+    /// Form of the --stats-interval lines: `text`, or `json` (one JSON object per line).
+    #[arg(long, value_enum, default_value_t = StatsFormat::Text, value_name = "FORMAT")]
+    pub(crate) stats_format: StatsFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics (port 0 picks one; a stderr line
+    /// names it). Off by default. Served on its own thread, never by the event loops. Only
+    /// a loopback ADDR unless --metrics-public is given.
+    #[arg(long, value_parser = parse_addr, value_name = "ADDR")]
+    pub(crate) metrics: Option<SocketAddr>,
+    /// Allow --metrics on a non-loopback address: anyone who reaches it reads the counters.
+    #[arg(long, requires = "metrics")]
+    pub(crate) metrics_public: bool,
     /// Echo with splice(2), socket to pipe to socket, never through user space: the default
     /// on Linux (a pool of 8 pipes per loop, read/write when all are busy).
     #[arg(long, conflicts_with = "read_write")]
@@ -50,12 +64,36 @@ pub(crate) struct Args {
     /// test's way, and the only one off Linux).
     #[arg(long)]
     pub(crate) read_write: bool,
-    /// Print the final stats as one JSON object on stdout at exit.
+    /// Print the final stats as one JSON object on stdout at exit: stdout then holds only
+    /// the `listening on` line and that object (every other line goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
     /// Internal: run as a worker of a --processes parent (JSON stats line at exit).
     #[arg(long, hide = true)]
     pub(crate) worker: bool,
+    /// Internal: a worker's period for the `live` counters line it writes on stdout for its
+    /// parent's interval lines and metrics.
+    #[arg(long, hide = true, value_parser = parse_period, value_name = "DUR")]
+    pub(crate) report_every: Option<Duration>,
+}
+
+/// The form of the `--stats-interval` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatsFormat {
+    /// One human line: `TIME echo-server: open N ...`.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl StatsFormat {
+    /// The flag value that parses back to this format.
+    pub(crate) fn flag_value(self) -> &'static str {
+        match self {
+            StatsFormat::Text => "text",
+            StatsFormat::Json => "json",
+        }
+    }
 }
 
 /// The shortest period a flag takes. Zero has no useful meaning (a stats line every loop

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hostkit::limits::{self, FdLimit, RESERVED_FDS};
 
-use crate::cli::Args;
+use crate::cli::{Args, StatsFormat};
 use crate::event_loop::LoopConfig;
 
 /// Everything one server process (a parent of workers, a worker, or the only process) runs
@@ -32,18 +32,39 @@ pub(crate) struct ServerConfig {
     pub(crate) loop_cfg: LoopConfig,
     /// Period of the stats line on stderr.
     pub(crate) stats_interval: Option<Duration>,
+    /// Form of the stats line.
+    pub(crate) stats_format: StatsFormat,
+    /// Where to serve Prometheus metrics (`None`: not at all).
+    pub(crate) metrics: Option<SocketAddr>,
+    /// `metrics` may be a non-loopback address.
+    pub(crate) metrics_public: bool,
     /// Print the final stats as JSON on stdout.
     pub(crate) json: bool,
     /// Serve as one worker of a `--processes` parent: no human final line, and the listener
     /// always shares its port.
     pub(crate) worker: bool,
+    /// A worker's period for its `live` counters line on stdout (`None`: no live lines).
+    pub(crate) report_every: Option<Duration>,
 }
+
+/// How often workers tell the parent their counters when it serves metrics: a scrape sees
+/// numbers at most this old.
+const LIVE_REPORT: Duration = Duration::from_millis(250);
 
 impl ServerConfig {
     /// The configuration the flags ask for; `Err` names a flag this platform cannot honour.
     pub(crate) fn from_args(args: &Args) -> Result<ServerConfig, String> {
         if args.splice && !cfg!(target_os = "linux") {
             return Err("--splice needs Linux; leave it out to echo with read/write".into());
+        }
+        if let Some(addr) = args.metrics.filter(|a| !a.ip().is_loopback()) {
+            if !args.metrics_public {
+                return Err(format!(
+                    "--metrics {addr} is not a loopback address: anyone who reaches it reads \
+                     the server's counters. Fix: --metrics 127.0.0.1:PORT, or add \
+                     --metrics-public to serve them there on purpose"
+                ));
+            }
         }
         Ok(ServerConfig {
             listen: args.listen,
@@ -57,8 +78,12 @@ impl ServerConfig {
                 splice: args.use_splice(),
             },
             stats_interval: args.stats_interval,
+            stats_format: args.stats_format,
+            metrics: args.metrics,
+            metrics_public: args.metrics_public,
             json: args.json,
             worker: args.worker,
+            report_every: args.report_every,
         })
     }
 
@@ -95,9 +120,12 @@ impl ServerConfig {
 
     /// What one of `self.processes` workers runs: on `listen` (worker 0 gets the requested
     /// address, the others the port it bound), its share of `--max-conns` (rounded up),
-    /// and its final stats as JSON for the parent to sum.
+    /// and its final stats as JSON for the parent to sum. The parent prints the interval
+    /// lines and serves the metrics, so a worker does neither: it reports its counters
+    /// (`live` lines) as often as the parent needs them, if it does.
     pub(crate) fn worker_share(&self, listen: SocketAddr) -> ServerConfig {
         let processes = self.processes.max(1) as u64;
+        let metrics_period = self.metrics.map(|_| LIVE_REPORT);
         ServerConfig {
             listen,
             processes: 1,
@@ -105,8 +133,16 @@ impl ServerConfig {
                 max_conns: self.loop_cfg.max_conns.map(|n| n.div_ceil(processes)),
                 ..self.loop_cfg.clone()
             },
+            stats_interval: None,
+            metrics: None,
+            metrics_public: false,
             json: true,
             worker: true,
+            report_every: [self.stats_interval, metrics_period]
+                .into_iter()
+                .flatten()
+                .map(|p| p.min(LIVE_REPORT))
+                .min(),
             ..self.clone()
         }
     }
@@ -142,11 +178,24 @@ impl ServerConfig {
         if let Some(t) = self.stats_interval {
             args.extend(["--stats-interval".into(), micros(t)]);
         }
+        args.extend([
+            "--stats-format".into(),
+            self.stats_format.flag_value().into(),
+        ]);
+        if let Some(addr) = self.metrics {
+            args.extend(["--metrics".into(), addr.to_string()]);
+        }
+        if self.metrics_public {
+            args.push("--metrics-public".into());
+        }
         if self.json {
             args.push("--json".into());
         }
         if self.worker {
             args.push("--worker".into());
+        }
+        if let Some(t) = self.report_every {
+            args.extend(["--report-every".into(), micros(t)]);
         }
         args
     }
@@ -184,8 +233,12 @@ mod tests {
                 splice,
             },
             stats_interval: Some(Duration::from_micros(1_500_003)),
+            stats_format: StatsFormat::Json,
+            metrics: Some("10.1.2.3:9999".parse().expect("an address")),
+            metrics_public: true,
             json: true,
             worker: true,
+            report_every: Some(Duration::from_micros(250_007)),
         }
     }
 
@@ -205,8 +258,12 @@ mod tests {
                     ..cfg.loop_cfg.clone()
                 },
                 stats_interval: None,
+                stats_format: StatsFormat::Text,
+                metrics: None,
+                metrics_public: false,
                 json: false,
                 worker: false,
+                report_every: None,
                 ..cfg.clone()
             };
             assert_eq!(parse_back(&quiet), quiet);
@@ -226,6 +283,43 @@ mod tests {
         assert_eq!(share.processes, 1);
         assert_eq!(share.loop_cfg.max_conns, Some(250)); // 999 / 4, rounded up
         assert!(share.worker && share.json && share.reuse_port());
+        // The parent prints the lines and serves the metrics; the worker reports to it.
+        assert_eq!((share.stats_interval, share.metrics), (None, None));
+        assert_eq!(share.report_every, Some(LIVE_REPORT));
         assert_eq!(parse_back(&share), share);
+        let slow = ServerConfig {
+            stats_interval: Some(Duration::from_secs(5)),
+            metrics: None,
+            ..parent.clone()
+        };
+        assert_eq!(slow.worker_share(addr).report_every, Some(LIVE_REPORT));
+        let quick = ServerConfig {
+            stats_interval: Some(Duration::from_millis(10)),
+            ..slow.clone()
+        };
+        assert_eq!(
+            quick.worker_share(addr).report_every,
+            Some(Duration::from_millis(10))
+        );
+        let silent = ServerConfig {
+            stats_interval: None,
+            ..slow
+        };
+        assert_eq!(silent.worker_share(addr).report_every, None);
+    }
+
+    fn args(extra: &[&str]) -> Result<ServerConfig, String> {
+        let argv = ["echo-server"].iter().chain(extra);
+        ServerConfig::from_args(&Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn metrics_stay_on_loopback_unless_made_public() {
+        assert!(args(&["--metrics", "127.0.0.1:0"]).is_ok());
+        assert!(args(&["--metrics", "[::1]:0"]).is_ok());
+        let refused = args(&["--metrics", "0.0.0.0:9100"]).expect_err("refused");
+        assert!(refused.contains("--metrics-public"), "{refused}");
+        assert!(args(&["--metrics", "0.0.0.0:9100", "--metrics-public"]).is_ok());
+        assert!(args(&["--metrics-public"]).is_err(), "needs --metrics");
     }
 }

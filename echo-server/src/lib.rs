@@ -10,11 +10,15 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod cli;
+pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod event_loop;
 pub(crate) mod listener;
 pub(crate) mod log;
+pub(crate) mod metrics;
+pub(crate) mod report;
+pub(crate) mod sample;
 pub(crate) mod server;
 #[cfg(target_os = "linux")]
 pub mod splice;
@@ -68,14 +72,32 @@ pub fn main() -> ExitCode {
         log::say(format_args!("{name}: final: {snapshot}"));
     }
     // The stats were gathered; a reader that left no longer wants them: still a clean stop.
-    if let Some(note) = log::dropped_note(&name) {
+    if cfg.json {
+        // Only the object follows `listening on`: the lost-lines count goes inside it.
+        let report = FinalReport {
+            counters: snapshot,
+            log_lines_dropped: log::dropped(),
+        };
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        let _ = log::print(format_args!("{json}"));
+    } else if let Some(note) = log::dropped_note(&name) {
         let _ = log::print(format_args!("{note}"));
     }
-    if cfg.json {
-        let json = serde_json::to_string(&snapshot).unwrap_or_default();
-        let _ = log::print(format_args!("{json}"));
-    }
     ExitCode::SUCCESS
+}
+
+/// The `--json` object at exit: the counters, and how many log lines stderr lost (only
+/// when some were).
+#[derive(Debug, serde::Serialize)]
+struct FinalReport {
+    #[serde(flatten)]
+    counters: stats::Snapshot,
+    #[serde(skip_serializing_if = "is_zero")]
+    log_lines_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The command-line definition, for man pages and shell completions.

@@ -30,10 +30,16 @@ pub(crate) fn print(line: fmt::Arguments<'_>) -> io::Result<()> {
     out.flush()
 }
 
+/// Log lines lost so far.
+pub(crate) fn dropped() -> u64 {
+    DROPPED.load(Relaxed)
+}
+
 /// The note to put on stdout at exit when log lines were lost, so it is said once, on
-/// the stream that still works (never before the `listening on` line, which must be first).
+/// the stream that still works (never before the `listening on` line, which must be first;
+/// never with `--json`, whose object carries the count instead).
 pub(crate) fn dropped_note(name: &str) -> Option<String> {
-    match DROPPED.load(Relaxed) {
+    match dropped() {
         0 => None,
         n => Some(format!(
             "{name}: {n} log line(s) were dropped: stderr was closed or failing; serving went on"

@@ -3,10 +3,9 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -16,6 +15,9 @@ use crate::config::ServerConfig;
 use crate::event_loop::EventLoop;
 use crate::listener;
 use crate::log;
+use crate::metrics;
+use crate::report::Reporter;
+use crate::sample::Source;
 use crate::stats::{Snapshot, Stats};
 use hostkit::child::announce_address;
 use hostkit::context;
@@ -106,9 +108,11 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
                 })?,
         );
     }
+    let source = Source::Local(stats.clone());
+    metrics::serve(cfg, source.clone())?;
     announce_address(addr)?;
 
-    let failure = wait_for_stop(&rx, &stats, cfg, &name);
+    let failure = wait_for_stop(&rx, &mut Reporter::new(cfg, source));
     stop.store(true, Ordering::Relaxed);
     for waker in &wakers {
         waker.wake()?;
@@ -122,60 +126,16 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     }
 }
 
-/// Waits for a signal (returns `None`) or a failed loop (returns its error), printing the
-/// stats line every interval meanwhile.
-fn wait_for_stop(
-    rx: &mpsc::Receiver<Event>,
-    stats: &Stats,
-    cfg: &ServerConfig,
-    name: &str,
-) -> Option<io::Error> {
-    let mut last = (Instant::now(), stats.snapshot());
-    loop {
-        let event = match cfg.stats_interval {
-            Some(every) => match rx.recv_timeout(every) {
-                Ok(event) => event,
-                Err(RecvTimeoutError::Timeout) => {
-                    let now = (Instant::now(), stats.snapshot());
-                    log::say(format_args!("{}", interval_line(name, &last, &now)));
-                    last = now;
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => return None,
-            },
-            None => match rx.recv() {
-                Ok(event) => event,
-                Err(_) => return None,
-            },
-        };
-        match event {
-            Event::Signal => return None,
-            Event::Ended(index, result) => {
-                let err = result
-                    .err()
-                    .unwrap_or_else(|| io::Error::other("loop stopped"));
-                return Some(context(err, format_args!("event loop {index}")));
-            }
+/// Waits for a signal (returns `None`) or a failed loop (returns its error), reporting
+/// meanwhile.
+fn wait_for_stop(rx: &mpsc::Receiver<Event>, reporter: &mut Reporter) -> Option<io::Error> {
+    match reporter.wait(rx)? {
+        Event::Signal => None,
+        Event::Ended(index, result) => {
+            let err = result
+                .err()
+                .unwrap_or_else(|| io::Error::other("loop stopped"));
+            Some(context(err, format_args!("event loop {index}")))
         }
     }
-}
-
-/// One `--stats-interval` line: open connections and rates since the previous line.
-pub(crate) fn interval_line(
-    name: &str,
-    prev: &(Instant, Snapshot),
-    now: &(Instant, Snapshot),
-) -> String {
-    let secs = now.0.duration_since(prev.0).as_secs_f64().max(1e-9);
-    let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs / 1e6;
-    format!(
-        "{name}: open {} accepted {} (+{:.0}/s) in {:.1} MB/s out {:.1} MB/s reset {} refused {}",
-        now.1.open,
-        now.1.accepted,
-        (now.1.accepted - prev.1.accepted) as f64 / secs,
-        rate(prev.1.bytes_in, now.1.bytes_in),
-        rate(prev.1.bytes_out, now.1.bytes_out),
-        now.1.reset,
-        now.1.refused,
-    )
 }

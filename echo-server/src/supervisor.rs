@@ -3,14 +3,16 @@
 //! stats. This is how one server holds more connections than one process's descriptor limit.
 //!
 //! Protocol with a worker (`--worker`): its first stdout line is `listening on ADDR`, its last
-//! is its final [`Snapshot`] as JSON. Worker 0 binds the requested address (perhaps port 0);
+//! is its final [`Snapshot`] as JSON; in between, when the parent prints interval lines or
+//! serves metrics, a `live {JSON}` line with its counters every `--report-every`, of which
+//! the parent keeps the latest per worker and sums them. Worker 0 binds the requested address (perhaps port 0);
 //! the others bind the port it got. A worker that dies before the stop is a failure: the
 //! parent stops the rest and exits non-zero rather than serve silently with fewer workers.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -19,6 +21,9 @@ use hostkit::context;
 
 use crate::config::ServerConfig;
 use crate::log;
+use crate::metrics;
+use crate::report::{Reporter, LIVE_PREFIX};
+use crate::sample::{Latest, Source};
 use crate::server::{self, Event};
 use crate::stats::Snapshot;
 
@@ -38,10 +43,11 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
     server::forward_signals(tx.clone())?;
 
+    let latest = Arc::new(Latest::new(cfg.processes));
     let mut workers = Vec::with_capacity(cfg.processes);
     let mut addr = cfg.listen;
     for index in 0..cfg.processes {
-        match spawn_worker(cfg, addr, index, &tx) {
+        match spawn_worker(cfg, addr, index, &tx, latest.clone()) {
             Ok((worker, bound)) => {
                 addr = bound;
                 workers.push(worker);
@@ -52,11 +58,16 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
             }
         }
     }
+    let source = Source::Workers(latest);
+    if let Err(e) = metrics::serve(cfg, source.clone()) {
+        let _ = stop_all(&mut workers);
+        return Err(e);
+    }
     announce_address(addr)?;
 
-    // Wait for a signal or a worker dying first.
-    let failure = match rx.recv() {
-        Ok(Event::Ended(index, _)) => Some(io::Error::other(format!(
+    // Wait for a signal or a worker dying first, reporting meanwhile.
+    let failure = match Reporter::new(cfg, source).wait(&rx) {
+        Some(Event::Ended(index, _)) => Some(io::Error::other(format!(
             "worker {index} exited unexpectedly; stopping the others"
         ))),
         _ => None,
@@ -74,6 +85,7 @@ fn spawn_worker(
     addr: SocketAddr,
     index: usize,
     events: &mpsc::Sender<Event>,
+    latest: Arc<Latest>,
 ) -> io::Result<(Worker, SocketAddr)> {
     let exe = std::env::current_exe().map_err(|e| context(e, "locating echo-server"))?;
     let mut cmd = Command::new(exe);
@@ -103,20 +115,31 @@ fn spawn_worker(
     thread::Builder::new()
         .name(format!("worker-{index}"))
         .spawn(move || {
-            let snapshot = read_final_snapshot(reader);
+            let snapshot = read_reports(reader, |live| latest.set(index, live));
             let _ = result_tx.send(snapshot);
             let _ = events.send(Event::Ended(index, Ok(())));
         })?;
     Ok((Worker { child, result }, bound))
 }
 
-/// Reads a worker's stdout to its end; the last JSON line is its final snapshot.
-fn read_final_snapshot(reader: BufReader<ChildStdout>) -> Option<Snapshot> {
-    reader
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| serde_json::from_str(&line).ok())
-        .last()
+/// Reads a worker's stdout to its end, handing each `live` report to `live`; returns the
+/// last bare JSON line, its final snapshot.
+fn read_reports(
+    reader: BufReader<ChildStdout>,
+    mut live: impl FnMut(Snapshot),
+) -> Option<Snapshot> {
+    let mut last = None;
+    for line in reader.lines().map_while(Result::ok) {
+        match line.strip_prefix(LIVE_PREFIX) {
+            Some(json) => {
+                if let Ok(counters) = serde_json::from_str(json) {
+                    live(counters);
+                }
+            }
+            None => last = serde_json::from_str(&line).ok().or(last),
+        }
+    }
+    last
 }
 
 /// Sends SIGTERM to every worker, waits for each, prints each one's final stats on stderr

@@ -470,6 +470,9 @@ fn bad_flags_exit_2_with_a_clear_message() {
         &["--splice", "--read-write"],
         &["--rcvbuf", "0"],
         &["--rcvbuf", "lots"],
+        &["--metrics", "0.0.0.0:0"], // not loopback: needs --metrics-public
+        &["--metrics-public"],
+        &["--stats-format", "xml"],
     ] {
         let out = Command::new(bin("echo-server"))
             .args(args)
