@@ -15,7 +15,7 @@ use crate::engine::sender::SendMode;
 use crate::fleet;
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{print_report, stop_flag, verdict, USAGE};
+use crate::modes::{print_report, shards, stop_flag, verdict, USAGE};
 use crate::report::Outcome;
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
@@ -34,13 +34,18 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
     let mut cfg = RunConfig::from_flood(args);
-    if args.shard.is_some() {
+    if args.worker_range.is_some() {
         fleet::run_worker(&cfg, stop)?;
         return Ok(Err(ExitCode::SUCCESS));
     }
+    if let Err(why) = shards::startable(&cfg) {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
+    }
     let processes = u64::from(args.processes);
     let facts = Facts::of_this_machine(limit);
-    match preflight::check(args.connections, processes, &cfg.sources, args.addr, &facts) {
+    let connections = cfg.indices.end - cfg.indices.start;
+    match preflight::check(connections, processes, &cfg.sources, args.addr, &facts) {
         Ok((sources, note)) => {
             if let Some(note) = note {
                 eprintln!("flood-client: {note}");

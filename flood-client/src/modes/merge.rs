@@ -1,11 +1,12 @@
 //! `flood-client merge`: adds up JSON reports of runs on several hosts (or processes) into
-//! one; histograms travel serialized, so the merged percentiles are exact.
+//! one; histograms travel serialized, so the merged percentiles are exact. Shards of one
+//! run (`--shard K/N`) must all be there, and [`shards`] says whether they started together.
 
 use std::io;
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
-use crate::modes::{print_report, verdict, USAGE};
+use crate::modes::{print_report, shards, verdict, USAGE};
 use crate::report::{Outcome, Report};
 
 /// Reads every report, merges them and prints the result.
@@ -32,6 +33,10 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
             eprintln!("flood-client: cannot merge {}: {e}", path.display());
             return Ok(ExitCode::from(USAGE));
         }
+    }
+    if let Err(e) = shards::conclude(&mut merged, args.max_skew) {
+        eprintln!("flood-client: cannot merge: {e}");
+        return Ok(ExitCode::from(USAGE));
     }
     let outcome = Outcome::from(merged);
     print_report(&outcome.human(), &outcome, args.json);

@@ -11,6 +11,7 @@ pub(crate) mod preflight;
 pub(crate) mod probe;
 pub(crate) mod sample;
 pub(crate) mod saturate;
+pub(crate) mod shards;
 pub(crate) mod spawn;
 pub(crate) mod sweep;
 
