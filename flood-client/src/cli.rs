@@ -14,6 +14,8 @@ use hostkit::units::{
 
 use crate::engine::scheduler::Arrivals;
 use crate::engine::sender::SendMode;
+use crate::fleet::shard::{parse_run_id, ShardOf};
+use crate::fleet::start;
 use crate::modes::output::OutputArgs;
 use crate::modes::spawn::ServerCommand;
 
@@ -328,6 +330,9 @@ pub struct MergeArgs {
     /// Print the merged report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Shards' gates that opened at most this far apart count as one start.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration, value_name = "DUR")]
+    pub max_skew: Duration,
 }
 
 /// The flood.
@@ -407,9 +412,21 @@ pub struct FloodArgs {
     /// The server's process id, to report its CPU time (and its workers') for the run.
     #[arg(long, allow_hyphen_values = true, value_name = "PID")]
     pub server_pid: Option<u32>,
+    /// This process is shard K of N (from 0: 0/3, 1/3, 2/3) of one run over several hosts:
+    /// -c is the whole run's count, of which this shard opens its own share. Needs --start-at.
+    #[arg(long, value_parser = ShardOf::parse, requires = "start_at", value_name = "K/N")]
+    pub(crate) shard: Option<ShardOf>,
+    /// Connect everything, then stream from this wall-clock time on: RFC 3339
+    /// (2030-01-02T03:04:05Z) or Unix seconds. Connections not up by then fail as `late`.
+    #[arg(long, value_parser = start::parse, value_name = "TIME")]
+    pub start_at: Option<u64>,
+    /// The run id every shard reports (default: derived from --start-at, N and the workload,
+    /// so the shards of one run agree without talking).
+    #[arg(long, value_parser = parse_run_id, requires = "shard", value_name = "ID")]
+    pub run_id: Option<String>,
     /// Internal: run as a worker process over connection indices FROM-TO.
-    #[arg(long, hide = true, value_parser = parse_shard)]
-    pub shard: Option<Range<u64>>,
+    #[arg(long, hide = true, value_parser = parse_range)]
+    pub worker_range: Option<Range<u64>>,
 }
 
 fn parse_chunk(text: &str) -> Result<usize, String> {
@@ -445,7 +462,7 @@ fn parse_probe_bytes(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_shard(text: &str) -> Result<Range<u64>, String> {
+fn parse_range(text: &str) -> Result<Range<u64>, String> {
     let (a, b) = text.split_once('-').ok_or("want FROM-TO")?;
     let a: u64 = a.parse().map_err(|_| "bad FROM")?;
     let b: u64 = b.parse().map_err(|_| "bad TO")?;
@@ -499,14 +516,14 @@ mod tests {
         assert_eq!(v[2], "127.0.0.3".parse::<IpAddr>().unwrap());
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
-        assert_eq!(parse_shard("5-9"), Ok(5..9));
+        assert_eq!(parse_range("5-9"), Ok(5..9));
         assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
         assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
         assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
         assert_eq!(parse_fraction("5%"), Ok(0.05));
         assert_eq!(parse_fraction("0.1"), Ok(0.1));
         assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
-        assert!(parse_shard("9-5").is_err());
+        assert!(parse_range("9-5").is_err());
     }
 
     #[test]

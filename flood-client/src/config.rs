@@ -14,6 +14,8 @@ use crate::cli::{FloodArgs, StreamArgs};
 use crate::engine::connection::Workload;
 use crate::engine::scheduler::{Arrivals, OpenLoad};
 use crate::engine::sender::SendMode;
+use crate::fleet::shard::{default_run_id, ShardRun};
+use crate::fleet::start;
 use crate::modes::output::Show;
 use crate::report::ENDLESS;
 
@@ -55,30 +57,68 @@ pub(crate) struct RunConfig {
     pub(crate) arrivals: Arrivals,
     /// Churn: connections arrive at `connect_rate` for `duration`, each lives once.
     pub(crate) churn: bool,
+    /// When the gate opens, µs since the Unix epoch (`--start-at`; `None`: once connected).
+    pub(crate) start_at: Option<u64>,
+    /// The run this process is a shard of (`--shard`); `None` for a whole run.
+    pub(crate) shard: Option<ShardRun>,
 }
 
 impl RunConfig {
-    /// The run the flood's flags ask for (a worker's too: its `--shard` gives its indices).
+    /// The run the flood's flags ask for (a worker's too: its `--worker-range` gives its
+    /// indices; a shard's are its share of `-c`).
     pub(crate) fn from_flood(args: &FloodArgs) -> RunConfig {
         let endless = args.duration.is_some() && !args.churn;
-        RunConfig {
+        let whole = 0..args.connections;
+        let mut cfg = RunConfig {
             target: args.addr,
             sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
-            indices: args.shard.clone().unwrap_or(0..args.connections),
+            indices: (args.worker_range.clone())
+                .or_else(|| args.shard.map(|s| s.indices(args.connections)))
+                .unwrap_or(whole),
             connect_rate: args.connect_rate,
             retries: args.connect_retries,
             duration: args.duration.or(args.run_timeout),
-            show_progress: args.shard.is_none() && !args.output.quiet,
+            show_progress: args.worker_range.is_none() && !args.output.quiet,
             interval: args.output.interval(),
-            show: args.output.show(args.json || args.shard.is_some()),
+            show: args.output.show(args.json || args.worker_range.is_some()),
             rate: args.rate,
             arrivals: args.arrivals,
             churn: args.churn,
+            start_at: args.start_at,
             ..RunConfig::streaming(
                 &args.stream,
                 if endless { ENDLESS } else { args.bytes as u64 },
             )
-        }
+        };
+        cfg.shard = args.shard.map(|of| {
+            let config = cfg.fingerprint(of.n, args.connections);
+            ShardRun {
+                of,
+                run_id: (args.run_id.clone())
+                    .unwrap_or_else(|| default_run_id(args.start_at.unwrap_or(0), of.n, &config)),
+                connections: args.connections,
+                config,
+            }
+        });
+        cfg
+    }
+
+    /// What every shard of a run of `connections` over `shards` must share, in words: the
+    /// target, the count, the workload and the start (not threads, processes or sources,
+    /// which are each host's own).
+    pub(crate) fn fingerprint(&self, shards: u64, connections: u64) -> String {
+        let bytes = match self.work.bytes {
+            ENDLESS => format!("endless for {:?}", self.duration.unwrap_or_default()),
+            b => format!("{b} B"),
+        };
+        format!(
+            "{connections} connections x {bytes} to {} over {shards} shards, chunk {} B, window              {}, send {}, start {}",
+            self.target,
+            self.work.chunk,
+            self.work.window,
+            self.send.name(),
+            self.start_at.map_or("when connected".into(), start::rfc3339_text),
+        )
     }
 
     /// A run of `bytes` per connection shaped by `stream` (chunk, window, send, buffers,
@@ -107,6 +147,8 @@ impl RunConfig {
             rate: None,
             arrivals: Arrivals::Even,
             churn: false,
+            start_at: None,
+            shard: None,
         }
     }
 
@@ -152,7 +194,7 @@ impl RunConfig {
     pub(crate) fn worker_args(&self) -> Vec<String> {
         let mut args = vec![
             self.target.to_string(),
-            "--shard".into(),
+            "--worker-range".into(),
             format!("{}-{}", self.indices.start, self.indices.end),
             "--chunk".into(),
             self.work.chunk.to_string(),
@@ -196,6 +238,13 @@ impl RunConfig {
             let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
             args.extend(["--source".into(), list.join(",")]);
         }
+        if let Some(at) = self.start_at {
+            args.extend(["--start-at".into(), start::unix_text(at)]);
+        }
+        if let Some(s) = &self.shard {
+            args.extend(["--shard".into(), s.of.to_string(), "--run-id".into()]);
+            args.extend([s.run_id.clone(), "-c".into(), s.connections.to_string()]);
+        }
         args
     }
 }
@@ -211,6 +260,7 @@ mod tests {
 
     use super::*;
     use crate::cli::Cli;
+    use crate::fleet::shard::ShardOf;
 
     fn parse_back(cfg: &RunConfig) -> RunConfig {
         let argv = std::iter::once("flood-client".to_string()).chain(cfg.worker_args());
@@ -223,7 +273,7 @@ mod tests {
     /// carry comes back different. A new field must be set here too (the literal names them
     /// all).
     fn unusual(bytes: u64, duration: Option<Duration>) -> RunConfig {
-        RunConfig {
+        let mut cfg = RunConfig {
             target: "127.0.0.2:4567".parse().unwrap(),
             sources: vec!["127.0.0.3".parse().unwrap(), "::1".parse().unwrap()],
             indices: 17..4242,
@@ -245,7 +295,21 @@ mod tests {
             rate: None,
             arrivals: Arrivals::Poisson,
             churn: false,
-        }
+            start_at: Some(1_893_553_445_250_001),
+            shard: None,
+        };
+        cfg.shard = Some(ShardRun {
+            of: ShardOf { k: 1, n: 3 },
+            run_id: "nightly-7".into(),
+            connections: 9000,
+            config: cfg.fingerprint(3, 9000),
+        });
+        cfg
+    }
+
+    fn parse(line: &str) -> RunConfig {
+        let argv = std::iter::once("flood-client").chain(line.split_whitespace());
+        RunConfig::from_flood(&Cli::try_parse_from(argv).expect("flags parse").flood)
     }
 
     #[test]
@@ -271,9 +335,57 @@ mod tests {
             connect_rate: None,
             sources: Vec::new(),
             interval: None,
+            start_at: None,
+            shard: None,
             ..unusual(1, None)
         };
         assert_eq!(parse_back(&kernel_buffers), kernel_buffers);
+    }
+
+    #[test]
+    fn a_shard_run_over_processes_carries_everything_to_its_workers() {
+        let cfg = parse("10.77.0.1:7 -c 6000 --shard 1/3 --start-at 1893553445.5 -p 2 -b 512KiB");
+        assert_eq!(cfg.indices, 2000..4000);
+        assert!(cfg
+            .shard
+            .as_ref()
+            .is_some_and(|s| s.run_id.starts_with("1893553445-3-")));
+        for k in 0..2 {
+            let share = cfg.share(k, 2);
+            assert_eq!(parse_back(&share), share);
+        }
+    }
+
+    #[test]
+    fn every_host_derives_the_same_run_id_and_its_own_indices() {
+        let t = "--start-at 2030-01-02T03:04:05.5Z -c 6000";
+        let a = parse(&format!("10.77.0.1:7 --shard 0/3 {t} -b 512KiB"));
+        let b = parse(&format!(
+            "10.77.0.1:7 --shard 2/3 -t 4 -p 3 --source 10.77.0.12 {t} -b 512KiB"
+        ));
+        let (sa, sb) = (a.shard.clone().unwrap(), b.shard.clone().unwrap());
+        assert_eq!((&sa.run_id, &sa.config), (&sb.run_id, &sb.config));
+        assert_eq!((a.indices, b.indices), (0..2000, 4000..6000));
+        let other_bytes = parse(&format!("10.77.0.1:7 --shard 1/3 {t} -b 256KiB"));
+        assert_ne!(other_bytes.shard.unwrap().run_id, sa.run_id);
+        let other_start = parse("10.77.0.1:7 --shard 1/3 --start-at 1893553446 -b 512KiB -c 6000");
+        assert_ne!(other_start.shard.unwrap().run_id, sa.run_id);
+        let named = parse(&format!(
+            "10.77.0.1:7 --shard 1/3 --run-id nightly {t} -b 512KiB"
+        ));
+        assert_eq!(named.shard.unwrap().run_id, "nightly");
+    }
+
+    #[test]
+    fn a_shard_needs_a_start_time_and_a_run_id_needs_a_shard() {
+        let refused = |line: &str| {
+            let argv = std::iter::once("flood-client").chain(line.split_whitespace());
+            Cli::try_parse_from(argv).unwrap_err().to_string()
+        };
+        assert!(refused("-c 9 --shard 0/3").contains("--start-at"));
+        assert!(refused("-c 9 --run-id x --start-at 1893553446").contains("--shard"));
+        assert!(refused("-c 9 --shard 3/3 --start-at 1893553446").contains("K/N"));
+        assert!(refused("-c 9 --start-at tomorrow").contains("RFC 3339"));
     }
 
     #[test]

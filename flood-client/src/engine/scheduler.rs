@@ -79,6 +79,8 @@ pub(crate) struct LoopPlan {
     pub(crate) series: (usize, Option<Duration>),
     /// Scheduled load instead of a closed loop (`--rate`, `--churn`): see [`open`].
     pub(crate) open: Option<OpenLoad>,
+    /// `--start-at` (µs since the Unix epoch): connections not up by then fail as late.
+    pub(crate) start_at: Option<u64>,
 }
 
 /// What the loops of one process share.
@@ -163,6 +165,9 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         return Ok(s.finish());
     }
     s.connect_phase(&mut events)?;
+    if !s.settled() && !s.stopped() {
+        s.miss_start();
+    }
     s.report.peak_concurrent = s.open;
     s.shared.gate.arrive_and_wait();
     s.tick(Instant::now());
@@ -182,12 +187,19 @@ impl Scheduler {
         self.next_index == self.plan.indices.end && self.retries.is_empty() && self.connecting == 0
     }
 
-    /// Opens every connection of this loop, or fails it after its retries.
+    /// Opens every connection of this loop, or fails it after its retries; stops at the
+    /// start time, if any.
     fn connect_phase(&mut self, events: &mut Events) -> io::Result<()> {
+        let start = self.plan.start_at.map(|at| {
+            Instant::now() + Duration::from_micros(at.saturating_sub(unix_us(SystemTime::now())))
+        });
         while !self.settled() && !self.stopped() {
             let now = Instant::now();
+            if start.is_some_and(|at| now >= at) {
+                break;
+            }
             self.launch_connects(now);
-            let mut wake = now + TICK;
+            let mut wake = start.map_or(now + TICK, |at| at.min(now + TICK));
             if let Some(Reverse((due, ..))) = self.retries.peek() {
                 wake = wake.min(*due);
             }
@@ -502,16 +514,32 @@ impl Scheduler {
         }
     }
 
+    /// The start time came first: every connection not up yet fails as late (those up
+    /// wait at the gate).
+    fn miss_start(&mut self) {
+        let detail = "not connected by --start-at";
+        let connecting: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.state == State::Connecting)
+            .map(|(k, _)| k)
+            .collect();
+        for key in connecting {
+            let conn = self.conns.remove(key);
+            self.fail(conn.failure(ErrorKind::Late, detail));
+        }
+        self.connecting = 0;
+        self.never_started(ErrorKind::Late, detail);
+    }
+
     /// Closes the books: connections never started count as interrupted, times are set.
     fn finish(mut self) -> Report {
         if self.stopped() {
             self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-            while let Some(Reverse((_, index, ..))) = self.retries.pop() {
-                self.never_started(index);
-            }
-            for index in self.next_index..self.plan.indices.end {
-                self.never_started(index);
-            }
+            self.never_started(
+                ErrorKind::Interrupted,
+                "stopped by signal before connecting",
+            );
             self.report.interrupted = true;
         }
         self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
@@ -525,14 +553,21 @@ impl Scheduler {
         self.report
     }
 
-    fn never_started(&mut self, index: u64) {
-        self.fail(Failure {
-            connection: index,
-            kind: ErrorKind::Interrupted,
-            verified: 0,
-            mismatch: None,
-            detail: "stopped by signal before connecting".into(),
-        });
+    /// Fails every connection waiting for a retry or not started yet as `kind`.
+    fn never_started(&mut self, kind: ErrorKind, detail: &str) {
+        let waiting = std::mem::take(&mut self.retries)
+            .into_iter()
+            .map(|Reverse((_, i, ..))| i);
+        for index in waiting.chain(self.next_index..self.plan.indices.end) {
+            self.fail(Failure {
+                connection: index,
+                kind,
+                verified: 0,
+                mismatch: None,
+                detail: detail.into(),
+            });
+        }
+        self.next_index = self.plan.indices.end;
     }
 }
 

@@ -6,6 +6,8 @@ pub(crate) mod process;
 pub(crate) mod progress;
 pub(crate) mod protocol;
 pub(crate) mod series;
+pub(crate) mod shard;
+pub(crate) mod start;
 pub(crate) mod workers;
 
 use std::io;
@@ -32,6 +34,8 @@ pub(crate) fn run_flood(
     } else {
         process::run_process(cfg, stop, Role::Alone)?
     };
+    report.shards =
+        (cfg.shard.as_ref()).map(|s| s.stamp(report.peak_concurrent, report.connections_requested));
     if let Some(cpu) = server_cpu {
         let cpu_s = cpu.seconds();
         let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);

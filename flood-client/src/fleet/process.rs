@@ -1,6 +1,7 @@
 //! One client process: splits its connections over event-loop threads, opens the gate when
-//! every loop is connected (after asking the parent, for a worker process), shows progress,
-//! and merges the loops' reports into the process report.
+//! every loop is connected (after asking the parent, for a worker process) and the
+//! `--start-at` time, if any, has come, shows progress, and merges the loops' reports into
+//! the process report.
 
 use std::io;
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use crate::engine::verifier::Pattern;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message, Role};
 use crate::fleet::series::{Emit, Series};
+use crate::fleet::start;
 use crate::report::Report;
 
 /// How often the main thread looks at the loops (nothing measured depends on it).
@@ -62,6 +64,7 @@ pub(crate) fn run_process(
             duration: cfg.duration,
             series: (i as usize, cfg.interval),
             open: cfg.open_load(&(from..to), loops),
+            start_at: cfg.start_at,
         };
         let shared = shared.clone();
         handles.push(
@@ -90,11 +93,13 @@ pub(crate) fn run_process(
             }
         } else if shared.gate.wait_arrived(handles.len(), TICK)
             || shared.stop.load(Ordering::Relaxed)
+            || start::passed(cfg.start_at)
         {
             if role == Role::Worker {
                 protocol::send(&Message::Ready)?;
                 protocol::wait_for_go();
             }
+            start::wait(cfg.start_at, &shared.stop);
             shared.gate.open();
             gate_open = true;
         }

@@ -16,7 +16,7 @@ use crate::fleet;
 use crate::modes::preflight::{self, Facts};
 use crate::modes::publish;
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{stop_flag, verdict, USAGE};
+use crate::modes::{shards, stop_flag, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 
@@ -36,13 +36,18 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
     let mut cfg = RunConfig::from_flood(args);
-    if args.shard.is_some() {
+    if args.worker_range.is_some() {
         fleet::run_worker(&cfg, stop)?;
         return Ok(Err(ExitCode::SUCCESS));
     }
+    if let Err(why) = shards::startable(&cfg) {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
+    }
     let processes = u64::from(args.processes);
     let facts = Facts::of_this_machine(limit);
-    match preflight::check(args.connections, processes, &cfg.sources, args.addr, &facts) {
+    let connections = cfg.indices.end - cfg.indices.start;
+    match preflight::check(connections, processes, &cfg.sources, args.addr, &facts) {
         Ok((sources, note)) => {
             if let Some(note) = note {
                 eprintln!("flood-client: {note}");

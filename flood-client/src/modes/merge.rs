@@ -1,7 +1,8 @@
 //! `flood-client merge`: adds up JSON reports of runs on several hosts (or processes) into
 //! one; histograms travel serialized, so the merged percentiles are exact, and the series of
 //! intervals add up interval by aligned interval. A file is a `--json` report or a
-//! `--json-stream` (its `end` event holds the report).
+//! `--json-stream` (its `end` event holds the report). Shards of one run (`--shard K/N`) must
+//! all be there, and `shards` says whether they started together.
 
 use std::io;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use crate::cli::MergeArgs;
 use crate::modes::output::OutputArgs;
-use crate::modes::{publish, verdict, USAGE};
+use crate::modes::{publish, shards, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
 
@@ -37,6 +38,10 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
             eprintln!("flood-client: cannot merge {}: {e}", path.display());
             return Ok(ExitCode::from(USAGE));
         }
+    }
+    if let Err(e) = shards::conclude(&mut merged, args.max_skew) {
+        eprintln!("flood-client: cannot merge: {e}");
+        return Ok(ExitCode::from(USAGE));
     }
     let outcome = Outcome::from(merged);
     let human = outcome.human();

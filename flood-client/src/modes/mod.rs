@@ -15,6 +15,7 @@ pub(crate) mod probe;
 pub(crate) mod publish;
 pub(crate) mod sample;
 pub(crate) mod saturate;
+pub(crate) mod shards;
 pub(crate) mod spawn;
 pub(crate) mod sweep;
 

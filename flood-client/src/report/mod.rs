@@ -8,10 +8,12 @@
 pub mod histogram;
 pub mod interval;
 pub mod meta;
+mod shards;
 pub(crate) mod stdout;
 pub mod stream;
 mod summary;
 
+pub use shards::{Shards, Together};
 pub use summary::{Outcome, Summary};
 
 use std::collections::BTreeMap;
@@ -32,6 +34,8 @@ pub enum ErrorKind {
     Refused,
     /// Connect made no progress within `--timeout`, after retries.
     ConnectTimeout,
+    /// No route to the server from this host (EHOSTUNREACH, ENETUNREACH).
+    Unreachable,
     /// No local port left for this source address (EADDRNOTAVAIL).
     PortsExhausted,
     /// This process ran out of descriptors (EMFILE/ENFILE).
@@ -48,6 +52,8 @@ pub enum ErrorKind {
     Timeout,
     /// Stopped by Ctrl-C before finishing.
     Interrupted,
+    /// Not connected by `--start-at`: it missed the start instead of starting late.
+    Late,
     /// Any other I/O error.
     Other,
 }
@@ -61,6 +67,7 @@ impl ErrorKind {
             Some(libc::EADDRNOTAVAIL) => return ErrorKind::PortsExhausted,
             Some(libc::EMFILE | libc::ENFILE) => return ErrorKind::DescriptorsExhausted,
             Some(libc::ETIMEDOUT) => return ErrorKind::ConnectTimeout,
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH) => return ErrorKind::Unreachable,
             _ => {}
         }
         match err.kind() {
@@ -75,6 +82,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Refused => "refused",
             ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Unreachable => "unreachable",
             ErrorKind::PortsExhausted => "ports_exhausted",
             ErrorKind::DescriptorsExhausted => "descriptors_exhausted",
             ErrorKind::Reset => "reset",
@@ -83,6 +91,7 @@ impl ErrorKind {
             ErrorKind::ExtraBytes => "extra_bytes",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Late => "late",
             ErrorKind::Other => "other",
         }
     }
@@ -187,6 +196,13 @@ pub struct Report {
     pub go_unix_us: u64,
     /// Wall clock of the last verified byte.
     pub end_unix_us: u64,
+    /// First and last gate opening (when data started to flow) over every loop, process and
+    /// shard merged here: their spread is the start skew of a sharded run.
+    #[serde(default)]
+    pub gates_unix_us: [u64; 2],
+    /// The run and shards this report covers (`--shard`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Shards>,
     /// Failures by kind.
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The first few failures in detail.
@@ -264,6 +280,9 @@ impl Report {
             self.chunk = other.chunk;
             self.window = other.window;
         }
+        Shards::join(&mut self.shards, &other.shards, self.processes == 0)?;
+        let (mine, theirs) = (self.gates(), other.gates());
+        self.gates_unix_us = [min_nonzero(mine[0], theirs[0]), mine[1].max(theirs[1])];
         join_distinct(&mut self.target, &other.target, ",");
         join_distinct(&mut self.send, &other.send, "; ");
         join_distinct(&mut self.rcvbuf, &other.rcvbuf, "; ");
@@ -301,6 +320,14 @@ impl Report {
         self.uncorrected_histogram
             .merge(&other.uncorrected_histogram);
         Ok(())
+    }
+
+    /// First and last gate opening: a loop's report has only `go_unix_us`.
+    fn gates(&self) -> [u64; 2] {
+        match self.gates_unix_us {
+            [0, 0] => [self.go_unix_us; 2],
+            span => span,
+        }
     }
 
     /// True when every requested connection verified every byte.

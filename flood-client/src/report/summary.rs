@@ -233,6 +233,9 @@ impl Outcome {
                 ),
             };
         }
+        if let Some(shards) = &r.shards {
+            shards.describe(&mut s, r.gates_unix_us);
+        }
         if r.interrupted {
             let _ = writeln!(s, "  interrupted: this is a partial report");
         }

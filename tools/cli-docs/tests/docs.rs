@@ -39,14 +39,16 @@ fn writes_man_pages_and_completions_that_name_the_real_flags() {
         "--connections",
         "--connect-rate",
         "--window",
+        "--shard",
+        "--start-at",
     ] {
         assert!(client.contains(flag), "flood-client.1 lacks {flag}");
     }
     assert!(
-        !client.contains("--shard"),
+        !client.contains("--worker-range"),
         "an internal flag is documented"
     );
-    for sub in ["sweep", "saturate", "probe", "merge"] {
+    for sub in ["sweep", "saturate", "probe", "merge", "limit"] {
         let text = page(&out, &format!("flood-client-{sub}.1"));
         assert!(text.contains(&format!(".TH flood-client-{sub} 1")), "{sub}");
     }
