@@ -40,7 +40,7 @@ pub enum Sub {
     /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
     Probe(ProbeArgs),
     /// Sweep connection counts x payloads x servers (each point repeated, min and median
-    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png.
+    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png (and report.html).
     Sweep(SweepArgs),
 }
 
@@ -79,6 +79,17 @@ pub struct SweepArgs {
     /// Print the points as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also write report.html: one self-contained page (machine, settings, tables, chart,
+    /// commands) to open in a browser.
+    #[arg(long)]
+    pub html: bool,
+    /// A `saturate --json` result (saturate-NAME.json) to add to report.html; repeatable.
+    #[arg(long, value_name = "FILE", requires = "html")]
+    pub saturate: Vec<PathBuf>,
+    /// A text file (the commands that made the results, for instance) to show in
+    /// report.html as it is; repeatable.
+    #[arg(long, value_name = "FILE", requires = "html")]
+    pub attach: Vec<PathBuf>,
 }
 
 /// How each connection streams, shared by the flood, saturate and sweep.

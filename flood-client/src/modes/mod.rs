@@ -1,12 +1,13 @@
 //! What flood-client can be asked to do, one module each: a flood ([`flood`]), a saturation
 //! run ([`saturate`], sampling the system with [`sample`]), the client-delay [`probe`], a
-//! [`sweep`] over counts and payloads with its [`chart`], and [`merge`] of reports. They share
+//! [`sweep`] over counts and payloads with its [`chart`] (styled by [`palette`]), and [`merge`] of reports. They share
 //! the check that a run fits this box ([`preflight`]) and the server they start ([`spawn`]).
 //! A new mode is a module here and a subcommand in `cli.rs`.
 
 pub(crate) mod chart;
 pub(crate) mod flood;
 pub(crate) mod merge;
+pub(crate) mod palette;
 pub(crate) mod preflight;
 pub(crate) mod probe;
 pub(crate) mod sample;
