@@ -58,7 +58,7 @@ impl Extras {
 
 const STYLE: &str = "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:2em;color:#222;max-width:1300px}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
-th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}\
+th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}\
 .unknown{color:#999}svg{max-width:100%;height:auto}";
 
 fn num(v: Option<f64>, digits: usize) -> String {

@@ -121,11 +121,11 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
 fn settings(args: &SweepArgs, limit: FdLimit) -> String {
     let s = &args.stream;
     format!(
-        "up to {} run(s) per point · chunk {} · window {} · send {:?} · {} thread(s) · timeout {:?} · run limit {:?} · {} · open files {}",
+        "up to {} run(s) per point · chunk {} · window {} · send {} · {} thread(s) · timeout {:?} · run limit {:?} · {} · open files {}",
         args.repeat,
         output::size_label(s.chunk as u64),
         s.window,
-        s.send,
+        format!("{:?}", s.send).to_lowercase(),
         s.threads,
         s.timeout,
         args.run_timeout,
