@@ -12,7 +12,8 @@
 # Defaults fit in under 15 minutes on a 2-core box, which is why REPEAT is 2 (the original
 # study kept the best of 3: REPEAT=3 takes about 19 minutes). Servers run on CPU 0,
 # clients on CPU 1.
-# Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts.
+# Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
+# and report.html: one self-contained page (tables, charts, machine, commands) for a browser.
 set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +37,13 @@ bash scripts/install-peers.sh
 mkdir -p "$out"
 fc=target/release/flood-client
 peers=$root/scripts/peers
+# Every measuring command is written to commands.txt (shown in report.html) before it runs.
+echo "# scripts/compare.sh $out with CONNS=$CONNS BYTES=$BYTES REPEAT=$REPEAT SAT_CONNS=$SAT_CONNS SAT_FOR=$SAT_FOR IDLE=$IDLE" > "$out/commands.txt"
+logged() {
+    printf '%q ' "$@" >> "$out/commands.txt"
+    echo >> "$out/commands.txt"
+    "$@"
+}
 
 servers=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}"
          "echo-server-rw=$root/target/release/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
@@ -65,13 +73,13 @@ done
 # A server that cannot hold a count (descriptors) fails in seconds (--timeout) or at the
 # latest when the run limit passes (--run-timeout; the slowest passing run here is ~18 s),
 # and larger counts of it are then skipped.
-"$fc" sweep --pin --connections "$CONNS" --bytes "$BYTES" --repeat "$REPEAT" --timeout 10s \
+logged "$fc" sweep --pin --connections "$CONNS" --bytes "$BYTES" --repeat "$REPEAT" --timeout 10s \
     --run-timeout 30s --out "$out" "${args[@]}" || true
 
 echo "== saturate $SAT_CONNS connections for $SAT_FOR, client-delay probe every 100 ms"
 for s in "${servers[@]}"; do
     name=${s%%=*}
-    "$fc" saturate --pin --server-cmd "$s" -c "$SAT_CONNS" --duration "$SAT_FOR" \
+    logged "$fc" saturate --pin --server-cmd "$s" -c "$SAT_CONNS" --duration "$SAT_FOR" \
         --probe-interval 100ms --timeout 10s --json > "$out/saturate-$name.json" 2> "$out/saturate-$name.txt" || true
     grep -E "throughput|system|server  |client delay" "$out/saturate-$name.txt" | sed "s/^/$name: /" || true
 done
@@ -88,7 +96,7 @@ for s in "${servers[@]}"; do
     for _ in $(seq 200); do grep -q '^listening on ' "$log" && break; sleep 0.05; done
     addr=$(sed -n 's/^listening on //p' "$log" | head -n 1)
     if [ -n "$addr" ]; then
-        taskset -c 1 python3 scripts/idle-memory.py --pid "$pid" --addr "$addr" -n "$IDLE" --json \
+        logged taskset -c 1 python3 scripts/idle-memory.py --pid "$pid" --addr "$addr" -n "$IDLE" --json \
             > "$out/idle-$name.json" || echo "$name: idle memory failed"
     fi
     kill "$pid" 2>/dev/null || true
@@ -111,4 +119,14 @@ fi
 
 python3 scripts/summarize.py "$out" > "$out/summary.md"
 cat "$out/summary.md"
-echo "compare.sh: results in $out"
+# The page to open: redrawn from sweep.json, with the saturation runs and the texts above.
+if [ -f "$out/sweep.json" ]; then
+    sat=()
+    for f in "$out"/saturate-*.json; do
+        if [ -s "$f" ]; then sat+=(--saturate "$f"); fi
+    done
+    "$fc" sweep --from "$out/sweep.json" --out "$out" --html "${sat[@]}" \
+        --attach "$out/machine.txt" --attach "$out/commands.txt" --attach "$out/summary.md" \
+        || echo "compare.sh: no report.html (see above)"
+fi
+echo "compare.sh: results in $out (open $out/report.html in a browser)"

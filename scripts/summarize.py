@@ -20,6 +20,11 @@ def kib(n):
     return f"{n // 1024} KiB"
 
 
+def fig(v, digits=2):
+    """A figure, or a dash for one that could not be measured (null in the JSON)."""
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
 def main(d):
     servers = [l.split("=", 1)[0] for l in open(os.path.join(d, "servers.txt")).read().split("\n") if l]
     print("# echo-flood comparison\n")
@@ -27,7 +32,9 @@ def main(d):
     print(open(os.path.join(d, "machine.txt")).read().rstrip())
     print("```\n")
 
-    points = load(os.path.join(d, "sweep.json")) or []
+    sweep = load(os.path.join(d, "sweep.json")) or []
+    # sweep.json is {"meta": ..., "points": [...]}; older flood-clients wrote the bare list.
+    points = sweep.get("points", []) if isinstance(sweep, dict) else sweep
     payloads = sorted({p["bytes"] for p in points})
     for b in payloads:
         ran = [p for p in points if p["bytes"] == b and p.get("min_s")]
@@ -44,13 +51,14 @@ def main(d):
             for p in sorted(rows, key=lambda p: p["min_s"]):
                 print(f"| {p['server']} | {p['min_s']:.3f} | {p['median_s']:.3f} | {p['max_s']:.3f} | "
                       f"{p['min_s'] / best:.2f} | {p['median_mb_s']:.0f} | "
-                      f"{p['server_cpu_s_per_gib'] or 0:.2f} | {p['client_cpu_s_per_gib'] or 0:.2f} |")
+                      f"{fig(p['server_cpu_s_per_gib'])} | {fig(p['client_cpu_s_per_gib'])} |")
             missing = [p for p in points if p["bytes"] == b and p["connections"] == c and not p.get("min_s")]
             for p in missing:
                 why = p.get("skipped") or f"every run failed ({sum(r['failed_connections'] for r in p['runs'])} connections failed)"
                 print(f"\n- {p['server']} at {c}: {why}")
             print()
 
+    print("A dash is a figure that could not be measured. report.html has these tables with the charts.\n")
     print("## Saturation and client delay\n")
     print("| server | verified MB/s | cs/s | intr/s | us % | sy % | id % | server CPU % | server RSS MiB | probes ok | delay p50 ms | delay p99 ms | delay max ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

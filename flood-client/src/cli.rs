@@ -47,7 +47,7 @@ pub enum Sub {
     /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
     Probe(ProbeArgs),
     /// Sweep connection counts x payloads x servers (each point repeated, min and median
-    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png.
+    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png (and report.html).
     Sweep(SweepArgs),
     /// Find the limit: step one of --connections, --rate or --connect-rate (the one given
     /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the
@@ -94,6 +94,17 @@ pub struct SweepArgs {
     /// Print the points as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also write report.html: one self-contained page (machine, settings, tables, chart,
+    /// commands) to open in a browser.
+    #[arg(long)]
+    pub html: bool,
+    /// A `saturate --json` result (saturate-NAME.json) to add to report.html; repeatable.
+    #[arg(long, value_name = "FILE", requires = "html")]
+    pub saturate: Vec<PathBuf>,
+    /// A text file (the commands that made the results, for instance) to show in
+    /// report.html as it is; repeatable.
+    #[arg(long, value_name = "FILE", requires = "html")]
+    pub attach: Vec<PathBuf>,
 }
 
 /// How each connection streams, shared by the flood, saturate and sweep.

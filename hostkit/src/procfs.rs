@@ -17,12 +17,28 @@ fn stat_fields(pid: u32) -> Option<Vec<u64>> {
     )
 }
 
-/// User plus system CPU seconds of one process (0 when it cannot be read).
+/// User plus system CPU seconds of one process (0 when it cannot be read): its live
+/// threads' nanosecond run times from /proc/PID/task/TID/schedstat, or /proc/PID/stat's
+/// clock ticks (10 ms) when those say more (threads that have exited, or no schedstat).
 pub fn cpu_seconds(pid: u32) -> f64 {
-    stat_fields(pid).map_or(0.0, |f| {
+    let ticks = stat_fields(pid).map_or(0.0, |f| {
         let get = |i: usize| f.get(i).copied().unwrap_or(0) as f64;
         (get(11) + get(12)) / sys::clock_ticks()
-    })
+    });
+    ticks.max(schedstat_seconds(pid))
+}
+
+/// The sum of the first field (ns on a CPU) of every live thread's schedstat.
+fn schedstat_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
 }
 
 /// Resident set size of a process in bytes (0 when it cannot be read).
@@ -72,5 +88,39 @@ impl ServerCpu {
     /// CPU seconds used since [`ServerCpu::start`].
     pub fn seconds(&self) -> f64 {
         (tree_cpu_seconds(self.pid) - self.at_start).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn schedstat_counts_cpu_below_the_clock_tick() {
+        let pid = std::process::id();
+        let before = schedstat_seconds(pid);
+        // A thread works 1.5 ms, then blocks (as a server between events does), which
+        // brings its run time up to date.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut x = 0u64;
+            while start.elapsed().as_micros() < 1500 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            let _ = done_tx.send(());
+            let _ = end_rx.recv();
+        });
+        done_rx.recv().expect("worker");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let delta = schedstat_seconds(pid) - before;
+        let _ = end_tx.send(());
+        worker.join().expect("join");
+        // Ticks would read 0 or a whole multiple of 10 ms here.
+        let in_ticks = delta / 0.01;
+        assert!(delta > 0.001, "{delta}");
+        assert!((in_ticks - in_ticks.round()).abs() > 1e-6, "{delta}");
     }
 }

@@ -24,10 +24,10 @@ use hostkit::procfs::{process_tree, rss_bytes};
 use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::chart::{self, Series};
+use crate::modes::chart::{self, Chart, Line, Mark, Panel};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{stop_flag, USAGE};
+use crate::modes::{csv_text, stop_flag, USAGE};
 use crate::report::{Outcome, Pacing, ENDLESS};
 
 /// A step holds only if it achieved at least this fraction of what it offered.
@@ -563,68 +563,105 @@ pub(crate) fn human(r: &LimitResult) -> String {
 }
 
 /// The CSV form: one row per step.
-pub(crate) fn csv(r: &LimitResult) -> String {
-    let mut s = String::from(
-        "phase,value,offered,achieved,p50_ms,p99_ms,p999_ms,uncorrected_p99_ms,failures,connections,verified_bytes,client_cpu_s,server_cpu_s,server_rss_bytes,held,broke\n",
-    );
+pub(crate) fn csv(r: &LimitResult) -> io::Result<String> {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    for p in &r.steps {
-        let _ = writeln!(
-            s,
-            "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{:.3},{},{},{},{}",
-            p.phase,
-            p.value,
-            p.offered,
-            p.achieved,
-            p.p50_ms,
-            p.p99_ms,
-            p.p999_ms,
+    let rows = r.steps.iter().map(|p| {
+        [
+            p.phase.clone(),
+            p.value.to_string(),
+            format!("{:.3}", p.offered),
+            format!("{:.3}", p.achieved),
+            format!("{:.3}", p.p50_ms),
+            format!("{:.3}", p.p99_ms),
+            format!("{:.3}", p.p999_ms),
             opt(p.uncorrected_p99_ms.map(|v| format!("{v:.3}"))),
-            p.failures,
-            p.connections,
-            p.verified_bytes,
-            p.client_cpu_s,
+            p.failures.to_string(),
+            p.connections.to_string(),
+            p.verified_bytes.to_string(),
+            format!("{:.3}", p.client_cpu_s),
             opt(p.server_cpu_s.map(|v| format!("{v:.3}"))),
             opt(p.server_rss_bytes.map(|v| v.to_string())),
-            p.held,
-            p.broke.as_deref().unwrap_or("").replace([',', '\n'], ";"),
-        );
-    }
-    s
+            p.held.to_string(),
+            p.broke.clone().unwrap_or_default(),
+        ]
+    });
+    csv_text(&CSV_HEADER, rows)
 }
 
-/// The chart: achieved against offered above, p99 against offered below, one x axis.
+/// The columns of `limit.csv`.
+const CSV_HEADER: [&str; 16] = [
+    "phase",
+    "value",
+    "offered",
+    "achieved",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "uncorrected_p99_ms",
+    "failures",
+    "connections",
+    "verified_bytes",
+    "client_cpu_s",
+    "server_cpu_s",
+    "server_rss_bytes",
+    "held",
+    "broke",
+];
+
+/// The chart: achieved against offered above, p99 against offered below, one x axis: two
+/// one-panel charts (their y units differ) stacked in one document.
 pub(crate) fn svg(r: &LimitResult) -> String {
     let mut steps: Vec<&Step> = r.steps.iter().filter(|s| s.phase != "warmup").collect();
     steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
-    let line = |label: &str, group: usize, dashed: bool, y: &dyn Fn(&Step) -> f64| Series {
-        label: label.into(),
-        points: steps.iter().map(|s| (s.offered, y(s))).collect(),
-        dashed,
-        group,
+    let line = |server: usize, y: &dyn Fn(&Step) -> f64| Line {
+        server,
+        marks: steps
+            .iter()
+            .map(|s| {
+                let v = y(s);
+                Mark {
+                    x: s.offered,
+                    mid: v,
+                    lo: v,
+                    hi: v,
+                }
+            })
+            .collect(),
     };
-    let x = format!("offered ({})", r.unit);
-    let top = chart::svg(
-        "Achieved against offered",
-        &x,
-        &r.unit,
-        &[
-            line("offered", 2, true, &|s| s.offered),
-            line("achieved", 0, false, &|s| s.achieved),
-        ],
-    );
-    let bottom = chart::svg(
-        "p99 against offered",
-        &x,
-        "ms",
-        &[
-            line("p99", 1, false, &|s| s.p99_ms),
-            line("p99 uncorrected", 3, false, &|s| {
-                s.uncorrected_p99_ms.unwrap_or(0.0)
-            }),
-            line("bound", 2, true, &|_| r.p99_bound_ms),
-        ],
-    );
+    let panel = |lines: Vec<Line>| Panel {
+        title: String::new(),
+        lines,
+        missing: Vec::new(),
+    };
+    let x_label = format!("offered ({})", r.unit);
+    let knee = r.knee.map_or("no step held the bound".to_string(), |k| {
+        format!("knee {k:.0} {}", r.unit)
+    });
+    let top = chart::svg(&Chart {
+        title: "Achieved against offered".into(),
+        caption: vec![knee],
+        x_label: x_label.clone(),
+        y_label: r.unit.clone(),
+        panels: vec![panel(vec![
+            line(0, &|s| s.offered),
+            line(1, &|s| s.achieved),
+        ])],
+        legend: vec!["offered".into(), "achieved".into()],
+        notes: Vec::new(),
+    });
+    let bottom = chart::svg(&Chart {
+        title: "p99 against offered".into(),
+        caption: vec![format!("bound {} ms", r.p99_bound_ms)],
+        x_label,
+        y_label: "ms".into(),
+        panels: vec![panel(vec![
+            line(0, &|s| s.p99_ms),
+            line(1, &|s| s.uncorrected_p99_ms.unwrap_or(0.0)),
+            line(2, &|_| r.p99_bound_ms),
+        ])],
+        legend: vec!["p99".into(), "p99 uncorrected".into(), "bound".into()],
+        notes: Vec::new(),
+    });
     stack(&top, &bottom)
 }
 
@@ -660,7 +697,7 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
         &paths[0],
         serde_json::to_string_pretty(r).map_err(io::Error::other)?,
     )?;
-    std::fs::write(&paths[1], csv(r))?;
+    std::fs::write(&paths[1], csv(r)?)?;
     std::fs::write(&paths[2], &doc)?;
     chart::write_png(&doc, &paths[3])?;
     Ok(paths)
@@ -739,7 +776,7 @@ mod tests {
                 step(400.0, 40.0, false),
             ],
         };
-        let text = csv(&r);
+        let text = csv(&r).unwrap();
         assert_eq!(text.lines().count(), 4);
         assert!(text
             .lines()
@@ -747,9 +784,29 @@ mod tests {
             .unwrap()
             .ends_with(",false,p99 40.000 ms above 10 ms"));
         let doc = svg(&r);
+        // Two charts in one document, the second moved down by the first's height.
         assert_eq!(doc.matches("<svg").count(), 3);
-        assert!(doc.contains("height=\"1200\"") && doc.contains("translate(0 600)"));
+        // The heights of the outer document, the top chart and the bottom chart.
+        let heights: Vec<f64> = doc
+            .split("<svg")
+            .skip(1)
+            .filter_map(|tag| {
+                tag.split("height=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        assert_eq!(heights.len(), 3, "{heights:?}");
+        assert_eq!(heights[0], heights[1] + heights[2]);
+        assert!(doc.contains(&format!("translate(0 {})", heights[1])));
+        // Offered and achieved above; p99, uncorrected p99 and the bound below.
         assert_eq!(doc.matches("<polyline").count(), 5);
+        for name in ["achieved", "p99 uncorrected", "bound", "knee 200"] {
+            assert!(doc.contains(name), "{name}");
+        }
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains("\"knee\":200.0"));
         assert_eq!(serde_json::from_str::<LimitResult>(&json).unwrap(), r);

@@ -1,7 +1,7 @@
 //! What flood-client can be asked to do, one module each: a flood ([`flood`]), a saturation
 //! run ([`saturate`], sampling the system with [`sample`]), the client-delay [`probe`], a
-//! [`sweep`] over counts and payloads with its [`chart`], the step-up to the knee
-//! ([`limit`]), and [`merge`] of reports. They share
+//! [`sweep`] over counts and payloads with its [`chart`] (styled by [`palette`]), the
+//! step-up to the knee ([`limit`]), and [`merge`] of reports. They share
 //! the check that a run fits this box ([`preflight`]) and the server they start ([`spawn`]).
 //! A new mode is a module here and a subcommand in `cli.rs`.
 
@@ -10,6 +10,7 @@ pub(crate) mod flood;
 pub(crate) mod limit;
 pub(crate) mod merge;
 pub(crate) mod output;
+pub(crate) mod palette;
 pub(crate) mod preflight;
 pub(crate) mod probe;
 pub(crate) mod publish;
@@ -63,6 +64,27 @@ pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {
         // stderr may be gone too: nothing is left to tell then, and that is no reason to panic.
         let _ = writeln!(io::stderr(), "flood-client: JSON report not written: {e}");
     }
+}
+
+/// A CSV document: `header`, then one record per row, quoted by the `csv` crate so a field
+/// with a comma, a quote or a newline (a failure's reason) survives.
+pub(crate) fn csv_text<R, F>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> io::Result<String>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(io::Error::other)?;
+    for row in rows {
+        w.write_record(row).map_err(io::Error::other)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    String::from_utf8(bytes).map_err(io::Error::other)
 }
 
 /// Exit code 0 for a run that passed, 1 for one that did not.

@@ -1,0 +1,321 @@
+//! report.html: one self-contained page a person opens in a browser (no scripts, fonts or
+//! fetches): the machine and settings, the sweep's tables and chart, saturation results
+//! when given, and the commands that made them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::modes::chart::{count_label, escape};
+use crate::modes::sweep::output::{size_label, SweepFile};
+use crate::modes::sweep::point::Point;
+
+/// Counts at and above this are tabled (where servers differ); below it, only the largest
+/// count is; every point is in the last table.
+const TABLED_FROM: u64 = 1024;
+
+/// What the report shows beside the sweep.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    /// `saturate --json` results, by server name.
+    pub(crate) saturate: Vec<(String, Value)>,
+    /// Text files shown as they are, by file name.
+    pub(crate) attach: Vec<(String, String)>,
+}
+
+impl Extras {
+    /// Reads every file up front (before a sweep spends its time); the error names the
+    /// file and what is wrong with it.
+    pub(crate) fn load(saturate: &[PathBuf], attach: &[PathBuf]) -> Result<Extras, String> {
+        let read =
+            |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let name = |p: &Path| {
+            p.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        let mut extras = Extras::default();
+        for p in saturate {
+            let value: Value = serde_json::from_str(&read(p)?)
+                .map_err(|e| format!("{} is not a `saturate --json` result: {e}", p.display()))?;
+            if value.get("flood").is_none() {
+                return Err(format!(
+                    "{} is not a `saturate --json` result (no \"flood\")",
+                    p.display()
+                ));
+            }
+            let server = name(p);
+            let server = server.trim_end_matches(".json");
+            let server = server.strip_prefix("saturate-").unwrap_or(server);
+            extras.saturate.push((server.to_string(), value));
+        }
+        for p in attach {
+            extras.attach.push((name(p), read(p)?));
+        }
+        Ok(extras)
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:2em;color:#222;max-width:1300px}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}\
+.unknown{color:#999}svg{max-width:100%;height:auto}";
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.filter(|v| v.is_finite()).map_or_else(
+        || r#"<span class="unknown" title="not measured">–</span>"#.to_string(),
+        |v| format!("{v:.digits$}"),
+    )
+}
+
+/// The table of the points at one count and payload, fastest median first.
+fn point_table(s: &mut String, rows: &[&Point]) {
+    let best = rows
+        .iter()
+        .filter_map(|p| p.median_s)
+        .reduce(f64::min)
+        .unwrap_or(0.0);
+    s.push_str("<table><tr><th>server</th><th>median s</th><th>min s</th><th>max s</th><th>ratio to fastest (median)</th><th>MB/s (median)</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th></tr>\n");
+    let mut sorted = rows.to_vec();
+    sorted.sort_by(|a, b| {
+        a.median_s
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.median_s.unwrap_or(f64::MAX))
+    });
+    for p in sorted {
+        if let Some(why) = p.missing_reason() {
+            let _ = writeln!(
+                s,
+                r#"<tr><td>{}</td><td colspan="8" style="text-align:left">{}</td></tr>"#,
+                escape(&p.server),
+                escape(&why)
+            );
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>",
+            escape(&p.server),
+            num(p.median_s, 3),
+            num(p.min_s, 3),
+            num(p.max_s, 3),
+            num(p.median_s.map(|m| m / best), 2),
+            num(p.median_mb_s, 0),
+            num(p.server_cpu_s_per_gib, 2),
+            num(p.client_cpu_s_per_gib, 2),
+            p.passed_runs(),
+            p.runs.len()
+        );
+    }
+    s.push_str("</table>\n");
+}
+
+fn sweep_tables(s: &mut String, points: &[Point]) {
+    let mut payloads: Vec<u64> = points.iter().map(|p| p.bytes).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    for bytes in payloads {
+        let mut counts: Vec<u64> = points
+            .iter()
+            .filter(|p| p.bytes == bytes)
+            .map(|p| p.connections)
+            .collect();
+        counts.sort_unstable();
+        counts.dedup();
+        let large: Vec<u64> = counts
+            .iter()
+            .copied()
+            .filter(|c| *c >= TABLED_FROM)
+            .collect();
+        let shown = if large.is_empty() {
+            counts.last().copied().into_iter().collect()
+        } else {
+            large
+        };
+        for c in shown {
+            let rows: Vec<&Point> = points
+                .iter()
+                .filter(|p| p.bytes == bytes && p.connections == c)
+                .collect();
+            let _ = writeln!(
+                s,
+                "<h3>{} connections × {}</h3>",
+                count_label(c as f64),
+                size_label(bytes)
+            );
+            point_table(s, &rows);
+        }
+    }
+}
+
+fn saturate_table(s: &mut String, results: &[(String, Value)]) {
+    s.push_str("<h2>Saturation and client delay</h2>\n<table><tr><th>server</th><th>verified MB/s</th><th>cs/s</th><th>intr/s</th><th>us %</th><th>sy %</th><th>id %</th><th>server CPU %</th><th>server RSS MiB</th><th>probes ok</th><th>delay p50 ms</th><th>delay p99 ms</th><th>delay max ms</th></tr>\n");
+    for (name, r) in results {
+        let f = |v: &Value| v.as_f64();
+        let sys = &r["system"];
+        let probe = &r["probe"];
+        let ok = probe["ok"].as_u64();
+        let ms = |k: &str| {
+            probe["latency"][k]
+                .as_f64()
+                .filter(|_| ok.unwrap_or(0) > 0)
+                .map(|us| us / 1000.0)
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            num(f(&r["flood"]["throughput_mb_s"]), 0),
+            num(f(&sys["cs_per_s"]), 0),
+            num(f(&sys["intr_per_s"]), 0),
+            num(f(&sys["us_pct"]), 0),
+            num(f(&sys["sy_pct"]), 0),
+            num(f(&sys["id_pct"]), 0),
+            num(f(&sys["server_cpu_pct"]), 0),
+            num(f(&sys["server_rss_bytes"]).map(|b| b / f64::from(1u32 << 20)), 1),
+            ok.zip(probe["attempts"].as_u64())
+                .map_or_else(|| num(None, 0), |(o, a)| format!("{o}/{a}")),
+            num(ms("p50_us"), 1),
+            num(ms("p99_us"), 1),
+            num(ms("max_us"), 1),
+        );
+    }
+    s.push_str("</table>\n");
+}
+
+/// The whole page: `svg` is the sweep's chart.
+pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
+    let m = &sweep.meta;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>echo-flood sweep {}</title><style>{STYLE}</style></head><body>",
+        escape(&m.date)
+    );
+    s.push_str("<h1>echo-flood: time to echo and verify every byte</h1>\n<h2>Machine and settings</h2>\n<table>\n");
+    for (k, v) in [
+        ("date", &m.date),
+        ("host", &m.host),
+        ("kernel", &m.kernel),
+        ("CPU", &m.cpu),
+        ("memory", &m.memory),
+        ("tool", &m.version),
+        ("settings", &m.settings),
+    ] {
+        let v = if v.is_empty() { "not recorded" } else { v };
+        let _ = writeln!(
+            s,
+            "<tr><th>{k}</th><td style=\"text-align:left\">{}</td></tr>",
+            escape(v)
+        );
+    }
+    s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured.</p>\n");
+    sweep_tables(&mut s, &sweep.points);
+    s.push_str("<h2>Chart</h2>\n<figure>\n");
+    s.push_str(svg);
+    s.push_str("</figure>\n");
+    if !extras.saturate.is_empty() {
+        saturate_table(&mut s, &extras.saturate);
+    }
+    s.push_str("<h2>Commands</h2>\n");
+    if !m.command.is_empty() {
+        let _ = writeln!(s, "<p>The sweep:</p><pre>{}</pre>", escape(&m.command));
+    }
+    for (name, text) in &extras.attach {
+        let _ = writeln!(s, "<h3>{}</h3><pre>{}</pre>", escape(name), escape(text));
+    }
+    s.push_str("<details><summary>Every point</summary>\n<table><tr><th>server</th><th>connections</th><th>payload</th><th>median s</th><th>min s</th><th>max s</th><th>MB/s</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>not drawn because</th></tr>\n");
+    for p in &sweep.points {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td style=\"text-align:left\">{}</td></tr>",
+            escape(&p.server),
+            p.connections,
+            size_label(p.bytes),
+            num(p.median_s, 4),
+            num(p.min_s, 4),
+            num(p.max_s, 4),
+            num(p.median_mb_s, 0),
+            num(p.server_cpu_s_per_gib, 2),
+            num(p.client_cpu_s_per_gib, 2),
+            p.passed_runs(),
+            p.runs.len(),
+            escape(&p.missing_reason().unwrap_or_default())
+        );
+    }
+    s.push_str("</table></details>\n</body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modes::sweep::meta::Meta;
+    use crate::modes::sweep::point::tests::fixed;
+
+    #[test]
+    fn report_has_machine_tables_chart_saturation_and_commands() {
+        let sweep = SweepFile {
+            meta: Meta::of_this_machine(
+                &["flood-client".into(), "sweep".into()],
+                "repeat 4".into(),
+            ),
+            points: fixed(),
+        };
+        let mut sweep = sweep;
+        let mut small = sweep.points[0].clone();
+        small.connections = 16;
+        sweep.points.insert(0, small);
+        let sat: Value = serde_json::from_str(
+            r#"{"flood":{"throughput_mb_s":1532.4},"system":{"cs_per_s":22234,"server_cpu_pct":null},"probe":{"ok":92,"attempts":92,"latency":{"p50_us":900,"p99_us":4300,"max_us":5000}}}"#,
+        )
+        .expect("json");
+        let extras = Extras {
+            saturate: vec![("echo-server".into(), sat)],
+            attach: vec![("commands.txt".into(), "scripts/compare.sh <x>".into())],
+        };
+        let page = report(&sweep, "<svg id=\"c\"></svg>", &extras);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains(&escape(&sweep.meta.host)));
+        // Only the counts where servers differ are tabled (all points are in the last table).
+        assert!(page.contains("<h3>1k connections × 1 MiB</h3>"));
+        assert!(page.contains("<h3>32k connections × 1 MiB</h3>"));
+        assert!(!page.contains("<h3>16 connections"));
+        assert!(page.contains("<td>16</td><td>1 MiB</td><td>2.0000</td>"));
+        assert!(
+            page.contains("<td>2.000</td><td>1.000</td><td>3.000</td><td>1.00</td>"),
+            "{page}"
+        );
+        assert!(page.contains("skipped: limit, here"));
+        assert!(page.contains("<svg id=\"c\"></svg>"));
+        assert!(page.contains("<td>1532</td><td>22234</td>"));
+        assert!(page.contains("<td>92/92</td><td>0.9</td><td>4.3</td><td>5.0</td>"));
+        assert!(page.contains("scripts/compare.sh &lt;x&gt;"));
+        assert!(page.contains("<pre>flood-client sweep</pre>"));
+        // Nothing fetched: no scripts, links or remote URLs.
+        for banned in ["<script", "<link", "http://", "https://", "@import", "url("] {
+            let outside_svg_ns = page.replace("http://www.w3.org/2000/svg", "");
+            assert!(!outside_svg_ns.contains(banned), "{banned}");
+        }
+    }
+
+    #[test]
+    fn bad_extras_are_named() {
+        let dir = std::env::temp_dir().join(format!("html-extras-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("saturate-go.json");
+        std::fs::write(&good, r#"{"flood":{}}"#).expect("write");
+        let bad = dir.join("saturate-x.json");
+        std::fs::write(&bad, "[1]").expect("write");
+        let e = Extras::load(&[good], &[]).expect("good");
+        assert_eq!(e.saturate[0].0, "go");
+        let err = Extras::load(&[bad], &[]).expect_err("bad");
+        assert!(
+            err.contains("saturate-x.json is not a `saturate --json` result"),
+            "{err}"
+        );
+        let err = Extras::load(&[], &[dir.join("missing.txt")]).expect_err("missing");
+        assert!(err.contains("missing.txt"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,350 @@
+//! `flood-client sweep`: connections × payloads × servers, each point repeated, min, median
+//! and max kept, written as JSON and CSV ([`output`], [`point`]) with the machine it ran on
+//! ([`meta`]), drawn as a chart and, if asked, a browser page ([`html`]). A point whose run
+//! failed is not repeated, and larger counts of that server and payload are skipped once
+//! every run of a point failed. Each server is started fresh for each point, pinned if
+//! asked, so one command runs the whole comparison.
+
+pub(crate) mod html;
+pub(crate) mod meta;
+pub(crate) mod output;
+pub(crate) mod point;
+
+use std::io;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use hostkit::limits::{raise_nofile, FdLimit};
+use hostkit::units::human_bytes;
+
+use crate::cli::SweepArgs;
+use crate::config::RunConfig;
+use crate::fleet;
+use crate::modes::chart;
+use crate::modes::preflight::{self, Facts};
+use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
+use crate::modes::{print_json, stop_flag, verdict, USAGE};
+use crate::report::Summary;
+use html::Extras;
+use meta::Meta;
+use output::SweepFile;
+use point::{Point, RunResult};
+
+/// What to sweep.
+#[derive(Debug, Clone)]
+pub(crate) struct SweepConfig {
+    /// Servers to compare.
+    pub(crate) servers: Vec<ServerCommand>,
+    /// Connection counts.
+    pub(crate) connections: Vec<u64>,
+    /// Payloads (bytes per connection).
+    pub(crate) payloads: Vec<u64>,
+    /// Runs per point.
+    pub(crate) repeat: usize,
+    /// Pin servers to CPU 0 (the caller pins itself to CPU 1).
+    pub(crate) pin: bool,
+    /// Chunk, window, threads, timeout and retries for every run (target and counts are set
+    /// per point).
+    pub(crate) base: RunConfig,
+    /// This process's descriptor limit.
+    pub(crate) limit: FdLimit,
+    /// Kernel facts for the per-point preflight.
+    pub(crate) facts: Facts,
+    /// How long each server may take to announce its address.
+    pub(crate) server_start: std::time::Duration,
+}
+
+/// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
+/// writes the results; exit 1 if a run failed or no point ran at all.
+pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
+    let extras = match Extras::load(&args.saturate, &args.attach) {
+        Ok(e) => e,
+        Err(why) => {
+            eprintln!("flood-client: {why}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    if let Some(from) = &args.from {
+        let sweep = match output::load(from) {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("flood-client: {why}");
+                return Ok(ExitCode::from(USAGE));
+            }
+        };
+        let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
+        return Ok(verdict(drawn));
+    }
+    let stop = stop_flag()?;
+    let limit = raise_nofile()?;
+    if args.pin {
+        hostkit::child::pin_self(CLIENT_CPU)?;
+    }
+    let servers = if args.servers.is_empty() {
+        vec![ServerCommand::echo_server(None)?]
+    } else {
+        args.servers.clone()
+    };
+    let cfg = SweepConfig {
+        servers,
+        connections: args.connections.0.clone(),
+        payloads: args.bytes.0.clone(),
+        repeat: usize::from(args.repeat),
+        pin: args.pin,
+        base: RunConfig {
+            duration: Some(args.run_timeout),
+            ..RunConfig::streaming(&args.stream, 1)
+        },
+        limit,
+        facts: Facts::of_this_machine(limit),
+        server_start: args.server_start_timeout,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let meta = Meta::of_this_machine(&argv, settings(args, limit));
+    let points = run(&cfg, &stop)?;
+    let sweep = SweepFile { meta, points };
+    let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
+    if args.json {
+        print_json(&sweep.points);
+    }
+    let all_passed = sweep.points.iter().all(|p| p.runs.iter().all(|r| r.passed));
+    Ok(verdict(
+        drawn && all_passed && !stop.load(Ordering::Relaxed),
+    ))
+}
+
+/// The settings every run of the sweep shared, for the caption.
+fn settings(args: &SweepArgs, limit: FdLimit) -> String {
+    let s = &args.stream;
+    format!(
+        "up to {} run(s) per point · chunk {} · window {} · send {} · {} thread(s) · timeout {:?} · run limit {:?} · {} · open files {}",
+        args.repeat,
+        output::size_label(s.chunk as u64),
+        s.window,
+        format!("{:?}", s.send).to_lowercase(),
+        s.threads,
+        s.timeout,
+        args.run_timeout,
+        if args.pin { "server on CPU 0, client on CPU 1" } else { "not pinned" },
+        limit.hard
+    )
+}
+
+/// Writes the data files, and the chart (and report.html when `extras` is given) if any
+/// point ran; returns whether it drew them. With no point run, says why instead of drawing
+/// an empty chart.
+fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<bool> {
+    let mut paths = output::write_data(sweep, dir)?;
+    let drawn = point::any_ran(&sweep.points);
+    if drawn {
+        let svg = chart::svg(&output::chart(sweep));
+        paths.extend(output::write_chart(&svg, dir)?);
+        if let Some(extras) = extras {
+            let path = dir.join("report.html");
+            std::fs::write(&path, html::report(sweep, &svg, extras))?;
+            paths.push(path);
+        }
+    }
+    for path in paths {
+        eprintln!("flood-client: wrote {}", path.display());
+    }
+    if !drawn {
+        let why = sweep
+            .points
+            .iter()
+            .find_map(|p| p.skipped.as_deref())
+            .unwrap_or("the sweep was stopped first");
+        eprintln!(
+            "flood-client: no point ran, so no chart was drawn: every point was skipped or its server did not start (first reason: {why})"
+        );
+    }
+    Ok(drawn)
+}
+
+/// Runs the sweep; `stop` (Ctrl-C) ends it after the current run with what was measured.
+pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> {
+    let total =
+        (cfg.servers.len() * cfg.payloads.len() * cfg.connections.len() * cfg.repeat) as u64;
+    let bar = progress_bar(total);
+    let mut points = Vec::new();
+    for server in &cfg.servers {
+        for &bytes in &cfg.payloads {
+            let mut failed_at = None;
+            for &connections in &cfg.connections {
+                if stop.load(Ordering::Relaxed) {
+                    bar.finish_and_clear();
+                    return Ok(points);
+                }
+                bar.set_message(format!(
+                    "{} {connections} x {}",
+                    server.name,
+                    human_bytes(bytes)
+                ));
+                let point = match failed_at {
+                    // More connections will not go better: do not spend the time.
+                    Some(n) if connections > n => {
+                        bar.inc(cfg.repeat as u64);
+                        Point {
+                            server: server.name.clone(),
+                            connections,
+                            bytes,
+                            skipped: Some(format!("every run failed at {n} connections")),
+                            ..Point::default()
+                        }
+                    }
+                    _ => run_point(cfg, server, connections, bytes, stop, &bar),
+                };
+                if !point.runs.is_empty() && point.runs.iter().all(|r| !r.passed) {
+                    failed_at.get_or_insert(connections);
+                }
+                if bar.is_hidden() {
+                    eprintln!("{}", point_line(&point));
+                } else {
+                    bar.println(point_line(&point));
+                }
+                points.push(point);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(points)
+}
+
+fn run_point(
+    cfg: &SweepConfig,
+    server: &ServerCommand,
+    connections: u64,
+    bytes: u64,
+    stop: &Arc<AtomicBool>,
+    bar: &ProgressBar,
+) -> Point {
+    let mut point = Point {
+        server: server.name.clone(),
+        connections,
+        bytes,
+        ..Point::default()
+    };
+    let skip = |point: &mut Point, why: String| {
+        bar.inc(cfg.repeat as u64);
+        point.skipped = Some(why);
+    };
+    if !server.can_hold(connections, cfg.limit) {
+        skip(
+            &mut point,
+            format!(
+            "one process holds {} connections here (open-file limit {}); this server runs in one",
+            cfg.limit.socket_capacity(),
+            cfg.limit.hard
+        ),
+        );
+        return point;
+    }
+    let processes = connections
+        .div_ceil(cfg.limit.socket_capacity().max(1))
+        .max(1);
+    let mut run_cfg = cfg.base.clone();
+    run_cfg.indices = 0..connections;
+    run_cfg.work.bytes = bytes;
+    run_cfg.show_progress = false;
+    match preflight::check(
+        connections,
+        processes,
+        &cfg.base.sources,
+        cfg.base.target,
+        &cfg.facts,
+    ) {
+        Ok((sources, _)) => run_cfg.sources = sources,
+        Err(why) => {
+            skip(&mut point, why);
+            return point;
+        }
+    }
+    let cpu = cfg.pin.then_some(SERVER_CPU);
+    let spawned = match server.start(connections, cfg.limit, cpu, cfg.server_start) {
+        Ok(s) => s,
+        Err(e) => {
+            skip(&mut point, e.to_string());
+            return point;
+        }
+    };
+    run_cfg.target = spawned.addr;
+    for done in 0..cfg.repeat {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // A failed run already costs up to the run limit; the point has failed, move on.
+        if point.runs.last().is_some_and(|r| !r.passed) {
+            bar.inc((cfg.repeat - done) as u64);
+            break;
+        }
+        let result = fleet::run_flood(
+            &run_cfg,
+            processes as usize,
+            Some(spawned.pid()),
+            stop.clone(),
+        );
+        point.runs.push(match result {
+            Ok(r) => {
+                let summary = Summary::of(&r);
+                RunResult {
+                    elapsed_s: summary.elapsed_s,
+                    throughput_mb_s: summary.throughput_mb_s,
+                    client_cpu_s: r.client_cpu_s,
+                    server_cpu_s: r.server.map(|s| s.cpu_s).filter(|s| *s > 0.0),
+                    passed: r.passed(),
+                    failed_connections: r.connections_failed,
+                }
+            }
+            Err(_) => RunResult::default(),
+        });
+        bar.inc(1);
+    }
+    drop(spawned);
+    point.summarize();
+    point
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    use std::io::IsTerminal;
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} runs {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The one-line summary printed per point.
+pub(crate) fn point_line(p: &Point) -> String {
+    let head = format!(
+        "{:<12} {:>6} x {:<9}",
+        p.server,
+        p.connections,
+        human_bytes(p.bytes)
+    );
+    if let Some(why) = &p.skipped {
+        return format!("{head} skipped: {why}");
+    }
+    let failed = p.runs.iter().filter(|r| !r.passed).count();
+    match (p.min_s, p.median_s, p.median_mb_s) {
+        (Some(min), Some(median), Some(mb)) => format!(
+            "{head} min {min:.4} s median {median:.4} s {mb:.0} MB/s{}",
+            if failed > 0 {
+                format!(" ({failed} failed run(s))")
+            } else {
+                String::new()
+            }
+        ),
+        _ => format!("{head} every run failed"),
+    }
+}

@@ -1,0 +1,235 @@
+//! The files of a sweep: sweep.json (the machine and every point; read back by `--from`),
+//! sweep.csv, and the chart as sweep.svg and, with the `png` feature, sweep.png.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use hostkit::units::human_bytes;
+
+use crate::modes::chart::{count_label, Chart, Line, Mark, Missing, Panel};
+use crate::modes::sweep::meta::Meta;
+use crate::modes::sweep::point::{self, Point};
+
+/// A whole sweep as sweep.json holds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SweepFile {
+    /// Where, when and how.
+    pub(crate) meta: Meta,
+    /// Every point, in the order run.
+    pub(crate) points: Vec<Point>,
+}
+
+/// Reads a sweep.json: this form, or the bare list of points older versions wrote. The
+/// error says what is wrong with the file.
+pub(crate) fn load(path: &Path) -> Result<SweepFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let not = |e: serde_json::Error| format!("{} is not a sweep.json: {e}", path.display());
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(not)?;
+    if value.is_array() {
+        Ok(SweepFile {
+            meta: Meta::default(),
+            points: serde_json::from_value(value).map_err(not)?,
+        })
+    } else {
+        serde_json::from_value(value).map_err(not)
+    }
+}
+
+/// A payload as people write it: `32 KiB`, `1.5 MiB`, `100 B`.
+pub(crate) fn size_label(bytes: u64) -> String {
+    human_bytes(bytes).replace(".0 ", " ")
+}
+
+/// Writes sweep.json and sweep.csv into `dir` (created if needed); returns their paths.
+pub(crate) fn write_data(sweep: &SweepFile, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(sweep).map_err(io::Error::other)?;
+    let (json_path, csv_path) = (dir.join("sweep.json"), dir.join("sweep.csv"));
+    std::fs::write(&json_path, json)?;
+    std::fs::write(&csv_path, point::csv(&sweep.points)?)?;
+    Ok(vec![json_path, csv_path])
+}
+
+/// Writes the chart as `svg` to sweep.svg (and sweep.png with the `png` feature); returns
+/// the paths.
+pub(crate) fn write_chart(svg: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("sweep.svg");
+    std::fs::write(&path, svg)?;
+    #[cfg_attr(not(feature = "png"), allow(unused_mut))]
+    let mut paths = vec![path];
+    #[cfg(feature = "png")]
+    {
+        let png = dir.join("sweep.png");
+        crate::modes::chart::write_png(svg, &png)?;
+        paths.push(png);
+    }
+    Ok(paths)
+}
+
+/// What the chart's title says is drawn, from how many runs passed at each drawn point.
+fn title(points: &[Point], servers: &[&str]) -> String {
+    let runs: Vec<usize> = points
+        .iter()
+        .filter(|p| p.median_s.is_some())
+        .map(Point::passed_runs)
+        .collect();
+    let (lo, hi) = (
+        runs.iter().copied().min().unwrap_or(0),
+        runs.iter().copied().max().unwrap_or(0),
+    );
+    let what = match (lo, hi) {
+        (_, 0) => "nothing measured".to_string(),
+        (_, 1) => "one run per point".to_string(),
+        (a, b) if a == b => format!("median of {b} runs, band from fastest to slowest"),
+        (a, b) => format!("median of {a}–{b} passing runs, band from fastest to slowest"),
+    };
+    let who = match servers {
+        [one] => format!("{one}: "),
+        _ => String::new(),
+    };
+    format!("{who}Time to echo and verify every byte ({what})")
+}
+
+/// The chart of a sweep: a panel per payload, a line per server.
+pub(crate) fn chart(sweep: &SweepFile) -> Chart {
+    let points = &sweep.points;
+    let mut servers: Vec<&str> = Vec::new();
+    for p in points {
+        if !servers.contains(&p.server.as_str()) {
+            servers.push(&p.server);
+        }
+    }
+    let mut payloads: Vec<u64> = points.iter().map(|p| p.bytes).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    // (servers, where and why): servers missing at one count and payload for one reason
+    // share a note.
+    let mut notes: Vec<(Vec<&str>, String)> = Vec::new();
+    let panels = payloads
+        .iter()
+        .map(|&bytes| {
+            let mut panel = Panel {
+                title: format!("{} per connection", size_label(bytes)),
+                lines: Vec::new(),
+                missing: Vec::new(),
+            };
+            for (server, name) in servers.iter().enumerate() {
+                let mut line = Line {
+                    server,
+                    marks: Vec::new(),
+                };
+                for p in points
+                    .iter()
+                    .filter(|p| p.bytes == bytes && p.server == *name)
+                {
+                    let x = p.connections as f64;
+                    match (p.min_s, p.median_s, p.max_s) {
+                        (Some(lo), Some(mid), Some(hi)) => line.marks.push(Mark { x, mid, lo, hi }),
+                        _ => {
+                            let why = format!(
+                                "at {} connections × {}: {}",
+                                count_label(x),
+                                size_label(bytes),
+                                p.missing_reason().unwrap_or_default()
+                            );
+                            let note = match notes.iter().position(|(_, w)| *w == why) {
+                                Some(i) => i,
+                                None => {
+                                    notes.push((Vec::new(), why));
+                                    notes.len() - 1
+                                }
+                            };
+                            notes[note].0.push(name);
+                            panel.missing.push(Missing {
+                                x,
+                                server,
+                                note: note + 1,
+                            });
+                        }
+                    }
+                }
+                line.marks.sort_by(|a, b| a.x.total_cmp(&b.x));
+                if !line.marks.is_empty() {
+                    panel.lines.push(line);
+                }
+            }
+            panel
+        })
+        .collect();
+    Chart {
+        title: title(points, &servers),
+        caption: sweep.meta.caption(),
+        x_label: "concurrent connections".into(),
+        y_label: "seconds".into(),
+        panels,
+        legend: servers.iter().map(|s| s.to_string()).collect(),
+        notes: notes
+            .into_iter()
+            .map(|(who, why)| format!("{} {why}", who.join(", ")))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modes::chart;
+    use crate::modes::sweep::point::tests::fixed;
+
+    fn sweep() -> SweepFile {
+        SweepFile {
+            meta: Meta::of_this_machine(&["flood-client".into()], "repeat 4".into()),
+            points: fixed(),
+        }
+    }
+
+    #[test]
+    fn the_chart_marks_a_skipped_point_and_says_why() {
+        let svg = chart::svg(&chart(&sweep()));
+        assert_eq!(svg.matches(r#"class="missing""#).count(), 1, "{svg}");
+        assert!(svg.contains("node at 32k connections × 1 MiB: skipped: limit, here"));
+        assert!(svg.contains("median of 3 runs, band from fastest to slowest"));
+        assert!(svg.contains(r#"class="band""#));
+        assert!(svg.contains(">1 MiB per connection<"));
+        assert!(!svg.contains("1.0 MiB"));
+    }
+
+    #[test]
+    fn the_caption_names_host_kernel_and_version() {
+        let s = sweep();
+        let svg = chart::svg(&chart(&s));
+        assert!(svg.contains(&format!("host {}", s.meta.host)), "{svg}");
+        assert!(svg.contains(&s.meta.kernel));
+        assert!(svg.contains(&format!("flood-client {}", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn title_says_what_is_drawn() {
+        let mut points = fixed();
+        points[0].runs.truncate(1);
+        points[0].summarize();
+        assert_eq!(
+            title(&points, &["echo-server"]),
+            "echo-server: Time to echo and verify every byte (one run per point)"
+        );
+        assert_eq!(size_label(32 << 10), "32 KiB");
+        assert_eq!(size_label(1536 << 10), "1.5 MiB");
+    }
+
+    #[test]
+    fn json_round_trips_and_old_point_lists_load() {
+        let dir = std::env::temp_dir().join(format!("sweep-output-{}", std::process::id()));
+        let s = sweep();
+        let paths = write_data(&s, &dir).expect("write");
+        assert_eq!(load(&paths[0]).expect("load"), s);
+        let old = dir.join("old.json");
+        std::fs::write(&old, serde_json::to_string(&s.points).expect("json")).expect("old");
+        assert_eq!(load(&old).expect("old").points, s.points);
+        std::fs::write(&old, "{}").expect("bad");
+        assert!(load(&old).expect_err("bad").contains("is not a sweep.json"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

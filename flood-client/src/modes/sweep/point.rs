@@ -1,0 +1,259 @@
+//! What a sweep measured: each point's runs, their summary, and the CSV form.
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::modes::csv_text;
+
+/// One run of one point.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RunResult {
+    /// First connect to last verified byte.
+    pub(crate) elapsed_s: f64,
+    /// Verified MB/s over the streaming phase.
+    pub(crate) throughput_mb_s: f64,
+    /// Client CPU seconds.
+    pub(crate) client_cpu_s: f64,
+    /// Server CPU seconds; `None` (JSON null) when it could not be measured: no server
+    /// process known, or less than the clock that was read can tell from zero.
+    #[serde(default)]
+    pub(crate) server_cpu_s: Option<f64>,
+    /// Every byte of every connection verified.
+    pub(crate) passed: bool,
+    /// Failed connections.
+    pub(crate) failed_connections: u64,
+}
+
+/// One point: a server, a connection count, a payload, its runs and their summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Point {
+    /// Server name.
+    pub(crate) server: String,
+    /// Concurrent connections.
+    pub(crate) connections: u64,
+    /// Bytes per connection.
+    pub(crate) bytes: u64,
+    /// Every run.
+    pub(crate) runs: Vec<RunResult>,
+    /// Fastest passing run (s).
+    pub(crate) min_s: Option<f64>,
+    /// Median of passing runs (s).
+    pub(crate) median_s: Option<f64>,
+    /// Slowest passing run (s).
+    pub(crate) max_s: Option<f64>,
+    /// Median throughput of passing runs (MB/s).
+    pub(crate) median_mb_s: Option<f64>,
+    /// Median client CPU seconds per verified GiB.
+    pub(crate) client_cpu_s_per_gib: Option<f64>,
+    /// Median server CPU seconds per GiB echoed, over the passing runs where it was measured.
+    pub(crate) server_cpu_s_per_gib: Option<f64>,
+    /// Why the point was not run, if it was not.
+    pub(crate) skipped: Option<String>,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+impl Point {
+    /// Fills the summary from the passing runs.
+    pub(crate) fn summarize(&mut self) {
+        let gib = (self.connections * self.bytes) as f64 / f64::from(1u32 << 30);
+        let passing: Vec<&RunResult> = self.runs.iter().filter(|r| r.passed).collect();
+        let times: Vec<f64> = passing.iter().map(|r| r.elapsed_s).collect();
+        self.min_s = times.iter().copied().reduce(f64::min);
+        self.max_s = times.iter().copied().reduce(f64::max);
+        self.median_s = median(times);
+        self.median_mb_s = median(passing.iter().map(|r| r.throughput_mb_s).collect());
+        self.client_cpu_s_per_gib = median(passing.iter().map(|r| r.client_cpu_s / gib).collect());
+        // A server that echoed bytes used CPU: a zero (from a sweep.json of a flood-client
+        // that read /proc's 10 ms ticks) is the clock's resolution, not a measurement.
+        self.server_cpu_s_per_gib = median(
+            passing
+                .iter()
+                .filter_map(|r| r.server_cpu_s.filter(|s| *s > 0.0))
+                .map(|s| s / gib)
+                .collect(),
+        );
+    }
+
+    /// Passing runs.
+    pub(crate) fn passed_runs(&self) -> usize {
+        self.runs.iter().filter(|r| r.passed).count()
+    }
+
+    /// Why the point has no time, or `None` if it has one.
+    pub(crate) fn missing_reason(&self) -> Option<String> {
+        if let Some(why) = &self.skipped {
+            return Some(format!("skipped: {why}"));
+        }
+        if self.median_s.is_some() {
+            return None;
+        }
+        let failed: u64 = self.runs.iter().map(|r| r.failed_connections).sum();
+        Some(format!(
+            "every run failed ({} run(s), {failed} connection(s) failed)",
+            self.runs.len()
+        ))
+    }
+}
+
+/// Whether any point of the sweep ran at all (a server started and a run was made).
+pub(crate) fn any_ran(points: &[Point]) -> bool {
+    points.iter().any(|p| !p.runs.is_empty())
+}
+
+/// The CSV header, one column per field of a row.
+const HEADER: [&str; 12] = [
+    "server",
+    "connections",
+    "bytes",
+    "runs",
+    "passed_runs",
+    "min_s",
+    "median_s",
+    "max_s",
+    "median_mb_s",
+    "client_cpu_s_per_gib",
+    "server_cpu_s_per_gib",
+    "skipped",
+];
+
+/// The CSV form: one row per point; a figure that was not measured is an empty field.
+pub(crate) fn csv(points: &[Point]) -> io::Result<String> {
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    let rows = points.iter().map(|p| {
+        [
+            p.server.clone(),
+            p.connections.to_string(),
+            p.bytes.to_string(),
+            p.runs.len().to_string(),
+            p.passed_runs().to_string(),
+            f(p.min_s),
+            f(p.median_s),
+            f(p.max_s),
+            f(p.median_mb_s),
+            f(p.client_cpu_s_per_gib),
+            f(p.server_cpu_s_per_gib),
+            p.skipped.clone().unwrap_or_default(),
+        ]
+    });
+    csv_text(&HEADER, rows)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A measured point (three passing runs and a failed one) and a skipped one.
+    pub(crate) fn fixed() -> Vec<Point> {
+        let run = |t: f64, passed: bool| RunResult {
+            elapsed_s: t,
+            throughput_mb_s: 100.0 / t,
+            client_cpu_s: 0.5,
+            server_cpu_s: Some(0.25),
+            passed,
+            failed_connections: u64::from(!passed),
+        };
+        let mut a = Point {
+            server: "echo-server".into(),
+            connections: 1024,
+            bytes: 1 << 20,
+            runs: vec![
+                run(3.0, true),
+                run(1.0, true),
+                run(2.0, true),
+                run(0.1, false),
+            ],
+            ..Point::default()
+        };
+        a.summarize();
+        let b = Point {
+            server: "node".into(),
+            connections: 32768,
+            bytes: 1 << 20,
+            skipped: Some("limit, here \"20000\"\nsee docs".into()),
+            ..Point::default()
+        };
+        vec![a, b]
+    }
+
+    #[test]
+    fn summary_keeps_min_median_and_max_of_passing_runs() {
+        let p = &fixed()[0];
+        assert_eq!(p.min_s, Some(1.0));
+        assert_eq!(p.median_s, Some(2.0));
+        assert_eq!(p.max_s, Some(3.0));
+        assert_eq!(p.median_mb_s, Some(50.0));
+        // 1024 x 1 MiB = 1 GiB, so per-GiB figures equal the run's seconds.
+        assert_eq!(p.client_cpu_s_per_gib, Some(0.5));
+        assert_eq!(p.server_cpu_s_per_gib, Some(0.25));
+        assert_eq!(p.missing_reason(), None);
+    }
+
+    #[test]
+    fn server_cpu_that_was_not_measured_is_unknown_not_zero() {
+        let mut p = fixed().remove(0);
+        for (i, r) in p.runs.iter_mut().enumerate() {
+            r.server_cpu_s = if i == 0 { None } else { Some(0.0) };
+        }
+        p.summarize();
+        assert_eq!(p.server_cpu_s_per_gib, None);
+        let text = csv(&[p.clone()]).expect("csv");
+        assert!(
+            text.lines().nth(1).expect("row").ends_with("0.500000,,"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&p).expect("json");
+        assert!(json["server_cpu_s_per_gib"].is_null());
+        assert!(json["runs"][0]["server_cpu_s"].is_null());
+        // A sweep.json written before the field could be unknown still loads.
+        let old: RunResult = serde_json::from_str(
+            r#"{"elapsed_s":1,"throughput_mb_s":1,"client_cpu_s":1,"server_cpu_s":0.5,"passed":true,"failed_connections":0}"#,
+        )
+        .expect("old run");
+        assert_eq!(old.server_cpu_s, Some(0.5));
+    }
+
+    #[test]
+    fn csv_round_trips_a_reason_with_commas_quotes_and_newlines() {
+        let points = fixed();
+        let text = csv(&points).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(
+            reader.headers().expect("header").iter().collect::<Vec<_>>(),
+            HEADER
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].iter().collect::<Vec<_>>(),
+            [
+                "echo-server",
+                "1024",
+                "1048576",
+                "4",
+                "3",
+                "1.000000",
+                "2.000000",
+                "3.000000",
+                "50.000000",
+                "0.500000",
+                "0.250000",
+                ""
+            ]
+        );
+        assert_eq!(&rows[1][11], points[1].skipped.as_deref().expect("reason"));
+        assert_eq!(&rows[1][5], "");
+    }
+}
