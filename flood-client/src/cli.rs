@@ -293,6 +293,10 @@ pub struct LimitArgs {
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/limit", value_name = "DIR")]
     pub out: PathBuf,
+    /// Redraw the files (CSV, SVG, PNG) of an earlier search from its limit.json into
+    /// --out instead of searching.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

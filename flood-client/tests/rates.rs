@@ -266,7 +266,37 @@ fn limit_finds_the_message_rate_knee() {
         assert_eq!(s["failures"], 0, "{s}");
     }
     server_caught_up(&server, 4 * steps.len() as u64, verified);
+
+    // --from redraws the same files from limit.json alone.
+    let again = out_dir("limit-redrawn");
+    let redraw = flood(&[
+        "limit",
+        "--from",
+        dir.join("limit.json").to_str().expect("utf-8 path"),
+        "--out",
+        again.to_str().expect("utf-8 path"),
+    ]);
+    assert!(redraw.status.success(), "{}", stderr(&redraw));
+    for file in ["limit.csv", "limit.svg"] {
+        let (a, b) = (dir.join(file), again.join(file));
+        assert_eq!(
+            std::fs::read(&a).ok(),
+            std::fs::read(&b).ok(),
+            "{file} differs"
+        );
+    }
+    let bad = flood(&["limit", "--from", "/nonexistent/limit.json"]);
+    assert_ne!(bad.status.code(), Some(0), "{}", stderr(&bad));
+    std::fs::write(again.join("garbage.json"), "{").expect("write");
+    let garbage = flood(&[
+        "limit",
+        "--from",
+        again.join("garbage.json").to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(garbage.status.code(), Some(2), "{}", stderr(&garbage));
+    assert!(stderr(&garbage).contains("is not a limit.json"));
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&again);
 }
 
 #[test]

@@ -82,6 +82,15 @@ const LEGEND_W: f64 = 180.0;
 const LINE_H: f64 = 16.0;
 /// Most x tick labels that fit under a panel.
 const MAX_X_TICKS: usize = 17;
+/// Width of one character of an x tick label, px, and the space left between two labels.
+const TICK_CHAR_W: f64 = 6.0;
+const TICK_SPACE: f64 = 4.0;
+
+/// How far apart two x ticks must be for their labels not to touch, px.
+fn tick_gap(a: f64, b: f64) -> f64 {
+    let chars = count_label(a).len() + count_label(b).len();
+    TICK_CHAR_W * chars as f64 / 2.0 + TICK_SPACE
+}
 /// Rough width of a 12 px character, to make room for the notes.
 const CHAR_W: f64 = 6.8;
 
@@ -114,17 +123,20 @@ impl XAxis {
         };
         let step = v.len().div_ceil(MAX_X_TICKS);
         let last = v.len() - 1;
-        let ticks = v
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| (last - i) % step == 0)
-            .map(|(_, x)| *x)
-            .collect();
-        XAxis {
-            lo: a - pad,
-            hi: b + pad,
-            ticks,
+        let (lo, hi) = (a - pad, b + pad);
+        // From the largest down, a tick only where its label has room: values a bisection
+        // packs together (12800, 13600, 13700) would print over each other.
+        let mut ticks: Vec<f64> = Vec::new();
+        for (i, x) in v.iter().enumerate().rev() {
+            let room = ticks.last().is_none_or(|kept| {
+                PLOT_W * (kept.log2() - x.log2()) / (hi - lo) >= tick_gap(*kept, *x)
+            });
+            if (last - i) % step == 0 && room {
+                ticks.push(*x);
+            }
         }
+        ticks.reverse();
+        XAxis { lo, hi, ticks }
     }
 
     fn at(&self, x: f64) -> f64 {
@@ -534,6 +546,17 @@ mod tests {
                 );
             }
         }
+        // A bisection's steps close together: labels never overprint, the largest is kept.
+        let crowded = [
+            50.0, 100.0, 6400.0, 12800.0, 13600.0, 13700.0, 14400.0, 20000.0,
+        ];
+        let axis = XAxis::of(&crowded);
+        assert_eq!(axis.ticks.last(), Some(&20000.0));
+        for pair in axis.ticks.windows(2) {
+            let gap = axis.at(pair[1]) - axis.at(pair[0]);
+            assert!(gap >= tick_gap(pair[0], pair[1]), "{pair:?} {gap} px apart");
+        }
+        assert!(axis.ticks.contains(&50.0) && axis.ticks.contains(&6400.0));
         assert_eq!(count_label(100.0), "100");
         assert_eq!(count_label(16384.0), "16k");
         let y = YAxis::of([0.001, 0.1].into_iter());

@@ -185,6 +185,9 @@ impl Target {
 
 /// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
 pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
+    if let Some(from) = &args.from {
+        return redraw(from, &args.out);
+    }
     let search = match Search::from_args(args) {
         Ok(s) => s,
         Err(why) => {
@@ -688,19 +691,42 @@ fn stack(top: &str, bottom: &str) -> String {
 /// Writes limit.json, limit.csv, limit.svg and limit.png into `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let paths: Vec<PathBuf> = ["json", "csv", "svg", "png"]
-        .iter()
-        .map(|ext| dir.join(format!("limit.{ext}")))
-        .collect();
     let doc = svg(r);
+    let json = dir.join("limit.json");
     std::fs::write(
-        &paths[0],
+        &json,
         serde_json::to_string_pretty(r).map_err(io::Error::other)?,
     )?;
-    std::fs::write(&paths[1], csv(r)?)?;
-    std::fs::write(&paths[2], &doc)?;
-    chart::write_png(&doc, &paths[3])?;
-    Ok(paths)
+    let csv_path = dir.join("limit.csv");
+    std::fs::write(&csv_path, csv(r)?)?;
+    let svg_path = dir.join("limit.svg");
+    std::fs::write(&svg_path, &doc)?;
+    #[allow(unused_mut)] // Without the png feature nothing more is written.
+    let mut written = vec![json, csv_path, svg_path];
+    #[cfg(feature = "png")]
+    {
+        let png = dir.join("limit.png");
+        chart::write_png(&doc, &png)?;
+        written.push(png);
+    }
+    Ok(written)
+}
+
+/// `limit --from FILE`: redraws the files of an earlier search from its limit.json.
+fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
+    let text = std::fs::read_to_string(from)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", from.display())))?;
+    let result: LimitResult = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    for path in write_all(&result, out)? {
+        eprintln!("flood-client: wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
