@@ -88,6 +88,19 @@ def main(d):
                   f"{r['warm']['kernel_slab_bytes_per_socket']:.0f} |")
     print()
 
+    knees = [(s, load(os.path.join(d, "knees", f"{s}-churn", "limit.json")),
+              load(os.path.join(d, "knees", f"{s}-rate", "limit.json"))) for s in servers]
+    if any(c or r for _, c, r in knees):
+        print("## Knees (flood-client limit: p99 from the scheduled time <= 10 ms, no failure, "
+              ">= 95% of offered achieved)\n")
+        print("| server | new connections/s (32 KiB each) | messages/s at 2,000 connections |")
+        print("|---|---|---|")
+        knee = lambda r: "-" if not r or r.get("knee") is None else f"{r['knee']:,.0f}"
+        for s, c, r in knees:
+            if c or r:
+                print(f"| {s} | {knee(c)} | {knee(r)} |")
+        print()
+
     ip = load(os.path.join(d, "iperf3.json"))
     received = ((ip or {}).get("end") or {}).get("sum_received")
     if received:
