@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) fn rfc3339(at: SystemTime) -> String {
     let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = civil_from_days(secs / 86_400);
+    let (year, month, day) = hostkit::calendar::civil_from_days((secs / 86_400) as i64);
     let of_day = secs % 86_400;
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -17,21 +17,6 @@ pub(crate) fn rfc3339(at: SystemTime) -> String {
         of_day % 60,
         since.subsec_millis()
     )
-}
-
-/// The Gregorian (year, month, day) of a count of days since 1970-01-01: Howard Hinnant's
-/// `civil_from_days`, for days on or after the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z / 146_097;
-    let doe = z % 146_097; // day of the 400-year era
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! nothing else. It is flood-client's only way into shared code: the client imports no
 //! module of the server.
 //!
+//! - [`calendar`]: dates as day counts and back (line stamps, captions, start times).
 //! - [`units`]: human sizes, durations, counts and addresses, parsed and printed.
 //! - [`limits`]: the open-file limit, what it lets one process hold, socket buffer grants.
 //! - [`child`]: starting a child process that announces `listening on ADDR`, reading that
@@ -21,6 +22,7 @@
     dead_code
 )]
 
+pub mod calendar;
 pub mod child;
 pub mod limits;
 #[cfg(target_os = "linux")]

@@ -52,20 +52,10 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` of seconds since the epoch (days to civil date after Howard
-/// Hinnant's `civil_from_days`).
+/// `YYYY-MM-DD HH:MM UTC` of seconds since the epoch.
 fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = hostkit::calendar::civil_from_days((secs / 86_400) as i64);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         rem / 3600,
