@@ -11,29 +11,15 @@ use socket2::{Domain, Socket, Type};
 
 use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
-use test_support::{bin, process_tree, receive_buffers, wait_until, with_nofile, Spawned};
+use test_support::{
+    bin, flood_client as flood, process_tree, receive_buffers, stderr_of as stderr, stdout_json,
+    wait_until, with_nofile, Spawned,
+};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn flood(args: &[&str]) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .output()
-        .expect("run flood-client")
-}
-
 fn report_of(out: &Output) -> Outcome {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "JSON report: {e}\nstdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    stdout_json(out)
 }
 
 /// A port on 127.0.0.1 that refuses every connect (RST) for as long as the returned socket

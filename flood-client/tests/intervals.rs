@@ -2,17 +2,10 @@
 //! the `--json-stream` events, intervals that add up to the run exactly (in one process and
 //! merged from two), and reports that validate against the published JSON Schemas.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-use test_support::{bin, repo_root};
-
-fn flood(args: &[&str]) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .output()
-        .expect("run flood-client")
-}
+use test_support::{flood_client as flood, repo_root};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -47,12 +47,7 @@ fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
 }
 
 fn report_of(out: &Output) -> Outcome {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "JSON report: {e}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    test_support::stdout_json(out)
 }
 
 #[test]

@@ -8,29 +8,18 @@ use std::time::Duration;
 
 use flood_client::report::Outcome;
 use test_support::limited::{limited_server, Limited, Limits};
-use test_support::{bin, wait_until, with_nofile, Spawned};
+use test_support::{
+    bin, flood_client as flood, stderr_of as stderr, stdout_json, wait_until, with_nofile, Spawned,
+};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn flood(args: &[&str]) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .output()
-        .expect("run flood-client")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn json_of(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("JSON: {e}\nstdout: {stdout}\nstderr: {}", stderr(out)))
+    stdout_json(out)
 }
 
 fn report_of(out: &Output) -> Outcome {
-    serde_json::from_value(json_of(out)).expect("a flood report")
+    stdout_json(out)
 }
 
 fn out_dir(name: &str) -> PathBuf {

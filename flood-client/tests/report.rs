@@ -6,18 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use test_support::{bin, wait_until};
-
-fn flood(args: &[&str]) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .output()
-        .expect("run flood-client")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use test_support::{bin, flood_client as flood, stderr_of as stderr, wait_until};
 
 /// A fresh folder under target/tmp for one test's outputs (kept after the test, so the
 /// screenshot can be looked at).

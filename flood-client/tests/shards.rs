@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flood_client::report::{ErrorKind, Outcome};
 use socket2::{Domain, Socket, Type};
-use test_support::{bin, Spawned};
+use test_support::{bin, stderr_of as stderr, stdout_json, Spawned};
 
 /// Unix seconds `ahead` from now, as `--start-at` takes them.
 fn start_in(ahead: Duration) -> String {
@@ -53,12 +53,7 @@ fn shards(addr: &str, n: u64, shards: &[u64], common: &[&str]) -> Vec<Output> {
 }
 
 fn report_of(out: &Output) -> Outcome {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "JSON report: {e}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    stdout_json(out)
 }
 
 /// Writes the reports into a fresh folder and returns their paths.
@@ -83,10 +78,6 @@ fn merge(files: &[PathBuf]) -> Output {
         .arg("--json")
         .output()
         .expect("run merge")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub mod netns;
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -54,6 +54,33 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs this workspace's flood-client with `args` to its end.
+#[track_caller]
+pub fn flood_client(args: &[&str]) -> Output {
+    Command::new(bin("flood-client"))
+        .args(args)
+        .output()
+        .expect("run flood-client")
+}
+
+/// What a finished child wrote on stderr.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The JSON document on a finished child's stdout; panics showing both streams if it is not
+/// one.
+#[track_caller]
+pub fn stdout_json<T: serde::de::DeserializeOwned>(out: &Output) -> T {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout: {e}\nstdout: {stdout}\nstderr: {}",
+            stderr_of(out)
+        )
+    })
 }
 
 /// Polls `cond` until it holds or `timeout` passes, then panics naming `what`.

@@ -204,6 +204,18 @@ fn without(base: &[&str], flag: &str) -> Vec<String> {
     out
 }
 
+/// Runs every case and fails the test listing every invocation that went wrong.
+#[track_caller]
+fn all_answer(cases: Vec<Case>) {
+    let found = run_all(cases);
+    assert!(
+        found.is_empty(),
+        "{} invocation(s) went wrong:\n{}",
+        found.len(),
+        found.join("\n\n")
+    );
+}
+
 /// Runs every case on a few threads and returns what went wrong.
 fn run_all(cases: Vec<Case>) -> Vec<String> {
     let queue = Arc::new(Mutex::new(cases));
@@ -302,13 +314,7 @@ fn flood_client_answers_every_bad_value_with_an_exit_code() {
         "only {} cases: the flags were not found",
         all.len()
     );
-    let found = run_all(all);
-    assert!(
-        found.is_empty(),
-        "{} invocation(s) went wrong:\n{}",
-        found.len(),
-        found.join("\n\n")
-    );
+    all_answer(all);
     drop(refusing);
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -324,13 +330,7 @@ fn echo_server_answers_every_bad_value_with_an_exit_code() {
         "only {} cases: the flags were not found",
         all.len()
     );
-    let found = run_all(all);
-    assert!(
-        found.is_empty(),
-        "{} invocation(s) went wrong:\n{}",
-        found.len(),
-        found.join("\n\n")
-    );
+    all_answer(all);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
