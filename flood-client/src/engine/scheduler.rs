@@ -183,6 +183,17 @@ impl Scheduler {
         self.shared.stop.load(Ordering::Relaxed)
     }
 
+    /// Ctrl-C during a phase: every connection still open fails as interrupted and the
+    /// report says so. True when that happened (the phase ends).
+    fn interrupted_now(&mut self) -> bool {
+        if !self.stopped() {
+            return false;
+        }
+        self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
+        self.report.interrupted = true;
+        true
+    }
+
     fn settled(&self) -> bool {
         self.next_index == self.plan.indices.end && self.retries.is_empty() && self.connecting == 0
     }
@@ -344,9 +355,7 @@ impl Scheduler {
             self.drive(key);
         }
         while !self.conns.is_empty() {
-            if self.stopped() {
-                self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-                self.report.interrupted = true;
+            if self.interrupted_now() {
                 break;
             }
             let now = Instant::now();

@@ -182,9 +182,7 @@ impl Scheduler {
         }
         let mut lat = Latencies::default();
         loop {
-            if self.stopped() {
-                self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-                self.report.interrupted = true;
+            if self.interrupted_now() {
                 break;
             }
             let now = Instant::now();
@@ -302,9 +300,7 @@ impl Scheduler {
         let mut lat = Latencies::default();
         let mut next_sweep = start + TICK;
         loop {
-            if self.stopped() {
-                self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-                self.report.interrupted = true;
+            if self.interrupted_now() {
                 break;
             }
             let now = Instant::now();
