@@ -9,6 +9,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hostkit::units::exact_duration;
+
 use hostkit::limits::{self, FdLimit, RESERVED_FDS};
 
 use crate::cli::{Args, StatsFormat};
@@ -173,10 +175,10 @@ impl ServerConfig {
             args.extend(["--max-conns".into(), n.to_string()]);
         }
         if let Some(t) = self.loop_cfg.idle_timeout {
-            args.extend(["--idle-timeout".into(), micros(t)]);
+            args.extend(["--idle-timeout".into(), exact_duration(t)]);
         }
         if let Some(t) = self.stats_interval {
-            args.extend(["--stats-interval".into(), micros(t)]);
+            args.extend(["--stats-interval".into(), exact_duration(t)]);
         }
         args.extend([
             "--stats-format".into(),
@@ -195,15 +197,10 @@ impl ServerConfig {
             args.push("--worker".into());
         }
         if let Some(t) = self.report_every {
-            args.extend(["--report-every".into(), micros(t)]);
+            args.extend(["--report-every".into(), exact_duration(t)]);
         }
         args
     }
-}
-
-/// A duration as whole microseconds, which the duration parser reads back exactly.
-fn micros(d: Duration) -> String {
-    format!("{}us", d.as_micros())
 }
 
 #[cfg(test)]

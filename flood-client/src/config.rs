@@ -10,6 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
+use hostkit::units::exact_duration;
+
 use crate::cli::{FloodArgs, StreamArgs};
 use crate::engine::connection::Workload;
 use crate::engine::scheduler::{Arrivals, OpenLoad};
@@ -207,23 +209,23 @@ impl RunConfig {
             "--threads".into(),
             self.threads.to_string(),
             "--timeout".into(),
-            micros(self.timeout),
+            exact_duration(self.timeout),
             "--connect-retries".into(),
             self.retries.to_string(),
             "--interval".into(),
-            micros(self.interval.unwrap_or_default()),
+            exact_duration(self.interval.unwrap_or_default()),
         ];
         match (self.work.bytes == ENDLESS, self.duration) {
-            (true, Some(d)) => args.extend(["--duration".into(), micros(d)]),
+            (true, Some(d)) => args.extend(["--duration".into(), exact_duration(d)]),
             (true, None) => unreachable!("an endless workload always has a duration"),
             (false, Some(d)) if self.churn => {
                 args.extend(["--bytes".into(), self.work.bytes.to_string()]);
-                args.extend(["--churn".into(), "--duration".into(), micros(d)]);
+                args.extend(["--churn".into(), "--duration".into(), exact_duration(d)]);
             }
             (false, limit) => {
                 args.extend(["--bytes".into(), self.work.bytes.to_string()]);
                 if let Some(d) = limit {
-                    args.extend(["--run-timeout".into(), micros(d)]);
+                    args.extend(["--run-timeout".into(), exact_duration(d)]);
                 }
             }
         }
@@ -247,11 +249,6 @@ impl RunConfig {
         }
         args
     }
-}
-
-/// A duration as whole microseconds, which the duration parser reads back exactly.
-fn micros(d: Duration) -> String {
-    format!("{}us", d.as_micros())
 }
 
 #[cfg(test)]

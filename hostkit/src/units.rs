@@ -281,6 +281,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// A duration as whole microseconds (`2500001us`): the spelling [`parse_duration`] reads back
+/// exactly, which is how a parent hands a duration to its worker processes.
+pub fn exact_duration(d: Duration) -> String {
+    format!("{}us", d.as_micros())
+}
+
 /// Parses a size that must also fit in memory as a `usize` (0 allowed).
 pub fn parse_usize_size(text: &str) -> Result<usize, String> {
     let n = parse_size(text)?;
