@@ -685,10 +685,12 @@ fn stack(top: &str, bottom: &str) -> String {
     )
 }
 
-/// Writes limit.json, limit.csv, limit.svg and limit.png into `dir`; returns their paths.
+/// Writes limit.json, limit.csv, limit.svg and (with the `png` feature) limit.png into
+/// `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let paths: Vec<PathBuf> = ["json", "csv", "svg", "png"]
+    #[cfg_attr(not(feature = "png"), allow(unused_mut))]
+    let mut paths: Vec<PathBuf> = ["json", "csv", "svg"]
         .iter()
         .map(|ext| dir.join(format!("limit.{ext}")))
         .collect();
@@ -699,7 +701,12 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
     )?;
     std::fs::write(&paths[1], csv(r)?)?;
     std::fs::write(&paths[2], &doc)?;
-    chart::write_png(&doc, &paths[3])?;
+    #[cfg(feature = "png")]
+    {
+        let png = dir.join("limit.png");
+        chart::write_png(&doc, &png)?;
+        paths.push(png);
+    }
     Ok(paths)
 }
 
