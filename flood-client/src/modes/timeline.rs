@@ -143,6 +143,8 @@ struct Trace {
     title: &'static str,
     /// (seconds since the start, value), in time order.
     points: Vec<(f64, f64)>,
+    /// A count: whole ticks only.
+    whole: bool,
 }
 
 /// The panels of `run`, top to bottom; the server's only when it was sampled.
@@ -160,14 +162,17 @@ fn traces(run: &Recorded) -> Vec<Trace> {
         Trace {
             title: "Throughput, MB/s (verified, one direction)",
             points: of(|v| v.rates.throughput_mb_s),
+            whole: false,
         },
         Trace {
             title: "Chunk round trip p99, ms",
             points: of(|v| v.rates.rtt_p99_us as f64 / 1e3),
+            whole: false,
         },
         Trace {
             title: "Open connections",
             points: of(|v| v.interval.open as f64),
+            whole: true,
         },
     ];
     let sampled = |f: fn(&SystemRates) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -184,6 +189,7 @@ fn traces(run: &Recorded) -> Vec<Trace> {
         panels.push(Trace {
             title: "Server CPU, % of one core",
             points: cpu,
+            whole: false,
         });
     }
     let rss = sampled(|s| s.server_rss_bytes.map(|b| b as f64 / f64::from(1u32 << 20)));
@@ -191,6 +197,7 @@ fn traces(run: &Recorded) -> Vec<Trace> {
         panels.push(Trace {
             title: "Server RSS, MiB",
             points: rss,
+            whole: false,
         });
     }
     panels
@@ -217,7 +224,7 @@ fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
     let or = |v: Option<&String>| v.map_or("?".to_string(), String::clone);
     let host = run.host.clone().unwrap_or_default();
     let mut lines = vec![format!(
-        "{} · host {} · Linux {} · {} CPU(s) · flood-client {}",
+        "{} · host {} · kernel {} · {} CPU(s) · flood-client {}",
         rfc3339_text(zero_unix_us),
         or(host.name.as_ref()),
         or(host.kernel.as_ref()),
@@ -263,8 +270,9 @@ const PANEL_GAP: f64 = 12.0;
 const MARKED_UP_TO: usize = 120;
 
 /// A linear axis from 0: its top and tick step, both round (1, 2, 2.5 or 5 × 10^k), about
-/// five ticks; 0 to 1 when there is nothing above 0.
-fn linear(max: f64) -> (f64, f64) {
+/// five ticks; 0 to 1 when there is nothing above 0. A `whole` quantity (a count) gets whole
+/// steps: no 2.5 connections.
+fn linear(max: f64, whole: bool) -> (f64, f64) {
     let max = if max.is_finite() && max > 0.0 {
         max
     } else {
@@ -275,8 +283,10 @@ fn linear(max: f64) -> (f64, f64) {
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)
+        .filter(|s| !whole || (*s >= 1.0 && s.fract() == 0.0))
         .find(|s| *s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag);
+        .unwrap_or(10.0 * mag)
+        .max(if whole { 1.0 } else { 0.0 });
     ((max / step - 1e-9).ceil() * step, step)
 }
 
@@ -324,7 +334,7 @@ pub(crate) fn svg(run: &Recorded) -> String {
                 .last()
                 .map_or(0.0, |i| i.end_unix_us.saturating_sub(zero) as f64 / 1e6),
         );
-    let (x_top, x_step) = linear(end_s);
+    let (x_top, x_step) = linear(end_s, false);
     let left = MARGIN + PLOT_LEFT;
     let sx = |t: f64| left + PLOT_W * t / x_top;
 
@@ -334,7 +344,7 @@ pub(crate) fn svg(run: &Recorded) -> String {
         let bottom = top + PLOT_H;
         let color = style(n).color;
         let max = panel.points.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-        let (y_top, y_step) = linear(max * 1.05);
+        let (y_top, y_step) = linear(max * 1.05, panel.whole);
         let sy = |v: f64| bottom - PLOT_H * v.max(0.0) / y_top;
         let _ = writeln!(s, r#"<g class="panel">"#);
         let _ = writeln!(
@@ -451,10 +461,13 @@ mod tests {
 
     #[test]
     fn axes_are_round_and_labels_carry_the_digits_they_need() {
-        assert_eq!(linear(0.4), (0.4, 0.1));
-        assert_eq!(linear(7.3), (8.0, 2.0));
-        assert_eq!(linear(0.0), (1.0, 0.2));
-        assert_eq!(linear(1234.0), (1250.0, 250.0));
+        assert_eq!(linear(0.4, false), (0.4, 0.1));
+        assert_eq!(linear(7.3, false), (8.0, 2.0));
+        assert_eq!(linear(0.0, false), (1.0, 0.2));
+        assert_eq!(linear(1234.0, false), (1250.0, 250.0));
+        assert_eq!(linear(10.5, true), (15.0, 5.0));
+        assert_eq!(linear(2.1, true), (3.0, 1.0));
+        assert_eq!(linear(1234.0, true), (1250.0, 250.0));
         assert_eq!(tick_label(0.5, 0.25), "0.50");
         assert_eq!(tick_label(200.0, 50.0), "200");
         assert_eq!(ticks(1.0, 0.2).count(), 6);
