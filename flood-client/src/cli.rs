@@ -53,6 +53,23 @@ pub enum Sub {
     /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the
     /// bound, bisect to the knee, and write limit.json, limit.csv, limit.svg and limit.png.
     Limit(LimitArgs),
+    /// Draw a recorded run's timeline (MB/s, chunk round-trip p99 and open connections
+    /// against time; server CPU and RSS from a saturate report) as SVG or PNG, from a
+    /// --json-stream file, a --json report or a saturate --json report.
+    Plot(PlotArgs),
+}
+
+/// `flood-client plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The recorded run: a --json-stream file (JSON lines), a --json report or a saturate
+    /// --json report, made with intervals on (`-` reads standard input).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to write the chart: PNG when it ends in .png, else SVG. Default: FILE with
+    /// .svg (timeline.svg for standard input).
+    #[arg(long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
 }
 
 /// `flood-client sweep`.

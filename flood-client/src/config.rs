@@ -340,6 +340,30 @@ mod tests {
     }
 
     #[test]
+    fn the_chart_stays_with_the_process_that_prints() {
+        // `--chart` is output, not part of the run: a worker that got it would draw (or
+        // overwrite) the chart of its own share.
+        let argv = "flood-client 10.77.0.1:7 -c 40 -p 2 --interval 100ms --chart run.png";
+        let cli = Cli::try_parse_from(argv.split_whitespace()).expect("flags parse");
+        assert!(cli.flood.output.chart.is_some());
+        let cfg = RunConfig::from_flood(&cli.flood);
+        for k in 0..2 {
+            let share = cfg.share(k, 2);
+            let args = share.worker_args();
+            assert!(
+                !args
+                    .iter()
+                    .any(|a| a.contains("chart") || a.contains("run.png")),
+                "{args:?}"
+            );
+            let worker = Cli::try_parse_from(std::iter::once("flood-client".into()).chain(args))
+                .expect("a worker's flags parse");
+            assert!(worker.flood.output.chart.is_none());
+            assert_eq!(parse_back(&share), share);
+        }
+    }
+
+    #[test]
     fn a_shard_run_over_processes_carries_everything_to_its_workers() {
         let cfg = parse("10.77.0.1:7 -c 6000 --shard 1/3 --start-at 1893553445.5 -p 2 -b 512KiB");
         assert_eq!(cfg.indices, 2000..4000);

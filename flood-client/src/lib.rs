@@ -5,7 +5,7 @@
 //! fans the run out to event-loop threads and worker processes; each loop in `engine` opens
 //! its connections, sends the pattern and verifies the echo; loops return a [`report`], merged
 //! per process and across processes. `modes` holds what a user can ask for (flood, saturate,
-//! probe, sweep, merge) on top of that path. docs/ARCHITECTURE.md draws it.
+//! probe, sweep, limit, merge, plot) on top of that path. docs/ARCHITECTURE.md draws it.
 #![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
 #![forbid(unsafe_code)]
 
@@ -41,6 +41,7 @@ fn run(cli: &Cli) -> ExitCode {
         Some(Sub::Probe(args)) => modes::probe::command(args),
         Some(Sub::Sweep(args)) => modes::sweep::command(args),
         Some(Sub::Limit(args)) => modes::limit::command(args),
+        Some(Sub::Plot(args)) => modes::plot::run(args),
         None => modes::flood::command(&cli.flood),
     };
     match result {

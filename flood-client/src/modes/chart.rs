@@ -71,7 +71,8 @@ pub(crate) struct Chart {
     pub(crate) notes: Vec<String>,
 }
 
-const MARGIN: f64 = 16.0;
+/// Space around the whole chart.
+pub(crate) const MARGIN: f64 = 16.0;
 const PLOT_LEFT: f64 = 64.0;
 const PLOT_TOP: f64 = 30.0;
 const PLOT_W: f64 = 430.0;
@@ -92,7 +93,7 @@ fn tick_gap(a: f64, b: f64) -> f64 {
     TICK_CHAR_W * chars as f64 / 2.0 + TICK_SPACE
 }
 /// Rough width of a 12 px character, to make room for the notes.
-const CHAR_W: f64 = 6.8;
+pub(crate) const CHAR_W: f64 = 6.8;
 
 /// The x axis: log2 range padded so no point sits on the border, and a tick at every
 /// distinct x (thinned, last kept, when they would not fit).
@@ -210,6 +211,36 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Height of the title and `caption` lines [`head`] draws: where a chart's plots begin.
+pub(crate) fn head_height(caption: &[String]) -> f64 {
+    44.0 + LINE_H * caption.len() as f64
+}
+
+/// The start of a `width` x `height` SVG document on white: the bold `title` and, under
+/// it, one grey line per `caption` line (the sweep chart and the run timeline look alike).
+pub(crate) fn head(width: f64, height: f64, title: &str, caption: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{MARGIN}" y="26" font-size="16" font-weight="bold">{}</text>"#,
+        escape(title)
+    );
+    for (i, line) in caption.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r##"<text class="caption" x="{MARGIN}" y="{}" fill="#444">{}</text>"##,
+            46.0 + LINE_H * i as f64,
+            escape(line)
+        );
+    }
+    s
+}
+
 /// Draws the chart as an SVG document.
 pub(crate) fn svg(chart: &Chart) -> String {
     let cols = chart.panels.len().clamp(1, 2);
@@ -219,7 +250,7 @@ pub(crate) fn svg(chart: &Chart) -> String {
     } else {
         0.0
     };
-    let head_h = 44.0 + LINE_H * chart.caption.len() as f64;
+    let head_h = head_height(&chart.caption);
     let notes_h = if chart.notes.is_empty() {
         0.0
     } else {
@@ -249,25 +280,7 @@ pub(crate) fn svg(chart: &Chart) -> String {
             .collect::<Vec<f64>>(),
     );
 
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{MARGIN}" y="26" font-size="16" font-weight="bold">{}</text>"#,
-        escape(&chart.title)
-    );
-    for (i, line) in chart.caption.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r##"<text class="caption" x="{MARGIN}" y="{}" fill="#444">{}</text>"##,
-            46.0 + LINE_H * i as f64,
-            escape(line)
-        );
-    }
+    let mut s = head(width, height, &chart.title, &chart.caption);
     for (i, panel) in chart.panels.iter().enumerate() {
         let ox = MARGIN + (i % cols) as f64 * PANEL_W;
         let oy = head_h + (i / cols) as f64 * PANEL_H;

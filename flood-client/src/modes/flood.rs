@@ -13,9 +13,11 @@ use crate::cli::FloodArgs;
 use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
+use crate::modes::output::OutputArgs;
 use crate::modes::preflight::{self, Facts};
 use crate::modes::publish;
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::modes::timeline::{self, Recorded};
 use crate::modes::{shards, stop_flag, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
@@ -39,6 +41,10 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     if args.worker_range.is_some() {
         fleet::run_worker(&cfg, stop)?;
         return Ok(Err(ExitCode::SUCCESS));
+    }
+    if let Some(why) = args.output.chart_refusal() {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
     }
     if let Err(why) = shards::startable(&cfg) {
         eprintln!("flood-client: {why}");
@@ -122,5 +128,24 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
     let human = outcome.human();
     let report = FinalReport::new(outcome, Some(settings), Some(host));
     publish::finish(&args.output, args.json, &human, &report)?;
+    chart(&args.output, || Recorded::of_report(&report, &[]))?;
     Ok(verdict(report.passed))
+}
+
+/// Draws the run's timeline where `--chart` asks, after the report is out (so a chart that
+/// cannot be written loses nothing of the run); `run` gives what was recorded.
+pub(crate) fn chart(out: &OutputArgs, run: impl FnOnce() -> Recorded) -> io::Result<()> {
+    let Some(path) = &out.chart else {
+        return Ok(());
+    };
+    let run = run();
+    if let Some(why) = run.missing() {
+        eprintln!("flood-client: no chart written: {why}");
+        return Ok(());
+    }
+    timeline::write(&run, path)?;
+    if !out.quiet {
+        eprintln!("flood-client: timeline written to {}", path.display());
+    }
+    Ok(())
 }

@@ -688,7 +688,8 @@ fn stack(top: &str, bottom: &str) -> String {
     )
 }
 
-/// Writes limit.json, limit.csv, limit.svg and limit.png into `dir`; returns their paths.
+/// Writes limit.json, limit.csv, limit.svg and (with the `png` feature) limit.png into
+/// `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let doc = svg(r);

@@ -50,6 +50,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
         interval: Duration::ZERO,
         json_stream: false,
         quiet: false,
+        chart: None,
     };
     publish::finish(&out, args.json, &human, &report)?;
     Ok(verdict(report.passed))

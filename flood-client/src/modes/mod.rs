@@ -1,7 +1,8 @@
 //! What flood-client can be asked to do, one module each: a flood ([`flood`]), a saturation
 //! run ([`saturate`], sampling the system with [`sample`]), the client-delay [`probe`], a
 //! [`sweep`] over counts and payloads with its [`chart`] (styled by [`palette`]), the
-//! step-up to the knee ([`limit`]), and [`merge`] of reports. They share
+//! step-up to the knee ([`limit`]), [`merge`] of reports, and a run's [`timeline`] (drawn by
+//! `--chart` at the end of a run, or by [`plot`] from a recorded one). They share
 //! the check that a run fits this box ([`preflight`]) and the server they start ([`spawn`]).
 //! A new mode is a module here and a subcommand in `cli.rs`.
 
@@ -11,6 +12,7 @@ pub(crate) mod limit;
 pub(crate) mod merge;
 pub(crate) mod output;
 pub(crate) mod palette;
+pub(crate) mod plot;
 pub(crate) mod preflight;
 pub(crate) mod probe;
 pub(crate) mod publish;
@@ -19,6 +21,7 @@ pub(crate) mod saturate;
 pub(crate) mod shards;
 pub(crate) mod spawn;
 pub(crate) mod sweep;
+pub(crate) mod timeline;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -2,11 +2,14 @@
 //! interval lines on stdout, the live bar, warnings and errors on stderr; with `--json` or
 //! `--json-stream`, stdout carries only JSON and the human report goes to stderr.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
 use hostkit::units::parse_duration;
+
+use crate::modes::timeline::Format;
 
 /// The flags that choose what a flood shows while it runs.
 #[derive(Debug, Clone, Args)]
@@ -24,6 +27,12 @@ pub struct OutputArgs {
     /// No live bar and no interval lines (the report is still printed).
     #[arg(short, long)]
     pub quiet: bool,
+    /// At the end, draw the run's timeline (MB/s, chunk round-trip p99, open connections
+    /// and, for saturate, server CPU and RSS, against time) to FILE: PNG when it ends in
+    /// .png, else SVG. Needs intervals (not --interval 0). Drawn by the process that prints
+    /// the report, never by its workers.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 /// What the process that shows the run prints of its intervals.
@@ -45,6 +54,20 @@ impl OutputArgs {
             (false, true) => Show::Nothing,
             (false, false) => Show::Lines,
         }
+    }
+
+    /// Why `--chart` cannot be honoured, with the fix (checked before the run, so no run is
+    /// made whose chart would be refused at its end); `None` when it can or is not asked.
+    pub(crate) fn chart_refusal(&self) -> Option<String> {
+        let path = self.chart.as_deref()?;
+        if self.interval().is_none() {
+            return Some(
+                "--chart draws the run's intervals and --interval 0 records none; give an \
+                 interval (e.g. --interval 1s) or drop --chart"
+                    .into(),
+            );
+        }
+        Format::refusal(path).map(|why| format!("--chart {why}"))
     }
 
     /// The interval length, `None` when off.
@@ -82,6 +105,7 @@ mod tests {
             interval: Duration::from_secs(1),
             json_stream,
             quiet,
+            chart: None,
         };
         assert_eq!(out(false, false).show(false), Show::Lines);
         assert_eq!(out(false, false).show(true), Show::Nothing);

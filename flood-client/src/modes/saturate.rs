@@ -14,10 +14,11 @@ use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
 use crate::fleet;
-use crate::modes::flood::prepare;
+use crate::modes::flood::{chart, prepare};
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
 use crate::modes::sample::{add_throughput, Sampler, SystemRates};
+use crate::modes::timeline::Recorded;
 use crate::modes::verdict;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
@@ -55,6 +56,9 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         &report.human(),
         &report,
     )?;
+    chart(&flood_args.output, || {
+        Recorded::of_report(&report.flood, &report.samples)
+    })?;
     Ok(verdict(report.flood.passed))
 }
 

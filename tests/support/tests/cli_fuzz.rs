@@ -274,11 +274,13 @@ fn flood_client_answers_every_bad_value_with_an_exit_code() {
             "probe" => "probe",
             "sweep" => "sweep",
             "limit" => "limit",
+            "plot" => "plot",
             "help" => continue, // clap's own: takes subcommand names, not values.
             other => panic!("a subcommand the fuzz does not know: {other}; add its base here"),
         };
         let base: Vec<&str> = match name {
             "merge" => vec!["/nonexistent/report.json"],
+            "plot" => vec!["/nonexistent/run.jsonl"],
             "saturate" => [&flood[..], &["--duration", "300ms"]].concat(),
             "probe" => vec![&target, "--count", "1", "--timeout", "1s"],
             "limit" => vec![

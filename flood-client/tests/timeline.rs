@@ -1,0 +1,218 @@
+//! Issue 16, a run's timeline: `--chart` at the end of a real run and `flood-client plot` of
+//! its `--json-stream` draw the same panels, a point per interval; a saturate report adds
+//! the server's CPU and RSS; `.png` is a real PNG; input without intervals is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use test_support::bin;
+
+fn flood_client(args: &[&str], dir: &Path) -> Output {
+    Command::new(bin("flood-client"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run flood-client")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh folder under target/tmp for one test's files (kept, so the charts can be seen).
+fn out_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("out dir");
+    dir
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The panel headings of a timeline, top to bottom.
+fn panel_titles(doc: &str) -> Vec<String> {
+    doc.split(r#"class="panel-title""#)
+        .skip(1)
+        .map(|rest| {
+            let from = rest.find('>').expect("heading text") + 1;
+            let to = rest.find("</text>").expect("heading end");
+            rest[from..to].to_string()
+        })
+        .collect()
+}
+
+/// Points of each panel's line, top to bottom.
+fn points_per_panel(doc: &str) -> Vec<usize> {
+    doc.split(r#"<polyline class="trace" points=""#)
+        .skip(1)
+        .map(|rest| {
+            let pts = &rest[..rest.find('"').expect("points end")];
+            pts.split_whitespace().count()
+        })
+        .collect()
+}
+
+const FLOOD_PANELS: [&str; 3] = [
+    "Throughput, MB/s (verified, one direction)",
+    "Chunk round trip p99, ms",
+    "Open connections",
+];
+
+#[test]
+fn chart_of_a_run_and_plot_of_its_stream_draw_the_same_timeline() {
+    let dir = out_dir("timeline-run");
+    let out = flood_client(
+        &[
+            "--spawn-server",
+            "-c",
+            "20",
+            "-b",
+            "4MiB",
+            "--interval",
+            "100ms",
+            "--chart",
+            "run.svg",
+            "--json-stream",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stream = text(&out.stdout);
+    std::fs::write(dir.join("run.jsonl"), &stream).expect("stream file");
+    let intervals = stream
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .filter(|e| e["event"] == "interval")
+        .count();
+    assert!(intervals >= 1, "{stream}");
+
+    let chart = read(&dir.join("run.svg"));
+    assert_eq!(panel_titles(&chart), FLOOD_PANELS, "{chart}");
+    assert_eq!(points_per_panel(&chart), [intervals; 3], "{chart}");
+    assert!(chart.contains("seconds since the run started"));
+    assert!(chart.contains("Run timeline: 20 connection(s) x 4.0 MiB"));
+    assert!(chart.contains("flood-client 0.") && chart.contains("a point per 100 ms"));
+
+    let plotted = flood_client(&["plot", "run.jsonl", "--out", "plot.svg"], &dir);
+    assert!(plotted.status.success(), "{}", text(&plotted.stderr));
+    assert_eq!(
+        read(&dir.join("plot.svg")),
+        chart,
+        "plot and --chart differ"
+    );
+
+    // Standard input, and the default name beside the input.
+    let piped = Command::new(bin("flood-client"))
+        .args(["plot", "-", "--out", "stdin.svg"])
+        .current_dir(&dir)
+        .stdin(std::fs::File::open(dir.join("run.jsonl")).expect("stream file"))
+        .output()
+        .expect("plot from stdin");
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert_eq!(read(&dir.join("stdin.svg")), chart);
+    std::fs::rename(dir.join("run.jsonl"), dir.join("again.jsonl")).expect("rename");
+    let default = flood_client(&["plot", "again.jsonl"], &dir);
+    assert!(default.status.success(), "{}", text(&default.stderr));
+    assert_eq!(read(&dir.join("again.svg")), chart);
+}
+
+#[test]
+fn plot_of_a_saturate_report_adds_server_cpu_and_rss_and_writes_a_png() {
+    let dir = out_dir("timeline-saturate");
+    let out = flood_client(
+        &[
+            "saturate",
+            "--spawn-server",
+            "-c",
+            "10",
+            "--duration",
+            "2s",
+            "--interval",
+            "200ms",
+            "--json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("saturate.json"), &out.stdout).expect("report file");
+    let plotted = flood_client(&["plot", "saturate.json"], &dir);
+    assert!(plotted.status.success(), "{}", text(&plotted.stderr));
+    let doc = read(&dir.join("saturate.svg"));
+    let mut panels = FLOOD_PANELS.map(String::from).to_vec();
+    panels.extend(["Server CPU, % of one core".into(), "Server RSS, MiB".into()]);
+    assert_eq!(panel_titles(&doc), panels, "{doc}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let intervals = report["flood"]["intervals"].as_array().map_or(0, Vec::len);
+    let samples = report["samples"].as_array().map_or(0, Vec::len);
+    assert!(intervals >= 5 && samples >= 1, "{report}");
+    assert_eq!(
+        points_per_panel(&doc),
+        [intervals, intervals, intervals, samples, samples]
+    );
+
+    let png = flood_client(&["plot", "saturate.json", "--out", "saturate.png"], &dir);
+    assert!(png.status.success(), "{}", text(&png.stderr));
+    let bytes = std::fs::read(dir.join("saturate.png")).expect("png");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert!(bytes.len() > 10_000, "a PNG of {} bytes", bytes.len());
+}
+
+#[test]
+fn input_without_intervals_is_refused_with_the_fix() {
+    let dir = out_dir("timeline-refused");
+    // A run recorded without intervals.
+    let out = flood_client(
+        &[
+            "--spawn-server",
+            "-c",
+            "2",
+            "-b",
+            "64KiB",
+            "--interval",
+            "0",
+            "--json",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("off.json"), &out.stdout).expect("report file");
+    let plotted = flood_client(&["plot", "off.json"], &dir);
+    assert_eq!(plotted.status.code(), Some(2), "{}", text(&plotted.stderr));
+    let why = text(&plotted.stderr);
+    assert!(
+        why.contains("off.json") && why.contains("no intervals") && why.contains("--interval 1s"),
+        "{why}"
+    );
+    assert!(!dir.join("off.svg").exists());
+
+    std::fs::write(dir.join("notes.txt"), "not a report\n").expect("file");
+    let plotted = flood_client(&["plot", "notes.txt"], &dir);
+    assert_eq!(plotted.status.code(), Some(2));
+    assert!(text(&plotted.stderr).contains("not JSON"));
+
+    // --chart with --interval 0 is refused before anything runs.
+    let out = flood_client(
+        &[
+            "--spawn-server",
+            "-c",
+            "2",
+            "--interval",
+            "0",
+            "--chart",
+            "x.svg",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--interval 1s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty() && !dir.join("x.svg").exists());
+}
