@@ -110,9 +110,12 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     }
     let source = Source::Local(stats.clone());
     metrics::serve(cfg, source.clone())?;
+    // The reporter's first sample reads /proc: before the address is announced, so a server
+    // that says it listens is quiet (tests count its descriptors from then on).
+    let mut reporter = Reporter::new(cfg, source);
     announce_address(addr)?;
 
-    let failure = wait_for_stop(&rx, &mut Reporter::new(cfg, source));
+    let failure = wait_for_stop(&rx, &mut reporter);
     stop.store(true, Ordering::Relaxed);
     for waker in &wakers {
         waker.wake()?;

@@ -63,10 +63,13 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
         let _ = stop_all(&mut workers);
         return Err(e);
     }
+    // The reporter's first sample reads /proc: before the address is announced (see
+    // server.rs).
+    let mut reporter = Reporter::new(cfg, source);
     announce_address(addr)?;
 
     // Wait for a signal or a worker dying first, reporting meanwhile.
-    let failure = match Reporter::new(cfg, source).wait(&rx) {
+    let failure = match reporter.wait(&rx) {
         Some(Event::Ended(index, _)) => Some(io::Error::other(format!(
             "worker {index} exited unexpectedly; stopping the others"
         ))),
