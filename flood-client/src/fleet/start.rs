@@ -7,10 +7,13 @@
 //!
 //! Instants are whole microseconds since the Unix epoch, the unit of the report's clocks.
 
-use hostkit::calendar::{civil_from_days, days_from_civil};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use hostkit::calendar::{civil_from_days, days_from_civil};
+
+use crate::engine::intervals::unix_us;
 
 /// Longest sleep while waiting for the start (how soon a Ctrl-C is noticed).
 const TICK: Duration = Duration::from_millis(50);
@@ -18,9 +21,7 @@ const DAY_S: i64 = 86_400;
 
 /// The wall clock now, µs since the Unix epoch.
 pub(crate) fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+    unix_us(SystemTime::now())
 }
 
 /// True once the wall clock has reached `at` (never for a run without a start time).

@@ -27,7 +27,7 @@ use crate::fleet;
 use crate::modes::chart::{self, Chart, Line, Mark, Panel};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{csv_text, stop_flag, USAGE};
+use crate::modes::{csv_text, read_input, stop_flag, USAGE};
 use crate::report::{Outcome, Pacing, ENDLESS};
 
 /// A step holds only if it achieved at least this fraction of what it offered.
@@ -715,8 +715,7 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
 
 /// `limit --from FILE`: redraws the files of an earlier search from its limit.json.
 fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
-    let text = std::fs::read_to_string(from)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", from.display())))?;
+    let text = read_input(from)?;
     let result: LimitResult = match serde_json::from_str(&text) {
         Ok(r) => r,
         Err(e) => {

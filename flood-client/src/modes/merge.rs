@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::cli::MergeArgs;
 use crate::modes::output::OutputArgs;
-use crate::modes::{publish, shards, verdict, USAGE};
+use crate::modes::{publish, read_input, shards, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
 
@@ -18,12 +18,7 @@ use crate::report::{Outcome, Report};
 pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
     let mut merged = Report::default();
     for path in &args.files {
-        let text = if path.as_os_str() == "-" {
-            io::read_to_string(io::stdin())?
-        } else {
-            std::fs::read_to_string(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
-        };
+        let text = read_input(path)?;
         let report = match report_in(&text) {
             Ok(r) => r,
             Err(e) => {

@@ -90,6 +90,16 @@ where
     String::from_utf8(bytes).map_err(io::Error::other)
 }
 
+/// The text of an input file named on the command line (`-`: standard input); an error
+/// names the file.
+pub(crate) fn read_input(path: &std::path::Path) -> io::Result<String> {
+    if path.as_os_str() == "-" {
+        return io::read_to_string(io::stdin());
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
 /// Exit code 0 for a run that passed, 1 for one that did not.
 pub(crate) fn verdict(passed: bool) -> ExitCode {
     if passed {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::modes::chart::{count_label, escape};
+use crate::modes::read_input;
 use crate::modes::sweep::output::{size_label, SweepFile};
 use crate::modes::sweep::point::Point;
 
@@ -28,8 +29,7 @@ impl Extras {
     /// Reads every file up front (before a sweep spends its time); the error names the
     /// file and what is wrong with it.
     pub(crate) fn load(saturate: &[PathBuf], attach: &[PathBuf]) -> Result<Extras, String> {
-        let read =
-            |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let read = |p: &Path| read_input(p).map_err(|e| e.to_string());
         let name = |p: &Path| {
             p.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use hostkit::units::human_bytes;
 
 use crate::modes::chart::{count_label, Chart, Line, Mark, Missing, Panel};
+use crate::modes::read_input;
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::point::{self, Point};
 
@@ -24,7 +25,7 @@ pub(crate) struct SweepFile {
 /// Reads a sweep.json: this form, or the bare list of points older versions wrote. The
 /// error says what is wrong with the file.
 pub(crate) fn load(path: &Path) -> Result<SweepFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = read_input(path).map_err(|e| e.to_string())?;
     let not = |e: serde_json::Error| format!("{} is not a sweep.json: {e}", path.display());
     let value: serde_json::Value = serde_json::from_str(&text).map_err(not)?;
     if value.is_array() {
