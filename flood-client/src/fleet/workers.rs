@@ -124,6 +124,8 @@ pub(crate) fn run_parent(
         })?;
         merged.merge(&report).map_err(io::Error::other)?;
     }
+    // The workers sent their intervals as they closed and kept none: the series is ours.
+    merged.intervals = series.kept;
     Ok(merged)
 }
 
