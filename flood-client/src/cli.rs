@@ -391,6 +391,13 @@ pub struct FloodArgs {
     /// Chunk, window, threads and timeout.
     #[command(flatten)]
     pub stream: StreamArgs,
+    /// At most this many connections stream at once (the whole run's count, shared out in
+    /// proportion to each process's connections): the rest stay open and idle until one
+    /// finishes. Keeps the bytes in flight under the kernel's TCP memory ceiling
+    /// (net.ipv4.tcp_mem) when a million connections would otherwise all send at once; the
+    /// report gives the peak streaming beside the peak open.
+    #[arg(long, value_parser = parse_connections, conflicts_with_all = ["duration", "rate", "churn"], allow_hyphen_values = true, value_name = "N")]
+    pub streaming: Option<u64>,
     /// Client processes (to pass the per-process descriptor limit).
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,

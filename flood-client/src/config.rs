@@ -59,6 +59,8 @@ pub(crate) struct RunConfig {
     pub(crate) arrivals: Arrivals,
     /// Churn: connections arrive at `connect_rate` for `duration`, each lives once.
     pub(crate) churn: bool,
+    /// Most connections of this process streaming at once (`--streaming`); `None`: all.
+    pub(crate) streaming: Option<u64>,
     /// When the gate opens, µs since the Unix epoch (`--start-at`; `None`: once connected).
     pub(crate) start_at: Option<u64>,
     /// The run this process is a shard of (`--shard`); `None` for a whole run.
@@ -86,6 +88,7 @@ impl RunConfig {
             rate: args.rate,
             arrivals: args.arrivals,
             churn: args.churn,
+            streaming: args.streaming,
             start_at: args.start_at,
             ..RunConfig::streaming(
                 &args.stream,
@@ -149,6 +152,7 @@ impl RunConfig {
             rate: None,
             arrivals: Arrivals::Even,
             churn: false,
+            streaming: None,
             start_at: None,
             shard: None,
         }
@@ -163,6 +167,7 @@ impl RunConfig {
         RunConfig {
             connect_rate: self.connect_rate.map(|r| r / processes as f64),
             rate: self.rate.map(|r| self.rate_of(&indices, r)),
+            streaming: self.streaming.map(|n| self.streaming_of(&indices, n)),
             indices,
             show_progress: false,
             show: Show::Nothing,
@@ -174,6 +179,14 @@ impl RunConfig {
     fn rate_of(&self, part: &Range<u64>, rate: f64) -> f64 {
         let total = (self.indices.end - self.indices.start).max(1);
         rate * (part.end - part.start) as f64 / total as f64
+    }
+
+    /// The part of a `--streaming` cap of `n` that belongs to the connections `part` of this
+    /// run's indices, rounded up: every part with a connection may stream at least one.
+    pub(crate) fn streaming_of(&self, part: &Range<u64>, n: u64) -> u64 {
+        let total = (self.indices.end - self.indices.start).max(1);
+        let share = (u128::from(n) * u128::from(part.end - part.start)).div_ceil(u128::from(total));
+        (share as u64).max(1)
     }
 
     /// The scheduled load of one of `loops` event loops that owns the connections `part`
@@ -235,6 +248,9 @@ impl RunConfig {
         if let Some(rate) = self.rate {
             args.extend(["--rate".into(), rate.to_string()]);
         }
+        if let Some(n) = self.streaming {
+            args.extend(["--streaming".into(), n.to_string()]);
+        }
         args.extend(["--arrivals".into(), self.arrivals.name().into()]);
         if !self.sources.is_empty() {
             let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
@@ -292,6 +308,7 @@ mod tests {
             rate: None,
             arrivals: Arrivals::Poisson,
             churn: false,
+            streaming: Some(77),
             start_at: Some(1_893_553_445_250_001),
             shard: None,
         };
@@ -314,13 +331,18 @@ mod tests {
         let cases = [
             unusual(98_765, None),
             unusual(98_765, Some(Duration::from_millis(1_500))),
-            unusual(ENDLESS, Some(Duration::from_micros(3_000_007))),
+            RunConfig {
+                streaming: None, // --streaming caps a fixed workload only.
+                ..unusual(ENDLESS, Some(Duration::from_micros(3_000_007)))
+            },
             RunConfig {
                 rate: Some(2_500.25),
+                streaming: None,
                 ..unusual(ENDLESS, Some(Duration::from_micros(3_000_007)))
             },
             RunConfig {
                 churn: true,
+                streaming: None,
                 ..unusual(98_765, Some(Duration::from_millis(1_500)))
             },
         ];
@@ -361,6 +383,22 @@ mod tests {
             assert!(worker.flood.output.chart.is_none());
             assert_eq!(parse_back(&share), share);
         }
+    }
+
+    #[test]
+    fn the_streaming_cap_is_shared_out_and_never_starves_a_part() {
+        let cfg = parse("10.77.0.1:7 -c 1000000 -p 52 --streaming 32Ki");
+        let shares: Vec<RunConfig> = (0..52).map(|k| cfg.share(k, 52)).collect();
+        let caps: Vec<u64> = shares.iter().filter_map(|s| s.streaming).collect();
+        assert_eq!(caps.len(), 52);
+        let sum: u64 = caps.iter().sum();
+        assert!((32_768..32_768 + 52).contains(&sum), "{sum}");
+        assert!(caps.iter().all(|&c| (630..=631).contains(&c)), "{caps:?}");
+        for share in &shares[..2] {
+            assert_eq!(parse_back(share), *share);
+        }
+        let tiny = parse("10.77.0.1:7 -c 1000 -p 4 --streaming 1");
+        assert!((0..4).all(|k| tiny.share(k, 4).streaming == Some(1)));
     }
 
     #[test]

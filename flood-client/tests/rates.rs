@@ -71,6 +71,76 @@ fn a_rate_run_offers_what_it_says_and_verifies_every_message() {
 }
 
 #[test]
+fn a_connection_idle_by_schedule_is_not_a_timeout() {
+    // 50 connections share 10 messages/s: each is due once every 5 s, far longer than the
+    // 1 s --timeout, and most sit idle from the start until their first turn.
+    let out = flood(&[
+        "--spawn-server",
+        "--rate",
+        "10",
+        "--duration",
+        "3s",
+        "-c",
+        "50",
+        "--timeout",
+        "1s",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report_of(&out);
+    assert_eq!(r.report.connections_failed, 0, "{:?}", r.report.errors);
+    assert_eq!(r.report.chunks_verified, 30, "10/s for 3 s");
+}
+
+#[test]
+fn the_streaming_cap_holds_as_the_server_sees_it() {
+    let server = limited_server(Limits::default());
+    let addr = server.addr.to_string();
+    let capped = flood(&[
+        &addr,
+        "-c",
+        "300",
+        "-p",
+        "2",
+        "-b",
+        "96KiB",
+        "--streaming",
+        "8",
+        "--json",
+    ]);
+    assert!(capped.status.success(), "{}", stderr(&capped));
+    let r = report_of(&capped);
+    assert_eq!(r.report.connections_ok, 300);
+    assert_eq!(
+        r.report.peak_concurrent, 300,
+        "all open at once, capped or not"
+    );
+    assert!(r.report.peak_streaming <= 8, "{}", r.report.peak_streaming);
+    server_caught_up(&server, 300, 300 * 96 * 1024);
+    let peak = server.peak_streaming();
+    assert!(
+        (1..=8).contains(&peak),
+        "the server saw {peak} streaming at once"
+    );
+    assert!(stderr(&capped).contains("at most 8 streaming at once"));
+
+    // Without the cap the same run streams far more at once: the check above can fail.
+    let free = limited_server(Limits::default());
+    let out = flood(&[
+        &free.addr.to_string(),
+        "-c",
+        "300",
+        "-p",
+        "2",
+        "-b",
+        "96KiB",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    server_caught_up(&free, 300, 300 * 96 * 1024);
+    assert!(free.peak_streaming() > 8, "{}", free.peak_streaming());
+}
+
+#[test]
 fn rate_over_processes_and_churn_match_the_servers_counts() {
     let server = limited_server(Limits::default());
     let addr = server.addr.to_string();

@@ -132,6 +132,20 @@ impl Connection {
         }
     }
 
+    /// Whether `timeout` passed without progress: for a connect (its retries included)
+    /// since its first attempt, for a stream since its last byte moved. A connection the
+    /// open model's schedule has given nothing to do (all it was allowed is verified) is
+    /// idle, not stuck, and so is one waiting at the gate or for its turn to stream.
+    pub(crate) fn stuck(&self, now: Instant, timeout: std::time::Duration) -> bool {
+        match self.state {
+            State::Connecting => now.duration_since(self.first_attempt) >= timeout,
+            State::Ready => false,
+            State::Streaming | State::Draining => {
+                self.verified < self.allowed && now.duration_since(self.last_progress) >= timeout
+            }
+        }
+    }
+
     /// Bytes echoed and verified so far.
     pub(crate) fn verified(&self) -> u64 {
         self.verified

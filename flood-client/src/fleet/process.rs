@@ -64,6 +64,9 @@ pub(crate) fn run_process(
             duration: cfg.duration,
             series: (i as usize, cfg.interval),
             open: cfg.open_load(&(from..to), loops),
+            streaming: cfg
+                .streaming
+                .map(|n| cfg.streaming_of(&(from..to), n) as usize),
             start_at: cfg.start_at,
         };
         let shared = shared.clone();

@@ -168,6 +168,10 @@ pub struct Report {
     pub connections_failed: u64,
     /// Most connections established at once (sum over processes, all held at the barrier).
     pub peak_concurrent: u64,
+    /// Most connections streaming at once (sum over loops and processes): below
+    /// `peak_concurrent` when `--streaming` held the others open and idle.
+    #[serde(default)]
+    pub peak_streaming: u64,
     /// Bytes each connection sends and must get back.
     pub bytes_per_connection: u64,
     /// Write size.
@@ -290,6 +294,7 @@ impl Report {
         self.connections_ok += other.connections_ok;
         self.connections_failed += other.connections_failed;
         self.peak_concurrent += other.peak_concurrent;
+        self.peak_streaming += other.peak_streaming;
         self.bytes_verified += other.bytes_verified;
         self.chunks_verified += other.chunks_verified;
         self.mismatches += other.mismatches;

@@ -124,9 +124,13 @@ impl Outcome {
             r.target,
             r.processes
         );
+        let streaming = match r.peak_streaming {
+            n if n > 0 && n < r.peak_concurrent => format!(" (at most {n} streaming at once)"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "  connections  ok {}  failed {}  peak concurrent {}  connect retries {}",
+            "  connections  ok {}  failed {}  peak concurrent {}{streaming}  connect retries {}",
             r.connections_ok, r.connections_failed, r.peak_concurrent, r.connect_retries
         );
         let _ = writeln!(

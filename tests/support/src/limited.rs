@@ -29,6 +29,10 @@ pub struct Counts {
     pub accepted: AtomicU64,
     /// Bytes echoed (written back).
     pub echoed: AtomicU64,
+    /// Connections between their first byte and their EOF now.
+    pub streaming: AtomicU64,
+    /// The most connections streaming at once (first byte seen, EOF not yet).
+    pub peak_streaming: AtomicU64,
 }
 
 /// A running limited server.
@@ -49,6 +53,11 @@ impl Limited {
     /// Bytes echoed so far.
     pub fn echoed(&self) -> u64 {
         self.counts.echoed.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were streaming at once, as the server saw them.
+    pub fn peak_streaming(&self) -> u64 {
+        self.counts.peak_streaming.load(Ordering::SeqCst)
     }
 }
 
@@ -105,11 +114,19 @@ fn sleep_until(at: Instant) {
 
 fn echo(mut s: TcpStream, shared: &Shared) {
     let mut buf = [0u8; 16 * 1024];
+    let mut started = false;
     loop {
         let n = match s.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if !std::mem::replace(&mut started, true) {
+            let now = shared.counts.streaming.fetch_add(1, Ordering::SeqCst) + 1;
+            shared
+                .counts
+                .peak_streaming
+                .fetch_max(now, Ordering::SeqCst);
+        }
         let first = *shared.first_byte.get_or_init(Instant::now);
         if let Some(rate) = shared.limits.bytes_per_s {
             let done = {
@@ -126,9 +143,12 @@ fn echo(mut s: TcpStream, shared: &Shared) {
             }
         }
         if s.write_all(&buf[..n]).is_err() {
-            return;
+            break;
         }
         shared.counts.echoed.fetch_add(n as u64, Ordering::SeqCst);
+    }
+    if started {
+        shared.counts.streaming.fetch_sub(1, Ordering::SeqCst);
     }
     let _ = s.shutdown(std::net::Shutdown::Write);
 }

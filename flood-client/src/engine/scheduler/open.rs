@@ -158,6 +158,7 @@ impl Scheduler {
         let chunk = self.plan.work.chunk;
         self.report.go_unix_us = unix_us(SystemTime::now());
         self.report.pacing = Pacing::Messages;
+        self.report.peak_streaming = self.open; // Any of them may be sending.
         self.report.scheduled_us = length.as_micros() as u64;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         let n = keys.len() as f64;
@@ -346,6 +347,7 @@ impl Scheduler {
                 }
                 self.drive(key);
                 self.report.peak_concurrent = self.report.peak_concurrent.max(self.open);
+                self.report.peak_streaming = self.report.peak_concurrent;
                 if self.conns.get(key).is_none_or(|c| c.index != slot) {
                     let ok = self.report.connections_ok > ok_before;
                     let i = (slot - slots.start) as usize;
