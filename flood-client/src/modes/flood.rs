@@ -21,6 +21,7 @@ use crate::modes::timeline::{self, Recorded};
 use crate::modes::{shards, stop_flag, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
+use crate::report::ENDLESS;
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
 #[derive(Debug)]
@@ -70,6 +71,13 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
         .and_then(|asked| preflight::receive_buffer_note(cfg.target, asked))
     {
         eprintln!("flood-client: warning: {note}");
+    }
+    if cfg.work.bytes != ENDLESS && cfg.rate.is_none() && !cfg.churn {
+        let streaming = cfg.streaming.unwrap_or(connections).min(connections);
+        let in_flight = (cfg.work.window * cfg.work.chunk).min(cfg.work.bytes);
+        if let Some(note) = preflight::tcp_memory_note(streaming, in_flight, &facts) {
+            eprintln!("flood-client: warning: {note}");
+        }
     }
     let command = match (&args.server_cmd, args.spawn_server) {
         (Some(c), _) => Some(c.clone()),

@@ -5,11 +5,17 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hostkit::limits::{capacity_problem, receive_buffer_shortfall, FdLimit};
+use hostkit::units::human_bytes;
 use socket2::{Domain, SockRef, Socket, Type};
 
 /// Fraction of the ephemeral port range planned for, leaving room for other sockets and
 /// TIME_WAIT leftovers of earlier runs.
 const PORT_HEADROOM: f64 = 0.9;
+/// The page size `net.ipv4.tcp_mem` counts in (4 KiB on every Linux this runs on).
+const PAGE: u64 = 4096;
+/// Descriptors kept free for everything else on the box when checking `fs.file-max`.
+const FILES_HEADROOM: u64 = 10_000;
+
 /// Connections per source address beyond which a loopback target gets more source
 /// addresses: the kernel's search for a free port slows as the range fills (measured: 32,768
 /// connections took 5.7 s to connect over 2 addresses, 0.74 s over 8).
@@ -30,6 +36,10 @@ pub(crate) struct Facts {
     pub(crate) fd_limit: FdLimit,
     /// `net.ipv4.ip_local_port_range` (low, high), if readable.
     pub(crate) port_range: Option<(u64, u64)>,
+    /// Open files of the whole system: (allocated now, `fs.file-max`), if readable.
+    pub(crate) files: Option<(u64, u64)>,
+    /// `net.ipv4.tcp_mem`'s ceiling in bytes (its third value, in pages), if readable.
+    pub(crate) tcp_mem_max: Option<u64>,
 }
 
 impl Facts {
@@ -41,9 +51,28 @@ impl Facts {
                 let mut it = s.split_whitespace().map(|v| v.parse::<u64>().ok());
                 Some((it.next()??, it.next()??))
             });
+        let numbers = |path: &str| -> Vec<u64> {
+            std::fs::read_to_string(path)
+                .map(|s| {
+                    s.split_whitespace()
+                        .filter_map(|v| v.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let files = match numbers("/proc/sys/fs/file-nr")[..] {
+            [allocated, _, max] => Some((allocated, max)),
+            _ => None,
+        };
+        let tcp_mem_max = match numbers("/proc/sys/net/ipv4/tcp_mem")[..] {
+            [_, _, max] => Some(max.saturating_mul(PAGE)),
+            _ => None,
+        };
         Facts {
             fd_limit,
             port_range,
+            files,
+            tcp_mem_max,
         }
     }
 
@@ -65,6 +94,9 @@ pub(crate) fn check(
     facts: &Facts,
 ) -> Result<(Vec<IpAddr>, Option<String>), String> {
     if let Some(problem) = capacity_problem(connections, processes, facts.fd_limit) {
+        return Err(problem);
+    }
+    if let Some(problem) = system_files_problem(connections, target, facts) {
         return Err(problem);
     }
     if let Some(ip) = sources.iter().find(|ip| ip.is_ipv4() != target.is_ipv4()) {
@@ -116,6 +148,47 @@ pub(crate) fn check(
     ))
 }
 
+/// The system-wide open-file ceiling (`fs.file-max`), which no per-process limit passes: a
+/// loopback run holds both ends of every connection on this box.
+fn system_files_problem(connections: u64, target: SocketAddr, facts: &Facts) -> Option<String> {
+    let (allocated, max) = facts.files?;
+    let ends = if target.ip().is_loopback() { 2 } else { 1 };
+    let need = connections * ends;
+    let free = max.saturating_sub(allocated).saturating_sub(FILES_HEADROOM);
+    if need <= free {
+        return None;
+    }
+    let wanted = allocated + need + FILES_HEADROOM;
+    Some(format!(
+        "{connections} connections need {need} open files on this box ({ends} per connection \
+         to {target}), but fs.file-max {max} leaves {free} free ({allocated} in use, \
+         {FILES_HEADROOM} kept back). Fix: raise it on the host with scripts/tune-kernel.sh \
+         apply --profile million --only global (4,400,000), or sysctl -w fs.file-max={wanted}."
+    ))
+}
+
+/// A warning when the bytes in flight at once (`streaming` connections x `in_flight` each,
+/// which loopback holds twice: the request queued at the server and its echo queued back)
+/// pass `net.ipv4.tcp_mem`'s ceiling, where the kernel stops granting socket memory and
+/// every connection crawls; `--streaming` keeps them under it.
+pub(crate) fn tcp_memory_note(streaming: u64, in_flight: u64, facts: &Facts) -> Option<String> {
+    let ceiling = facts.tcp_mem_max?;
+    let bytes = streaming.saturating_mul(in_flight).saturating_mul(2);
+    if bytes <= ceiling {
+        return None;
+    }
+    let fits = (ceiling / 2 / in_flight.max(1)).max(1);
+    Some(format!(
+        "{streaming} connections streaming {} each at once put about {} in socket queues, \
+         above net.ipv4.tcp_mem's ceiling of {}: the kernel then refuses socket memory and \
+         every round trip stretches to seconds. --streaming {fits} keeps under it (the rest \
+         wait open and idle).",
+        human_bytes(in_flight),
+        human_bytes(bytes),
+        human_bytes(ceiling)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +197,8 @@ mod tests {
         Facts {
             fd_limit: FdLimit { soft, hard: soft },
             port_range: Some(range),
+            files: None,
+            tcp_mem_max: None,
         }
     }
 
@@ -155,6 +230,42 @@ mod tests {
         );
         let remote: SocketAddr = "10.0.0.2:7".parse().unwrap();
         assert!(check(100_000, 1, &[], remote, &f).is_err());
+    }
+
+    #[test]
+    fn the_system_file_limit_counts_both_ends_of_a_loopback_run_and_names_the_fix() {
+        let loopback: SocketAddr = "127.0.0.1:12345".parse().unwrap();
+        let remote: SocketAddr = "10.0.0.2:7".parse().unwrap();
+        let f = Facts {
+            files: Some((5_000, 2_466_165)),
+            ..facts(1 << 20, (15000, 65000))
+        };
+        let sources: Vec<IpAddr> = (1..=250)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+            .collect();
+        let err = check(2_000_000, 106, &sources, loopback, &f).unwrap_err();
+        assert!(
+            err.contains("fs.file-max 2466165") && err.contains("4000000 open files"),
+            "{err}"
+        );
+        assert!(
+            err.contains("--profile million") && err.contains("fs.file-max=4015000"),
+            "{err}"
+        );
+        assert!(check(1_000_000, 53, &sources, loopback, &f).is_ok());
+        assert!(check(2_000_000, 106, &sources, remote, &f).is_ok());
+    }
+
+    #[test]
+    fn bytes_in_flight_past_tcp_mem_name_the_streaming_cap_that_fits() {
+        let f = Facts {
+            tcp_mem_max: Some(575_796 * PAGE),
+            ..facts(1 << 20, (15000, 65000))
+        };
+        let note = tcp_memory_note(1_000_000, 32 * 1024, &f).expect("a million 32 KiB is too much");
+        assert!(note.contains("--streaming 35987"), "{note}");
+        assert!(tcp_memory_note(35_987, 32 * 1024, &f).is_none());
+        assert!(tcp_memory_note(35_988, 32 * 1024, &f).is_some());
     }
 
     #[test]
