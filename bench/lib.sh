@@ -1,7 +1,8 @@
 # Helpers shared by the bench/ scripts (sourced, not run).
 # shellcheck shell=bash
 
-bin=target/release
+# The binaries every bench script runs (BIN_DIR overrides, e.g. a test's debug build).
+bin=${BIN_DIR:-target/release}
 
 # Fails with a message unless the release binaries exist.
 need_release() {

@@ -35,7 +35,7 @@ for bytes in "${sizes[@]}"; do
     dump=$!
     wait_for grep -q 'listening on' "$work/tcpdump.err" ||
         { echo "packets: tcpdump did not start: $(cat "$work/tcpdump.err")" >&2; exit 1; }
-    $bin/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --spawn-server --json \
+    "$bin"/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --spawn-server --json \
         > "$work/report.json" 2> "$work/client.err" ||
         { echo "packets: flood-client failed: $(cat "$work/client.err")" >&2; exit 1; }
     # tcpdump may still be reading the run's last packets: stop once the file stops growing.

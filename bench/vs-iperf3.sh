@@ -42,7 +42,7 @@ iperf() {
 }
 
 flood() { # flood-client flags choosing the server and the buffers
-    $bin/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --json "$@" 2>/dev/null | flood_figures
+    "$bin"/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --json "$@" 2>/dev/null | flood_figures
 }
 
 declare -A all

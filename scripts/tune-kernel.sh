@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Show, apply and restore the kernel settings a 32k-connection echo flood needs.
 #
-#   scripts/tune-kernel.sh show    [--profile default|small-buffers]
-#   scripts/tune-kernel.sh apply   [--profile default|small-buffers] [--state FILE]
+#   scripts/tune-kernel.sh show    [--profile default|small-buffers|million] [--only global|net]
+#   scripts/tune-kernel.sh apply   [--profile default|small-buffers|million] [--only global|net] [--state FILE]
 #   scripts/tune-kernel.sh restore [--state FILE]
 #   scripts/tune-kernel.sh --help
 #
@@ -13,12 +13,14 @@
 # `restore` writes back exactly what was saved. Inside a network namespace only that
 # namespace's net.* keys are touched: global keys (fs.*, and net.* keys the namespace does
 # not have) are reported as not settable here, so a test never changes its host.
+# --only global keeps the keys only the host can set (fs.*, net.ipv4.tcp_mem), --only net
+# the namespaced net.* keys. The million profile adds what 1-2 million connections need.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 confdir="$here/../sysctl"
 # Keys whose value is a floor: a larger current value is left alone.
-minimum_keys=" net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog net.core.rmem_max fs.file-max fs.nr_open "
+minimum_keys=" net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog net.core.rmem_max fs.file-max fs.nr_open net.ipv4.tcp_child_ehash_entries net.ipv4.tcp_max_tw_buckets "
 
 # usage [STATUS]: --help (0) prints the whole header above on stdout; bad usage (2) prints
 # its synopsis on stderr.
@@ -37,10 +39,12 @@ command=${1:-}
 [ -n "$command" ] || usage
 shift
 profile=default
+only=""
 state=""
 while [ $# -gt 0 ]; do
     case $1 in
         --profile) profile=${2:-}; shift 2 || usage ;;
+        --only) only=${2:-}; shift 2 || usage ;;
         --state) state=${2:-}; shift 2 || usage ;;
         -h|--help) usage 0 ;;
         *) echo "tune-kernel.sh: unknown argument '$1'" >&2; usage ;;
@@ -49,7 +53,12 @@ done
 case $profile in
     default) files=("$confdir/99-echo-flood.conf") ;;
     small-buffers) files=("$confdir/99-echo-flood.conf" "$confdir/99-echo-flood-small-buffers.conf") ;;
-    *) echo "tune-kernel.sh: unknown profile '$profile' (default, small-buffers)" >&2; exit 2 ;;
+    million) files=("$confdir/99-echo-flood.conf" "$confdir/99-echo-flood-million.conf") ;;
+    *) echo "tune-kernel.sh: unknown profile '$profile' (default, small-buffers, million)" >&2; exit 2 ;;
+esac
+case $only in
+    ""|global|net) ;;
+    *) echo "tune-kernel.sh: unknown --only '$only' (global: the fs.* keys, net: the net.* keys)" >&2; exit 2 ;;
 esac
 
 netns_id() { readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9'; }
@@ -60,18 +69,40 @@ in_netns() {
 }
 [ -n "$state" ] || state="/var/lib/echo-flood/sysctl-state.net$(netns_id)"
 
+# net.* keys that exist only in the host's namespace (one value for the whole kernel).
+host_only_keys=" net.ipv4.tcp_mem "
+# True when KEY is in the --only scope (all keys without it): global is what only the host
+# can set (fs.*, and the net.* keys no namespace has), net the rest.
+in_scope() {
+    local host_only=1
+    [ "${1#net.}" != "$1" ] && [[ $host_only_keys != *" $1 "* ]] && host_only=0
+    case $only in
+        global) [ "$host_only" -eq 1 ] ;;
+        net) [ "$host_only" -eq 0 ] ;;
+        *) return 0 ;;
+    esac
+}
+
 # Parallel arrays of key, recommended value and the reason (the comment above the key).
 keys=(); wants=(); whys=()
 load() {
-    local file line why="" key value
+    local file line why="" key value i
     for file in "${files[@]}"; do
         while IFS= read -r line || [ -n "$line" ]; do
             case $line in
-                '#'*) why=${line#\# } ;;
+                '#'*) why="${why:+$why }${line#\# }" ;;
                 *=*)
                     key=$(printf '%s' "${line%%=*}" | tr -d '[:space:]')
                     value=$(printf '%s' "${line#*=}" | tr -s '[:space:]' ' ' | sed 's/^ //; s/ $//')
-                    keys+=("$key"); wants+=("$value"); whys+=("$why"); why="" ;;
+                    if in_scope "$key"; then
+                        # A later profile file overrides an earlier one's key in place.
+                        i=0
+                        while [ "$i" -lt "${#keys[@]}" ] && [ "${keys[$i]}" != "$key" ]; do
+                            i=$((i + 1))
+                        done
+                        keys[i]=$key; wants[i]=$value; whys[i]=$why
+                    fi
+                    why="" ;;
                 *) why="" ;;
             esac
         done < "$file"

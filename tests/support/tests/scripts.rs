@@ -306,6 +306,106 @@ fn every_script_answers_help_with_its_usage_on_stdout() {
     }
 }
 
+#[test]
+fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigger_hash() {
+    let ns = format!("ef-mil-{}", tag());
+    let mut guard = Namespaces::default();
+    if let Err(why) = guard.add(&ns) {
+        missing(
+            "tune_kernel_million_profile",
+            "root and `ip netns` (apt-get install iproute2)",
+            why,
+        );
+        return;
+    }
+    let host_keys = [
+        "fs.file-max",
+        "net.ipv4.tcp_child_ehash_entries",
+        "net.core.somaxconn",
+    ];
+    let host_before: Vec<String> = host_keys.iter().map(|k| host(k)).collect();
+    let state = std::env::temp_dir().join(format!("ef-mil-state-{}", tag()));
+    let _ = std::fs::remove_file(&state);
+    let state_arg = state.to_string_lossy().into_owned();
+    let apply = in_namespace(
+        &ns,
+        "tune-kernel.sh",
+        &[
+            "apply",
+            "--profile",
+            "million",
+            "--only",
+            "net",
+            "--state",
+            &state_arg,
+        ],
+    );
+    let out = text(&apply);
+    assert!(apply.status.success(), "{out}");
+    assert!(
+        out.contains("changed:           net.ipv4.tcp_child_ehash_entries 0 -> 4194304"),
+        "{out}"
+    );
+    assert!(
+        out.contains("net.core.somaxconn 4096 -> 65535"),
+        "the later file wins: {out}"
+    );
+    assert!(
+        !out.contains("fs.") && !out.contains("tcp_mem"),
+        "--only net leaves the host's keys alone: {out}"
+    );
+    // The kernel itself: a namespace created from this one has its own 4M-bucket hash.
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "unshare",
+            "-n",
+            "cat",
+            "/proc/sys/net/ipv4/tcp_ehash_entries",
+        ])
+        .output()
+        .expect("unshare");
+    assert_eq!(
+        String::from_utf8_lossy(&child.stdout).trim(),
+        "4194304",
+        "{}",
+        text(&child)
+    );
+
+    let global = Command::new("bash")
+        .args([
+            &script("tune-kernel.sh"),
+            "show",
+            "--profile",
+            "million",
+            "--only",
+            "global",
+        ])
+        .output()
+        .expect("show");
+    let out = text(&global);
+    assert!(global.status.success() && out.contains("4400000"), "{out}");
+    assert!(
+        out.contains("net.ipv4.tcp_mem"),
+        "tcp_mem is the host's alone: {out}"
+    );
+    assert!(
+        !out.contains("somaxconn") && !out.contains("ehash"),
+        "--only global shows no namespaced key: {out}"
+    );
+    let bad = Command::new("bash")
+        .args([&script("tune-kernel.sh"), "show", "--only", "fs"])
+        .output()
+        .expect("show");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("unknown --only 'fs'"), "{}", text(&bad));
+    let _ = std::fs::remove_file(&state);
+    let host_after: Vec<String> = host_keys.iter().map(|k| host(k)).collect();
+    assert_eq!(host_before, host_after, "the host's values must not change");
+}
+
 /// Runs `bash SCRIPT ARGS` inside network namespace `ns`.
 fn in_namespace(ns: &str, name: &str, args: &[&str]) -> Output {
     Command::new("ip")
