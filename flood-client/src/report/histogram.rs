@@ -19,15 +19,21 @@ const MAX_US: u64 = 3_600_000_000;
 pub struct Latency(Histogram<u64>);
 
 impl Latency {
-    /// An empty histogram with three significant digits.
+    /// An empty histogram with three significant digits. It grows its range to the largest
+    /// value recorded (at most [`MAX_US`]) instead of holding the whole hour from the start:
+    /// a fixed one-hour range is ~190 KB of counts, and a run keeps one per interval per
+    /// second; one that saw at most 10 ms holds ~40 KB.
     pub fn new() -> Latency {
-        Latency(Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds are valid"))
+        Latency(Histogram::new(3).expect("three significant digits are valid"))
     }
 
     /// Records one duration (clamped to 1 µs .. 1 h).
     pub fn record(&mut self, d: Duration) {
         let us = (d.as_micros() as u64).clamp(1, MAX_US);
-        self.0.saturating_record(us);
+        // Grows the range as needed (a saturating record would clamp to the current one).
+        if self.0.record(us).is_err() {
+            self.0.saturating_record(us);
+        }
     }
 
     /// Adds every sample of `other`.
@@ -138,6 +144,32 @@ pub struct Percentiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_histogram_holds_only_the_range_it_saw_and_still_takes_an_hour() {
+        let mut small = Latency::new();
+        small.record(Duration::from_millis(10));
+        let mut whole = Latency::new();
+        whole.record(Duration::from_secs(3600));
+        assert!(
+            small.0.distinct_values() * 4 < whole.0.distinct_values(),
+            "{} counts for 10 ms, {} for an hour",
+            small.0.distinct_values(),
+            whole.0.distinct_values()
+        );
+        let max = whole.summary().max_us as f64;
+        assert!((max - 3.6e9).abs() / 3.6e9 < 1e-3, "{max}");
+        // Merging a wider one into a narrower one grows it, and loses nothing.
+        small.merge(&whole);
+        assert_eq!(small.summary().count, 2);
+        assert!((small.summary().max_us as f64 - 3.6e9).abs() / 3.6e9 < 1e-3);
+        let mut far = Latency::new();
+        far.record(Duration::from_secs(100_000));
+        assert!(
+            (far.summary().max_us as f64 - 3.6e9).abs() / 3.6e9 < 1e-3,
+            "clamped to an hour"
+        );
+    }
 
     #[test]
     fn serialized_histograms_merge_exactly() {
