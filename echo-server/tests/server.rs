@@ -143,6 +143,64 @@ fn a_client_that_never_reads_neither_grows_memory_nor_slows_others() {
     never_reading_clients(&["--read-write"], 1);
 }
 
+/// The sizes (F_GETPIPE_SZ, asked by python3 through /proc) of the pipes server `pid` holds
+/// beyond its standard streams.
+fn pool_pipe_sizes(pid: u32) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .flatten()
+    {
+        let fd: u32 = entry.file_name().to_string_lossy().parse().unwrap_or(0);
+        let is_pipe = std::fs::read_link(entry.path())
+            .is_ok_and(|l| l.to_string_lossy().starts_with("pipe:"));
+        if fd <= 2 || !is_pipe {
+            continue;
+        }
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl, os, sys\n\
+                 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)\n\
+                 print(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))",
+            ])
+            .arg(entry.path())
+            .output()
+            .expect("python3");
+        let text = String::from_utf8_lossy(&out.stdout);
+        sizes.push(text.trim().parse().expect("a pipe size"));
+    }
+    sizes
+}
+
+#[test]
+fn splice_pipes_grow_to_a_quarter_mebibyte_for_root() {
+    let server = Spawned::echo_server(&["--splice"]);
+    let data = Arc::new(pattern(3, 4 << 20));
+    assert!(echo_roundtrip(server.addr, data.clone()) == *data);
+    let grown = |pid: u32| {
+        let sizes = pool_pipe_sizes(pid);
+        (sizes.iter().filter(|&&s| s == 256 * 1024).count(), sizes)
+    };
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    // A spliced echo leaves its pipe (both ends) in the pool, grown for root; unprivileged
+    // (with a soft pipe-page limit) it keeps the kernel's 64 KiB, see splice.rs.
+    let (count, sizes) = grown(server.pid());
+    if root {
+        assert!(count >= 2, "{sizes:?}");
+    } else {
+        assert_eq!(count, 0, "{sizes:?}");
+    }
+    // The copy path holds no pool pipe: what the check counts is the pool's own.
+    let copying = Spawned::echo_server(&["--read-write"]);
+    assert!(echo_roundtrip(copying.addr, data.clone()) == *data);
+    let (count, sizes) = grown(copying.pid());
+    assert_eq!(count, 0, "{sizes:?}");
+}
+
 #[test]
 fn splice_never_reading_clients_exhaust_the_pipe_pool_safely() {
     // More blocked clients than pipes: some hold pipes, the rest fall back to read/write.
