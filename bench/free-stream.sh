@@ -17,10 +17,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-usage() {
-    sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-    exit "${1:-2}"
-}
+usage() { usage_of bench/free-stream.sh "${1:-2}" 7,9; }
 case ${1:-} in -h|--help) usage 0 ;; esac
 [[ $# -ge 3 && ${1:-} =~ ^[1-9][0-9]*$ ]] || usage 2
 rounds=$1; shift

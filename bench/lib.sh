@@ -36,3 +36,15 @@ if r["connections_failed"]:
 srv = r["server"]["cpu_s_per_gib"] if r.get("server") else float("nan")
 print("%.0f %.2f %.2f" % (r["throughput_mb_s"], r["client_cpu_s_per_gib"], srv))'
 }
+
+# usage SCRIPT [STATUS] [LINES]: --help (STATUS 0) prints SCRIPT's header comment on stdout;
+# bad usage prints its synopsis (LINES, a sed range of the header) on stderr. Exits STATUS.
+usage_of() {
+    local script=$1 status=${2:-2} lines=${3:-2,3}
+    if [ "$status" -eq 0 ]; then
+        sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$script"
+    else
+        sed -n "${lines}p" "$script" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$status"
+}

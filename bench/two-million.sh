@@ -28,15 +28,7 @@ cd "$here/.." || exit 2
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-usage() {
-    local status=${1:-2}
-    if [ "$status" -eq 0 ]; then
-        sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-    else
-        sed -n '9,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    fi
-    exit "$status"
-}
+usage() { usage_of "$here/two-million.sh" "${1:-2}" 9,10; }
 
 case ${1:-} in -h|--help) usage 0 ;; esac
 [ $# -le 1 ] || usage

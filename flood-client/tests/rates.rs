@@ -94,21 +94,18 @@ fn a_connection_idle_by_schedule_is_not_a_timeout() {
 
 #[test]
 fn the_streaming_cap_holds_as_the_server_sees_it() {
+    // 300 connections of 96 KiB over two processes against `server`, plus `extra` flags.
+    let run = |server: &Limited, extra: &[&str]| {
+        let addr = server.addr.to_string();
+        let mut args = vec![addr.as_str(), "-c", "300", "-p", "2", "-b", "96KiB"];
+        args.extend_from_slice(extra);
+        let out = flood(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        server_caught_up(server, 300, 300 * 96 * 1024);
+        out
+    };
     let server = limited_server(Limits::default());
-    let addr = server.addr.to_string();
-    let capped = flood(&[
-        &addr,
-        "-c",
-        "300",
-        "-p",
-        "2",
-        "-b",
-        "96KiB",
-        "--streaming",
-        "8",
-        "--json",
-    ]);
-    assert!(capped.status.success(), "{}", stderr(&capped));
+    let capped = run(&server, &["--streaming", "8", "--json"]);
     let r = report_of(&capped);
     assert_eq!(r.report.connections_ok, 300);
     assert_eq!(
@@ -116,7 +113,6 @@ fn the_streaming_cap_holds_as_the_server_sees_it() {
         "all open at once, capped or not"
     );
     assert!(r.report.peak_streaming <= 8, "{}", r.report.peak_streaming);
-    server_caught_up(&server, 300, 300 * 96 * 1024);
     let peak = server.peak_streaming();
     assert!(
         (1..=8).contains(&peak),
@@ -126,17 +122,7 @@ fn the_streaming_cap_holds_as_the_server_sees_it() {
 
     // Without the cap the same run streams far more at once: the check above can fail.
     let free = limited_server(Limits::default());
-    let out = flood(&[
-        &free.addr.to_string(),
-        "-c",
-        "300",
-        "-p",
-        "2",
-        "-b",
-        "96KiB",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    server_caught_up(&free, 300, 300 * 96 * 1024);
+    run(&free, &[]);
     assert!(free.peak_streaming() > 8, "{}", free.peak_streaming());
 }
 

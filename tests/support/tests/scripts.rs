@@ -60,16 +60,11 @@ fn scripts_are_shellcheck_clean() {
 
 #[test]
 fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
-    let ns = format!("ef-tune-{}", tag());
-    let mut guard = Namespaces::default();
-    if let Err(why) = guard.add(&ns) {
-        missing(
-            "tune_kernel_applies_inside_a_namespace_only",
-            "root and `ip netns` (apt-get install iproute2)",
-            why,
-        );
+    let Some((ns, _guard)) =
+        throwaway_namespace("ef-tune", "tune_kernel_applies_inside_a_namespace_only")
+    else {
         return;
-    }
+    };
     let keys = [
         "net.core.somaxconn",
         "net.ipv4.ip_local_port_range",
@@ -308,16 +303,9 @@ fn every_script_answers_help_with_its_usage_on_stdout() {
 
 #[test]
 fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigger_hash() {
-    let ns = format!("ef-mil-{}", tag());
-    let mut guard = Namespaces::default();
-    if let Err(why) = guard.add(&ns) {
-        missing(
-            "tune_kernel_million_profile",
-            "root and `ip netns` (apt-get install iproute2)",
-            why,
-        );
+    let Some((ns, _guard)) = throwaway_namespace("ef-mil", "tune_kernel_million_profile") else {
         return;
-    }
+    };
     let host_keys = [
         "fs.file-max",
         "net.ipv4.tcp_child_ehash_entries",
@@ -406,6 +394,20 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
     assert_eq!(host_before, host_after, "the host's values must not change");
 }
 
+/// A throwaway namespace `PREFIX-<tag>`, deleted when the returned guard drops; `None`
+/// (after saying what `test` is missing) where namespaces cannot be made.
+fn throwaway_namespace(prefix: &str, test: &str) -> Option<(String, Namespaces)> {
+    let ns = format!("{prefix}-{}", tag());
+    let mut guard = Namespaces::default();
+    match guard.add(&ns) {
+        Ok(()) => Some((ns, guard)),
+        Err(why) => {
+            missing(test, "root and `ip netns` (apt-get install iproute2)", why);
+            None
+        }
+    }
+}
+
 /// Runs `bash SCRIPT ARGS` inside network namespace `ns`.
 fn in_namespace(ns: &str, name: &str, args: &[&str]) -> Output {
     Command::new("ip")
@@ -427,16 +429,12 @@ fn set_in(ns: &str, key: &str, value: &str) {
 
 #[test]
 fn preflight_counts_on_flood_clients_own_loopback_spread() {
-    let ns = format!("ef-pre-{}", tag());
-    let mut guard = Namespaces::default();
-    if let Err(why) = guard.add(&ns) {
-        missing(
-            "preflight_counts_on_flood_clients_own_loopback_spread",
-            "root and `ip netns` (apt-get install iproute2)",
-            why,
-        );
+    let Some((ns, _guard)) = throwaway_namespace(
+        "ef-pre",
+        "preflight_counts_on_flood_clients_own_loopback_spread",
+    ) else {
         return;
-    }
+    };
     // 1,000 ports: about 900 usable per source address.
     set_in(&ns, "net.ipv4.ip_local_port_range", "40000 40999");
     let ports_line = |out: &Output| {
@@ -485,16 +483,12 @@ fn preflight_counts_on_flood_clients_own_loopback_spread() {
 
 #[test]
 fn tune_kernel_show_takes_loopback_only_tw_reuse_as_fine() {
-    let ns = format!("ef-tw-{}", tag());
-    let mut guard = Namespaces::default();
-    if let Err(why) = guard.add(&ns) {
-        missing(
-            "tune_kernel_show_takes_loopback_only_tw_reuse_as_fine",
-            "root and `ip netns` (apt-get install iproute2)",
-            why,
-        );
+    let Some((ns, _guard)) = throwaway_namespace(
+        "ef-tw",
+        "tune_kernel_show_takes_loopback_only_tw_reuse_as_fine",
+    ) else {
         return;
-    }
+    };
     for (value, verdict) in [("2", "ok"), ("1", "ok"), ("0", "change")] {
         set_in(&ns, "net.ipv4.tcp_tw_reuse", value);
         let out = in_namespace(&ns, "tune-kernel.sh", &["show"]);
