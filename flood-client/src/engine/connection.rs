@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hostkit::readiness::SHORT_READ_DRAINS;
 use mio::net::TcpStream;
@@ -136,7 +136,7 @@ impl Connection {
     /// since its first attempt, for a stream since its last byte moved. A connection the
     /// open model's schedule has given nothing to do (all it was allowed is verified) is
     /// idle, not stuck, and so is one waiting at the gate or for its turn to stream.
-    pub(crate) fn stuck(&self, now: Instant, timeout: std::time::Duration) -> bool {
+    pub(crate) fn stuck(&self, now: Instant, timeout: Duration) -> bool {
         match self.state {
             State::Connecting => now.duration_since(self.first_attempt) >= timeout,
             State::Ready => false,

@@ -388,8 +388,9 @@ impl Scheduler {
     /// and keeps the report's peak of streaming connections.
     fn start_streams(&mut self, waiting: &mut Vec<usize>, cap: usize, now: Instant) {
         loop {
-            // Every open connection not waiting is streaming (or draining its EOF).
-            let streaming = self.conns.len() - waiting.len();
+            // Every open connection not waiting is streaming (or draining its EOF); a waiting
+            // one is never removed (it is Ready: no drive ends it, no timeout expires it).
+            let streaming = self.conns.len().saturating_sub(waiting.len());
             self.report.peak_streaming = self.report.peak_streaming.max(streaming as u64);
             if streaming >= cap {
                 return;

@@ -153,12 +153,14 @@ pub(crate) fn check(
 fn system_files_problem(connections: u64, target: SocketAddr, facts: &Facts) -> Option<String> {
     let (allocated, max) = facts.files?;
     let ends = if target.ip().is_loopback() { 2 } else { 1 };
-    let need = connections * ends;
+    let need = connections.saturating_mul(ends);
     let free = max.saturating_sub(allocated).saturating_sub(FILES_HEADROOM);
     if need <= free {
         return None;
     }
-    let wanted = allocated + need + FILES_HEADROOM;
+    let wanted = allocated
+        .saturating_add(need)
+        .saturating_add(FILES_HEADROOM);
     Some(format!(
         "{connections} connections need {need} open files on this box ({ends} per connection \
          to {target}), but fs.file-max {max} leaves {free} free ({allocated} in use, \
