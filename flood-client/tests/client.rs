@@ -12,8 +12,8 @@ use socket2::{Domain, Socket, Type};
 use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
 use test_support::{
-    bin, flood_client as flood, process_tree, receive_buffers, stderr_of as stderr, stdout_json,
-    wait_until, with_nofile, Spawned,
+    bin, echo_server_cmd, flood_client as flood, process_tree, receive_buffers,
+    stderr_of as stderr, stdout_json, wait_until, with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -24,6 +24,16 @@ fn report_of(out: &Output) -> Outcome {
 
 /// A port on 127.0.0.1 that refuses every connect (RST) for as long as the returned socket
 /// lives: bound, never listening, so no other process can take the port meanwhile.
+/// A fresh scratch directory `flood-NAME-<pid>` holding the file `file` with `body`: the
+/// directory (removed by the caller) and the file's path.
+fn script_in_temp(name: &str, file: &str, body: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("flood-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let script = dir.join(file);
+    std::fs::write(&script, body).expect("script");
+    (dir, script)
+}
+
 fn refusing_port() -> (Socket, SocketAddr) {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     socket
@@ -319,15 +329,12 @@ fn a_closed_stdout_is_no_panic_and_the_exit_code_still_says_pass() {
 
 #[test]
 fn a_server_that_never_announces_itself_is_killed_and_named() {
-    let dir = std::env::temp_dir().join(format!("flood-mute-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let script = dir.join("mute.sh");
     // A shell with a child of its own: the whole group must go, not just the shell.
-    std::fs::write(
-        &script,
+    let (dir, script) = script_in_temp(
+        "mute",
+        "mute.sh",
         "echo 'warming up the flux capacitor' >&2\nsleep 60 &\necho \"child $!\" >&2\nwait\n",
-    )
-    .expect("script");
+    );
     let command = format!("mute=sh {}", script.display());
     let started = Instant::now();
     let child = Command::new(bin("flood-client"))
@@ -798,10 +805,7 @@ fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
         "--out",
         &out_dir,
         "--server",
-        &format!(
-            "echo-server={} --listen 127.0.0.1:0",
-            bin("echo-server").display()
-        ),
+        &echo_server_cmd(),
         "--server",
         "broken=/bin/false",
         "--json",
@@ -846,16 +850,13 @@ fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
 
 #[test]
 fn sweep_gives_up_on_a_run_at_its_deadline_and_skips_larger_counts() {
-    let dir = std::env::temp_dir().join(format!("flood-sweep-silent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let script = dir.join("silent.py");
-    std::fs::write(
-        &script,
+    let (dir, script) = script_in_temp(
+        "sweep-silent",
+        "silent.py",
         "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(64)\n\
          print('listening on 127.0.0.1:%d' % s.getsockname()[1], flush=True)\n\
          held = []\nwhile True:\n    held.append(s.accept()[0])\n",
-    )
-    .expect("script");
+    );
     let started = Instant::now();
     let out = flood(&[
         "sweep",

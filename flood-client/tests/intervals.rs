@@ -91,17 +91,21 @@ fn check_stream(events: &[Value], length_us: u64) -> Vec<Value> {
     intervals
 }
 
+/// 200 connections of 8 MiB against a started server, an interval every 100 ms: long
+/// enough for several intervals, the run both interval tests watch.
+const WATCHED_RUN: [&str; 7] = [
+    "--spawn-server",
+    "-c",
+    "200",
+    "-b",
+    "8MiB",
+    "--interval",
+    "100ms",
+];
+
 #[test]
 fn interval_lines_are_printed_on_stdout_and_the_report_after_them() {
-    let out = flood(&[
-        "--spawn-server",
-        "-c",
-        "200",
-        "-b",
-        "8MiB",
-        "--interval",
-        "100ms",
-    ]);
+    let out = flood(&WATCHED_RUN);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -152,23 +156,14 @@ fn interval_lines_are_printed_on_stdout_and_the_report_after_them() {
 
 #[test]
 fn the_json_stream_adds_up_to_the_report() {
-    let args = [
-        "--spawn-server",
-        "-c",
-        "200",
-        "-b",
-        "8MiB",
-        "--interval",
-        "100ms",
-    ];
-    let out = flood(&[&args[..], &["--json-stream"]].concat());
+    let out = flood(&[&WATCHED_RUN[..], &["--json-stream"]].concat());
     check_stream(&events(&out), 100_000);
     assert!(
         text(&out.stderr).contains("flood-client PASS"),
         "human report on stderr"
     );
 
-    let json = flood(&[&args[..], &["--json"]].concat());
+    let json = flood(&[&WATCHED_RUN[..], &["--json"]].concat());
     assert!(json.status.success());
     let report: Value = serde_json::from_slice(&json.stdout).expect("stdout is one JSON object");
     assert_eq!(report["schema_version"], 1);

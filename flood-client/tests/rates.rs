@@ -2,7 +2,7 @@
 //! limits are known: the figures must match what the server itself counted, the knee must
 //! land on the limit, and a stall must show in the corrected latency.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -213,6 +213,30 @@ fn the_correction_shows_a_stall_the_uncorrected_latency_hides() {
     assert!(s.uncorrected.p99_us < stall_us / 2, "{s:?}");
 }
 
+/// Runs `limit` against `server` with `span` (the stepped flag and its workload), 2 s steps
+/// after a 200 ms warm-up, p99 bound 500 ms, outputs in `dir`; asserts it succeeded and found
+/// a knee within 15% of `want`, and returns its JSON.
+fn limit_near(server: &Limited, span: &[&str], dir: &Path, want: f64) -> serde_json::Value {
+    let addr = server.addr.to_string();
+    let mut args = vec!["limit", addr.as_str()];
+    args.extend_from_slice(span);
+    let fixed = [
+        "--step", "2s", "--warmup", "200ms", "--p99", "500ms", "--json", "--out",
+    ];
+    args.extend_from_slice(&fixed);
+    args.push(dir.to_str().expect("utf-8 path"));
+    let out = flood(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = json_of(&out);
+    let knee = r["knee"].as_f64().expect("a knee");
+    assert!(
+        (knee - want).abs() <= want * 0.15,
+        "knee {knee}: {}",
+        stderr(&out)
+    );
+    r
+}
+
 /// The knee tests bound p99 loosely (500 ms): on a box shared with builds, a scheduler
 /// hiccup of tens of ms in a step of a few hundred samples would break a tight bound below
 /// the limit. Past the limit the achieved rate falls below 95% of offered, which decides
@@ -225,30 +249,11 @@ fn limit_finds_the_accept_rate_knee_and_its_steps_match_the_server() {
         ..Limits::default()
     });
     let dir = out_dir("accepts");
-    let out = flood(&[
-        "limit",
-        &server.addr.to_string(),
-        "--connect-rate",
-        "50..800",
-        "-b",
-        "4KiB",
-        "--step",
-        "2s",
-        "--warmup",
-        "200ms",
-        "--p99",
-        "500ms",
-        "--json",
-        "--out",
-        dir.to_str().expect("utf-8 path"),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let r = json_of(&out);
-    let knee = r["knee"].as_f64().expect("a knee");
-    assert!(
-        (knee - accepts).abs() <= accepts * 0.15,
-        "knee {knee}: {}",
-        stderr(&out)
+    let r = limit_near(
+        &server,
+        &["--connect-rate", "50..800", "-b", "4KiB"],
+        &dir,
+        accepts,
     );
     let steps = r["steps"].as_array().expect("steps");
     assert!(steps.iter().any(|s| s["phase"] == "bisect"));
@@ -275,33 +280,8 @@ fn limit_finds_the_message_rate_knee() {
         ..Limits::default()
     });
     let dir = out_dir("messages");
-    let out = flood(&[
-        "limit",
-        &server.addr.to_string(),
-        "--rate",
-        "100..1600",
-        "-c",
-        "4",
-        "--chunk",
-        "1KiB",
-        "--step",
-        "2s",
-        "--warmup",
-        "200ms",
-        "--p99",
-        "500ms",
-        "--json",
-        "--out",
-        dir.to_str().expect("utf-8 path"),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let r = json_of(&out);
-    let knee = r["knee"].as_f64().expect("a knee");
-    assert!(
-        (knee - per_s).abs() <= per_s * 0.15,
-        "knee {knee}: {}",
-        stderr(&out)
-    );
+    let span = ["--rate", "100..1600", "-c", "4", "--chunk", "1KiB"];
+    let r = limit_near(&server, &span, &dir, per_s);
     let steps = r["steps"].as_array().expect("steps");
     let verified: u64 = steps
         .iter()

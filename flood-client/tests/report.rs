@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use test_support::{bin, flood_client as flood, stderr_of as stderr, wait_until};
+use test_support::{echo_server_cmd, flood_client as flood, stderr_of as stderr, wait_until};
 
 /// A fresh folder under target/tmp for one test's outputs (kept after the test, so the
 /// screenshot can be looked at).
@@ -48,10 +48,7 @@ fn tiny_sweep(dir: &Path) -> Output {
         "--out",
         &dir.to_string_lossy(),
         "--server",
-        &format!(
-            "echo-server={} --listen 127.0.0.1:0",
-            bin("echo-server").display()
-        ),
+        &echo_server_cmd(),
         "--server",
         "broken=/bin/false",
         "--html",

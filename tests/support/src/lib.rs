@@ -56,6 +56,14 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// This workspace's echo-server as a `NAME=CMD` server of `sweep` or `--server-cmd`.
+pub fn echo_server_cmd() -> String {
+    format!(
+        "echo-server={} --listen 127.0.0.1:0",
+        bin("echo-server").display()
+    )
+}
+
 /// Runs this workspace's flood-client with `args` to its end.
 #[track_caller]
 pub fn flood_client(args: &[&str]) -> Output {
