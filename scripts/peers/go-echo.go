@@ -1,6 +1,7 @@
 // Go peer: a goroutine per connection and io.Copy, as a typical Go user writes an echo
 // server. io.Copy between TCP sockets uses splice on Linux. Go sets TCP_NODELAY by default;
-// it is set again here so nobody loses to Nagle. Usage: go-echo [PORT] (0: any free port).
+// it is set again here so nobody loses to Nagle. Usage: go-echo [PORT|ADDR:PORT] (port 0: any
+// free port; the address defaults to 127.0.0.1).
 package main
 
 import (
@@ -8,15 +9,19 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 )
 
 func main() {
-	port := "0"
+	addr := "127.0.0.1:0"
 	if len(os.Args) > 1 {
-		port = os.Args[1]
+		addr = os.Args[1]
+		if !strings.Contains(addr, ":") {
+			addr = "127.0.0.1:" + addr
+		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-echo:", err)
 		os.Exit(1)
