@@ -48,3 +48,78 @@ usage_of() {
     fi
     exit "$status"
 }
+
+# Where the kernel's receive work runs. On loopback, the receiving end's protocol work (the
+# server's SYN and child socket, the bytes it reads) runs on the *sending* core, so a pinned
+# client pays for much of its server and a server for much of its client. PLACEMENT says
+# where the two ends go:
+#   loopback     the host's own loopback, as every other bench script runs (no namespace);
+#   server-core  one throwaway namespace whose loopback receive work is steered (RPS) to the
+#                server's CPU 0: the client's core only runs the client's own system calls;
+#   two-hosts    two throwaway namespaces joined by a veth pair, each end's receive work
+#                steered to its own core (server CPU 0, client CPU 1), as two hosts would
+#                each do their own. The client's namespace reuses TIME_WAIT ports
+#                (tcp_tw_reuse=1), as stock loopback already does.
+# placement_setup PLACEMENT sets srv_in and cli_in (command prefixes, arrays: run a command
+# at the server's or the client's end) and srv_host (the address a server listens on).
+# Call placement_cleanup on exit. Names carry PLACEMENT_TAG (default: the script's PID).
+placements="loopback server-core two-hosts"
+placement_ns=()
+# shellcheck disable=SC2034 # srv_in, cli_in and srv_host are for the scripts that source this.
+placement_setup() {
+    local tag=${PLACEMENT_TAG:-$$} ns
+    srv_in=(); cli_in=(); srv_host=127.0.0.1
+    case $1 in
+    loopback) return 0 ;;
+    server-core)
+        ns=ef-steer-$tag
+        ip netns add "$ns" && placement_ns+=("$ns") || return 1
+        ip -n "$ns" link set lo up &&
+            ip netns exec "$ns" sh -c 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus' || return 1
+        srv_in=(ip netns exec "$ns"); cli_in=(ip netns exec "$ns")
+        ;;
+    two-hosts)
+        local srv=ef-srv-$tag cli=ef-cli-$tag
+        ip netns add "$srv" && placement_ns+=("$srv") || return 1
+        ip netns add "$cli" && placement_ns+=("$cli") || return 1
+        ip link add "efs$tag" netns "$srv" type veth peer name "efc$tag" netns "$cli" &&
+            ip -n "$srv" addr add 10.199.0.1/24 dev "efs$tag" &&
+            ip -n "$cli" addr add 10.199.0.2/24 dev "efc$tag" &&
+            ip -n "$srv" link set "efs$tag" mtu 65535 up && ip -n "$cli" link set "efc$tag" mtu 65535 up &&
+            ip -n "$srv" link set lo up && ip -n "$cli" link set lo up &&
+            ip netns exec "$srv" sh -c "echo 1 > /sys/class/net/efs$tag/queues/rx-0/rps_cpus" &&
+            ip netns exec "$cli" sh -c "echo 2 > /sys/class/net/efc$tag/queues/rx-0/rps_cpus" &&
+            ip netns exec "$cli" sysctl -qw net.ipv4.tcp_tw_reuse=1 || return 1
+        srv_in=(ip netns exec "$srv"); cli_in=(ip netns exec "$cli"); srv_host=10.199.0.1
+        ;;
+    *)
+        echo "$(basename "$0"): PLACEMENT '$1' is not one of: $placements" >&2
+        return 2
+        ;;
+    esac
+}
+
+# One line saying where the current placement's receive work runs, read back from the kernel.
+placement_describe() {
+    local ns dev
+    [ ${#placement_ns[@]} -gt 0 ] || { echo "the host's own, receive work on the sending core"; return; }
+    for ns in "${placement_ns[@]}"; do
+        for dev in $(ip netns exec "$ns" ls /sys/class/net); do
+            ip netns exec "$ns" sh -c "printf '%s %s rps_cpus=%s  ' $ns $dev \$(cat /sys/class/net/$dev/queues/rx-0/rps_cpus)"
+        done
+    done
+    echo
+}
+
+# Removes every namespace placement_setup made (the veth pair goes with them).
+placement_cleanup() {
+    local ns
+    for ns in "${placement_ns[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    placement_ns=()
+}
+
+# Busy clock ticks of one CPU so far (user, nice, system, irq and softirq: everything but
+# idle, iowait and steal), whichever task or interrupt they went to.
+cpu_busy_ticks() {
+    awk -v cpu="cpu$1" '$1 == cpu {print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
