@@ -40,10 +40,10 @@ pub(crate) struct Series {
     /// it (a process's own loops; a parent's workers measure their own).
     cpu: Option<Duration>,
     header_shown: bool,
-    /// Every released interval, in order: the run's series. A worker keeps none: it sends
-    /// each to its parent, which keeps the merged series (each interval holds a latency
-    /// histogram of ~190 KB, so a worker that kept its own grew by that every second, and
-    /// a hundred of them held 2 GB after 100 s; the parent then merged them all again).
+    /// Every released interval, in order: the run's series, each latency histogram packed.
+    /// A worker keeps none: it sends each to its parent, which keeps the merged series (a
+    /// worker that kept its own grew by a live histogram, ~190 KB then, every second, and a
+    /// hundred of them held 2 GB after 100 s; the parent then merged them all again).
     pub(crate) kept: Vec<Interval>,
 }
 
@@ -109,6 +109,8 @@ impl Series {
             }
             self.show(&interval)?;
             if self.emit != Emit::Parent {
+                // Final now: kept packed, hundreds of bytes instead of tens of kilobytes.
+                interval.rtt_histogram.pack();
                 self.kept.push(interval);
             }
         }
@@ -155,6 +157,10 @@ mod tests {
         s.add(1, tick(6, 10)).unwrap(); // it started after boundary 6
         let got: Vec<(u64, u64)> = s.kept.iter().map(|i| (i.index, i.bytes_verified)).collect();
         assert_eq!(got, [(5, 1), (6, 12)]);
+        assert!(
+            s.kept.iter().all(|i| i.rtt_histogram.is_packed()),
+            "a kept interval holds its histogram packed"
+        );
         s.add(1, tick(7, 3)).unwrap();
         assert_eq!(s.kept.len(), 2, "source 0 has not closed 7");
         s.add(0, None).unwrap();

@@ -16,55 +16,121 @@ const MAX_US: u64 = 3_600_000_000;
 
 /// A latency distribution in microseconds.
 #[derive(Clone)]
-pub struct Latency(Histogram<u64>);
+pub struct Latency(Counts);
+
+/// A [`Latency`]'s samples: counting, or packed once final.
+#[derive(Clone)]
+enum Counts {
+    /// The HdrHistogram itself: one count per bucket of the range seen so far.
+    Live(Histogram<u64>),
+    /// Its V2 serialization (runs of empty buckets collapsed): a few hundred bytes where the
+    /// live form holds tens of kilobytes. What a run keeps for each finished interval.
+    Packed(Box<[u8]>),
+}
 
 impl Latency {
     /// An empty histogram with three significant digits. It grows its range to the largest
     /// value recorded (at most [`MAX_US`]) instead of holding the whole hour from the start:
-    /// a fixed one-hour range is ~190 KB of counts, and a run keeps one per interval per
-    /// second; one that saw at most 10 ms holds ~40 KB.
+    /// a fixed one-hour range is ~190 KB of counts; one that saw at most 10 ms holds ~32 KB.
     pub fn new() -> Latency {
-        Latency(Histogram::new(3).expect("three significant digits are valid"))
+        Latency(Counts::Live(empty()))
     }
 
     /// Records one duration (clamped to 1 µs .. 1 h).
     pub fn record(&mut self, d: Duration) {
         let us = (d.as_micros() as u64).clamp(1, MAX_US);
+        let h = self.live();
         // Grows the range as needed (a saturating record would clamp to the current one).
-        if self.0.record(us).is_err() {
-            self.0.saturating_record(us);
+        if h.record(us).is_err() {
+            h.saturating_record(us);
         }
     }
 
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &Latency) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.0.add(&other.0);
+        let other = other.histogram();
+        // Both grow their range on demand, so adding cannot fail.
+        let _ = self.live().add(&*other);
+    }
+
+    /// Packs a distribution that will take no more samples into its serialized form (it
+    /// unpacks itself if it ever does). A run keeps one per interval, so a long run's
+    /// series grows by hundreds of bytes a second instead of tens of kilobytes.
+    pub(crate) fn pack(&mut self) {
+        if let Counts::Live(h) = &self.0 {
+            self.0 = Counts::Packed(serialized(h).into_boxed_slice());
+        }
+    }
+
+    /// Whether [`Latency::pack`] packed it (and nothing unpacked it since).
+    #[cfg(test)]
+    pub(crate) fn is_packed(&self) -> bool {
+        matches!(self.0, Counts::Packed(_))
     }
 
     /// The summary printed and written to JSON.
     pub fn summary(&self) -> Percentiles {
+        let h = self.histogram();
         let q = |q: f64| {
-            if self.0.is_empty() {
+            if h.is_empty() {
                 0
             } else {
-                self.0.value_at_quantile(q)
+                h.value_at_quantile(q)
             }
         };
         Percentiles {
-            count: self.0.len(),
-            mean_us: if self.0.is_empty() {
-                0.0
-            } else {
-                self.0.mean()
-            },
+            count: h.len(),
+            mean_us: if h.is_empty() { 0.0 } else { h.mean() },
             p50_us: q(0.50),
             p90_us: q(0.90),
             p99_us: q(0.99),
             p999_us: q(0.999),
-            max_us: if self.0.is_empty() { 0 } else { self.0.max() },
+            max_us: if h.is_empty() { 0 } else { h.max() },
         }
     }
+
+    /// The histogram to count into, unpacked first if need be.
+    fn live(&mut self) -> &mut Histogram<u64> {
+        if let Counts::Packed(bytes) = &self.0 {
+            self.0 = Counts::Live(unpacked(bytes));
+        }
+        match &mut self.0 {
+            Counts::Live(h) => h,
+            Counts::Packed(_) => unreachable!("unpacked just above"),
+        }
+    }
+
+    /// The histogram to read: borrowed if live, unpacked into a copy if packed.
+    fn histogram(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.0 {
+            Counts::Live(h) => std::borrow::Cow::Borrowed(h),
+            Counts::Packed(bytes) => std::borrow::Cow::Owned(unpacked(bytes)),
+        }
+    }
+}
+
+/// An empty, auto-resizing histogram of three significant digits.
+fn empty() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("three significant digits are valid");
+    h.auto(true);
+    h
+}
+
+/// `h` in V2 serialization. Writing to memory cannot fail.
+fn serialized(h: &Histogram<u64>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = V2Serializer::new().serialize(h, &mut bytes);
+    bytes
+}
+
+/// Bytes [`Latency::pack`] wrote, read back (never bytes from outside: those go through
+/// `Deserialize`, which reports what is wrong with them).
+fn unpacked(bytes: &[u8]) -> Histogram<u64> {
+    let mut h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("bytes serialized from a valid histogram by this module read back");
+    h.auto(true);
+    h
 }
 
 impl Default for Latency {
@@ -81,11 +147,11 @@ impl fmt::Debug for Latency {
 
 impl Serialize for Latency {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut bytes = Vec::new();
-        V2Serializer::new()
-            .serialize(&self.0, &mut bytes)
-            .map_err(|e| serde::ser::Error::custom(format!("histogram: {e:?}")))?;
-        s.serialize_str(&STANDARD.encode(bytes))
+        let text = match &self.0 {
+            Counts::Live(h) => STANDARD.encode(serialized(h)),
+            Counts::Packed(bytes) => STANDARD.encode(bytes),
+        };
+        s.serialize_str(&text)
     }
 }
 
@@ -100,7 +166,7 @@ impl<'de> Deserialize<'de> for Latency {
             .map_err(|e| serde::de::Error::custom(format!("histogram: {e:?}")))?;
         let mut latency = Latency::new();
         latency
-            .0
+            .live()
             .add(&h)
             .map_err(|e| serde::de::Error::custom(format!("histogram bounds: {e:?}")))?;
         Ok(latency)
@@ -152,10 +218,10 @@ mod tests {
         let mut whole = Latency::new();
         whole.record(Duration::from_secs(3600));
         assert!(
-            small.0.distinct_values() * 4 < whole.0.distinct_values(),
+            small.histogram().distinct_values() * 4 < whole.histogram().distinct_values(),
             "{} counts for 10 ms, {} for an hour",
-            small.0.distinct_values(),
-            whole.0.distinct_values()
+            small.histogram().distinct_values(),
+            whole.histogram().distinct_values()
         );
         let max = whole.summary().max_us as f64;
         assert!((max - 3.6e9).abs() / 3.6e9 < 1e-3, "{max}");
@@ -169,6 +235,48 @@ mod tests {
             (far.summary().max_us as f64 - 3.6e9).abs() / 3.6e9 < 1e-3,
             "clamped to an hour"
         );
+    }
+
+    #[test]
+    fn a_packed_histogram_is_small_and_reads_merges_and_counts_as_before() {
+        // An interval's round trips: most near the median, a tail out to 10 ms.
+        let mut live = Latency::new();
+        for i in 1..=5000u64 {
+            let us = if i % 100 == 0 {
+                1000 + i * 37 % 9000
+            } else {
+                200 + i * 7919 % 200
+            };
+            live.record(Duration::from_micros(us));
+        }
+        let mut packed = live.clone();
+        packed.pack();
+        assert!(packed.is_packed());
+        let Counts::Packed(bytes) = &packed.0 else {
+            unreachable!()
+        };
+        let live_bytes = live.histogram().distinct_values() * std::mem::size_of::<u64>();
+        assert!(
+            bytes.len() * 10 < live_bytes,
+            "{} bytes packed against {live_bytes} live",
+            bytes.len()
+        );
+        assert_eq!(packed.summary(), live.summary());
+        assert_eq!(
+            serde_json::to_string(&packed).unwrap(),
+            serde_json::to_string(&live).unwrap()
+        );
+        // Merging into and out of a packed one, and recording into it, lose nothing.
+        let mut sum = Latency::new();
+        sum.merge(&packed);
+        sum.merge(&live);
+        packed.merge(&live);
+        assert_eq!(sum.summary(), packed.summary());
+        assert_eq!(sum.summary().count, 10_000);
+        packed.pack();
+        packed.record(Duration::from_secs(20));
+        assert_eq!(packed.summary().count, 10_001);
+        assert!(packed.summary().max_us >= 19_990_000);
     }
 
     #[test]
