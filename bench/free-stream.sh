@@ -60,12 +60,7 @@ printf '%-6s %-14s %10s %10s %12s %12s %12s\n' round server "MB/s" "cpu s" "cpu 
     "cpu0 s/GiB" "cpu1 s/GiB"
 for round in $(seq "$rounds"); do
     for i in "${!names[@]}"; do
-        # shellcheck disable=SC2086 # CMD is a command line, split on purpose.
-        "${srv_in[@]}" taskset -c 0 ${cmds[$i]//\{host\}/$srv_host} > "$out" 2>/dev/null &
-        server=$!
-        for _ in $(seq 100); do grep -q '^listening on' "$out" && break; sleep 0.05; done
-        addr=$(sed -n 's/^listening on //p' "$out")
-        [ -n "$addr" ] || { echo "free-stream.sh: ${names[$i]} did not say 'listening on'" >&2; exit 1; }
+        start_server "${names[$i]}" "${cmds[$i]}" "$out"
         before=$(cpu_ticks "$server") core0=$(cpu_busy_ticks 0) core1=$(cpu_busy_ticks 1)
         lines=()
         for _ in $(seq "$repeat"); do

@@ -118,8 +118,27 @@ placement_cleanup() {
     placement_ns=()
 }
 
+# start_server NAME CMD OUTFILE: starts CMD ({host} becoming srv_host) at the server's end
+# of the current placement, pinned to CPU 0, its stdout in OUTFILE; sets server (its PID)
+# and addr (what it printed after `listening on`). Exits the script if it never listens.
+# shellcheck disable=SC2034 # addr is for the scripts that source this.
+start_server() {
+    local name=$1 cmd=$2 outfile=$3
+    # shellcheck disable=SC2086 # CMD is a command line, split on purpose.
+    "${srv_in[@]}" taskset -c 0 ${cmd//\{host\}/$srv_host} > "$outfile" 2>/dev/null &
+    server=$!
+    wait_for grep -q '^listening on' "$outfile" ||
+        { echo "$(basename "$0"): $name did not say 'listening on'" >&2; exit 1; }
+    addr=$(sed -n 's/^listening on //p' "$outfile")
+}
+
 # Busy clock ticks of one CPU so far (user, nice, system, irq and softirq: everything but
 # idle, iowait and steal), whichever task or interrupt they went to.
 cpu_busy_ticks() {
     awk -v cpu="cpu$1" '$1 == cpu {print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
+
+# All clock ticks of one CPU so far, busy or not (steal excluded, as from the busy ones).
+cpu_all_ticks() {
+    awk -v cpu="cpu$1" '$1 == cpu {print $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat
 }
