@@ -348,3 +348,50 @@ fn free_stream_script_measures_the_server_core_with_each_end_on_its_own_host() {
         "{stderr}"
     );
 }
+
+#[test]
+fn core_split_script_gives_each_cores_share_and_each_runs_outcome() {
+    if !can_make_namespaces("core_split_script") {
+        return;
+    }
+    let echo = bin("echo-server").to_string_lossy().into_owned();
+    let splice = format!("splice={echo} --listen {{host}}:0");
+    let refuse = format!("refuse={echo} --max-conns 0 --listen {{host}}:0");
+    let tag = format!("c{}", test_support::netns::tag());
+    let env = [
+        ("DURATION", "1s"),
+        ("PLACEMENTS", "loopback two-hosts"),
+        ("PLACEMENT_TAG", tag.as_str()),
+    ];
+    let (stdout, stderr, code) =
+        bench_script("bench/core-split.sh", &["200", "1", &splice, &refuse], &env);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let row = |placement: &str, server: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .find(|f| f.len() == 7 && f[0] == "1" && f[1] == placement && f[2] == server)
+            .unwrap_or_else(|| panic!("no {server} row in {placement}: {stdout}"))
+    };
+    for placement in ["loopback", "two-hosts"] {
+        let good = row(placement, "splice");
+        assert_eq!(good[5], "200/0", "every connection echoed: {stdout}");
+        for share in &good[3..5] {
+            let v: f64 = share.parse().unwrap_or_else(|_| panic!("{good:?}"));
+            assert!((0.0..=100.0).contains(&v), "{good:?}");
+        }
+        // A server that refuses every connection: the outcome column says so.
+        assert_eq!(row(placement, "refuse")[5], "0/200", "{stdout}");
+    }
+    assert!(
+        stdout.contains("median busy share at 200 connections/s"),
+        "{stdout}"
+    );
+    assert_eq!(placement_namespaces_left(&tag), Vec::<String>::new());
+    let (_, stderr, code) = bench_script("bench/core-split.sh", &["fast", "1", &splice], &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("core-split.sh RATE ROUNDS NAME=CMD"),
+        "{stderr}"
+    );
+}
