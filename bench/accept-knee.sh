@@ -65,7 +65,7 @@ for round in $(seq "$rounds"); do
             report=$("${cli_in[@]}" "$bin/flood-client" limit --server-cmd "$server" --pin \
                 --step "$step" --p99 "$p99" --connect-rate "$rates" -b 32KiB \
                 --out "$dir" --json 2> "$dir/stderr.txt") || true
-            knee=$(sed -n 's/.*"knee":\(null\|[0-9.e+]\+\).*/\1/p' <<< "$report")
+            knee=$(knee_of_report <<< "$report")
             if [ -z "$knee" ]; then
                 echo "accept-knee.sh: $name in $placement: flood-client limit failed; see $dir/stderr.txt:" >&2
                 tail -n 3 "$dir/stderr.txt" >&2

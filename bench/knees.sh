@@ -32,7 +32,7 @@ knee() { # DIR FLAGS…: runs limit, prints its knee
     local dir=$1
     shift
     "$bin/flood-client" limit "${server[@]}" --pin --step "$step" --p99 10ms \
-        --out "$dir" --json "$@" | sed -n 's/.*"knee":\(null\|[0-9.e+]\+\).*/\1/p'
+        --out "$dir" --json "$@" | knee_of_report
 }
 
 churn=$(knee "$out/$name-churn" --connect-rate "${CONNECT_RATES:-50..20000}" -b 32KiB)

@@ -37,6 +37,12 @@ srv = r["server"]["cpu_s_per_gib"] if r.get("server") else float("nan")
 print("%.0f %.2f %.2f" % (r["throughput_mb_s"], r["client_cpu_s_per_gib"], srv))'
 }
 
+# The knee (a number, or null when no step held) of a `flood-client limit --json` report on
+# stdin.
+knee_of_report() {
+    sed -n 's/.*"knee":\(null\|[0-9.e+]\+\).*/\1/p'
+}
+
 # usage SCRIPT [STATUS] [LINES]: --help (STATUS 0) prints SCRIPT's header comment on stdout;
 # bad usage prints its synopsis (LINES, a sed range of the header) on stderr. Exits STATUS.
 usage_of() {
