@@ -109,11 +109,9 @@ impl Latency {
     }
 }
 
-/// An empty, auto-resizing histogram of three significant digits.
+/// An empty histogram of three significant digits (`Histogram::new` makes it auto-resizing).
 fn empty() -> Histogram<u64> {
-    let mut h = Histogram::new(3).expect("three significant digits are valid");
-    h.auto(true);
-    h
+    Histogram::new(3).expect("three significant digits are valid")
 }
 
 /// `h` in V2 serialization. Writing to memory cannot fail.
@@ -123,8 +121,8 @@ fn serialized(h: &Histogram<u64>) -> Vec<u8> {
     bytes
 }
 
-/// Bytes [`Latency::pack`] wrote, read back (never bytes from outside: those go through
-/// `Deserialize`, which reports what is wrong with them).
+/// Bytes [`Latency::pack`] wrote, read back and made auto-resizing again (never bytes from
+/// outside: those go through `Deserialize`, which reports what is wrong with them).
 fn unpacked(bytes: &[u8]) -> Histogram<u64> {
     let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut &bytes[..])
