@@ -11,7 +11,9 @@
 #
 # Environment: RATE echoes per second (default 10000); DURATION seconds of the rate phase
 # (default N / RATE: exactly one echo per connection); OUT the directory for the report,
-# samples and charts (default /tmp/two-million-N).
+# samples and charts (default /tmp/two-million-N); PLACEMENT loopback (default) or
+# server-core: the inner namespace's loopback receive work steered (RPS) to the server's
+# CPU 0, so the client's core runs only the client's system calls (bench/lib.sh).
 #
 # It runs in two throwaway network namespaces: the outer one gets the million profile's
 # net.* keys (scripts/tune-kernel.sh) so the inner one, created from it, has its own
@@ -38,6 +40,12 @@ n=$(printf '%s' "${1:-2000000}" | sed 's/[Mm]$/000000/; s/[kK]$/000/')
 rate=${RATE:-10000}
 [[ $rate =~ ^[1-9][0-9]*$ ]] || { echo "two-million.sh: RATE must be a positive whole number, not '$rate'" >&2; exit 2; }
 duration=${DURATION:-$(( (n + rate - 1) / rate ))}
+placement=${PLACEMENT:-loopback}
+case $placement in
+    loopback) rps_cpus=0 ;;
+    server-core) rps_cpus=1 ;;
+    *) echo "two-million.sh: PLACEMENT must be loopback or server-core, not '$placement'" >&2; exit 2 ;;
+esac
 [[ $duration =~ ^[1-9][0-9]*$ ]] ||
     { echo "two-million.sh: DURATION must be whole seconds, not '$duration'" >&2; exit 2; }
 out=${OUT:-/tmp/two-million-$n}
@@ -87,9 +95,10 @@ ip netns exec "$outer" scripts/tune-kernel.sh apply --profile million --only net
 # The inner namespace's own script: apply the profile, sample, run, count the limits.
 inner=$(cat <<'INNER'
 set -u
-out=$1; n=$2; processes=$3; rate=$4; duration=$5; bin=$6
+out=$1; n=$2; processes=$3; rate=$4; duration=$5; bin=$6; rps_cpus=$7
 mount -t sysfs sysfs /sys 2>/dev/null
 ip link set lo up || exit 1
+echo "$rps_cpus" > /sys/class/net/lo/queues/rx-0/rps_cpus || exit 1
 scripts/tune-kernel.sh apply --profile million --only net --state "$out/inner-sysctl.state" \
     > "$out/inner-sysctl.txt" || exit 1
 for key in tcp_ehash_entries tcp_max_tw_buckets tcp_max_syn_backlog ip_local_port_range; do
@@ -97,6 +106,8 @@ for key in tcp_ehash_entries tcp_max_tw_buckets tcp_max_syn_backlog ip_local_por
 done > "$out/limits-in-force.txt"
 printf 'net.core.somaxconn = %s\nfs.file-max = %s\n' "$(cat /proc/sys/net/core/somaxconn)" \
     "$(cat /proc/sys/fs/file-max)" >> "$out/limits-in-force.txt"
+printf 'lo rps_cpus = %s (0: receive work on the sending core; 1: on the server'"'"'s CPU 0)\n' \
+    "$(cat /sys/class/net/lo/queues/rx-0/rps_cpus)" >> "$out/limits-in-force.txt"
 # Samples every half second: time, sockets in this namespace, TCP buffer pages (global), memory (kB),
 # descriptors, and the resident memory (kB) of every echo-server and flood-client process.
 sample() {
@@ -135,9 +146,9 @@ cat /proc/sys/net/netfilter/nf_conntrack_count > "$out/conntrack-count.txt" 2>/d
 exit "$status"
 INNER
 )
-echo "two-million: $n connections over $processes client processes, then $rate echoes/s for ${duration}s; output in $out"
+echo "two-million: $n connections over $processes client processes, then $rate echoes/s for ${duration}s ($placement); output in $out"
 ip netns exec "$outer" unshare -n -m --propagation private \
-    bash -c "$inner" two-million "$out" "$n" "$processes" "$rate" "$duration" "$bin"
+    bash -c "$inner" two-million "$out" "$n" "$processes" "$rate" "$duration" "$bin" "$rps_cpus"
 status=$?
 printf 'net.ipv4.tcp_mem = %s (pages; global, the host'"'"'s)\n' "$(tr -s '\t ' ' ' < /proc/sys/net/ipv4/tcp_mem)" \
     >> "$out/limits-in-force.txt"

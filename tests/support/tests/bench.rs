@@ -85,6 +85,7 @@ fn two_million_script_holds_echoes_and_accounts_at_a_small_count() {
             .arg(n)
             .env("OUT", &out_dir)
             .env("RATE", "1000") // One echo on each of 3,000 over 3 s: held long enough to sample.
+            .env("PLACEMENT", "server-core")
             .env("BIN_DIR", &bin_dir)
             .current_dir(repo_root())
             .output()
@@ -119,6 +120,10 @@ fn two_million_script_holds_echoes_and_accounts_at_a_small_count() {
         "{text}"
     );
     assert!(text.contains("listen backlog    0 overflows"), "{text}");
+    assert!(
+        text.contains("lo rps_cpus = 1 "),
+        "receive work steered to the server's CPU, read back: {text}"
+    );
     let namespaces = Command::new("ip")
         .args(["netns", "list"])
         .output()
@@ -136,6 +141,13 @@ fn two_million_script_holds_echoes_and_accounts_at_a_small_count() {
     let bad = run("two");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("N must be a positive count"));
+    let (_, stderr, code) =
+        bench_script("bench/two-million.sh", &["3000"], &[("PLACEMENT", "moon")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("PLACEMENT must be loopback or server-core, not 'moon'"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
