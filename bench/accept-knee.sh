@@ -31,19 +31,8 @@ p99=${P99:-10ms}
 rates=${CONNECT_RATES:-2000..30000}
 out=${OUT:-bench-results/accept-knee}
 read -r -a chosen <<< "${PLACEMENTS:-$placements}"
-names=(); cmds=()
-for spec in "$@"; do
-    [[ $spec == *=* ]] || { echo "accept-knee.sh: '$spec' is not NAME=CMD" >&2; exit 2; }
-    names+=("${spec%%=*}"); cmds+=("${spec#*=}")
-done
-for placement in "${chosen[@]}"; do
-    [[ " $placements " == *" $placement "* ]] ||
-        { echo "accept-knee.sh: PLACEMENTS: '$placement' is not one of: $placements" >&2; exit 2; }
-    if [ "$placement" != loopback ] && [ "$(id -u)" -ne 0 ]; then
-        echo "accept-knee.sh: $placement needs root (network namespaces); run as root or set PLACEMENTS=loopback" >&2
-        exit 2
-    fi
-done
+servers_of "$@"
+check_placements "${chosen[@]}"
 trap placement_cleanup EXIT
 trap 'exit 130' INT TERM
 

@@ -24,11 +24,8 @@ rate=$1 rounds=$2; shift 2
 need_release
 duration=${DURATION:-4s}
 read -r -a chosen <<< "${PLACEMENTS:-$placements}"
-names=(); cmds=()
-for spec in "$@"; do
-    [[ $spec == *=* ]] || { echo "core-split.sh: '$spec' is not NAME=CMD" >&2; exit 2; }
-    names+=("${spec%%=*}"); cmds+=("${spec#*=}")
-done
+servers_of "$@"
+check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
 trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null; fi; rm -f "$out"; placement_cleanup' EXIT

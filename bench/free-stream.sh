@@ -33,18 +33,11 @@ chunk=${CHUNK:-32768}
 repeat=${REPEAT:-3}
 window=$(( (bytes + chunk - 1) / chunk ))
 placement=${PLACEMENT:-loopback}
-if [ "$placement" != loopback ] && [ "$(id -u)" -ne 0 ]; then
-    echo "free-stream.sh: PLACEMENT=$placement needs root (network namespaces); run as root or leave it unset" >&2
-    exit 2
-fi
+check_placements "$placement"
 mkdir -p target/bench
 gcc -O2 -Wall -Wextra -o target/bench/c-flood bench/c-flood.c
 
-names=(); cmds=()
-for spec in "$@"; do
-    [[ $spec == *=* ]] || { echo "free-stream.sh: '$spec' is not NAME=CMD" >&2; exit 2; }
-    names+=("${spec%%=*}"); cmds+=("${spec#*=}")
-done
+servers_of "$@"
 
 # cpu_ticks PID: user + system clock ticks of the process and all its threads.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

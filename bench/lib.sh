@@ -105,6 +105,32 @@ placement_setup() {
     esac
 }
 
+# check_placements PLACEMENT...: exits 2, naming the fix, for a placement that does not
+# exist or that needs root (namespaces) the script does not have.
+check_placements() {
+    local p
+    for p in "$@"; do
+        [[ " $placements " == *" $p "* ]] ||
+            { echo "$(basename "$0"): PLACEMENT '$p' is not one of: $placements" >&2; exit 2; }
+        if [ "$p" != loopback ] && [ "$(id -u)" -ne 0 ]; then
+            echo "$(basename "$0"): $p needs root (network namespaces); run as root or use loopback" >&2
+            exit 2
+        fi
+    done
+}
+
+# servers_of NAME=CMD...: sets names and cmds (arrays, in order), or exits 2 naming the
+# argument that is not NAME=CMD.
+# shellcheck disable=SC2034 # names and cmds are for the scripts that source this.
+servers_of() {
+    local spec
+    names=(); cmds=()
+    for spec in "$@"; do
+        [[ $spec == *=* ]] || { echo "$(basename "$0"): '$spec' is not NAME=CMD" >&2; exit 2; }
+        names+=("${spec%%=*}"); cmds+=("${spec#*=}")
+    done
+}
+
 # One line saying where the current placement's receive work runs, read back from the kernel.
 placement_describe() {
     local ns dev
