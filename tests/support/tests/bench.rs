@@ -181,6 +181,15 @@ fn bench_script(
     )
 }
 
+/// This workspace's echo-server with `flags`, as a bench script's `NAME=CMD` that listens
+/// where the script's placement says (`{host}`).
+fn placed_echo_server(name: &str, flags: &[&str]) -> String {
+    let mut words = vec![bin("echo-server").display().to_string()];
+    words.extend(flags.iter().map(|f| f.to_string()));
+    words.extend(["--listen".to_string(), "{host}:0".to_string()]);
+    format!("{name}={}", words.join(" "))
+}
+
 /// Whether this test can make network namespaces; says what is missing when not.
 fn can_make_namespaces(test: &str) -> bool {
     if is_root() && Command::new("ip").args(["netns", "list"]).output().is_ok() {
@@ -219,9 +228,8 @@ fn accept_knee_script_alternates_servers_in_each_placement_and_cleans_up() {
     }
     let out_dir = std::env::temp_dir().join(format!("accept-knee-test-{}", std::process::id()));
     let out_env = out_dir.to_string_lossy().into_owned();
-    let echo = bin("echo-server").to_string_lossy().into_owned();
-    let splice = format!("splice={echo} --listen {{host}}:0");
-    let copy = format!("copy={echo} --read-write --listen {{host}}:0");
+    let splice = placed_echo_server("splice", &[]);
+    let copy = placed_echo_server("copy", &["--read-write"]);
     let tag = format!("k{}", test_support::netns::tag());
     // A bound no loaded test box misses at 400 connections/s: the figures are bench/'s.
     let env = [
@@ -271,7 +279,7 @@ fn accept_knee_script_alternates_servers_in_each_placement_and_cleans_up() {
     assert_eq!(placement_namespaces_left(&tag), Vec::<String>::new());
 
     // A server that refuses every connection holds no step: its knee is "none", a figure.
-    let refuse = format!("refuse={echo} --max-conns 0 --listen {{host}}:0");
+    let refuse = placed_echo_server("refuse", &["--max-conns", "0"]);
     let mut loopback = env.to_vec();
     loopback.push(("PLACEMENTS", "loopback"));
     let (stdout, stderr, code) =
@@ -320,8 +328,7 @@ fn free_stream_script_measures_the_server_core_with_each_end_on_its_own_host() {
     if !can_make_namespaces("free_stream_script") {
         return;
     }
-    let echo = bin("echo-server").to_string_lossy().into_owned();
-    let server = format!("echo={echo} --listen {{host}}:0");
+    let server = placed_echo_server("echo", &[]);
     let tag = format!("f{}", test_support::netns::tag());
     let small = [
         ("CONNS", "20"),
@@ -366,9 +373,8 @@ fn core_split_script_gives_each_cores_share_and_each_runs_outcome() {
     if !can_make_namespaces("core_split_script") {
         return;
     }
-    let echo = bin("echo-server").to_string_lossy().into_owned();
-    let splice = format!("splice={echo} --listen {{host}}:0");
-    let refuse = format!("refuse={echo} --max-conns 0 --listen {{host}}:0");
+    let splice = placed_echo_server("splice", &[]);
+    let refuse = placed_echo_server("refuse", &["--max-conns", "0"]);
     let tag = format!("c{}", test_support::netns::tag());
     let env = [
         ("DURATION", "1s"),
