@@ -68,36 +68,23 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
 
 #[test]
 fn two_million_script_holds_echoes_and_accounts_at_a_small_count() {
-    if !is_root() || Command::new("ip").args(["netns", "list"]).output().is_err() {
-        missing(
-            "two_million_script",
-            "root and `ip netns` (apt-get install iproute2)",
-            "cannot create network namespaces",
-        );
+    if !can_make_namespaces("two_million_script") {
         return;
     }
     let file_max_before = std::fs::read_to_string("/proc/sys/fs/file-max").expect("file-max");
     let out_dir = std::env::temp_dir().join(format!("two-million-test-{}", std::process::id()));
-    let bin_dir = bin("flood-client").parent().expect("bin dir").to_path_buf();
+    let out_env = out_dir.to_string_lossy().into_owned();
     let run = |n: &str| {
-        Command::new("bash")
-            .arg(repo_root().join("bench/two-million.sh"))
-            .arg(n)
-            .env("OUT", &out_dir)
-            .env("RATE", "1000") // One echo on each of 3,000 over 3 s: held long enough to sample.
-            .env("PLACEMENT", "server-core")
-            .env("BIN_DIR", &bin_dir)
-            .current_dir(repo_root())
-            .output()
-            .expect("run two-million.sh")
+        let env = [
+            ("OUT", out_env.as_str()),
+            ("RATE", "1000"), // One echo on each of 3,000 over 3 s: held long enough to sample.
+            ("PLACEMENT", "server-core"),
+        ];
+        bench_script("bench/two-million.sh", &[n], &env)
     };
-    let out = run("3000");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let (stdout, stderr, code) = run("3000");
+    let text = format!("{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{text}");
     // One echo on each of the 3,000 held connections, all verified, from the report itself.
     assert!(
         text.contains("held at once      3000 (ok 3000, failed 0"),
@@ -138,9 +125,9 @@ fn two_million_script_holds_echoes_and_accounts_at_a_small_count() {
         "a small run leaves the host alone"
     );
 
-    let bad = run("two");
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("N must be a positive count"));
+    let (_, stderr, code) = run("two");
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("N must be a positive count"), "{stderr}");
     let (_, stderr, code) =
         bench_script("bench/two-million.sh", &["3000"], &[("PLACEMENT", "moon")]);
     assert_eq!(code, Some(2));
