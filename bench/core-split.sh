@@ -28,7 +28,7 @@ servers_of "$@"
 check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null; fi; rm -f "$out"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A busy0 busy1
@@ -43,7 +43,7 @@ for round in $(seq "$rounds"); do
             report=$("${cli_in[@]}" taskset -c 1 "$bin/flood-client" "$addr" --churn \
                 --connect-rate "$rate" --duration "$duration" -b 32KiB -c 512 --json 2>/dev/null) || true
             ticks+=("$(cpu_busy_ticks 0)" "$(cpu_all_ticks 0)" "$(cpu_busy_ticks 1)" "$(cpu_all_ticks 1)")
-            kill "$server"; wait "$server" 2>/dev/null || true; server=""
+            stop_server
             read -r share0 share1 outcome p99 < <(python3 -c 'import json,sys
 t = list(map(int, sys.argv[1:9]))
 share = lambda b0, a0, b1, a1: 100 * (b1 - b0) / max(a1 - a0, 1)

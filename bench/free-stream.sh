@@ -45,7 +45,7 @@ hz=$(getconf CLK_TCK)
 declare -A per_gib per_gib0
 out=$(mktemp)
 server=""
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null; fi; rm -f "$out"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 placement_setup "$placement" || exit $?
 echo "# $placement: $(placement_describe)"
@@ -62,7 +62,7 @@ for round in $(seq "$rounds"); do
         done
         after=$(cpu_ticks "$server")
         core0=$(( $(cpu_busy_ticks 0) - core0 )) core1=$(( $(cpu_busy_ticks 1) - core1 ))
-        kill "$server"; wait "$server" 2>/dev/null || true; server=""
+        stop_server
         read -r mbs cpu gib gib0 gib1 < <(python3 -c 'import json,sys
 hz, before, after, core0, core1 = map(int, sys.argv[1:6])
 runs = [json.loads(l) for l in sys.argv[6:]]

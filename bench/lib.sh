@@ -164,6 +164,15 @@ start_server() {
     addr=$(sed -n 's/^listening on //p' "$outfile")
 }
 
+# Stops the server start_server started, if one runs, and waits for it to go.
+stop_server() {
+    if [ -n "${server:-}" ]; then
+        kill "$server" 2>/dev/null
+        wait "$server" 2>/dev/null || true
+        server=""
+    fi
+}
+
 # Busy clock ticks of one CPU so far (user, nice, system, irq and softirq: everything but
 # idle, iowait and steal), whichever task or interrupt they went to.
 cpu_busy_ticks() {
