@@ -466,6 +466,9 @@ pub struct FloodArgs {
     /// Internal: run as a worker process over connection indices FROM-TO.
     #[arg(long, hide = true, value_parser = parse_range)]
     pub worker_range: Option<Range<u64>>,
+    /// Internal: the run's pattern salt (a worker sends the same streams its parent would).
+    #[arg(long, hide = true, requires = "worker_range")]
+    pub salt: Option<u64>,
 }
 
 fn parse_chunk(text: &str) -> Result<usize, String> {

@@ -16,6 +16,7 @@ use crate::cli::{FloodArgs, StreamArgs};
 use crate::engine::connection::Workload;
 use crate::engine::scheduler::{Arrivals, OpenLoad};
 use crate::engine::sender::SendMode;
+use crate::engine::verifier::Salt;
 use crate::fleet::shard::{default_run_id, ShardRun};
 use crate::fleet::start;
 use crate::modes::output::Show;
@@ -65,6 +66,9 @@ pub(crate) struct RunConfig {
     pub(crate) start_at: Option<u64>,
     /// The run this process is a shard of (`--shard`); `None` for a whole run.
     pub(crate) shard: Option<ShardRun>,
+    /// What sets this run's streams apart from another run's: every shard of a run derives
+    /// the same one from the run id, a run without an id draws one, and its workers get it.
+    pub(crate) salt: Salt,
 }
 
 impl RunConfig {
@@ -105,6 +109,11 @@ impl RunConfig {
                 config,
             }
         });
+        cfg.salt = match (args.salt, &cfg.shard) {
+            (Some(salt), _) => Salt(salt),
+            (None, Some(shard)) => Salt::of_run(&shard.run_id),
+            (None, None) => Salt::fresh(),
+        };
         cfg
     }
 
@@ -117,7 +126,7 @@ impl RunConfig {
             b => format!("{b} B"),
         };
         format!(
-            "{connections} connections x {bytes} to {} over {shards} shards, chunk {} B, window              {}, send {}, start {}",
+            "{connections} connections x {bytes} to {} over {shards} shards, chunk {} B, window {}, send {}, start {}",
             self.target,
             self.work.chunk,
             self.work.window,
@@ -155,6 +164,7 @@ impl RunConfig {
             streaming: None,
             start_at: None,
             shard: None,
+            salt: Salt::fresh(),
         }
     }
 
@@ -227,6 +237,8 @@ impl RunConfig {
             self.retries.to_string(),
             "--interval".into(),
             exact_duration(self.interval.unwrap_or_default()),
+            "--salt".into(),
+            self.salt.0.to_string(),
         ];
         match (self.work.bytes == ENDLESS, self.duration) {
             (true, Some(d)) => args.extend(["--duration".into(), exact_duration(d)]),
@@ -311,6 +323,7 @@ mod tests {
             streaming: Some(77),
             start_at: Some(1_893_553_445_250_001),
             shard: None,
+            salt: Salt(0x5EED_0000_0000_0017),
         };
         cfg.shard = Some(ShardRun {
             of: ShardOf { k: 1, n: 3 },
@@ -424,6 +437,10 @@ mod tests {
         ));
         let (sa, sb) = (a.shard.clone().unwrap(), b.shard.clone().unwrap());
         assert_eq!((&sa.run_id, &sa.config), (&sb.run_id, &sb.config));
+        assert_eq!(
+            a.salt, b.salt,
+            "the shards of a run send from one set of streams"
+        );
         assert_eq!((a.indices, b.indices), (0..2000, 4000..6000));
         let other_bytes = parse(&format!("10.77.0.1:7 --shard 1/3 {t} -b 256KiB"));
         assert_ne!(other_bytes.shard.unwrap().run_id, sa.run_id);
@@ -433,6 +450,26 @@ mod tests {
             "10.77.0.1:7 --shard 1/3 --run-id nightly {t} -b 512KiB"
         ));
         assert_eq!(named.shard.unwrap().run_id, "nightly");
+    }
+
+    #[test]
+    fn runs_without_an_id_and_runs_with_other_ids_send_other_streams() {
+        let t = "--start-at 2030-01-02T03:04:05.5Z -c 6000 -b 512KiB";
+        let a = parse(&format!("10.77.0.1:7 --shard 0/3 --run-id a {t}"));
+        let b = parse(&format!("10.77.0.1:7 --shard 0/3 --run-id b {t}"));
+        assert_ne!(a.salt, b.salt);
+        assert_ne!(
+            parse("10.77.0.1:7 -c 9").salt,
+            parse("10.77.0.1:7 -c 9").salt
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_reads_as_words() {
+        let cfg = parse("10.77.0.1:7 -c 6000 --shard 1/3 --start-at 1893553445.5 -b 512KiB");
+        let text = cfg.shard.expect("a shard").config;
+        assert!(!text.contains("  "), "stray spaces in {text:?}");
+        assert!(text.contains("chunk 32768 B, window 1, send "), "{text}");
     }
 
     #[test]

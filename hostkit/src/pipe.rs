@@ -2,7 +2,7 @@
 //! as page references, never through user space. echo-server echoes through a small pool
 //! of them; flood-client sends its pattern through one per loop.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::sys;
@@ -27,11 +27,11 @@ impl Pipe {
         sys::set_pipe_size(self.write.as_raw_fd(), bytes);
     }
 
-    /// Maps up to a pipe's capacity of `data`'s pages into the pipe with vmsplice(2),
-    /// without copying: the pipe, and any socket it is spliced into, then refers to this
-    /// memory, so `data` must not change while those bytes are in flight (flood-client
-    /// sends from its pattern, which is never written after it is built).
-    pub fn load(&self, data: &[u8]) -> io::Result<usize> {
+    /// Maps up to a pipe's capacity of the pages of `data`'s pieces, in order, into the pipe
+    /// with vmsplice(2), without copying: the pipe, and any socket it is spliced into, then
+    /// refers to this memory, so `data` must not change while those bytes are in flight
+    /// (flood-client sends from its pattern, which is never written after it is built).
+    pub fn load(&self, data: &[IoSlice<'_>]) -> io::Result<usize> {
         sys::vmsplice(self.write.as_raw_fd(), data)
     }
 

@@ -213,16 +213,21 @@ mod linux {
         unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, asked) };
     }
 
-    /// vmsplice(2) of `data`'s pages into the pipe's write end `fd`, without GIFT: the pipe
-    /// refers to `data`'s memory, which the caller must not change while the bytes are in
-    /// flight.
-    pub(crate) fn vmsplice(fd: RawFd, data: &[u8]) -> io::Result<usize> {
-        let iov = libc::iovec {
-            iov_base: data.as_ptr() as *mut libc::c_void,
-            iov_len: data.len(),
-        };
-        // SAFETY: one iovec over a live slice; vmsplice without SPLICE_F_GIFT only reads it.
-        retrying(|| unsafe { libc::vmsplice(fd, &iov, 1, libc::SPLICE_F_NONBLOCK) })
+    /// vmsplice(2) of the pages of `data`'s pieces (at most UIO_MAXIOV of them) into the
+    /// pipe's write end `fd`, without GIFT: the pipe refers to their memory, which the
+    /// caller must not change while the bytes are in flight.
+    pub(crate) fn vmsplice(fd: RawFd, data: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+        let count = data.len().min(libc::UIO_MAXIOV as usize);
+        // SAFETY: IoSlice is ABI-compatible with iovec on Unix (std guarantees it), so this
+        // is `count` iovecs over live slices; vmsplice without SPLICE_F_GIFT only reads them.
+        retrying(|| unsafe {
+            libc::vmsplice(
+                fd,
+                data.as_ptr().cast::<libc::iovec>(),
+                count,
+                libc::SPLICE_F_NONBLOCK,
+            )
+        })
     }
 
     /// splice(2) of up to `len` bytes between two stream descriptors, non-blocking.

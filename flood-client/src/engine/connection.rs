@@ -6,7 +6,7 @@
 //! done. Reads go into the loop's shared buffer and are compared against the precomputed
 //! pattern in place: nothing is allocated per chunk.
 
-use std::io::{self, Read};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use hostkit::readiness::SHORT_READ_DRAINS;
 use mio::net::TcpStream;
 
 use crate::engine::sender::Sender;
-use crate::engine::verifier::Pattern;
+use crate::engine::verifier::{Pattern, StreamId, MAX_PIECES, SEND_MAX};
 use crate::report::histogram::Latency;
 use crate::report::{ErrorKind, Failure};
 
@@ -55,9 +55,10 @@ pub(crate) struct Progress {
 #[derive(Debug)]
 pub(crate) struct Connection {
     stream: TcpStream,
-    /// Global connection index: its pattern and its name in failure reports.
+    /// Global connection index: its name in failure reports.
     pub(crate) index: u64,
-    start: usize,
+    /// The stream it sends (see `verifier.rs`).
+    key: StreamId,
     /// Where the connection is.
     pub(crate) state: State,
     /// When the current connect attempt began.
@@ -80,11 +81,11 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Wraps a socket whose connect() is in progress: `attempt` is its number and when the
-    /// first attempt began.
+    /// Wraps a socket whose connect() is in progress, which will send the stream `key`:
+    /// `attempt` is its number and when the first attempt began.
     pub(crate) fn new(
         stream: TcpStream,
-        index: u64,
+        (index, key): (u64, StreamId),
         (attempt, first_attempt): (u32, Instant),
         window: u64,
         now: Instant,
@@ -92,7 +93,7 @@ impl Connection {
         Connection {
             stream,
             index,
-            start: Pattern::start_of(index),
+            key,
             state: State::Connecting,
             connect_started: now,
             attempt,
@@ -209,7 +210,7 @@ impl Connection {
             };
             let in_flight = (self.sent - self.verified) as usize;
             let good = n.min(in_flight);
-            if let Err(m) = pattern.verify(self.start, self.verified, &buf[..good]) {
+            if let Err(m) = pattern.verify(self.key, self.verified, &buf[..good]) {
                 let mut f = self.failure(ErrorKind::Mismatch, "echoed byte differs");
                 f.mismatch = Some(m);
                 return Err(f);
@@ -247,8 +248,8 @@ impl Connection {
     }
 
     /// Sends chunks while fewer than `window` are unanswered and the socket takes them.
-    /// Consecutive chunks are contiguous in the pattern, so everything the window allows
-    /// goes in one call (up to the pattern's longest slice): one syscall, not one per chunk.
+    /// Everything the window allows goes in one call as a list of page pieces (up to
+    /// `SEND_MAX` bytes): one syscall, not one per chunk.
     fn send(
         &mut self,
         work: &Workload,
@@ -259,10 +260,15 @@ impl Connection {
         let window_end = ((self.verified / work.chunk) + work.window) * work.chunk;
         let limit = window_end.min(work.bytes).min(self.allowed);
         while self.sent < limit {
-            let len = ((limit - self.sent) as usize).min(pattern.max_slice());
-            let data = pattern.slice(self.start, self.sent, len);
+            let len = (limit - self.sent).min(SEND_MAX as u64) as usize;
+            let mut pieces = [IoSlice::new(&[]); MAX_PIECES];
+            let mut count = 0;
+            for piece in pattern.pieces(self.key, self.sent, len) {
+                pieces[count] = IoSlice::new(piece);
+                count += 1;
+            }
             let now = Instant::now();
-            match sender.send(&self.stream, data, scratch) {
+            match sender.send(&self.stream, &pieces[..count], scratch) {
                 Ok(n) => {
                     // Each chunk that starts in the bytes just sent starts its round trip now.
                     let first = self.sent.div_ceil(work.chunk);

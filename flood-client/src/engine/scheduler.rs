@@ -26,7 +26,7 @@ use crate::engine::intervals::{unix_us, Recorder, Tick};
 use crate::engine::live::Live;
 use crate::engine::sender::{SendMode, Sender};
 use crate::engine::socket::open_socket;
-use crate::engine::verifier::Pattern;
+use crate::engine::verifier::{Pattern, Salt, StreamId, SEND_MAX};
 use crate::report::histogram::Latency;
 use crate::report::{ErrorKind, Failure, Pacing, Report, ENDLESS, KERNEL};
 
@@ -85,6 +85,8 @@ pub(crate) struct LoopPlan {
     pub(crate) streaming: Option<usize>,
     /// `--start-at` (µs since the Unix epoch): connections not up by then fail as late.
     pub(crate) start_at: Option<u64>,
+    /// The run's salt: with a connection's number, which stream it sends.
+    pub(crate) salt: Salt,
 }
 
 /// What the loops of one process share.
@@ -96,7 +98,7 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<Live>,
     /// The all-connected barrier.
     pub(crate) gate: Arc<Gate>,
-    /// The byte pattern.
+    /// The pages every connection's stream is read from.
     pub(crate) pattern: Arc<Pattern>,
     /// Where closed intervals go (`None`: the process does not want them).
     pub(crate) intervals: Option<mpsc::Sender<Tick>>,
@@ -132,7 +134,7 @@ struct Scheduler {
 /// Runs one loop to completion and returns its report (times, counts, histograms).
 pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     let now = Instant::now();
-    let sender = Sender::new(plan.send, shared.pattern.max_slice());
+    let sender = Sender::new(plan.send, SEND_MAX);
     let out = shared.intervals.clone().map(|tx| (plan.series.0, tx));
     let intervals = Recorder::new(plan.series.1, out);
     let mut s = Scheduler {
@@ -276,11 +278,19 @@ impl Scheduler {
                 )?;
                 Ok(stream)
             });
+        // A churn slot is reused, so a churn connection's stream is named by its arrival,
+        // which `due` counts (distinct for every arrival of this loop).
+        let key = match self.plan.open {
+            Some(OpenLoad { churn: true, .. }) => {
+                StreamId::churn(self.plan.salt, self.plan.indices.start, self.report.due)
+            }
+            _ => StreamId::flood(self.plan.salt, index),
+        };
         match registered {
             Ok(stream) => {
                 entry.insert(Connection::new(
                     stream,
-                    index,
+                    (index, key),
                     (attempt, first),
                     self.plan.work.window,
                     now,

@@ -1,16 +1,17 @@
 //! How a connection's chunks reach its socket.
 //!
-//! `write` copies each chunk from the pattern into the socket. `splice` (Linux, the default
-//! there) maps the pattern's pages into one pipe per loop with vmsplice(2) and splices the
-//! pipe into the socket: the kernel sends page references, nothing is copied on the way
-//! out, and the only copy left on the client is reading the echo back to verify it. This is
-//! safe because the pattern is never written after it is built and outlives the run.
+//! A send is a list of pieces of the pattern's pages (`verifier.rs`). `write` copies them
+//! into the socket (writev). `splice` (Linux, the default there) maps the pages into one
+//! pipe per loop with vmsplice(2) and splices the pipe into the socket: the kernel sends
+//! page references, nothing is copied on the way out, and the only copy left on the client
+//! is reading the echo back to verify it. This is safe because the pattern is never written
+//! after it is built and outlives the run.
 //!
 //! The pipe is empty between sends: bytes the socket did not take are read back out and
 //! sent again later (rare: the window keeps far less in flight than a socket buffer holds).
 //! If the pipe cannot be made or the kernel refuses the splice, the loop writes instead.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 
 use mio::net::TcpStream;
 
@@ -94,12 +95,13 @@ impl Sender {
         }
     }
 
-    /// Sends a prefix of `data`, like `write`: how many bytes the socket took, or an error
-    /// (`WouldBlock` when it took none). `scratch` is only used to empty the pipe.
+    /// Sends a prefix of the bytes of `data`'s pieces, like `writev`: how many bytes the
+    /// socket took, or an error (`WouldBlock` when it took none). `scratch` is only used to
+    /// empty the pipe.
     pub(crate) fn send(
         &mut self,
         stream: &TcpStream,
-        data: &[u8],
+        data: &[IoSlice<'_>],
         scratch: &mut [u8],
     ) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
@@ -122,7 +124,7 @@ impl Sender {
         #[cfg(not(target_os = "linux"))]
         let _ = scratch; // Only used to empty the splice pipe.
         let mut stream = stream;
-        stream.write(data)
+        stream.write_vectored(data)
     }
 }
 
@@ -131,7 +133,7 @@ impl Sender {
 fn splice_send(
     pipe: &hostkit::pipe::Pipe,
     stream: &TcpStream,
-    data: &[u8],
+    data: &[IoSlice<'_>],
     scratch: &mut [u8],
 ) -> (io::Result<usize>, bool) {
     let loaded = match pipe.load(data) {
@@ -194,8 +196,9 @@ mod tests {
                 data.len()
             );
             let end = (sent + 256 * 1024).min(data.len());
+            let piece = [IoSlice::new(&data[sent..end])];
             let full = sent == end
-                || match sender.send(&stream, &data[sent..end], &mut scratch) {
+                || match sender.send(&stream, &piece, &mut scratch) {
                     Ok(n) => {
                         sent += n;
                         false

@@ -16,7 +16,7 @@ use crate::config::RunConfig;
 use crate::engine::gate::Gate;
 use crate::engine::intervals::{unix_us, Tick};
 use crate::engine::live::{Live, LiveSnapshot};
-use crate::engine::scheduler::{self, LoopPlan, Shared, BUFFER_SIZE};
+use crate::engine::scheduler::{self, LoopPlan, Shared};
 use crate::engine::verifier::Pattern;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message, Role};
@@ -41,7 +41,7 @@ pub(crate) fn run_process(
         stop,
         live: Arc::new(Live::default()),
         gate: Arc::new(Gate::default()),
-        pattern: Arc::new(Pattern::new(BUFFER_SIZE.max(cfg.work.chunk as usize))),
+        pattern: Arc::new(Pattern::new()),
         intervals: cfg.interval.map(|_| ticks.clone()),
     };
     let sources: Arc<[IpAddr]> = cfg.sources.clone().into();
@@ -68,6 +68,7 @@ pub(crate) fn run_process(
                 .streaming
                 .map(|n| cfg.streaming_of(&(from..to), n) as usize),
             start_at: cfg.start_at,
+            salt: cfg.salt,
         };
         let shared = shared.clone();
         handles.push(

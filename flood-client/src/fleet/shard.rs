@@ -2,7 +2,8 @@
 //! count from 0 (`0/3`, `1/3`, `2/3`), as a Kubernetes Indexed Job's completion index and
 //! an Ansible host's position do, so both pass theirs straight through. `-c` is the whole
 //! run's count: shard K opens connections `C*K/N .. C*(K+1)/N`, so no two shards share a
-//! connection index, and so a pattern offset: an echo crossed between hosts is caught.
+//! connection index, and every shard derives the run's pattern salt from the run id, so no
+//! two shards share a stream: an echo crossed between hosts is caught (`verifier.rs`).
 //!
 //! Every shard of a run carries the run's id: `--run-id`, or by default one derived from
 //! the start time, N and the workload ([`default_run_id`]), which every host computes

@@ -16,12 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::cli::ProbeArgs;
 use crate::modes::{print_report, stop_flag, verdict};
 
-use crate::engine::verifier::Pattern;
+use crate::engine::verifier::{Pattern, Salt, StreamId};
 use crate::report::histogram::{Latency, Percentiles};
 use crate::report::ErrorKind;
-
-/// Pattern indices of probes start here, far from any flood connection's index.
-const PROBE_INDEX_BASE: u64 = 1 << 40;
 
 /// What to probe, how often, for how long.
 #[derive(Debug, Clone)]
@@ -38,6 +35,9 @@ pub(crate) struct ProbeConfig {
     pub(crate) bytes: usize,
     /// A probe that takes longer than this fails as a timeout.
     pub(crate) timeout: Duration,
+    /// The salt of the run the probes belong to (saturate's flood's, so a probe's stream
+    /// differs from every flood connection's by construction), or a fresh one.
+    pub(crate) salt: Salt,
 }
 
 /// Probe results.
@@ -88,6 +88,7 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
         duration: args.count.is_none().then_some(args.duration),
         bytes: args.bytes,
         timeout: args.timeout,
+        salt: Salt::fresh(),
     };
     let report = run(&cfg, &stop);
     let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
@@ -97,7 +98,7 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
 
 /// Runs probes until the count, the duration or `stop`.
 pub(crate) fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
-    let pattern = Pattern::new(cfg.bytes);
+    let pattern = Pattern::new();
     let mut buf = vec![0u8; cfg.bytes];
     let mut report = ProbeReport::default();
     let start = Instant::now();
@@ -108,8 +109,8 @@ pub(crate) fn run(cfg: &ProbeConfig, stop: &AtomicBool) -> ProbeReport {
             break;
         }
         report.attempts += 1;
-        let start_of = Pattern::start_of(PROBE_INDEX_BASE + seq);
-        match probe_once(cfg, &pattern, start_of, &mut buf) {
+        let key = StreamId::probe(cfg.salt, seq);
+        match probe_once(cfg, &pattern, key, &mut buf) {
             Ok(()) => {
                 report.ok += 1;
                 report.histogram.record(intended.elapsed());
@@ -141,7 +142,7 @@ fn sleep_until(at: Instant, stop: &AtomicBool) -> bool {
 fn probe_once(
     cfg: &ProbeConfig,
     pattern: &Pattern,
-    start: usize,
+    key: StreamId,
     buf: &mut [u8],
 ) -> Result<(), (ErrorKind, String)> {
     let fail = |e: io::Error| {
@@ -156,10 +157,13 @@ fn probe_once(
     stream.set_nodelay(true).map_err(fail)?;
     stream.set_read_timeout(Some(cfg.timeout)).map_err(fail)?;
     stream.set_write_timeout(Some(cfg.timeout)).map_err(fail)?;
-    let data = pattern.slice(start, 0, cfg.bytes);
-    (&stream).write_all(data).map_err(fail)?;
+    let data = pattern
+        .pieces(key, 0, cfg.bytes)
+        .collect::<Vec<_>>()
+        .concat();
+    (&stream).write_all(&data).map_err(fail)?;
     (&stream).read_exact(buf).map_err(fail)?;
-    pattern.verify(start, 0, buf).map_err(|m| {
+    pattern.verify(key, 0, buf).map_err(|m| {
         (
             ErrorKind::Mismatch,
             format!("probe echo differs at offset {}", m.offset),

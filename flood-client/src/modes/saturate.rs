@@ -41,6 +41,7 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         duration: None,
         bytes: args.probe_bytes,
         timeout: flood_args.stream.timeout,
+        salt: p.cfg.salt,
     });
     let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host());
     publish::start(&flood_args.output, &settings, &host)?;

@@ -4,6 +4,7 @@
 #![deny(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+pub mod crossing;
 pub mod faulty;
 pub mod limited;
 pub mod netns;
