@@ -40,7 +40,10 @@ fn write_all(out: &Path) -> io::Result<()> {
     for mut cmd in [echo_server::command(), flood_client::command()] {
         let name = cmd.get_name().to_string();
         clap_mangen::generate_to(cmd.clone(), &man)?;
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let bash = completions.join(format!("{name}.bash"));
+        std::fs::write(&bash, bash_completion(&mut cmd, &name))?;
+        println!("{}", bash.display());
+        for shell in [Shell::Zsh, Shell::Fish] {
             let path = clap_complete::generate_to(shell, &mut cmd, &name, &completions)?;
             println!("{}", path.display());
         }
@@ -49,4 +52,18 @@ fn write_all(out: &Path) -> io::Result<()> {
         println!("{}", entry?.path().display());
     }
     Ok(())
+}
+
+/// The bash completion of `cmd`, as clap_complete writes it but with its subcommand
+/// branches named as its dispatch names them. For a binary with a dash in its name
+/// (`flood-client`) clap_complete 4.6 sets `cmd="flood__client__subcmd__limit"` but labels
+/// the branch `flood__subcmd__client__subcmd__limit)`, so no subcommand's options
+/// completed (`flood-client limit --con<TAB>` gave nothing).
+fn bash_completion(cmd: &mut clap::Command, name: &str) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(Shell::Bash, cmd, name, &mut script);
+    let text = String::from_utf8_lossy(&script);
+    let branch = |dash: &str| format!("{}__subcmd__", name.replace('-', dash));
+    text.replace(&branch("__subcmd__"), &branch("__"))
+        .into_bytes()
 }

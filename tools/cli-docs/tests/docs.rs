@@ -119,3 +119,76 @@ fn bad_usage_exits_2_naming_the_argument() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("OUT_DIR"));
 }
+
+/// What bash completes for `line` (the last word being completed) with the generated
+/// completion of `bin` loaded, as a terminal's TAB would: COMP_WORDS, COMP_CWORD and the
+/// function `complete -p` names for the binary.
+fn bash_completes(script: &Path, bin: &str, line: &str) -> Vec<String> {
+    let driver = format!(
+        r#"source "$1"
+line="$2"
+read -ra COMP_WORDS <<< "$line"
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="$line"; COMP_POINT=${{#COMP_LINE}}
+fn=$(complete -p {bin} | sed -E 's/.*-F ([^ ]+) .*/\1/')
+cur=${{COMP_WORDS[COMP_CWORD]}}; prev=${{COMP_WORDS[COMP_CWORD-1]}}
+"$fn" {bin} "$cur" "$prev"
+printf '%s\n' "${{COMPREPLY[@]}}""#
+    );
+    let out = Command::new("bash")
+        .args(["-c", &driver, "complete"])
+        .arg(script)
+        .arg(line)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|w| w.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn bash_completes_the_options_of_every_subcommand() {
+    let out = std::env::temp_dir().join(format!("cli-docs-complete-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(CLI_DOCS)
+        .arg(&out)
+        .output()
+        .expect("run cli-docs");
+    assert!(run.status.success());
+    let client = out.join("completions/flood-client.bash");
+    let cases: &[(&str, &[&str])] = &[
+        ("flood-client --conn", &["--connections"]),
+        (
+            "flood-client limit --con",
+            &["--connections", "--connect-rate"],
+        ),
+        (
+            "flood-client saturate --pro",
+            &["--probe-interval", "--probe-bytes"],
+        ),
+        ("flood-client sweep --rep", &["--repeat"]),
+        ("flood-client probe --cou", &["--count"]),
+        ("flood-client merge --he", &["--help"]),
+        ("flood-client plot --he", &["--help"]),
+        ("flood-client sw", &["sweep"]),
+    ];
+    for (line, want) in cases {
+        let got = bash_completes(&client, "flood-client", line);
+        for w in *want {
+            assert!(
+                got.iter().any(|g| g == w),
+                "{line}<TAB> gave {got:?}, not {w}"
+            );
+        }
+    }
+    let server = out.join("completions/echo-server.bash");
+    let got = bash_completes(&server, "echo-server", "echo-server --max");
+    assert!(got.iter().any(|g| g == "--max-conns"), "{got:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
