@@ -3,7 +3,7 @@
 //! cannot drift from the real flags:
 //!
 //! - `OUT_DIR/man/`: `echo-server.1`, `flood-client.1` and a page per flood-client
-//!   subcommand (`flood-client-sweep.1`, …);
+//!   subcommand (`flood-client-sweep.1`, …), each with UNITS and EXAMPLES (`man.rs`);
 //! - `OUT_DIR/completions/`: `NAME.bash`, `_NAME` (zsh) and `NAME.fish` for both.
 //!
 //! Exit 0 written, 1 a file could not be written, 2 bad usage.
@@ -13,6 +13,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap_complete::Shell;
+
+mod man;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
@@ -39,7 +41,7 @@ fn write_all(out: &Path) -> io::Result<()> {
     std::fs::create_dir_all(&completions)?;
     for mut cmd in [echo_server::command(), flood_client::command()] {
         let name = cmd.get_name().to_string();
-        clap_mangen::generate_to(cmd.clone(), &man)?;
+        man::write_pages(cmd.clone(), &man)?;
         let bash = completions.join(format!("{name}.bash"));
         std::fs::write(&bash, bash_completion(&mut cmd, &name))?;
         println!("{}", bash.display());

@@ -192,3 +192,71 @@ fn bash_completes_the_options_of_every_subcommand() {
     assert!(got.iter().any(|g| g == "--max-conns"), "{got:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The commands of a man page's EXAMPLES section (the bold line after each `.TP`).
+fn examples_of(page: &str) -> Vec<String> {
+    let section = page
+        .split(".SH EXAMPLES")
+        .nth(1)
+        .expect("an EXAMPLES section");
+    let section = section.split(".SH ").next().unwrap_or(section);
+    let lines: Vec<&str> = section.lines().collect();
+    (lines.windows(2))
+        .filter(|w| w[0] == ".TP")
+        .map(|w| w[1].replace("\\fB", "").replace("\\fR", ""))
+        .collect()
+}
+
+#[test]
+fn every_page_has_units_examples_that_parse_and_a_synopsis_with_values() {
+    let out = std::env::temp_dir().join(format!("cli-docs-pages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(CLI_DOCS)
+        .arg(&out)
+        .output()
+        .expect("run cli-docs");
+    assert!(run.status.success());
+    let mut pages = 0;
+    for entry in std::fs::read_dir(out.join("man")).expect("man/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        let text = page(&out, &name);
+        assert!(text.contains(".SH UNITS"), "{name} has no UNITS");
+        let examples = examples_of(&text);
+        assert!(!examples.is_empty(), "{name} has no EXAMPLES");
+        for example in examples {
+            let argv: Vec<&str> = example.split_whitespace().collect();
+            let parsed = match argv[0] {
+                "echo-server" => echo_server::command().try_get_matches_from(&argv),
+                _ => flood_client::command().try_get_matches_from(&argv),
+            };
+            assert!(
+                parsed.is_ok(),
+                "{name}: `{example}` does not parse: {parsed:?}"
+            );
+        }
+        pages += 1;
+    }
+    assert_eq!(
+        pages, 8,
+        "echo-server, flood-client and its six subcommands"
+    );
+    let synopsis = page(&out, "flood-client.1");
+    let synopsis = synopsis.split(".SH SYNOPSIS").nth(1).expect("a SYNOPSIS");
+    let synopsis = synopsis.split(".SH").next().expect("its text");
+    for shown in [
+        "\\fB-c\\fR \\fIN\\fR",
+        "\\fB-b\\fR \\fISIZE\\fR",
+        "[\\fB--json\\fR]",
+    ] {
+        assert!(
+            synopsis.contains(shown),
+            "SYNOPSIS lacks {shown}: {synopsis}"
+        );
+    }
+    assert!(!synopsis.contains("|--"), "{synopsis}");
+    let _ = std::fs::remove_dir_all(&out);
+}
