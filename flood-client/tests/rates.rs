@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use flood_client::report::Outcome;
+use flood_client::report::{ErrorKind, Outcome};
+use test_support::faulty::{faulty_server, Fault};
 use test_support::limited::{limited_server, Limited, Limits};
 use test_support::{
     bin, flood_client as flood, stderr_of as stderr, stdout_json, wait_until, with_nofile, Spawned,
@@ -90,6 +91,36 @@ fn a_connection_idle_by_schedule_is_not_a_timeout() {
     let r = report_of(&out);
     assert_eq!(r.report.connections_failed, 0, "{:?}", r.report.errors);
     assert_eq!(r.report.chunks_verified, 30, "10/s for 3 s");
+}
+
+#[test]
+fn a_stalled_connection_fails_alone_and_the_finished_ones_pass() {
+    // The server never echoes its third connection: that one's backlog is never worked
+    // off, while the other three verify every message they were scheduled to send.
+    let addr = faulty_server(Fault::StallNth(2)).to_string();
+    let out = flood(&[
+        &addr,
+        "-c",
+        "4",
+        "--rate",
+        "40",
+        "--duration",
+        "2s",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = report_of(&out).report;
+    assert_eq!(
+        (r.connections_ok, r.connections_failed),
+        (3, 1),
+        "{:?}",
+        r.failures
+    );
+    assert_eq!(r.due, 80, "40/s for 2 s, evenly");
+    assert_eq!(r.chunks_verified, 60, "all 20 of each of the three others");
+    let failure = &r.failures[0];
+    assert_eq!(failure.kind, ErrorKind::Timeout, "{failure:?}");
+    assert_eq!(failure.verified, 0, "{failure:?}");
 }
 
 #[test]

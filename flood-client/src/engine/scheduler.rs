@@ -526,17 +526,26 @@ impl Scheduler {
             .filter(|&k| self.conns.get(k).is_some_and(|c| c.stuck(now, timeout)))
             .collect();
         for key in expired {
-            let conn = self.conns.remove(key);
-            if conn.state == State::Connecting {
+            if self.conns[key].state == State::Connecting {
+                let conn = self.conns.remove(key);
                 self.connecting -= 1;
                 let err = io::Error::from_raw_os_error(libc::ETIMEDOUT);
                 self.connect_failed(conn.index, conn.attempt, conn.first_attempt, &err, now);
             } else {
-                self.close_open();
-                let detail = format!("no progress for {timeout:?}");
-                self.fail(conn.failure(ErrorKind::Timeout, detail));
+                self.abandon(
+                    key,
+                    ErrorKind::Timeout,
+                    format!("no progress for {timeout:?}"),
+                );
             }
         }
+    }
+
+    /// Fails one open (connected) connection with `kind`.
+    fn abandon(&mut self, key: usize, kind: ErrorKind, detail: String) {
+        let conn = self.conns.remove(key);
+        self.close_open();
+        self.fail(conn.failure(kind, detail));
     }
 
     /// Fails every remaining connection with `kind` (Ctrl-C).

@@ -17,6 +17,20 @@ pub enum Fault {
     Silent,
     /// Echo, then send one byte more than it got before closing.
     Extra,
+    /// Echo every connection but the one accepted at this place (0: the first), which is
+    /// [`Fault::Silent`]: one stuck connection among healthy ones.
+    StallNth(usize),
+}
+
+impl Fault {
+    /// The fault the connection accepted at place `nth` gets (`None`: a true echo).
+    fn for_connection(self, nth: usize) -> Option<Fault> {
+        match self {
+            Fault::StallNth(stalled) if stalled == nth => Some(Fault::Silent),
+            Fault::StallNth(_) => None,
+            fault => Some(fault),
+        }
+    }
 }
 
 /// Starts a faulty echo server on 127.0.0.1:0 and returns its address.
@@ -31,15 +45,16 @@ pub fn faulty_server_counting(fault: Fault) -> (SocketAddr, Arc<AtomicUsize>) {
     let talking = Arc::new(AtomicUsize::new(0));
     let counter = talking.clone();
     thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
+        for (nth, stream) in listener.incoming().map_while(Result::ok).enumerate() {
             let counter = counter.clone();
+            let fault = fault.for_connection(nth);
             thread::spawn(move || serve_faulty(stream, fault, &counter));
         }
     });
     (addr, talking)
 }
 
-fn serve_faulty(mut s: TcpStream, fault: Fault, talking: &AtomicUsize) {
+fn serve_faulty(mut s: TcpStream, fault: Option<Fault>, talking: &AtomicUsize) {
     let mut buf = [0u8; 16 * 1024];
     let mut at = 0usize;
     loop {
@@ -52,14 +67,16 @@ fn serve_faulty(mut s: TcpStream, fault: Fault, talking: &AtomicUsize) {
         }
         let data = &mut buf[..n];
         match fault {
-            Fault::Corrupt(offset) if (at..at + n).contains(&offset) => data[offset - at] ^= 0x5a,
-            Fault::CloseAfter(limit) if at + n >= limit => {
+            Some(Fault::Corrupt(offset)) if (at..at + n).contains(&offset) => {
+                data[offset - at] ^= 0x5a
+            }
+            Some(Fault::CloseAfter(limit)) if at + n >= limit => {
                 let _ = s.write_all(&data[..limit - at]);
                 let _ = s.shutdown(std::net::Shutdown::Write);
                 while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
                 return;
             }
-            Fault::Silent => {
+            Some(Fault::Silent) => {
                 at += n;
                 continue;
             }
@@ -70,7 +87,7 @@ fn serve_faulty(mut s: TcpStream, fault: Fault, talking: &AtomicUsize) {
             return;
         }
     }
-    if let Fault::Extra = fault {
+    if let Some(Fault::Extra) = fault {
         let _ = s.write_all(b"!");
     }
 }

@@ -2,12 +2,18 @@
 //! bound address, wait for conditions with a deadline (never a fixed sleep), and read
 //! process facts from /proc.
 #![deny(missing_debug_implementations)]
-#![forbid(unsafe_code)]
+// Denied, not forbidden: `sys` (the TUN ioctl of the impaired link) is the one exception.
+#![deny(unsafe_code)]
 
 pub mod crossing;
 pub mod faulty;
+#[cfg(target_os = "linux")]
+pub mod impaired;
 pub mod limited;
 pub mod netns;
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod sys;
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -72,6 +78,30 @@ pub fn flood_client(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run flood-client")
+}
+
+/// Runs `cmd` to its end, collecting both its outputs as it goes (so a long one cannot
+/// block it on a full pipe); `None` when it was still running after `within`, and killed.
+pub fn output_within(mut cmd: Command, within: Duration) -> Option<Output> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(within) {
+        Ok(out) => Some(out.expect("collect the child's output")),
+        Err(_) => {
+            let _ = hostkit::child::signal(pid, libc::SIGKILL);
+            let _ = waiter.join();
+            None
+        }
+    }
 }
 
 /// What a finished child wrote on stderr.
