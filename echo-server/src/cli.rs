@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use hostkit::units::{parse_addr, parse_count, parse_duration, parse_nonzero_size};
+use hostkit::units::{
+    parse_addr, parse_count, parse_duration, parse_echo_addr, parse_nonzero_size,
+};
 
 /// A raw TCP echo server on a hand-rolled mio event loop: every byte back, in order.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "echo-server", version)]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port; the first stdout line names it).
-    #[arg(short, long, default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    #[arg(short, long, default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
     /// Listen backlog (the kernel clamps it to net.core.somaxconn; `32Ki` = 32,768).
     #[arg(long, default_value_t = 32768, value_parser = parse_backlog, allow_hyphen_values = true, value_name = "N")]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use hostkit::units::{
-    parse_addr, parse_duration, parse_nonzero_size, parse_positive_count, parse_rate, parse_size,
-    parse_usize_size,
+    parse_duration, parse_echo_addr, parse_nonzero_size, parse_positive_count, parse_rate,
+    parse_size, parse_usize_size,
 };
 
 use crate::engine::scheduler::Arrivals;
@@ -223,8 +223,8 @@ pub struct SaturateArgs {
 /// `flood-client probe`.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// Echo server address.
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345).
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Time between intended probe starts.
     #[arg(long, default_value = "100ms", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
@@ -249,8 +249,9 @@ pub struct ProbeArgs {
 /// `flood-client limit`.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Echo server address (unless --spawn-server or --server-cmd starts one).
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    /// Echo server address, IP:PORT or an IP alone (port 12345), unless --spawn-server or
+    /// --server-cmd starts one.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Concurrent connections: a count, or a range to step (closed loop, or open model with
     /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
@@ -370,8 +371,8 @@ pub struct MergeArgs {
 /// The flood.
 #[derive(Debug, Clone, Args)]
 pub struct FloodArgs {
-    /// Echo server address.
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_addr, value_name = "ADDR")]
+    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345).
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Concurrent connections (all open at once before data flows): 1000, 2k (= 2,000),
     /// 32Ki (= 32,768). With --churn: the most open at once (a later arrival waits for one to

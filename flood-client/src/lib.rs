@@ -15,6 +15,7 @@ pub(crate) mod engine;
 pub(crate) mod fleet;
 pub(crate) mod modes;
 pub mod report;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -26,7 +27,18 @@ use cli::{Cli, Sub};
 /// code: 0 passed, 1 a run failed or a byte mismatched, 2 bad usage or a run that cannot fit
 /// this box.
 pub fn main() -> ExitCode {
-    run(&Cli::parse())
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => run(&cli),
+        Err(e) if e.use_stderr() => match usage::hint(&args) {
+            Some(hint) => {
+                eprintln!("error: {hint}\n\nFor more information, try '--help'.");
+                ExitCode::from(2)
+            }
+            None => e.exit(),
+        },
+        Err(e) => e.exit(), // --help and --version.
+    }
 }
 
 /// The command-line definition, for man pages and shell completions.

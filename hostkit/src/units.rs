@@ -301,6 +301,22 @@ pub fn parse_nonzero_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The port both binaries use when an echo address names none.
+pub const ECHO_PORT: u16 = 12345;
+
+/// Parses an echo server's address: `IP:PORT`, `host:port`, or a bare IP, which takes
+/// [`ECHO_PORT`] (as `--listen` and the client's `ADDR` default to it).
+pub fn parse_echo_addr(text: &str) -> Result<SocketAddr, String> {
+    match text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => Ok(SocketAddr::new(ip, ECHO_PORT)),
+        Err(_) => parse_addr(text),
+    }
+}
+
 /// Parses `IP:PORT` or `host:port` (resolved, first address wins).
 pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse() {
@@ -333,6 +349,28 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_ip_takes_the_echo_port() {
+        assert_eq!(
+            parse_echo_addr("127.0.0.1"),
+            Ok(([127, 0, 0, 1], 12345).into())
+        );
+        assert_eq!(
+            parse_echo_addr("::1"),
+            Ok(("::1".parse::<std::net::IpAddr>().unwrap(), 12345).into())
+        );
+        assert_eq!(parse_echo_addr("[::1]"), parse_echo_addr("::1"));
+        assert_eq!(
+            parse_echo_addr("127.0.0.2:7"),
+            Ok(([127, 0, 0, 2], 7).into())
+        );
+        assert!(parse_echo_addr("sweeps").is_err());
+        assert!(
+            parse_addr("127.0.0.1").is_err(),
+            "other addresses still need a port"
+        );
+    }
 
     #[test]
     fn sizes() {

@@ -1,0 +1,43 @@
+//! Usage mistakes get words that name what was meant (the flood is the implicit subcommand,
+//! so its ADDR used to swallow them): a misspelt subcommand, a size with a space, and a bare
+//! IP, which takes the echo port.
+
+use flood_client::report::Outcome;
+use test_support::{flood_client, stderr_of, stdout_json};
+
+#[test]
+fn a_misspelt_subcommand_is_named() {
+    let out = flood_client(&["sweeps"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("did you mean `flood-client sweep`?"), "{err}");
+}
+
+#[test]
+fn a_size_with_a_space_is_named_not_called_a_subcommand_conflict() {
+    let out = flood_client(&["-b", "5", "MB", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("`5MB`") && !err.contains("subcommand"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bare_ip_takes_the_echo_port() {
+    // Nothing listens there in the test: the run fails, but at the address meant.
+    let out = flood_client(&[
+        "127.0.0.1",
+        "-c",
+        "1",
+        "--timeout",
+        "1s",
+        "--connect-retries",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let r: Outcome = stdout_json(&out);
+    assert_eq!(r.report.target, "127.0.0.1:12345");
+}
