@@ -831,6 +831,8 @@ fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
         assert!(dir.join(format!("sweep.{ext}")).exists(), "sweep.{ext}");
     }
     assert!(err.contains("echo-server       4 x 4.0 KiB"), "{err}");
+    // With no terminal for a bar, each point line carries the time left after the first.
+    assert!(err.contains("(ETA 00:00:0"), "{err}");
 
     let again = dir.join("again");
     let redraw = flood(&[

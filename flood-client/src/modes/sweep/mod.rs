@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -55,7 +56,7 @@ pub(crate) struct SweepConfig {
     /// Kernel facts for the per-point preflight.
     pub(crate) facts: Facts,
     /// How long each server may take to announce its address.
-    pub(crate) server_start: std::time::Duration,
+    pub(crate) server_start: Duration,
 }
 
 /// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
@@ -170,6 +171,7 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
     let total =
         (cfg.servers.len() * cfg.payloads.len() * cfg.connections.len() * cfg.repeat) as u64;
     let bar = progress_bar(total);
+    let (started, mut ran) = (Instant::now(), 0u64);
     let mut points = Vec::new();
     for server in &cfg.servers {
         for &bytes in &cfg.payloads {
@@ -179,10 +181,12 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
                     bar.finish_and_clear();
                     return Ok(points);
                 }
+                let left = eta(started.elapsed(), ran, total - bar.position());
                 bar.set_message(format!(
-                    "{} {connections} x {}",
+                    "{} {connections} x {}{}",
                     server.name,
-                    human_bytes(bytes)
+                    human_bytes(bytes),
+                    left.map_or(String::new(), |d| format!("  ETA {}", clock(d)))
                 ));
                 let point = match failed_at {
                     // More connections will not go better: do not spend the time.
@@ -201,8 +205,12 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
                 if !point.runs.is_empty() && point.runs.iter().all(|r| !r.passed) {
                     failed_at.get_or_insert(connections);
                 }
+                ran += point.runs.len() as u64;
                 if bar.is_hidden() {
-                    eprintln!("{}", point_line(&point));
+                    // No bar to carry the ETA: the line says it (hyperfine's, in a log).
+                    let left = eta(started.elapsed(), ran, total - bar.position());
+                    let left = left.map_or(String::new(), |d| format!("  (ETA {})", clock(d)));
+                    eprintln!("{}{left}", point_line(&point));
                 } else {
                     bar.println(point_line(&point));
                 }
@@ -308,6 +316,19 @@ fn run_point(
     point
 }
 
+/// The time the `left` runs still to do will take at the pace of the `ran` runs done in
+/// `elapsed` (their servers' starts included; skipped runs take no time and do not count):
+/// `None` before a run has finished, and once nothing is left.
+fn eta(elapsed: Duration, ran: u64, left: u64) -> Option<Duration> {
+    (ran > 0 && left > 0).then(|| elapsed.mul_f64(left as f64 / ran as f64))
+}
+
+/// `HH:MM:SS`, as the bar's elapsed time is shown.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 fn progress_bar(total: u64) -> ProgressBar {
     use std::io::IsTerminal;
     let target = if io::stderr().is_terminal() {
@@ -346,5 +367,19 @@ pub(crate) fn point_line(p: &Point) -> String {
             }
         ),
         _ => format!("{head} every run failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_is_the_runs_left_at_the_pace_of_those_run() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(eta(ten, 2, 4), Some(Duration::from_secs(20)));
+        assert_eq!(eta(ten, 0, 4), None, "no pace before a run");
+        assert_eq!(eta(ten, 2, 0), None, "nothing left");
+        assert_eq!(clock(Duration::from_secs(3725)), "01:02:05");
     }
 }
