@@ -230,8 +230,18 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Every spelling of a duration's unit, with its length in seconds: one documented set
+/// (README's Units, the man pages' UNITS), the short forms first.
+pub const TIME_UNITS: [(&[&str], f64); 5] = [
+    (&["h", "hr", "hour", "hours"], 3600.0),
+    (&["m", "min", "mins", "minute", "minutes"], 60.0),
+    (&["s", "sec", "secs", "second", "seconds"], 1.0),
+    (&["ms", "msec", "msecs"], 1e-3),
+    (&["us", "µs", "usec", "usecs"], 1e-6),
+];
+
 /// Parses a duration: one or more number-and-unit parts (`250ms`, `1.5s`, `1m30s`,
-/// `2h15m`; units us, ms, s, m, h) or a bare number of seconds (`1.5`).
+/// `2h15m`, `2secs`; the units of [`TIME_UNITS`]) or a bare number of seconds (`1.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let forms = "try 250ms, 1.5s, 30s, 1m30s or 2h15m; a bare number is seconds";
@@ -255,21 +265,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_end);
-        let scale = match unit {
-            "h" => 3600.0,
-            "m" | "min" => 60.0,
-            "s" | "sec" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "" => {
+        let scale = match TIME_UNITS.iter().find(|(names, _)| names.contains(&unit)) {
+            Some((_, scale)) => *scale,
+            None if unit.is_empty() => {
                 return Err(format!(
                     "`{text}`: `{digits}` needs a unit after the first part ({forms})"
                 ))
             }
-            other => {
+            None => {
+                let known: Vec<String> = TIME_UNITS.iter().map(|(n, _)| n.join("/")).collect();
                 return Err(format!(
-                    "unknown duration unit `{other}` in `{text}` (use us, ms, s, m or h; {forms})"
-                ))
+                    "unknown duration unit `{other}` in `{text}` (units: {}; {forms})",
+                    known.join(", "),
+                    other = unit
+                ));
             }
         };
         seconds += number(digits)? * scale;
@@ -397,6 +406,22 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+        // One set of spellings, each accepted in every form it lists.
+        assert_eq!(parse_duration("2secs"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1min"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3minutes"), Ok(Duration::from_secs(180)));
+        assert_eq!(parse_duration("1hour30mins"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250msec"), Ok(Duration::from_millis(250)));
+        for (names, scale) in TIME_UNITS {
+            for name in names {
+                assert_eq!(
+                    parse_duration(&format!("2{name}")),
+                    Ok(Duration::from_secs_f64(2.0 * scale))
+                );
+            }
+        }
+        let unknown = parse_duration("5days").unwrap_err();
+        assert!(unknown.contains("s/sec/secs/second/seconds"), "{unknown}");
     }
 
     #[test]

@@ -38,6 +38,7 @@ fn write_tree(cmd: clap::Command, dir: &Path) -> io::Result<()> {
         man.render_subcommands_section(&mut page)?;
     }
     page.write_all(UNITS.as_bytes())?;
+    page.write_all(time_units().as_bytes())?;
     page.write_all(examples(&name).as_bytes())?;
     if extra {
         man.render_extra_section(&mut page)?;
@@ -102,9 +103,25 @@ Decimal: \fB2k\fR = 2,000, \fB1M\fR = 10^6; binary only when spelled \fBKi\fR, \
 Per second, decimal, above 0: \fB500\fR, \fB2.5k\fR, \fB10k\fR.
 .TP
 \fBdurations\fR (\-\-timeout, \-\-duration, \-\-interval, \-\-idle\-timeout, ...)
-\fB250ms\fR, \fB1.5s\fR, \fB1m30s\fR, \fB2h15m\fR; a bare number is seconds. Units \fBus\fR,
-\fBms\fR, \fBs\fR, \fBm\fR, \fBh\fR, combined largest first.
+\fB250ms\fR, \fB1.5s\fR, \fB1m30s\fR, \fB2h15m\fR, \fB2secs\fR; a bare number is seconds.
+Units, combined largest first:
 "#;
+
+/// Every spelling of a duration's unit, from the one list the parser reads
+/// (`hostkit::units::TIME_UNITS`); roff spells µ `\(mc`.
+fn time_units() -> String {
+    let spelled = |n: &str| format!("\\fB{}\\fR", n.replace('µ', "\\(mc"));
+    let names: Vec<String> = (hostkit::units::TIME_UNITS.iter())
+        .map(|(names, _)| {
+            names
+                .iter()
+                .map(|n| spelled(n))
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    format!("{}.\n", names.join(", "))
+}
 
 /// Commands a reader can paste, with what each does, for the page `name`.
 pub(crate) fn example_lines(name: &str) -> &'static [(&'static str, &'static str)] {
