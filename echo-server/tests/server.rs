@@ -719,7 +719,13 @@ fn closed_log_pipes_never_stop_the_service() {
 fn a_closed_or_full_stdout_never_stops_the_service() {
     let stats: [&[&str]; 2] = [
         &["--stats-interval", "1ms"],
-        &["--stats-interval", "1ms", "--stats-format", "json", "--json"],
+        &[
+            "--stats-interval",
+            "1ms",
+            "--stats-format",
+            "json",
+            "--json",
+        ],
     ];
     for mode in [&[][..], &["--processes", "2"]] {
         for (i, stats) in stats.iter().enumerate() {

@@ -129,7 +129,10 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host(p.limit));
+    let (settings, host) = (
+        publish::settings(&p.cfg, p.processes),
+        publish::host(p.limit),
+    );
     publish::start(&args.output, &settings, &host)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {

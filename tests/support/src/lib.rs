@@ -299,7 +299,12 @@ pub fn listening_addrs(pids: &[u32]) -> Vec<SocketAddr> {
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .filter_map(|target| {
             let target = target.to_string_lossy().into_owned();
-            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
         })
         .collect();
     let Some(table) = pids

@@ -98,14 +98,26 @@ fn bad_counts_sizes_rates_and_durations_are_named_with_the_forms_accepted() {
 fn a_receive_buffer_the_kernel_cannot_take_is_refused_naming_the_largest() {
     // Port 1 of loopback: nothing listens, so a client that wrongly accepted the flag fails
     // fast instead of flooding anything.
-    let client = ["127.0.0.1:1", "-c", "1", "-b", "1", "--connect-retries", "0"];
+    let client = [
+        "127.0.0.1:1",
+        "-c",
+        "1",
+        "-b",
+        "1",
+        "--connect-retries",
+        "0",
+    ];
     for size in ["4GiB", "2GiB", "2147483648", "4294968448", "1TiB"] {
         for (binary, args) in [
             ("echo-server", &["--listen", "127.0.0.1:0"][..]),
             ("flood-client", &client[..]),
         ] {
             let args = [args, &["--rcvbuf", size]].concat();
-            refused(binary, &args, "the kernel takes an int: at most 2147483647 bytes");
+            refused(
+                binary,
+                &args,
+                "the kernel takes an int: at most 2147483647 bytes",
+            );
         }
     }
 }

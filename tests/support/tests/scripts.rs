@@ -560,9 +560,20 @@ fn tune_kernel_refuses_an_empty_or_cut_off_state_file() {
     for command in ["apply", "restore"] {
         let out = in_namespace(&ns, "tune-kernel.sh", &[command, "--state", &empty]);
         let t = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{command} over an empty state: {t}");
-        assert!(t.contains("incomplete") && t.contains(&empty), "{command}: {t}");
-        assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), before, "{command}: {t}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{command} over an empty state: {t}"
+        );
+        assert!(
+            t.contains("incomplete") && t.contains(&empty),
+            "{command}: {t}"
+        );
+        assert_eq!(
+            sysctl_in(&ns, "net.core.somaxconn"),
+            before,
+            "{command}: {t}"
+        );
         assert!(Path::new(&empty).exists(), "{command} keeps the file: {t}");
     }
 
@@ -589,7 +600,10 @@ fn tune_kernel_apply_killed_while_saving_never_loses_the_originals() {
         return;
     };
     let original = sysctl_in(&ns, "net.core.somaxconn");
-    assert_ne!(original, "32768", "a fresh namespace starts below the recommendation");
+    assert_ne!(
+        original, "32768",
+        "a fresh namespace starts below the recommendation"
+    );
     for extra_ms in 0..8u64 {
         let dir = TempDir::new("ef-kill");
         let state = dir.file("state");
@@ -661,7 +675,10 @@ fn tune_kernel_restore_inside_a_namespace_never_writes_global_keys() {
         "restore names the global key it skips: {t}"
     );
     assert!(t.contains("keeping"), "{t}");
-    assert!(Path::new(&state).exists(), "the state is kept for the host: {t}");
+    assert!(
+        Path::new(&state).exists(),
+        "the state is kept for the host: {t}"
+    );
     assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), original, "{t}");
     assert_eq!(host("fs.file-max"), host_before);
 }
