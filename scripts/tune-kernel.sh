@@ -167,18 +167,18 @@ save_state() {
     local key cur tmp
     mkdir -p "$(dirname "$state")" || { echo "tune-kernel.sh: cannot create $(dirname "$state")" >&2; exit 1; }
     tmp=$(mktemp "$state.tmp.XXXXXX") || { echo "tune-kernel.sh: cannot write beside $state" >&2; exit 1; }
-    {
+    if ! {
         printf '%s\n' "$state_first"
         for key in "${keys[@]}"; do
             host_key_here "$key" && continue
             cur=$(current "$key") && printf '%s=%s\n' "$key" "$cur"
         done
         printf '%s\n' "$state_end"
-    } > "$tmp" && sync "$tmp" && mv -f "$tmp" "$state" || {
+    } > "$tmp" || ! sync "$tmp" || ! mv -f "$tmp" "$state"; then
         rm -f "$tmp"
         echo "tune-kernel.sh: cannot write $state" >&2
         exit 1
-    }
+    fi
 }
 # True when the current value already meets the recommendation.
 satisfied() {
