@@ -10,9 +10,12 @@
 # /etc/sysctl.d). `apply` first saves the current values to a state file (kept if it
 # exists, so a second apply does not overwrite the original values), then sets each key
 # and reports it as changed, already set, or not settable here — it never stops half-way.
+# The state file is written whole (a temporary file renamed into place) and ends with an
+# end line: a file without it (empty, cut short, or from an older version) is refused by
+# both `apply` and `restore` (exit 2), never taken as the saved values.
 # `restore` writes back exactly what was saved. Inside a network namespace only that
 # namespace's net.* keys are touched: global keys (fs.*, and net.* keys the namespace does
-# not have) are reported as not settable here, so a test never changes its host.
+# not have) are neither saved, written nor restored there, so a test never changes its host.
 # --only global keeps the keys only the host can set (fs.*, net.ipv4.tcp_mem), --only net
 # the namespaced net.* keys. The million profile adds what 1-2 million connections need.
 set -u
@@ -62,10 +65,21 @@ case $only in
 esac
 
 netns_id() { readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9'; }
+# True inside a network namespace other than the host's (pid 1's), and also where pid 1's
+# cannot be read (some containers deny it): this may then not be the host, and a global key
+# written here would change the host under it. Fails closed.
 in_netns() {
     local init
-    init=$(readlink /proc/1/ns/net 2>/dev/null) || return 1
+    init=$(readlink /proc/1/ns/net 2>/dev/null) || return 0
     [ "$(readlink /proc/self/ns/net)" != "$init" ]
+}
+# Where in_netns found this run, for the messages.
+netns_where() {
+    if readlink /proc/1/ns/net > /dev/null 2>&1; then
+        echo "inside a network namespace"
+    else
+        echo "where /proc/1/ns/net is unreadable, so maybe not the host"
+    fi
 }
 [ -n "$state" ] || state="/var/lib/echo-flood/sysctl-state.net$(netns_id)"
 
@@ -117,6 +131,55 @@ current() {
     tr -s '[:space:]' ' ' < "$p" | sed 's/^ //; s/ $//'
 }
 is_global() { [ "${1#net.}" = "$1" ]; }
+# True for a global key while inside a network namespace: one this run must not touch.
+host_key_here() { is_global "$1" && in_netns; }
+
+# The state file: a first line, KEY=VALUE lines, and an end line whose absence marks a file
+# that was never written whole.
+state_first="# echo-flood tune-kernel.sh state: the values before apply"
+state_end="# end of state"
+# True when FILE is a whole state file.
+state_whole() {
+    local line n=0 ended=0
+    while IFS= read -r line; do
+        n=$((n + 1))
+        [ "$ended" -eq 0 ] || return 1
+        if [ "$n" -eq 1 ]; then
+            [ "$line" = "$state_first" ] || return 1
+        elif [ "$line" = "$state_end" ]; then
+            ended=1
+        else
+            [[ $line =~ ^[a-z0-9_.-]+=.*$ ]] || return 1
+        fi
+    done < "$1"
+    [ "$ended" -eq 1 ]
+}
+# Exits 2 unless the existing state file is whole, naming what to do ($1: what refuses).
+need_whole_state() {
+    state_whole "$state" && return 0
+    echo "tune-kernel.sh: $1: state file $state is incomplete (empty, cut short by an interrupted apply, or not written by this version): it does not hold the original values" >&2
+    echo "  check the current values with '$0 show', set any you know the originals of with sysctl -w, then remove $state and apply again" >&2
+    exit 2
+}
+# Saves the current value of every key this run may change to the state file, whole or not
+# at all: written to a temporary file beside it, flushed, then renamed over.
+save_state() {
+    local key cur tmp
+    mkdir -p "$(dirname "$state")" || { echo "tune-kernel.sh: cannot create $(dirname "$state")" >&2; exit 1; }
+    tmp=$(mktemp "$state.tmp.XXXXXX") || { echo "tune-kernel.sh: cannot write beside $state" >&2; exit 1; }
+    if ! {
+        printf '%s\n' "$state_first"
+        for key in "${keys[@]}"; do
+            host_key_here "$key" && continue
+            cur=$(current "$key") && printf '%s=%s\n' "$key" "$cur"
+        done
+        printf '%s\n' "$state_end"
+    } > "$tmp" || ! sync "$tmp" || ! mv -f "$tmp" "$state"; then
+        rm -f "$tmp"
+        echo "tune-kernel.sh: cannot write $state" >&2
+        exit 1
+    fi
+}
 # True when the current value already meets the recommendation.
 satisfied() {
     local key=$1 cur=$2 want=$3
@@ -165,7 +228,7 @@ show() {
         fi
         printf '%-32s %-14s %-14s %-8s %s\n' "${keys[$i]}" "$cur" "${wants[$i]}" "$verdict" "${whys[$i]}"
     done
-    in_netns && echo "(inside a network namespace: apply changes only this namespace's net.* keys)"
+    in_netns && echo "($(netns_where): apply changes only this namespace's net.* keys)"
     return 0
 }
 
@@ -173,13 +236,10 @@ apply() {
     need_root
     local i key want cur changed=0 already=0 refused=0
     if [ -e "$state" ]; then
+        need_whole_state apply
         echo "state file $state exists: keeping the values saved by the first apply"
     else
-        mkdir -p "$(dirname "$state")" || { echo "tune-kernel.sh: cannot create $(dirname "$state")" >&2; exit 1; }
-        : > "$state" || { echo "tune-kernel.sh: cannot write $state" >&2; exit 1; }
-        for key in "${keys[@]}"; do
-            cur=$(current "$key") && printf '%s=%s\n' "$key" "$cur" >> "$state"
-        done
+        save_state
         echo "saved current values to $state"
     fi
     for i in "${!keys[@]}"; do
@@ -188,8 +248,8 @@ apply() {
             echo "not settable here: $key (not present in this kernel or namespace)"; refused=$((refused + 1))
         elif satisfied "$key" "$cur" "$want"; then
             echo "already set:       $key = $cur"; already=$((already + 1))
-        elif in_netns && is_global "$key"; then
-            echo "not settable here: $key (global key; refused inside a network namespace)"; refused=$((refused + 1))
+        elif host_key_here "$key"; then
+            echo "not settable here: $key (global key; refused $(netns_where))"; refused=$((refused + 1))
         elif write_key "$key" "$want"; then
             echo "changed:           $key $cur -> $want"; changed=$((changed + 1))
         else
@@ -205,11 +265,15 @@ restore() {
         echo "tune-kernel.sh: nothing to restore: no state file $state" >&2
         exit 1
     fi
+    need_whole_state restore
     local line key value cur restored=0 same=0 refused=0
     while IFS= read -r line; do
+        case $line in '#'*) continue ;; esac
         key=${line%%=*}; value=${line#*=}
         cur=$(current "$key") || cur=""
-        if [ "$cur" = "$value" ]; then
+        if host_key_here "$key"; then
+            echo "not settable here: $key (global key; skipped $(netns_where); stays $cur, saved $value)"; refused=$((refused + 1))
+        elif [ "$cur" = "$value" ]; then
             echo "already as saved:  $key = $value"; same=$((same + 1))
         elif write_key "$key" "$value"; then
             echo "restored:          $key $cur -> $value"; restored=$((restored + 1))

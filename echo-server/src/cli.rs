@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use hostkit::units::{
-    parse_addr, parse_count, parse_duration, parse_echo_addr, parse_nonzero_size,
+    parse_addr, parse_count, parse_duration, parse_echo_addr, parse_socket_buffer,
 };
 
 /// A raw TCP echo server on a hand-rolled mio event loop: every byte back, in order.
@@ -28,8 +28,9 @@ pub(crate) struct Args {
     pub(crate) processes: u16,
     /// Receive buffer (SO_RCVBUF) of every connection, e.g. 256KiB. Default: the kernel's,
     /// which starts small (128 KiB on Linux) and grows with use; connections that stream
-    /// with many chunks in flight from their first byte need it large from the start.
-    #[arg(long, value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    /// with many chunks in flight from their first byte need it large from the start. At
+    /// most 2147483647 (the kernel takes an int).
+    #[arg(long, value_parser = parse_rcvbuf, allow_hyphen_values = true, value_name = "SIZE")]
     pub(crate) rcvbuf: Option<usize>,
     /// Refuse (accept and close at once) connections beyond N open; counted as refused.
     /// With --processes each worker enforces its share, N / processes rounded up. An N the
@@ -121,6 +122,14 @@ fn parse_backlog(text: &str) -> Result<u32, String> {
             u32::MAX
         )
     })
+}
+
+/// A receive buffer the kernel takes, of at least one byte.
+fn parse_rcvbuf(text: &str) -> Result<usize, String> {
+    match parse_socket_buffer(text)? {
+        0 => Err(format!("`{text}`: must be at least one byte")),
+        n => Ok(n),
+    }
 }
 
 impl Args {

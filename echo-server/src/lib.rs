@@ -79,10 +79,9 @@ pub fn main() -> ExitCode {
             log_lines_dropped: log::dropped(),
         };
         let json = serde_json::to_string(&report).unwrap_or_default();
-        let _ = log::print(format_args!("{json}"));
-    } else if let Some(note) = log::dropped_note(&name) {
-        let _ = log::print(format_args!("{note}"));
+        log::print(format_args!("{json}"));
     }
+    log::dropped_notes(&name, cfg.json);
     ExitCode::SUCCESS
 }
 

@@ -1,48 +1,89 @@
-//! Writing log lines (stderr) and the final report (stdout) so that a reader going away
-//! never stops the server. Rust ignores SIGPIPE, so a write to a pipe nobody reads fails with
-//! EPIPE, and `eprintln!`/`println!` panic on that: a closed log pipe used to kill the
-//! server mid-service and lose its final stats.
+//! Writing log lines (stderr) and the `listening on` line, workers' `live` lines and the
+//! final report (stdout) so that a reader going away never stops the server. Rust ignores
+//! SIGPIPE, so a write to a pipe nobody reads fails with EPIPE (and one to a full device
+//! with ENOSPC), and `eprintln!`/`println!` panic on that: a closed log pipe used to kill
+//! the server mid-service and lose its final stats, and a closed stdout (`echo-server 2>&1 |
+//! head -1`) made it exit 1 at start. Both streams now count what they could not write.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Log lines that could not be written (stderr closed or failing).
-static DROPPED: AtomicU64 = AtomicU64::new(0);
+use hostkit::child::LISTENING_ON;
 
-/// Writes one line on stderr; a failed write is counted, never fatal (see [`dropped_note`]).
+/// One output stream whose failed writes are counted, never fatal.
+#[derive(Debug)]
+struct Stream {
+    /// Lines that could not be written.
+    dropped: AtomicU64,
+}
+
+impl Stream {
+    const fn new() -> Stream {
+        Stream {
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Writes `line` and a newline to `out` and flushes it; a failure is counted.
+    fn line(&self, mut out: impl Write, line: fmt::Arguments<'_>) {
+        if self.dropped.load(Relaxed) > 0 {
+            // Once the stream failed, do not pay a failing syscall per line.
+            self.dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            self.dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+}
+
+static STDERR: Stream = Stream::new();
+static STDOUT: Stream = Stream::new();
+
+/// Writes one line on stderr; a failed write is counted (see [`dropped_notes`]).
 pub(crate) fn say(line: fmt::Arguments<'_>) {
-    if DROPPED.load(Relaxed) > 0 {
-        // Once stderr failed, do not pay a failing syscall per line.
-        DROPPED.fetch_add(1, Relaxed);
-        return;
-    }
-    if writeln!(io::stderr().lock(), "{line}").is_err() {
-        DROPPED.fetch_add(1, Relaxed);
-    }
+    STDERR.line(io::stderr().lock(), line);
 }
 
-/// Writes one line on stdout and flushes it; `Err` when stdout's reader is gone, which
-/// the caller may ignore (the final report of a server nobody listens to any more).
-pub(crate) fn print(line: fmt::Arguments<'_>) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{line}")?;
-    out.flush()
+/// Writes one line on stdout and flushes it; a failed write is counted (see
+/// [`dropped_notes`]): a reader of stdout that left takes nothing from the service.
+pub(crate) fn print(line: fmt::Arguments<'_>) {
+    STDOUT.line(io::stdout().lock(), line);
 }
 
-/// Log lines lost so far.
+/// Prints the first stdout line, `listening on ADDR`, that starters, tests and scripts read.
+pub(crate) fn announce(addr: SocketAddr) {
+    print(format_args!("{LISTENING_ON}{addr}"));
+}
+
+/// Log lines stderr lost so far.
 pub(crate) fn dropped() -> u64 {
-    DROPPED.load(Relaxed)
+    STDERR.dropped()
 }
 
-/// The note to put on stdout at exit when log lines were lost, so it is said once, on
-/// the stream that still works (never before the `listening on` line, which must be first;
-/// never with `--json`, whose object carries the count instead).
-pub(crate) fn dropped_note(name: &str) -> Option<String> {
-    match dropped() {
-        0 => None,
-        n => Some(format!(
-            "{name}: {n} log line(s) were dropped: stderr was closed or failing; serving went on"
-        )),
+/// Says at exit, once and on the stream that still works, what the other one lost: lost
+/// log lines on stdout (never with `--json`, `json`, whose object carries the count
+/// instead; never before `listening on`, since this runs at exit), lost stdout lines on
+/// stderr.
+pub(crate) fn dropped_notes(name: &str, json: bool) {
+    let lost_stdout = STDOUT.dropped();
+    if lost_stdout > 0 {
+        say(format_args!(
+            "{name}: {lost_stdout} stdout line(s) were dropped: stdout was closed or failing; \
+             serving went on"
+        ));
+    }
+    let lost_log = STDERR.dropped();
+    if lost_log > 0 && !json {
+        print(format_args!(
+            "{name}: {lost_log} log line(s) were dropped: stderr was closed or failing; \
+             serving went on"
+        ));
     }
 }

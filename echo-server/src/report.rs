@@ -95,7 +95,7 @@ impl Reporter {
         if self.live.as_mut().is_some_and(|p| p.due(now)) {
             let json = serde_json::to_string(&self.source.counters()).unwrap_or_default();
             // A parent that is gone takes its workers with it (die_with_parent).
-            let _ = log::print(format_args!("{LIVE_PREFIX}{json}"));
+            log::print(format_args!("{LIVE_PREFIX}{json}"));
         }
         if self.lines.as_mut().is_some_and(|p| p.due(now)) {
             let sample = Sample::take(&self.source);

@@ -19,7 +19,6 @@ use crate::metrics;
 use crate::report::Reporter;
 use crate::sample::Source;
 use crate::stats::{Snapshot, Stats};
-use hostkit::child::announce_address;
 use hostkit::context;
 use hostkit::limits::{self, FdLimit};
 
@@ -113,7 +112,8 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     // The reporter's first sample reads /proc: before the address is announced, so a server
     // that says it listens is quiet (tests count its descriptors from then on).
     let mut reporter = Reporter::new(cfg, source);
-    announce_address(addr)?;
+    // A stdout nobody reads any more costs only the line (see log.rs): serving goes on.
+    log::announce(addr);
 
     let failure = wait_for_stop(&rx, &mut reporter);
     stop.store(true, Ordering::Relaxed);

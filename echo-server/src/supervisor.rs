@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use hostkit::child::{announce_address, die_with_parent, read_listening, signal};
+use hostkit::child::{die_with_parent, read_listening, signal};
 use hostkit::context;
 
 use crate::config::ServerConfig;
@@ -66,7 +66,7 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
     // The reporter's first sample reads /proc: before the address is announced (see
     // server.rs).
     let mut reporter = Reporter::new(cfg, source);
-    announce_address(addr)?;
+    log::announce(addr);
 
     // Wait for a signal or a worker dying first, reporting meanwhile.
     let failure = match reporter.wait(&rx) {

@@ -709,6 +709,90 @@ fn closed_log_pipes_never_stop_the_service() {
     }
 }
 
+/// Issue 23, fault 2: a stdout nobody can write to never stops the service either. The
+/// reader of stdout (and of stderr, as with `echo-server 2>&1 | head -1` once head has left)
+/// is gone before the server starts, or stdout is /dev/full, so the `listening on` line, the
+/// stats lines every millisecond (text and JSON) and the final stats all fail to be written.
+/// The server still serves real echoes (found through /proc, since it cannot say where it
+/// listens) and exits 0 on SIGTERM, saying on a stderr that works what stdout lost.
+#[test]
+fn a_closed_or_full_stdout_never_stops_the_service() {
+    let stats: [&[&str]; 2] = [
+        &["--stats-interval", "1ms"],
+        &[
+            "--stats-interval",
+            "1ms",
+            "--stats-format",
+            "json",
+            "--json",
+        ],
+    ];
+    for mode in [&[][..], &["--processes", "2"]] {
+        for (i, stats) in stats.iter().enumerate() {
+            let (reader, writer) = std::io::pipe().expect("pipe");
+            drop(reader);
+            let both = writer.try_clone().expect("clone the pipe");
+            closed_stdout_case(mode, stats, Stdio::from(writer), Stdio::from(both), i);
+            let full = || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("/dev/full")
+            };
+            closed_stdout_case(mode, stats, Stdio::from(full()), Stdio::piped(), i);
+        }
+    }
+}
+
+/// Runs one case of [`a_closed_or_full_stdout_never_stops_the_service`]: the server with
+/// `stdout` and `stderr` as given (stderr read back when piped).
+#[track_caller]
+fn closed_stdout_case(mode: &[&str], stats: &[&str], stdout: Stdio, stderr: Stdio, seed: usize) {
+    let case = format!("{mode:?} {stats:?}");
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(mode)
+        .args(stats)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    let mut child = Reaped(cmd.spawn().expect("spawn"));
+    let reader = child.0.stderr.take().map(|mut pipe| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    });
+    let mut addrs = Vec::new();
+    wait_until(DEADLINE, "the server to listen", || {
+        assert!(
+            child.0.try_wait().expect("try_wait").is_none(),
+            "{case}: the server exited"
+        );
+        addrs = test_support::listening_addrs(&process_tree(child.0.id()));
+        !addrs.is_empty()
+    });
+    for i in 0..10u8 {
+        let data = Arc::new(pattern(i ^ seed as u8, 100_000));
+        assert!(echo_roundtrip(addrs[0], data.clone()) == *data, "{case}");
+    }
+    hostkit::child::signal(child.0.id(), libc::SIGTERM).expect("SIGTERM");
+    let mut status = None;
+    wait_until(DEADLINE, "echo-server to exit after SIGTERM", || {
+        status = child.0.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    let err = reader.map(|r| r.join().expect("stderr reader"));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{case}: {err:?}");
+    if let Some(err) = err {
+        assert!(
+            err.contains("stdout line(s) were dropped") && err.contains("serving went on"),
+            "{case}: {err}"
+        );
+    }
+}
+
 /// A child process killed when dropped, so a check that fails cannot leave it running.
 struct Reaped(std::process::Child);
 

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use hostkit::units::{
     parse_duration, parse_echo_addr, parse_nonzero_size, parse_positive_count, parse_rate,
-    parse_size, parse_usize_size,
+    parse_size, parse_socket_buffer, SOCKET_BUFFER_MAX,
 };
 
 use crate::engine::scheduler::Arrivals;
@@ -140,8 +140,9 @@ pub struct StreamArgs {
     pub send: SendMode,
     /// Receive buffer (SO_RCVBUF) of each connection. Default: room for the window's whole
     /// echo (window x chunk) when that is more than the kernel's start buffer holds (64 KiB),
-    /// else the kernel's own; 0 always leaves it to the kernel.
-    #[arg(long, value_parser = parse_usize_size, allow_hyphen_values = true, value_name = "SIZE")]
+    /// else the kernel's own; 0 always leaves it to the kernel. At most 2147483647 (the
+    /// kernel takes an int).
+    #[arg(long, value_parser = parse_socket_buffer, allow_hyphen_values = true, value_name = "SIZE")]
     pub rcvbuf: Option<usize>,
     /// Client event loops (threads) per process.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
@@ -168,7 +169,12 @@ impl StreamArgs {
             Some(0) => None,
             Some(bytes) => Some(bytes),
             None => {
-                let in_flight = self.chunk.saturating_mul(self.window as usize);
+                // The kernel caps a request at net.core.rmem_max anyway; past an int it
+                // would wrap instead.
+                let in_flight = self
+                    .chunk
+                    .saturating_mul(self.window as usize)
+                    .min(SOCKET_BUFFER_MAX);
                 (in_flight > KERNEL_START_WINDOW).then_some(in_flight)
             }
         }
@@ -599,5 +605,10 @@ mod tests {
         assert_eq!(stream(1, 1 << 20, None).rcvbuf(), Some(1 << 20));
         assert_eq!(stream(8, 32 << 10, Some(0)).rcvbuf(), None);
         assert_eq!(stream(1, 32 << 10, Some(100_000)).rcvbuf(), Some(100_000));
+        // 4096 chunks of 16 MiB in flight: the most an int holds, not 64 GiB wrapped to 0.
+        assert_eq!(
+            stream(4096, 16 << 20, None).rcvbuf(),
+            Some(SOCKET_BUFFER_MAX)
+        );
     }
 }

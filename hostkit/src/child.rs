@@ -2,7 +2,7 @@
 //! (echo-server, its workers and every peer in the comparison do); the starter reads that
 //! line within a deadline, signals the child, ties its life to its own and may pin it.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{ChildStdout, Command};
 use std::sync::mpsc;
@@ -13,13 +13,6 @@ use crate::sys;
 
 /// The start of the first stdout line of a server.
 pub const LISTENING_ON: &str = "listening on ";
-
-/// Prints the `listening on` line that starters, tests and scripts read, and flushes it.
-pub fn announce_address(addr: SocketAddr) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{LISTENING_ON}{addr}")?;
-    out.flush()
-}
 
 /// The address in a `listening on ADDR` line, if that is what the line is.
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {

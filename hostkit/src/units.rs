@@ -326,6 +326,24 @@ pub fn parse_echo_addr(text: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// The largest socket buffer size (SO_RCVBUF, SO_SNDBUF) the kernel takes: setsockopt reads
+/// the value as a C `int`, so a larger one would wrap (4 GiB arrived as 0, 4 GiB + 1152 as
+/// 1.1 KiB).
+pub const SOCKET_BUFFER_MAX: usize = i32::MAX as usize;
+
+/// Parses a socket buffer size (0 allowed: the caller says what it means), refusing one the
+/// kernel cannot take (above [`SOCKET_BUFFER_MAX`]) with the largest it can.
+pub fn parse_socket_buffer(text: &str) -> Result<usize, String> {
+    let n = parse_size(text)?;
+    match usize::try_from(n) {
+        Ok(n) if n <= SOCKET_BUFFER_MAX => Ok(n),
+        _ => Err(format!(
+            "socket buffer `{text}` is too large: the kernel takes an int: at most \
+             {SOCKET_BUFFER_MAX} bytes (2 GiB - 1; net.core.rmem_max caps it lower anyway)"
+        )),
+    }
+}
+
 /// Parses `IP:PORT` or `host:port` (resolved, first address wins).
 pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse() {
@@ -394,6 +412,12 @@ mod tests {
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_nonzero_size("0").is_err());
         assert_eq!(parse_usize_size("0"), Ok(0));
+        assert_eq!(parse_socket_buffer("0"), Ok(0));
+        assert_eq!(parse_socket_buffer("2147483647"), Ok(SOCKET_BUFFER_MAX));
+        for too_large in ["2GiB", "2147483648", "4GiB", "4294968448"] {
+            let err = parse_socket_buffer(too_large).expect_err(too_large);
+            assert!(err.contains("at most 2147483647 bytes"), "{err}");
+        }
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(256 * 1024), "256.0 KiB");
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use hostkit::limits::raise_nofile;
+use hostkit::limits::{raise_nofile, FdLimit};
 
 use crate::cli::FloodArgs;
 use crate::config::RunConfig;
@@ -31,6 +31,8 @@ pub(crate) struct Prepared {
     pub(crate) server: Option<SpawnedServer>,
     pub(crate) server_pid: Option<u32>,
     pub(crate) stop: Arc<AtomicBool>,
+    /// The open-file limit after raising it, as the report's host shows it.
+    pub(crate) limit: FdLimit,
 }
 
 /// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
@@ -108,6 +110,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
         server,
         server_pid,
         stop,
+        limit,
     }))
 }
 
@@ -126,7 +129,10 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host());
+    let (settings, host) = (
+        publish::settings(&p.cfg, p.processes),
+        publish::host(p.limit),
+    );
     publish::start(&args.output, &settings, &host)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {

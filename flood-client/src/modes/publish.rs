@@ -7,6 +7,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use hostkit::limits::{self, FdLimit};
+
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
 use crate::modes::output::OutputArgs;
@@ -35,23 +37,22 @@ pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
     }
 }
 
-/// This machine, as reports write it.
-pub(crate) fn host() -> Host {
+/// This machine, as reports write it, with `limit`, the open-file limit the run raised.
+pub(crate) fn host(limit: FdLimit) -> Host {
     let text = |path: &str| {
         let t = std::fs::read_to_string(path).ok()?;
         Some(t.split_whitespace().collect::<Vec<_>>().join(" "))
     };
-    let number = |path: &str| text(path)?.parse().ok();
     Host {
         name: text("/proc/sys/kernel/hostname"),
         kernel: text("/proc/sys/kernel/osrelease"),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
-        somaxconn: number("/proc/sys/net/core/somaxconn"),
+        somaxconn: limits::somaxconn(),
         ip_local_port_range: text("/proc/sys/net/ipv4/ip_local_port_range"),
         tcp_rmem: text("/proc/sys/net/ipv4/tcp_rmem"),
         tcp_wmem: text("/proc/sys/net/ipv4/tcp_wmem"),
-        file_max: number("/proc/sys/fs/file-max"),
-        nofile: hostkit::limits::raise_nofile().ok().map(|l| l.soft),
+        file_max: limits::read_u64("/proc/sys/fs/file-max"),
+        nofile: Some(limit.soft),
     }
 }
 

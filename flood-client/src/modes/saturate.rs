@@ -43,7 +43,10 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         timeout: flood_args.stream.timeout,
         salt: p.cfg.salt,
     });
-    let (settings, host) = (publish::settings(&p.cfg, p.processes), publish::host());
+    let (settings, host) = (
+        publish::settings(&p.cfg, p.processes),
+        publish::host(p.limit),
+    );
     publish::start(&flood_args.output, &settings, &host)?;
     let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {

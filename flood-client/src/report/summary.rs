@@ -103,7 +103,8 @@ impl From<Report> for Outcome {
 }
 
 impl Outcome {
-    /// The human-readable table (printed on stderr).
+    /// The human-readable table: printed on stdout, or on stderr beside `--json` or
+    /// `--json-stream` (where stdout carries the JSON; dropped with `--quiet`).
     pub fn human(&self) -> String {
         let (r, m) = (&self.report, &self.summary);
         let mut s = String::new();

@@ -320,6 +320,49 @@ pub fn socket_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// The IPv4 addresses of the listening TCP sockets held by one of `pids`, read from
+/// /proc: how a test finds a server that could not say `listening on` (its stdout is gone).
+pub fn listening_addrs(pids: &[u32]) -> Vec<SocketAddr> {
+    let inodes: Vec<String> = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .flat_map(|dir| dir.filter_map(Result::ok))
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let Some(table) = pids
+        .first()
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok())
+    else {
+        return Vec::new();
+    };
+    // `sl local_address rem_address st … inode`: the address is the IP's bytes in memory
+    // order, in hex, then the port; state 0A is LISTEN.
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            if *state != "0A" || !inodes.iter().any(|i| i == inode) {
+                return None;
+            }
+            let (ip, port) = local.split_once(':')?;
+            let ip = u32::from_str_radix(ip, 16).ok()?;
+            let ip = std::net::Ipv4Addr::from(ip.to_ne_bytes());
+            Some(SocketAddr::from((ip, u16::from_str_radix(port, 16).ok()?)))
+        })
+        .collect()
+}
+
 /// The kernel's receive buffer (`rb` in `ss -m`, bytes) of every established TCP socket held
 /// by one of `pids`: what SO_RCVBUF gave them (Linux reports it doubled).
 #[track_caller]

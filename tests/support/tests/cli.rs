@@ -2,7 +2,8 @@
 //! hostkit::units are accepted, and a bad value (zero, negative, a fraction of a byte) exits
 //! 2 with a message about the value itself, never clap's range or `-- -5` hint.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use test_support::{bin, Spawned};
 
@@ -13,10 +14,39 @@ fn run(binary: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("run {binary}: {e}"))
 }
 
+/// How long a refused command may take: it must exit at parsing, never start serving.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `binary ARGS` (on no stdin) to its exit; killed, and the test failed, if it still
+/// runs after [`REFUSAL_DEADLINE`] (a server that accepted what it should refuse).
+#[track_caller]
+fn run_to_exit(binary: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(bin(binary))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"));
+    let deadline = Instant::now() + REFUSAL_DEADLINE;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{binary} {args:?} still running after {REFUSAL_DEADLINE:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
 /// Asserts `binary ARGS` is refused as bad usage with a message containing `says`.
 #[track_caller]
 fn refused(binary: &str, args: &[&str], says: &str) {
-    let out = run(binary, args);
+    let out = run_to_exit(binary, args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{binary} {args:?}: {stderr}");
     assert!(stderr.contains(says), "{binary} {args:?}: {stderr}");
@@ -59,6 +89,37 @@ fn bad_counts_sizes_rates_and_durations_are_named_with_the_forms_accepted() {
     refused("echo-server", &["--max-conns", "2.5"], "not a whole count");
     refused("echo-server", &["--backlog", "5G"], "above 4294967295");
     refused("echo-server", &["--rcvbuf", "-64KiB"], "cannot be negative");
+}
+
+/// Issue 23, fault 8: SO_RCVBUF takes a C int, so a receive buffer of 2 GiB or more used to
+/// wrap (4 GiB reached the kernel as 1.1 KiB while the report said 4.0 GiB). Both binaries
+/// refuse it as bad usage, naming the limit and the largest value accepted.
+#[test]
+fn a_receive_buffer_the_kernel_cannot_take_is_refused_naming_the_largest() {
+    // Port 1 of loopback: nothing listens, so a client that wrongly accepted the flag fails
+    // fast instead of flooding anything.
+    let client = [
+        "127.0.0.1:1",
+        "-c",
+        "1",
+        "-b",
+        "1",
+        "--connect-retries",
+        "0",
+    ];
+    for size in ["4GiB", "2GiB", "2147483648", "4294968448", "1TiB"] {
+        for (binary, args) in [
+            ("echo-server", &["--listen", "127.0.0.1:0"][..]),
+            ("flood-client", &client[..]),
+        ] {
+            let args = [args, &["--rcvbuf", size]].concat();
+            refused(
+                binary,
+                &args,
+                "the kernel takes an int: at most 2147483647 bytes",
+            );
+        }
+    }
 }
 
 #[test]

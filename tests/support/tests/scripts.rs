@@ -1,7 +1,7 @@
 //! The shell scripts in scripts/ (and bench/, checked only), run for real. Sysctl changes happen only inside throwaway
 //! network namespaces, and the host's values are checked to be untouched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -506,4 +506,179 @@ fn tune_kernel_show_takes_loopback_only_tw_reuse_as_fine() {
             "tcp_tw_reuse = {value}: {t}"
         );
     }
+}
+
+/// A private folder for one test's state files, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", tag()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A sysctl's value inside `ns`, whitespace collapsed.
+fn sysctl_in(ns: &str, key: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat"])
+        .arg(format!("/proc/sys/{}", key.replace('.', "/")))
+        .output()
+        .expect("cat");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Issue 23, fault 3: an empty or cut-off state file is not a saved state. `apply` refuses to
+/// go on over one (it would count as the saved originals, and the originals would be lost
+/// for good), and `restore` refuses it; both exit 2 naming the file and what to do, and
+/// change nothing.
+#[test]
+fn tune_kernel_refuses_an_empty_or_cut_off_state_file() {
+    let Some((ns, _guard)) = throwaway_namespace("ef-cut", "tune_kernel_refuses_an_empty_state")
+    else {
+        return;
+    };
+    let dir = TempDir::new("ef-cut");
+    let before = sysctl_in(&ns, "net.core.somaxconn");
+    let empty = dir.file("empty");
+    std::fs::write(&empty, "").expect("empty state file");
+    for command in ["apply", "restore"] {
+        let out = in_namespace(&ns, "tune-kernel.sh", &[command, "--state", &empty]);
+        let t = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{command} over an empty state: {t}"
+        );
+        assert!(
+            t.contains("incomplete") && t.contains(&empty),
+            "{command}: {t}"
+        );
+        assert_eq!(
+            sysctl_in(&ns, "net.core.somaxconn"),
+            before,
+            "{command}: {t}"
+        );
+        assert!(Path::new(&empty).exists(), "{command} keeps the file: {t}");
+    }
+
+    // A real state file cut short (as a kill during an in-place write left it).
+    let state = dir.file("state");
+    let apply = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), "32768");
+    let saved = std::fs::read(&state).expect("saved state");
+    std::fs::write(&state, &saved[..saved.len() / 2]).expect("cut the state short");
+    let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
+    let t = text(&restore);
+    assert_eq!(restore.status.code(), Some(2), "{t}");
+    assert!(t.contains("incomplete") && t.contains(&state), "{t}");
+    assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), "32768", "{t}");
+}
+
+/// Issue 23, fault 3: `apply` killed at any point while it saves leaves either no state file
+/// or a whole one, so `apply` then `restore` always puts back the original values. Each try
+/// waits until apply has created something in its folder, then kills it after 0-7 ms more.
+#[test]
+fn tune_kernel_apply_killed_while_saving_never_loses_the_originals() {
+    let Some((ns, _guard)) = throwaway_namespace("ef-kill", "tune_kernel_apply_killed") else {
+        return;
+    };
+    let original = sysctl_in(&ns, "net.core.somaxconn");
+    assert_ne!(
+        original, "32768",
+        "a fresh namespace starts below the recommendation"
+    );
+    for extra_ms in 0..8u64 {
+        let dir = TempDir::new("ef-kill");
+        let state = dir.file("state");
+        let mut apply = Command::new("ip")
+            .args(["netns", "exec", &ns, "bash", &script("tune-kernel.sh")])
+            .args(["apply", "--state", &state])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start apply");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let started_saving = || std::fs::read_dir(&dir.0).is_ok_and(|mut d| d.next().is_some());
+        while !started_saving() && apply.try_wait().expect("try_wait").is_none() {
+            assert!(Instant::now() < deadline, "apply never started saving");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
+        let _ = apply.kill(); // SIGKILL (it may have finished already).
+        apply.wait().expect("reap apply");
+
+        let again = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
+        assert!(again.status.success(), "try {extra_ms}: {}", text(&again));
+        let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
+        let t = text(&restore);
+        assert!(restore.status.success(), "try {extra_ms}: {t}");
+        assert_eq!(
+            sysctl_in(&ns, "net.core.somaxconn"),
+            original,
+            "try {extra_ms}: {}{t}",
+            text(&again)
+        );
+    }
+}
+
+/// Issue 23, fault 3: fs.* keys are the host's (no namespace has its own), so inside a
+/// namespace `apply` neither writes nor saves them, and `restore` skips one it finds in a
+/// state file (named, the file kept for the host) instead of writing the host's value from
+/// inside the namespace. The line added here holds the host's current value, so even a
+/// restore without the guard would change nothing.
+#[test]
+fn tune_kernel_restore_inside_a_namespace_never_writes_global_keys() {
+    let Some((ns, _guard)) = throwaway_namespace("ef-glob", "tune_kernel_restore_global_keys")
+    else {
+        return;
+    };
+    let dir = TempDir::new("ef-glob");
+    let state = dir.file("state");
+    let host_before = host("fs.file-max");
+    let original = sysctl_in(&ns, "net.core.somaxconn");
+    let apply = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
+    assert!(apply.status.success(), "{}", text(&apply));
+    let saved = std::fs::read_to_string(&state).expect("saved state");
+    assert!(
+        !saved.lines().any(|l| l.starts_with("fs.")),
+        "apply in a namespace saves no global key: {saved}"
+    );
+    // The state file as one saved on the host would have it: a global key among the others.
+    let mut lines: Vec<&str> = saved.lines().collect();
+    let global = format!("fs.file-max={host_before}");
+    lines.insert(1, &global);
+    std::fs::write(&state, lines.join("\n") + "\n").expect("state with a global key");
+
+    let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
+    let t = text(&restore);
+    assert!(restore.status.success(), "{t}");
+    assert!(
+        t.contains("not settable here: fs.file-max (global key"),
+        "restore names the global key it skips: {t}"
+    );
+    assert!(t.contains("keeping"), "{t}");
+    assert!(
+        Path::new(&state).exists(),
+        "the state is kept for the host: {t}"
+    );
+    assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), original, "{t}");
+    assert_eq!(host("fs.file-max"), host_before);
 }

@@ -126,7 +126,7 @@ fn settings(args: &SweepArgs, limit: FdLimit) -> String {
         args.repeat,
         output::size_label(s.chunk as u64),
         s.window,
-        format!("{:?}", s.send).to_lowercase(),
+        s.send.name(),
         s.threads,
         s.timeout,
         args.run_timeout,
