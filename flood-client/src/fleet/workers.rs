@@ -101,7 +101,9 @@ pub(crate) fn run_parent(
         if stop.load(Ordering::Relaxed) && !forwarded {
             forwarded = true;
             for child in &children {
-                // A worker that already exited has sent its report (or is missed below).
+                // For a parent signalled alone: a terminal's Ctrl-C reached the workers too,
+                // and a worker takes both as one (`modes::worker_stop_flag`). A worker that
+                // already exited has sent its report (or is lost, below).
                 let _ = signal(child.id(), libc::SIGINT);
             }
             stdins.iter_mut().for_each(|s| drop(s.take()));

@@ -1,0 +1,192 @@
+//! Issue 23: a `--processes` run keeps its results when it is cut short. A Ctrl-C from a
+//! terminal (SIGINT to the whole process group: the parent and every worker) gives the merged
+//! partial report in every mode; a worker killed outright loses only its own share, which
+//! the report names. Real binaries, a real echo-server on 127.0.0.1:0.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_support::{bin, Spawned};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A flood-client leading a process group of its own, as a terminal's foreground job does
+/// (Ctrl-C goes to the whole group), with its `--json-stream` lines read as they come.
+struct Run {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: thread::JoinHandle<String>,
+    /// Every stdout line read so far.
+    seen: Vec<String>,
+}
+
+/// What a run left: its exit status, its `end` event and its stderr.
+struct Ended {
+    status: ExitStatus,
+    end: Value,
+    stderr: String,
+}
+
+impl Run {
+    /// Starts flood-client with `args`, an interval every 100 ms on the JSON stream.
+    fn start(args: &[&str]) -> Run {
+        let mut child = Command::new(bin("flood-client"))
+            .args(args)
+            .args(["--json-stream", "--interval", "100ms"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start flood-client");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        });
+        Run {
+            child,
+            lines,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (with a deadline) for an interval event that verified bytes: the run is under
+    /// way in every sense, connected and streaming.
+    fn wait_streaming(&mut self, what: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                let _ = self.child.kill();
+                panic!("{what}: no interval with verified bytes within {DEADLINE:?}");
+            };
+            let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            self.seen.push(line);
+            if event["event"] == "interval" && event["bytes_verified"].as_u64() > Some(0) {
+                return;
+            }
+        }
+    }
+
+    /// Waits (with a deadline) for the run to end and returns its `end` event.
+    fn finish(mut self, what: &str) -> Ended {
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("{what}: still running {DEADLINE:?} after it was cut short");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        self.seen.extend(self.lines.iter());
+        let stderr = self.stderr.join().expect("stderr reader");
+        let end = self
+            .seen
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["event"] == "end")
+            .unwrap_or_else(|| panic!("{what}: no `end` event ({status}); stderr: {stderr}"));
+        // `saturate` wraps the flood's report beside its samples.
+        let end = match end.get("flood") {
+            Some(flood) => flood.clone(),
+            None => end,
+        };
+        Ended {
+            status,
+            end,
+            stderr,
+        }
+    }
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{key}` missing in {v}"))
+}
+
+#[test]
+fn ctrl_c_at_the_terminal_gives_the_merged_partial_report_in_every_mode() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let a = addr.as_str();
+    // (mode, argv, connections, processes): a flood of bytes, a --duration flood, a --rate
+    // run and saturate (a --duration flood beside its samples); sweep and limit run each
+    // step through the same parent and workers.
+    let runs: [(&str, Vec<&str>, u64, u64); 4] = [
+        ("bytes", vec![a, "-c", "30", "-p", "3", "-b", "4GiB"], 30, 3),
+        (
+            "duration",
+            vec![a, "-c", "20", "-p", "2", "--duration", "120s"],
+            20,
+            2,
+        ),
+        (
+            "rate",
+            vec![
+                a,
+                "-c",
+                "8",
+                "-p",
+                "4",
+                "--rate",
+                "200",
+                "--duration",
+                "120s",
+            ],
+            8,
+            4,
+        ),
+        (
+            "saturate",
+            vec!["saturate", a, "-c", "10", "-p", "2", "--duration", "120s"],
+            10,
+            2,
+        ),
+    ];
+    for (mode, argv, connections, processes) in runs {
+        let mut run = Run::start(&argv);
+        run.wait_streaming(mode);
+        hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
+        let Ended {
+            status,
+            end,
+            stderr,
+        } = run.finish(mode);
+        assert_eq!(status.code(), Some(1), "{mode}: {stderr}");
+        assert_eq!(end["interrupted"], true, "{mode}: {end}");
+        assert!(u(&end, "bytes_verified") > 0, "{mode}: {end}");
+        assert_eq!(
+            u(&end, "processes"),
+            processes,
+            "{mode}: every worker reported"
+        );
+        assert_eq!(u(&end, "connections_requested"), connections, "{mode}");
+        assert_eq!(
+            u(&end, "connections_ok") + u(&end, "connections_failed"),
+            connections,
+            "{mode}: {end}"
+        );
+        let kinds: Vec<&String> = end["errors"].as_object().expect("errors").keys().collect();
+        assert_eq!(kinds, ["interrupted"], "{mode}: {end}");
+        assert!(stderr.contains("partial report"), "{mode}: {stderr}");
+    }
+}
