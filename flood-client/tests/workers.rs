@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::{bin, Spawned};
+use test_support::{bin, process_tree, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -189,4 +189,60 @@ fn ctrl_c_at_the_terminal_gives_the_merged_partial_report_in_every_mode() {
         assert_eq!(kinds, ["interrupted"], "{mode}: {end}");
         assert!(stderr.contains("partial report"), "{mode}: {stderr}");
     }
+}
+
+/// The `--worker-range A-B` a worker process was started with.
+fn worker_range(pid: u32) -> (u64, u64) {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("worker cmdline");
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| a == "--worker-range")
+        .unwrap_or_else(|| panic!("not a worker: {args:?}"));
+    let (from, to) = args[at + 1].split_once('-').expect("A-B");
+    (from.parse().expect("A"), to.parse().expect("B"))
+}
+
+#[test]
+fn a_killed_worker_loses_only_its_share_and_the_report_names_it() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let mut run = Run::start(&[&addr, "-c", "40", "-p", "4", "--duration", "4s"]);
+    run.wait_streaming("the flood");
+    let workers: Vec<u32> = process_tree(run.child.id())[1..].to_vec();
+    assert_eq!(workers.len(), 4, "{workers:?}");
+    let victim = workers[workers.len() / 2];
+    let (from, to) = worker_range(victim);
+    hostkit::child::signal(victim, libc::SIGKILL).expect("SIGKILL a worker");
+    let Ended {
+        status,
+        end,
+        stderr,
+    } = run.finish("the flood with a killed worker");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let lost = end["lost_workers"].as_array().expect("lost_workers[]");
+    assert_eq!(lost.len(), 1, "{end}");
+    assert_eq!(u(&lost[0], "process"), from * 4 / 40, "{end}");
+    assert_eq!(u(&lost[0], "first_connection"), from, "{end}");
+    assert_eq!(u(&lost[0], "connections"), to - from, "{end}");
+    assert!(
+        lost[0]["ended"].as_str().is_some_and(|e| e.contains('9')),
+        "{end}"
+    );
+    // The survivors' results, and the lost share counted as failed under its own kind.
+    assert_eq!(u(&end, "processes"), 3, "{end}");
+    assert_eq!(u(&end, "connections_requested"), 40);
+    assert_eq!(u(&end, "connections_ok"), 40 - (to - from), "{end}");
+    assert_eq!(u(&end, "connections_failed"), to - from, "{end}");
+    assert_eq!(u(&end["errors"], "worker_lost"), to - from, "{end}");
+    assert!(u(&end, "bytes_verified") > 0, "{end}");
+    assert_eq!(end["interrupted"], false);
+    assert_eq!(end["passed"], false);
+    assert!(
+        stderr.contains(&format!("client process {} lost", from * 4 / 40)),
+        "{stderr}"
+    );
 }

@@ -23,7 +23,7 @@ use crate::engine::live::LiveSnapshot;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::Message;
 use crate::fleet::series::{Emit, Series};
-use crate::report::Report;
+use crate::report::{LostWorker, Report};
 
 const TICK: Duration = Duration::from_millis(50);
 
@@ -32,7 +32,9 @@ const TICK: Duration = Duration::from_millis(50);
 /// reader threads left a hundred malloc arenas holding ~480 MB between them.
 type Heard = (usize, Option<String>);
 
-/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report.
+/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report; a
+/// worker that ends without its report (killed, crashed) is in it as lost, its connections
+/// failed.
 pub(crate) fn run_parent(
     cfg: &RunConfig,
     processes: usize,
@@ -124,12 +126,23 @@ pub(crate) fn run_parent(
     let mut merged = Report::default();
     for (k, (mut child, report)) in children.into_iter().zip(reports).enumerate() {
         let status = child.wait()?;
-        let report = report.ok_or_else(|| {
-            io::Error::other(format!(
-                "client process {k} ended without a report ({status})"
-            ))
-        })?;
-        merged.merge(&report).map_err(io::Error::other)?;
+        match report {
+            Some(report) => merged.merge(&report).map_err(io::Error::other)?,
+            // Killed or crashed: the others' results stand, its share is named as lost.
+            None => {
+                let share = cfg.share(k, processes).indices;
+                merged.lose(LostWorker {
+                    process: k as u64,
+                    first_connection: share.start,
+                    connections: share.end - share.start,
+                    ended: status.to_string(),
+                    verified_before_loss: live[k].verified,
+                });
+            }
+        }
+    }
+    if merged.target.is_empty() {
+        merged.target = cfg.target.to_string(); // Every worker was lost.
     }
     // The workers sent their intervals as they closed and kept none: the series is ours.
     merged.intervals = series.kept;
