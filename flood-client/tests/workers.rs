@@ -3,41 +3,69 @@
 //! partial report in every mode; a worker killed outright loses only its own share, which
 //! the report names. Real binaries, a real echo-server on 127.0.0.1:0.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::{bin, process_tree, Spawned};
+use test_support::{bin, process_tree, socket_count, wait_until, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A flood-client leading a process group of its own, as a terminal's foreground job does
-/// (Ctrl-C goes to the whole group), with its `--json-stream` lines read as they come.
+/// (Ctrl-C goes to the whole group), its stdout lines and stderr read as they come.
 struct Run {
     child: Child,
     lines: Receiver<String>,
-    stderr: thread::JoinHandle<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: thread::JoinHandle<()>,
     /// Every stdout line read so far.
     seen: Vec<String>,
 }
 
-/// What a run left: its exit status, its `end` event and its stderr.
+/// What a run left: its exit status, its stdout lines and its stderr.
 struct Ended {
     status: ExitStatus,
-    end: Value,
+    stdout: Vec<String>,
     stderr: String,
 }
 
+impl Ended {
+    /// The `end` event of a `--json-stream` run: the final report (a flood's, for `saturate`,
+    /// which puts its samples beside it).
+    fn end(&self, what: &str) -> Value {
+        let end = self
+            .stdout
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["event"] == "end")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{what}: no `end` event ({}); stderr: {}",
+                    self.status, self.stderr
+                )
+            });
+        match end.get("flood") {
+            Some(flood) => flood.clone(),
+            None => end,
+        }
+    }
+}
+
 impl Run {
-    /// Starts flood-client with `args`, an interval every 100 ms on the JSON stream.
+    /// Starts flood-client with `args` and an interval every 100 ms on the JSON stream.
+    fn streaming(args: &[&str]) -> Run {
+        Run::start(&[args, &["--json-stream", "--interval", "100ms"]].concat())
+    }
+
+    /// Starts flood-client with `args`.
     fn start(args: &[&str]) -> Run {
         let mut child = Command::new(bin("flood-client"))
             .args(args)
-            .args(["--json-stream", "--interval", "100ms"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -51,18 +79,28 @@ impl Run {
                 let _ = tx.send(line);
             }
         });
-        let mut pipe = child.stderr.take().expect("stderr piped");
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
+        let pipe = child.stderr.take().expect("stderr piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let stderr_done = thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().expect("stderr lock");
+                text.push_str(&line);
+                text.push('\n');
+            }
         });
         Run {
             child,
             lines,
             stderr,
+            stderr_done,
             seen: Vec::new(),
         }
+    }
+
+    /// What the run has written on stderr so far.
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
     }
 
     /// Waits (with a deadline) for an interval event that verified bytes: the run is under
@@ -83,7 +121,7 @@ impl Run {
         }
     }
 
-    /// Waits (with a deadline) for the run to end and returns its `end` event.
+    /// Waits (with a deadline) for the run to end and collects what it wrote.
     fn finish(mut self, what: &str) -> Ended {
         let deadline = Instant::now() + DEADLINE;
         let status = loop {
@@ -97,21 +135,12 @@ impl Run {
             thread::sleep(Duration::from_millis(20));
         };
         self.seen.extend(self.lines.iter());
-        let stderr = self.stderr.join().expect("stderr reader");
-        let end = self
-            .seen
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["event"] == "end")
-            .unwrap_or_else(|| panic!("{what}: no `end` event ({status}); stderr: {stderr}"));
-        // `saturate` wraps the flood's report beside its samples.
-        let end = match end.get("flood") {
-            Some(flood) => flood.clone(),
-            None => end,
-        };
+        let stderr = self.stderr.clone();
+        self.stderr_done.join().expect("stderr reader");
+        let stderr = stderr.lock().expect("stderr lock").clone();
         Ended {
             status,
-            end,
+            stdout: self.seen,
             stderr,
         }
     }
@@ -129,8 +158,8 @@ fn ctrl_c_at_the_terminal_gives_the_merged_partial_report_in_every_mode() {
     let addr = server.addr.to_string();
     let a = addr.as_str();
     // (mode, argv, connections, processes): a flood of bytes, a --duration flood, a --rate
-    // run and saturate (a --duration flood beside its samples); sweep and limit run each
-    // step through the same parent and workers.
+    // run and saturate (a --duration flood beside its samples). limit (tested below) and
+    // sweep run each step or point through the same parent and workers (`fleet::run_flood`).
     let runs: [(&str, Vec<&str>, u64, u64); 4] = [
         ("bytes", vec![a, "-c", "30", "-p", "3", "-b", "4GiB"], 30, 3),
         (
@@ -163,15 +192,12 @@ fn ctrl_c_at_the_terminal_gives_the_merged_partial_report_in_every_mode() {
         ),
     ];
     for (mode, argv, connections, processes) in runs {
-        let mut run = Run::start(&argv);
+        let mut run = Run::streaming(&argv);
         run.wait_streaming(mode);
         hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
-        let Ended {
-            status,
-            end,
-            stderr,
-        } = run.finish(mode);
-        assert_eq!(status.code(), Some(1), "{mode}: {stderr}");
+        let ended = run.finish(mode);
+        let (end, stderr) = (ended.end(mode), &ended.stderr);
+        assert_eq!(ended.status.code(), Some(1), "{mode}: {stderr}");
         assert_eq!(end["interrupted"], true, "{mode}: {end}");
         assert!(u(&end, "bytes_verified") > 0, "{mode}: {end}");
         assert_eq!(
@@ -210,19 +236,17 @@ fn worker_range(pid: u32) -> (u64, u64) {
 fn a_killed_worker_loses_only_its_share_and_the_report_names_it() {
     let server = Spawned::echo_server(&[]);
     let addr = server.addr.to_string();
-    let mut run = Run::start(&[&addr, "-c", "40", "-p", "4", "--duration", "4s"]);
+    let mut run = Run::streaming(&[&addr, "-c", "40", "-p", "4", "--duration", "4s"]);
     run.wait_streaming("the flood");
     let workers: Vec<u32> = process_tree(run.child.id())[1..].to_vec();
     assert_eq!(workers.len(), 4, "{workers:?}");
     let victim = workers[workers.len() / 2];
     let (from, to) = worker_range(victim);
     hostkit::child::signal(victim, libc::SIGKILL).expect("SIGKILL a worker");
-    let Ended {
-        status,
-        end,
-        stderr,
-    } = run.finish("the flood with a killed worker");
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let what = "the flood with a killed worker";
+    let ended = run.finish(what);
+    let (end, stderr) = (ended.end(what), &ended.stderr);
+    assert_eq!(ended.status.code(), Some(1), "{stderr}");
     let lost = end["lost_workers"].as_array().expect("lost_workers[]");
     assert_eq!(lost.len(), 1, "{end}");
     assert_eq!(u(&lost[0], "process"), from * 4 / 40, "{end}");
@@ -245,4 +269,99 @@ fn a_killed_worker_loses_only_its_share_and_the_report_names_it() {
         stderr.contains(&format!("client process {} lost", from * 4 / 40)),
         "{stderr}"
     );
+}
+
+#[test]
+fn ctrl_c_during_a_limit_step_keeps_the_steps_before_it() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let out = std::env::temp_dir().join(format!("workers-limit-{}", std::process::id()));
+    let out_arg = out.to_string_lossy().into_owned();
+    let run = Run::start(&[
+        "limit", &addr, "-c", "4..64", "-p", "2", "--step", "1s", "--p99", "60s", "--warmup", "0s",
+        "--out", &out_arg, "--json",
+    ]);
+    // The first step has ended; the second step's workers are connecting or streaming.
+    wait_until(
+        DEADLINE,
+        "the second step's workers to open sockets",
+        || {
+            let workers = &process_tree(run.child.id())[1..];
+            run.stderr().contains("held")
+                && workers.len() == 2
+                && workers.iter().all(|&pid| socket_count(pid) > 0)
+        },
+    );
+    hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
+    let ended = run.finish("the interrupted limit");
+    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr);
+    let result: Value = ended
+        .stdout
+        .iter()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON result; stderr: {}", ended.stderr));
+    let steps = result["steps"].as_array().expect("steps[]");
+    assert_eq!(steps.len(), 2, "{result}");
+    assert_eq!(steps[0]["held"], true, "{result}");
+    assert!(u(&steps[0], "verified_bytes") > 0, "{result}");
+    assert_eq!(steps[1]["broke"], "interrupted", "{result}");
+    assert!(
+        result["ended"]
+            .as_str()
+            .is_some_and(|e| e.contains("interrupted")),
+        "{result}"
+    );
+}
+
+/// Whether `signal` is pending for the whole of process `pid` (`ShdPnd` in its status).
+fn pending(pid: u32, signal: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("ShdPnd:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+#[test]
+fn a_ctrl_c_no_worker_lives_to_report_still_marks_the_report_interrupted() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let mut run = Run::streaming(&[&addr, "-c", "4", "-p", "2", "--duration", "120s"]);
+    run.wait_streaming("the flood");
+    let workers: Vec<u32> = process_tree(run.child.id())[1..].to_vec();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    // Stopped, the workers cannot act on the SIGINT their parent forwards; they die holding it.
+    for &pid in &workers {
+        hostkit::child::signal(pid, libc::SIGSTOP).expect("SIGSTOP a worker");
+    }
+    hostkit::child::signal(run.child.id(), libc::SIGINT).expect("SIGINT to the parent");
+    wait_until(
+        DEADLINE,
+        "the parent to forward SIGINT to its workers",
+        || workers.iter().all(|&pid| pending(pid, libc::SIGINT)),
+    );
+    for &pid in &workers {
+        hostkit::child::signal(pid, libc::SIGKILL).expect("SIGKILL a worker");
+    }
+    let what = "the flood whose workers were all lost";
+    let ended = run.finish(what);
+    let (end, stderr) = (ended.end(what), &ended.stderr);
+    assert_eq!(ended.status.code(), Some(1), "{stderr}");
+    assert_eq!(end["interrupted"], true, "{end}");
+    assert_eq!(
+        end["lost_workers"].as_array().map(Vec::len),
+        Some(2),
+        "{end}"
+    );
+    assert_eq!(u(&end["errors"], "worker_lost"), 4, "{end}");
+    assert_eq!(u(&end, "processes"), 0, "{end}");
+    assert_eq!(
+        end["target"],
+        addr.as_str(),
+        "what the run was, though no worker said"
+    );
+    assert_eq!(u(&end, "interval_us"), 100_000, "{end}");
+    assert!(stderr.contains("partial report"), "{stderr}");
 }

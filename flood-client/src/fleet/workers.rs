@@ -141,9 +141,15 @@ pub(crate) fn run_parent(
             }
         }
     }
-    if merged.target.is_empty() {
-        merged.target = cfg.target.to_string(); // Every worker was lost.
+    if merged.processes == 0 {
+        // Every worker was lost: say what the run was, as their reports would have.
+        merged.target = cfg.target.to_string();
+        (merged.bytes_per_connection, merged.chunk, merged.window) =
+            (cfg.work.bytes, cfg.work.chunk, cfg.work.window);
+        merged.interval_us = cfg.interval.map_or(0, |d| d.as_micros() as u64);
     }
+    // Stopped by a signal, even if no worker lived to say so in its report.
+    merged.interrupted |= forwarded;
     // The workers sent their intervals as they closed and kept none: the series is ours.
     merged.intervals = series.kept;
     Ok(merged)
