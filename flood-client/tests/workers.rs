@@ -269,6 +269,13 @@ fn a_killed_worker_loses_only_its_share_and_the_report_names_it() {
         stderr.contains(&format!("client process {} lost", from * 4 / 40)),
         "{stderr}"
     );
+    // The published schema describes the lost worker as printed.
+    let path = test_support::repo_root().join("docs/schema/stream.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema file")).expect("JSON");
+    let stream = jsonschema::validator_for(&schema).expect("stream schema");
+    let errors: Vec<String> = stream.iter_errors(&end).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?} in {end}");
 }
 
 #[test]
