@@ -23,7 +23,7 @@ use crate::engine::live::LiveSnapshot;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::Message;
 use crate::fleet::series::{Emit, Series};
-use crate::report::Report;
+use crate::report::{LostWorker, Report};
 
 const TICK: Duration = Duration::from_millis(50);
 
@@ -32,7 +32,9 @@ const TICK: Duration = Duration::from_millis(50);
 /// reader threads left a hundred malloc arenas holding ~480 MB between them.
 type Heard = (usize, Option<String>);
 
-/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report.
+/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report; a
+/// worker that ends without its report (killed, crashed) is in it as lost, its connections
+/// failed.
 pub(crate) fn run_parent(
     cfg: &RunConfig,
     processes: usize,
@@ -101,7 +103,9 @@ pub(crate) fn run_parent(
         if stop.load(Ordering::Relaxed) && !forwarded {
             forwarded = true;
             for child in &children {
-                // A worker that already exited has sent its report (or is missed below).
+                // For a parent signalled alone: a terminal's Ctrl-C reached the workers too,
+                // and a worker takes both as one (`modes::worker_stop_flag`). A worker that
+                // already exited has sent its report (or is lost, below).
                 let _ = signal(child.id(), libc::SIGINT);
             }
             stdins.iter_mut().for_each(|s| drop(s.take()));
@@ -122,13 +126,30 @@ pub(crate) fn run_parent(
     let mut merged = Report::default();
     for (k, (mut child, report)) in children.into_iter().zip(reports).enumerate() {
         let status = child.wait()?;
-        let report = report.ok_or_else(|| {
-            io::Error::other(format!(
-                "client process {k} ended without a report ({status})"
-            ))
-        })?;
-        merged.merge(&report).map_err(io::Error::other)?;
+        match report {
+            Some(report) => merged.merge(&report).map_err(io::Error::other)?,
+            // Killed or crashed: the others' results stand, its share is named as lost.
+            None => {
+                let share = cfg.share(k, processes).indices;
+                merged.lose(LostWorker {
+                    process: k as u64,
+                    first_connection: share.start,
+                    connections: share.end - share.start,
+                    ended: status.to_string(),
+                    verified_before_loss: live[k].verified,
+                });
+            }
+        }
     }
+    if merged.processes == 0 {
+        // Every worker was lost: say what the run was, as their reports would have.
+        merged.target = cfg.target.to_string();
+        (merged.bytes_per_connection, merged.chunk, merged.window) =
+            (cfg.work.bytes, cfg.work.chunk, cfg.work.window);
+        merged.interval_us = cfg.interval.map_or(0, |d| d.as_micros() as u64);
+    }
+    // Stopped by a signal, even if no worker lived to say so in its report.
+    merged.interrupted |= forwarded;
     // The workers sent their intervals as they closed and kept none: the series is ours.
     merged.intervals = series.kept;
     Ok(merged)

@@ -18,7 +18,7 @@ use crate::modes::preflight::{self, Facts};
 use crate::modes::publish;
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 use crate::modes::timeline::{self, Recorded};
-use crate::modes::{shards, stop_flag, verdict, USAGE};
+use crate::modes::{shards, stop_flag, verdict, worker_stop_flag, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::report::ENDLESS;
@@ -38,7 +38,11 @@ pub(crate) struct Prepared {
 /// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
 /// the run cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
-    let stop = stop_flag()?;
+    let stop = if args.worker_range.is_some() {
+        worker_stop_flag()?
+    } else {
+        stop_flag()?
+    };
     let limit = raise_nofile()?;
     let mut cfg = RunConfig::from_flood(args);
     if args.worker_range.is_some() {

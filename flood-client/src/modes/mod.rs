@@ -38,9 +38,25 @@ pub(crate) const USAGE: u8 = 2;
 
 /// Ctrl-C (or SIGTERM) sets the flag for a partial report; a second one exits at once.
 pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
+    flag_on_signals(true)
+}
+
+/// A `--processes` worker's stop flag: SIGINT and SIGTERM only ever ask for its partial
+/// report. A terminal's Ctrl-C reaches a worker twice, once from the terminal (it is in the
+/// parent's process group) and once forwarded by the parent (which may have been signalled
+/// alone), so exiting at a second signal lost every worker's report. A worker still goes
+/// when its parent does: the parent exits at its own second signal, and the kernel then
+/// sends its workers SIGTERM (`die_with_parent`).
+pub(crate) fn worker_stop_flag() -> io::Result<Arc<AtomicBool>> {
+    flag_on_signals(false)
+}
+
+fn flag_on_signals(second_exits: bool) -> io::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())?;
+        if second_exits {
+            signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())?;
+        }
         signal_hook::flag::register(sig, stop.clone())?;
     }
     Ok(stop)

@@ -54,6 +54,9 @@ pub enum ErrorKind {
     Interrupted,
     /// Not connected by `--start-at`: it missed the start instead of starting late.
     Late,
+    /// Held by a worker process that ended without its report (killed, or crashed): what
+    /// it did is unknown, so each of its connections counts as failed (see `lost_workers`).
+    WorkerLost,
     /// Any other I/O error.
     Other,
 }
@@ -92,6 +95,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Late => "late",
+            ErrorKind::WorkerLost => "worker_lost",
             ErrorKind::Other => "other",
         }
     }
@@ -121,6 +125,23 @@ pub struct Failure {
     pub mismatch: Option<Mismatch>,
     /// Human detail (the OS error, for instance).
     pub detail: String,
+}
+
+/// A worker process of a `--processes` run that ended without sending its report. Its
+/// connections count as failed (`worker_lost`); the other workers' results stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LostWorker {
+    /// Its number among the run's worker processes, from 0 (`client process K`).
+    pub process: u64,
+    /// The global index of its first connection; it held `connections` from there on.
+    pub first_connection: u64,
+    /// How many connections it held.
+    pub connections: u64,
+    /// How it ended, as its exit status says (`signal: 9 (SIGKILL)`).
+    pub ended: String,
+    /// Bytes it had verified by its last progress message: lost with its report, so not in
+    /// `bytes_verified` (the intervals it had closed are in `intervals`).
+    pub verified_before_loss: u64,
 }
 
 /// `bytes_per_connection` of a run whose connections stream until told to stop
@@ -219,6 +240,9 @@ pub struct Report {
     pub processes: u64,
     /// True when Ctrl-C cut the run short.
     pub interrupted: bool,
+    /// Worker processes that ended without their report; absent when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_workers: Vec<LostWorker>,
     /// Connect latencies, serialized for exact merging.
     pub connect_histogram: Latency,
     /// Chunk round trips, serialized for exact merging.
@@ -260,6 +284,14 @@ impl Report {
         if self.failures.len() < KEPT_FAILURES {
             self.failures.push(failure);
         }
+    }
+
+    /// Counts the connections of a worker process that ended without its report as failed.
+    pub fn lose(&mut self, lost: LostWorker) {
+        self.connections_requested += lost.connections;
+        self.connections_failed += lost.connections;
+        *self.errors.entry(ErrorKind::WorkerLost).or_insert(0) += lost.connections;
+        self.lost_workers.push(lost);
     }
 
     /// Adds another report (another loop, process or host) to this one.
@@ -313,6 +345,7 @@ impl Report {
         self.client_cpu_s += other.client_cpu_s;
         self.processes += other.processes;
         self.interrupted |= other.interrupted;
+        self.lost_workers.extend_from_slice(&other.lost_workers);
         self.connect_histogram.merge(&other.connect_histogram);
         self.rtt_histogram.merge(&other.rtt_histogram);
         interval::merge_series(&mut self.intervals, &other.intervals);

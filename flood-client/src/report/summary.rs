@@ -238,6 +238,18 @@ impl Outcome {
                 ),
             };
         }
+        for l in &r.lost_workers {
+            let _ = writeln!(
+                s,
+                "  client process {} lost ({}): its {} connection(s) from {} count as failed \
+                 (worker_lost); the {} it had verified are not counted",
+                l.process,
+                l.ended,
+                l.connections,
+                l.first_connection,
+                human_bytes(l.verified_before_loss)
+            );
+        }
         if let Some(shards) = &r.shards {
             shards.describe(&mut s, r.gates_unix_us);
         }
