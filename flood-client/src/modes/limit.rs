@@ -27,7 +27,7 @@ use crate::fleet;
 use crate::modes::chart::{self, Chart, Line, Mark, Panel};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{csv_text, read_input, stop_flag, USAGE};
+use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
 use crate::report::{Outcome, Pacing, ENDLESS};
 
 /// A step holds only if it achieved at least this fraction of what it offered.
@@ -186,7 +186,7 @@ impl Target {
 /// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
 pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Some(from) = &args.from {
-        return redraw(from, &args.out);
+        return redraw(from, &args.out, args.json);
     }
     let search = match Search::from_args(args) {
         Ok(s) => s,
@@ -224,10 +224,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     }
     eprint!("{}", human(&result));
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&result).map_err(io::Error::other)?
-        );
+        publish::json(&result)?;
     }
     let cannot_fit = result.steps.first().is_some_and(could_not_run);
     Ok(match result.knee {
@@ -713,8 +710,9 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
     Ok(written)
 }
 
-/// `limit --from FILE`: redraws the files of an earlier search from its limit.json.
-fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
+/// `limit --from FILE`: redraws the files of an earlier search from its limit.json, and
+/// prints it again with `--json`, as the search did.
+fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
     let text = read_input(from)?;
     let result: LimitResult = match serde_json::from_str(&text) {
         Ok(r) => r,
@@ -725,6 +723,9 @@ fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
     };
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());
+    }
+    if json {
+        publish::json(&result)?;
     }
     Ok(ExitCode::SUCCESS)
 }

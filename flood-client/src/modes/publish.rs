@@ -96,3 +96,9 @@ pub(crate) fn finish<T: Serialize>(
     }
     stdout::line(&serde_json::to_string(&value).map_err(io::Error::other)?)
 }
+
+/// Prints `value` as one line of JSON on stdout (a reader that went away is said once, see
+/// `report::stdout`; any other write error is returned).
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    stdout::line(&serde_json::to_string(value).map_err(io::Error::other)?)
+}

@@ -1,0 +1,96 @@
+//! Reading reports safely and writing what was asked: `merge`, `plot` and `limit --from` on
+//! crafted files (a lying histogram header, an unknown schema, sums past u64, bytes that
+//! are not UTF-8, a run of many intervals whose memory must not grow with its length), and
+//! the outputs that cannot be written (a closed stdout, a full disk, a folder that is a
+//! device).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use test_support::{bin, flood_client as flood, missing, stderr_of as stderr, stdout_json};
+
+/// A fresh folder under target/tmp for one test's files.
+fn dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("reading-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test folder");
+    dir
+}
+
+/// A real `--json` report of a short streaming run with 10 ms intervals (made once).
+fn real_report() -> &'static Value {
+    static REPORT: OnceLock<Value> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let out = flood(&[
+            "--spawn-server",
+            "-c",
+            "2",
+            "--duration",
+            "300ms",
+            "--interval",
+            "10ms",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = stdout_json(&out);
+        assert!(
+            !report["intervals"].as_array().expect("intervals").is_empty(),
+            "the run recorded intervals"
+        );
+        report
+    })
+}
+
+fn write_json(path: &Path, value: &Value) -> String {
+    std::fs::write(path, serde_json::to_vec(value).expect("json")).expect("write");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+#[test]
+fn limit_json_to_a_closed_stdout_is_said_not_a_panic() {
+    let d = dir("limit-closed");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(bin("flood-client"))
+        .args(limit_args(&d))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run limit");
+    let err = stderr(&out);
+    assert!(matches!(code(&out), Some(0 | 1)), "{:?}: {err}", out.status);
+    assert!(err.contains("stdout was closed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn limit_from_with_json_prints_the_result() {
+    let d = dir("limit-from");
+    let out = flood(&limit_args(&d).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(matches!(code(&out), Some(0 | 1)), "{}", stderr(&out));
+    let file = d.join("limit.json");
+    let redrawn = d.join("again");
+    let out = flood(&[
+        "limit",
+        "--from",
+        file.to_str().expect("utf-8"),
+        "--out",
+        redrawn.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: Value = stdout_json(&out);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("limit.json")).expect("json");
+    assert_eq!(printed, written);
+}
+
+/// A report that cannot be written (a full disk) fails the command, whichever mode: exit 1
+/// and a line saying so, even for a run that passed.
