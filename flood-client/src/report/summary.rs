@@ -168,7 +168,7 @@ impl Outcome {
         }
         let _ = writeln!(
             s,
-            "  latency ms        p50      p90      p99    p99.9      max    count"
+            "  latency ms         p50      p90      p99    p99.9      max    count"
         );
         let mut rows = vec![("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)];
         if r.pacing != Pacing::Closed {
@@ -178,7 +178,7 @@ impl Outcome {
             let ms = |us: u64| us as f64 / 1e3;
             let _ = writeln!(
                 s,
-                "    {name:<11}{:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
+                "    {name:<11} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
                 ms(p.p50_us),
                 ms(p.p90_us),
                 ms(p.p99_us),
@@ -244,5 +244,44 @@ impl Outcome {
             let _ = writeln!(s, "  interrupted: this is a partial report");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn latency_rows_keep_a_space_between_name_and_number_past_a_second() {
+        let mut r = Report {
+            pacing: Pacing::Messages,
+            ..Report::default()
+        };
+        r.uncorrected_histogram.record(Duration::from_micros(1_510_399));
+        r.corrected_histogram.record(Duration::from_secs(3_600));
+        let human = Outcome::from(r).human();
+        let row = |name: &str| {
+            human
+                .lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} row in\n{human}"))
+                .to_string()
+        };
+        let header = row("latency ms");
+        for (name, p50) in [("uncorrected", "1510.399"), ("corrected", "3600809.983")] {
+            let row = row(name);
+            let words: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(words.len(), 7, "name, five figures and a count: {row}");
+            assert_eq!(words[..2], [name, p50], "{row}");
+        }
+        // Below ten seconds each figure ends under its heading.
+        let row = row("uncorrected");
+        assert_eq!(
+            row.find("1510.399").map(|at| at + 8),
+            header.find("p50").map(|at| at + 3),
+            "{header}\n{row}"
+        );
     }
 }
