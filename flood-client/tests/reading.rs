@@ -92,5 +92,21 @@ fn limit_from_with_json_prints_the_result() {
     assert_eq!(printed, written);
 }
 
+#[test]
+fn sweep_from_into_an_unwritable_folder_names_it() {
+    let d = dir("sweep-out");
+    let file = d.join("sweep.json");
+    std::fs::write(&file, "[]").expect("write");
+    let out = flood(&[
+        "sweep",
+        "--from",
+        file.to_str().expect("utf-8"),
+        "--out",
+        "/dev/full",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/dev/full"), "{}", stderr(&out));
+}
+
 /// A report that cannot be written (a full disk) fails the command, whichever mode: exit 1
 /// and a line saying so, even for a run that passed.

@@ -27,6 +27,7 @@ use crate::fleet;
 use crate::modes::chart::{self, Chart, Line, Mark, Panel};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::modes::sweep::output;
 use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
 use crate::report::{Outcome, Pacing, ENDLESS};
 
@@ -688,17 +689,17 @@ fn stack(top: &str, bottom: &str) -> String {
 /// Writes limit.json, limit.csv, limit.svg and (with the `png` feature) limit.png into
 /// `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    output::folder(dir)?;
     let doc = svg(r);
     let json = dir.join("limit.json");
-    std::fs::write(
+    output::file(
         &json,
         serde_json::to_string_pretty(r).map_err(io::Error::other)?,
     )?;
     let csv_path = dir.join("limit.csv");
-    std::fs::write(&csv_path, csv(r)?)?;
+    output::file(&csv_path, csv(r)?)?;
     let svg_path = dir.join("limit.svg");
-    std::fs::write(&svg_path, &doc)?;
+    output::file(&svg_path, &doc)?;
     #[allow(unused_mut)] // Without the png feature nothing more is written.
     let mut written = vec![json, csv_path, svg_path];
     #[cfg(feature = "png")]
