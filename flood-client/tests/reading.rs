@@ -110,3 +110,21 @@ fn sweep_from_into_an_unwritable_folder_names_it() {
 
 /// A report that cannot be written (a full disk) fails the command, whichever mode: exit 1
 /// and a line saying so, even for a run that passed.
+#[test]
+fn a_report_that_cannot_be_written_exits_1_in_every_mode() {
+    let server = test_support::Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");
+    for args in [
+        vec![addr.as_str(), "-c", "1", "-b", "4KiB"],
+        vec!["probe", addr.as_str(), "--count", "2", "--interval", "10ms"],
+    ] {
+        let out = Command::new(bin("flood-client"))
+            .args(&args)
+            .stdout(full().expect("/dev/full"))
+            .output()
+            .expect("run");
+        assert_eq!(code(&out), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
+    }
+}

@@ -6,10 +6,8 @@
 
 use std::io;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::cli::MergeArgs;
-use crate::modes::output::OutputArgs;
 use crate::modes::{publish, read_input, shards, verdict, USAGE};
 use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
@@ -41,13 +39,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
     let outcome = Outcome::from(merged);
     let human = outcome.human();
     let report = FinalReport::new(outcome, None, None);
-    let out = OutputArgs {
-        interval: Duration::ZERO,
-        json_stream: false,
-        quiet: false,
-        chart: None,
-    };
-    publish::finish(&out, args.json, &human, &report)?;
+    publish::report(args.json, &human, &report)?;
     Ok(verdict(report.passed))
 }
 
