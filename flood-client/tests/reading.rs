@@ -37,7 +37,10 @@ fn real_report() -> &'static Value {
         assert!(out.status.success(), "{}", stderr(&out));
         let report: Value = stdout_json(&out);
         assert!(
-            !report["intervals"].as_array().expect("intervals").is_empty(),
+            !report["intervals"]
+                .as_array()
+                .expect("intervals")
+                .is_empty(),
             "the run recorded intervals"
         );
         report
@@ -51,6 +54,79 @@ fn write_json(path: &Path, value: &Value) -> String {
 
 fn code(out: &Output) -> Option<i32> {
     out.status.code()
+}
+
+#[test]
+fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() {
+    let d = dir("lying");
+    let histogram = lying_histogram();
+    assert_eq!(histogram.len(), 56);
+    let mut report = real_report().clone();
+    report["rtt_histogram"] = json!(histogram);
+    let whole = write_json(&d.join("whole.json"), &report);
+    let mut report = real_report().clone();
+    report["intervals"][0]["rtt_histogram"] = json!(histogram);
+    let interval = write_json(&d.join("interval.json"), &report);
+    for file in [&whole, &interval] {
+        let out = flood_limited(&["merge", file]);
+        assert_eq!(code(&out), Some(2), "merge {file}: {}", stderr(&out));
+        assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
+    }
+    let svg = d.join("interval.svg");
+    let out = flood_limited(&["plot", &interval, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "plot: {}", stderr(&out));
+    assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
+}
+
+/// The real report with its intervals replaced by `n` copies of its first one, one after
+/// another.
+fn many_intervals(n: u64) -> Value {
+    let mut report = real_report().clone();
+    let first = report["intervals"][0].clone();
+    let (index, len) = (
+        first["index"].as_u64().expect("index"),
+        first["length_us"].as_u64().expect("length"),
+    );
+    let series: Vec<Value> = (0..n)
+        .map(|k| {
+            let mut i = first.clone();
+            i["index"] = json!(index + k);
+            i["start_unix_us"] = json!((index + k) * len);
+            i["end_unix_us"] = json!((index + k + 1) * len);
+            i
+        })
+        .collect();
+    report["intervals"] = Value::Array(series);
+    report
+}
+
+/// Peak RSS in KiB of `flood-client ARGS`, measured by GNU time (wait4's rusage of the child);
+/// `None` when /usr/bin/time is missing.
+fn peak_kib(args: &[&str]) -> Option<u64> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        missing(
+            "peak_kib",
+            "GNU time (apt-get install time)",
+            "no /usr/bin/time",
+        );
+        return None;
+    }
+    let out = Command::new(time)
+        .args(["-f", "peak_rss_kib=%M"])
+        .arg(bin("flood-client"))
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .expect("run time");
+    let text = stderr(&out);
+    assert!(out.status.success(), "{args:?}: {text}");
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak_rss_kib="))
+        .expect("time's line");
+    Some(line.trim().parse().expect("a number"))
 }
 
 #[test]
@@ -73,7 +149,12 @@ fn limit_json_to_a_closed_stdout_is_said_not_a_panic() {
 #[test]
 fn limit_from_with_json_prints_the_result() {
     let d = dir("limit-from");
-    let out = flood(&limit_args(&d).iter().map(String::as_str).collect::<Vec<_>>());
+    let out = flood(
+        &limit_args(&d)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     assert!(matches!(code(&out), Some(0 | 1)), "{}", stderr(&out));
     let file = d.join("limit.json");
     let redrawn = d.join("again");
