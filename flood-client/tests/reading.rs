@@ -57,6 +57,22 @@ fn code(out: &Output) -> Option<i32> {
 }
 
 #[test]
+fn merge_refuses_sums_past_u64_naming_the_field() {
+    let d = dir("overflow");
+    let mut big = real_report().clone();
+    big["connections_requested"] = json!(u64::MAX);
+    let a = write_json(&d.join("a.json"), &big);
+    let b = write_json(&d.join("b.json"), real_report());
+    let out = flood(&["merge", &a, &b]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("connections_requested"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() {
     let d = dir("lying");
     let histogram = lying_histogram();

@@ -259,7 +259,8 @@ mod tests {
             pacing: Pacing::Messages,
             ..Report::default()
         };
-        r.uncorrected_histogram.record(Duration::from_micros(1_510_399));
+        r.uncorrected_histogram
+            .record(Duration::from_micros(1_510_399));
         r.corrected_histogram.record(Duration::from_secs(3_600));
         let human = Outcome::from(r).human();
         let row = |name: &str| {
