@@ -57,6 +57,14 @@ fn code(out: &Output) -> Option<i32> {
 }
 
 #[test]
+fn a_closed_model_report_says_null_for_rates_that_do_not_apply() {
+    let r = real_report();
+    assert_eq!(r["pacing"], "closed");
+    assert_eq!(r["offered_per_s"], Value::Null, "offered_per_s");
+    assert_eq!(r["achieved_per_s"], Value::Null, "achieved_per_s");
+}
+
+#[test]
 fn merge_refuses_sums_past_u64_naming_the_field() {
     let d = dir("overflow");
     let mut big = real_report().clone();

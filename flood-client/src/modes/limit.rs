@@ -467,7 +467,10 @@ fn run_step(
     };
     (step.offered, step.achieved) = match r.pacing {
         Pacing::Closed => (connections as f64, r.peak_concurrent as f64),
-        _ => (m.offered_per_s, m.achieved_per_s),
+        _ => (
+            m.offered_per_s.unwrap_or_default(),
+            m.achieved_per_s.unwrap_or_default(),
+        ),
     };
     step.p50_ms = ms(latency.p50_us);
     step.p99_ms = ms(latency.p99_us);

@@ -31,13 +31,14 @@ pub struct Summary {
     /// Chunk round-trip percentiles (first byte written to last byte verified).
     pub chunk_rtt: Percentiles,
     /// Scheduled messages or connections per second: those due over the schedule's length
-    /// (0 in a closed loop).
+    /// (`null` in a closed loop, which has no schedule).
     #[serde(default)]
-    pub offered_per_s: f64,
+    pub offered_per_s: Option<f64>,
     /// Messages or connections verified per second over the streaming time, which includes
-    /// working off a backlog after the schedule ends: below offered when the server lags.
+    /// working off a backlog after the schedule ends: below offered when the server lags
+    /// (`null` in a closed loop).
     #[serde(default)]
-    pub achieved_per_s: f64,
+    pub achieved_per_s: Option<f64>,
     /// Latency from the scheduled time (coordinated omission corrected).
     #[serde(default)]
     pub corrected: Percentiles,
@@ -62,12 +63,9 @@ impl Summary {
             client_cpu_s_per_gib: if gib > 0.0 { r.client_cpu_s / gib } else { 0.0 },
             connect_latency: r.connect_histogram.summary(),
             chunk_rtt: r.rtt_histogram.summary(),
-            offered_per_s: if r.scheduled_us > 0 {
-                r.due as f64 * 1e6 / r.scheduled_us as f64
-            } else {
-                0.0
-            },
-            achieved_per_s: completed(r) as f64 / stream,
+            offered_per_s: (r.pacing != Pacing::Closed && r.scheduled_us > 0)
+                .then(|| r.due as f64 * 1e6 / r.scheduled_us as f64),
+            achieved_per_s: (r.pacing != Pacing::Closed).then(|| completed(r) as f64 / stream),
             corrected: r.corrected_histogram.summary(),
             uncorrected: r.uncorrected_histogram.summary(),
         }
@@ -159,8 +157,8 @@ impl Outcome {
             let _ = writeln!(
                 s,
                 "  schedule     offered {:.1} {what}/s, achieved {:.1}/s ({} of {} due in {:.3} s verified)",
-                m.offered_per_s,
-                m.achieved_per_s,
+                m.offered_per_s.unwrap_or_default(),
+                m.achieved_per_s.unwrap_or_default(),
                 completed(r),
                 r.due,
                 r.scheduled_us as f64 / 1e6
