@@ -65,6 +65,30 @@ fn a_closed_model_report_says_null_for_rates_that_do_not_apply() {
 }
 
 #[test]
+fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
+    let d = dir("agree");
+    let r = real_report();
+    let a = write_json(&d.join("a.json"), r);
+    let out = flood(&["merge", "--json", &a, &a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    let mut want = r["config"].clone();
+    // Two runs of 2 connections, each in one process: together 4 connections, 2 processes.
+    want["connections"] = json!(4);
+    want["processes"] = json!(2);
+    assert_eq!(m["config"], want);
+    assert_eq!(m["hosts"], json!([r["host"], r["host"]]));
+    // Reports that ran differently keep no config.
+    let mut other = r.clone();
+    other["config"]["chunk"] = json!(1);
+    let b = write_json(&d.join("b.json"), &other);
+    let out = flood(&["merge", "--json", &a, &b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    assert_eq!(m["config"], Value::Null);
+}
+
+#[test]
 fn merge_refuses_sums_past_u64_naming_the_field() {
     let d = dir("overflow");
     let mut big = real_report().clone();
@@ -78,6 +102,69 @@ fn merge_refuses_sums_past_u64_naming_the_field() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn an_unknown_schema_version_is_refused_by_merge_and_plot() {
+    let d = dir("schema");
+    let mut future = real_report().clone();
+    future["schema_version"] = json!(999);
+    let f = write_json(&d.join("future.json"), &future);
+    let out = flood(&["merge", &f]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema_version 999"),
+        "{}",
+        stderr(&out)
+    );
+    let svg = d.join("future.svg");
+    let out = flood(&["plot", &f, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema_version 999"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_bad_input_for_merge_and_plot() {
+    let d = dir("utf8");
+    let mut bytes = serde_json::to_vec(real_report()).expect("json");
+    bytes.splice(1..1, *b"\"x\xff\":1,");
+    let f = d.join("bad.json");
+    std::fs::write(&f, &bytes).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+    let out = flood(&["merge", f]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.json"), "{}", stderr(&out));
+    let svg = d.join("bad.svg");
+    let out = flood(&["plot", f, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+}
+
+/// A V2 histogram header whose payload length says 4 GiB: 40 bytes, 56 in base64.
+fn lying_histogram() -> String {
+    let mut h = Vec::new();
+    h.extend_from_slice(&0x1c84_9313u32.to_be_bytes()); // V2 cookie
+    h.extend_from_slice(&u32::MAX.to_be_bytes()); // payload length
+    h.extend_from_slice(&0u32.to_be_bytes()); // normalizing offset
+    h.extend_from_slice(&3u32.to_be_bytes()); // significant digits
+    h.extend_from_slice(&1u64.to_be_bytes()); // lowest
+    h.extend_from_slice(&2u64.to_be_bytes()); // highest
+    h.extend_from_slice(&1f64.to_be_bytes()); // integer to double ratio
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+/// `flood-client ARGS` under a 1 GiB address-space limit, so a 4 GiB allocation fails
+/// instead of taking the box's memory.
+fn flood_limited(args: &[&str]) -> Output {
+    Command::new("prlimit")
+        .arg("--as=1073741824")
+        .arg(bin("flood-client"))
+        .args(args)
+        .output()
+        .expect("run prlimit")
 }
 
 #[test]
@@ -151,6 +238,65 @@ fn peak_kib(args: &[&str]) -> Option<u64> {
         .find_map(|l| l.strip_prefix("peak_rss_kib="))
         .expect("time's line");
     Some(line.trim().parse().expect("a number"))
+}
+
+#[test]
+fn merge_and_plot_memory_does_not_grow_with_the_number_of_intervals() {
+    let d = dir("memory");
+    let small = write_json(&d.join("small.json"), &many_intervals(1_000));
+    let large = write_json(&d.join("large.json"), &many_intervals(10_000));
+    for mode in ["merge", "plot"] {
+        let args = |file: &str| -> Vec<String> {
+            match mode {
+                "merge" => vec!["merge".into(), "--json".into(), file.into(), file.into()],
+                _ => vec!["plot".into(), file.into()],
+            }
+        };
+        let run = |file: &str| {
+            let args = args(file);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            peak_kib(&args)
+        };
+        let (Some(small_kib), Some(large_kib)) = (run(&small), run(&large)) else {
+            return;
+        };
+        // Ten times the intervals may cost a little more (the chart draws a point for each),
+        // never ten times as much: 33 KB an interval would be 300 MB more.
+        assert!(
+            large_kib < small_kib + 16 * 1024,
+            "{mode}: peak {small_kib} KiB for 1,000 intervals, {large_kib} KiB for 10,000"
+        );
+    }
+    // The merged series of the large file with itself is every interval, doubled.
+    let out = flood(&["merge", "--json", &large, &large]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    let series = m["intervals"].as_array().expect("intervals");
+    assert_eq!(series.len(), 10_000);
+    let one = &real_report()["intervals"][0]["bytes_verified"];
+    assert_eq!(
+        series[9_999]["bytes_verified"],
+        json!(2 * one.as_u64().expect("bytes"))
+    );
+}
+
+/// A `limit` search of one short step against a server it starts, with `--json`.
+fn limit_args(out: &Path) -> Vec<String> {
+    [
+        "limit",
+        "--spawn-server",
+        "-c",
+        "1..2",
+        "--step",
+        "300ms",
+        "--warmup",
+        "0",
+        "--json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 #[test]

@@ -8,6 +8,7 @@
 pub mod histogram;
 pub mod interval;
 pub mod meta;
+pub(crate) mod read;
 mod shards;
 pub(crate) mod stdout;
 pub mod stream;
