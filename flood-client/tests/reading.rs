@@ -128,7 +128,7 @@ fn an_unknown_schema_version_is_refused_by_merge_and_plot() {
 }
 
 #[test]
-fn bytes_that_are_not_utf8_are_bad_input_for_merge_and_plot() {
+fn bytes_that_are_not_utf8_are_bad_input_for_merge_plot_and_limit() {
     let d = dir("utf8");
     let mut bytes = serde_json::to_vec(real_report()).expect("json");
     bytes.splice(1..1, *b"\"x\xff\":1,");
@@ -141,6 +141,10 @@ fn bytes_that_are_not_utf8_are_bad_input_for_merge_and_plot() {
     let svg = d.join("bad.svg");
     let out = flood(&["plot", f, "--out", svg.to_str().expect("utf-8")]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    let redrawn = d.join("limit");
+    let out = flood(&["limit", "--from", f, "--out", redrawn.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.json"), "{}", stderr(&out));
 }
 
 /// A V2 histogram header whose payload length says 4 GiB: 40 bytes, 56 in base64.

@@ -717,7 +717,14 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
 /// `limit --from FILE`: redraws the files of an earlier search from its limit.json, and
 /// prints it again with `--json`, as the search did.
 fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
-    let text = read_input(from)?;
+    let text = match read_input(from) {
+        // Bytes that are not UTF-8 are bad input, like any other that is not a limit.json.
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
+            return Ok(ExitCode::from(USAGE));
+        }
+        read => read?,
+    };
     let result: LimitResult = match serde_json::from_str(&text) {
         Ok(r) => r,
         Err(e) => {
