@@ -142,7 +142,13 @@ fn bytes_that_are_not_utf8_are_bad_input_for_merge_plot_and_limit() {
     let out = flood(&["plot", f, "--out", svg.to_str().expect("utf-8")]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     let redrawn = d.join("limit");
-    let out = flood(&["limit", "--from", f, "--out", redrawn.to_str().expect("utf-8")]);
+    let out = flood(&[
+        "limit",
+        "--from",
+        f,
+        "--out",
+        redrawn.to_str().expect("utf-8"),
+    ]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("bad.json"), "{}", stderr(&out));
 }

@@ -137,7 +137,7 @@ impl Points {
     }
 
     /// An element of a report's `intervals[]`.
-    fn from_report(&mut self, interval: Interval) -> Result<(), String> {
+    fn add_reported(&mut self, interval: Interval) -> Result<(), String> {
         if !self.from_events {
             self.add(interval);
         }
@@ -150,7 +150,7 @@ impl Points {
 fn recorded(input: impl Read) -> Result<Recorded, String> {
     let mut values = Values::new(input);
     let mut points = Points::default();
-    let first = match values.next(&mut |i| points.from_report(i)) {
+    let first = match values.next(&mut |i| points.add_reported(i)) {
         Ok(Some(first)) => first,
         Ok(None) => return Err("it is empty".into()),
         Err(ReadError::Io(e)) => return Err(format!("it cannot be read: {e}")),
@@ -208,7 +208,7 @@ fn stream<R: Read>(
         .map_err(|e| line(values, e))?
         .into_recorded(vec![]);
     loop {
-        let event = match values.next(&mut |i| points.from_report(i)) {
+        let event = match values.next(&mut |i| points.add_reported(i)) {
             Ok(Some(event)) => event,
             Ok(None) => break,
             Err(ReadError::NotJson(e)) => return Err(line(values, format!("not JSON ({e})"))),
