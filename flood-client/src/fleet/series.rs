@@ -70,7 +70,7 @@ impl Series {
             Some(i) => {
                 self.upto[source] = Some(i.index);
                 match self.pending.get_mut(&i.index) {
-                    Some(mine) => mine.merge(&i),
+                    Some(mine) => mine.merge(&i).map_err(io::Error::other)?,
                     None => {
                         self.pending.insert(i.index, i);
                     }

@@ -27,7 +27,8 @@ use crate::fleet;
 use crate::modes::chart::{self, Chart, Line, Mark, Panel};
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{csv_text, read_input, stop_flag, USAGE};
+use crate::modes::sweep::output;
+use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
 use crate::report::{Outcome, Pacing, ENDLESS};
 
 /// A step holds only if it achieved at least this fraction of what it offered.
@@ -186,7 +187,7 @@ impl Target {
 /// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
 pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Some(from) = &args.from {
-        return redraw(from, &args.out);
+        return redraw(from, &args.out, args.json);
     }
     let search = match Search::from_args(args) {
         Ok(s) => s,
@@ -224,10 +225,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     }
     eprint!("{}", human(&result));
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&result).map_err(io::Error::other)?
-        );
+        publish::json(&result)?;
     }
     let cannot_fit = result.steps.first().is_some_and(could_not_run);
     Ok(match result.knee {
@@ -469,7 +467,10 @@ fn run_step(
     };
     (step.offered, step.achieved) = match r.pacing {
         Pacing::Closed => (connections as f64, r.peak_concurrent as f64),
-        _ => (m.offered_per_s, m.achieved_per_s),
+        _ => (
+            m.offered_per_s.unwrap_or_default(),
+            m.achieved_per_s.unwrap_or_default(),
+        ),
     };
     step.p50_ms = ms(latency.p50_us);
     step.p99_ms = ms(latency.p99_us);
@@ -691,17 +692,17 @@ fn stack(top: &str, bottom: &str) -> String {
 /// Writes limit.json, limit.csv, limit.svg and (with the `png` feature) limit.png into
 /// `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    output::folder(dir)?;
     let doc = svg(r);
     let json = dir.join("limit.json");
-    std::fs::write(
+    output::file(
         &json,
         serde_json::to_string_pretty(r).map_err(io::Error::other)?,
     )?;
     let csv_path = dir.join("limit.csv");
-    std::fs::write(&csv_path, csv(r)?)?;
+    output::file(&csv_path, csv(r)?)?;
     let svg_path = dir.join("limit.svg");
-    std::fs::write(&svg_path, &doc)?;
+    output::file(&svg_path, &doc)?;
     #[allow(unused_mut)] // Without the png feature nothing more is written.
     let mut written = vec![json, csv_path, svg_path];
     #[cfg(feature = "png")]
@@ -713,9 +714,17 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
     Ok(written)
 }
 
-/// `limit --from FILE`: redraws the files of an earlier search from its limit.json.
-fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
-    let text = read_input(from)?;
+/// `limit --from FILE`: redraws the files of an earlier search from its limit.json, and
+/// prints it again with `--json`, as the search did.
+fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
+    let text = match read_input(from) {
+        // Bytes that are not UTF-8 are bad input, like any other that is not a limit.json.
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
+            return Ok(ExitCode::from(USAGE));
+        }
+        read => read?,
+    };
     let result: LimitResult = match serde_json::from_str(&text) {
         Ok(r) => r,
         Err(e) => {
@@ -725,6 +734,9 @@ fn redraw(from: &Path, out: &Path) -> io::Result<ExitCode> {
     };
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());
+    }
+    if json {
+        publish::json(&result)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -62,17 +62,6 @@ fn flag_on_signals(second_exits: bool) -> io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Prints a report the way every mode does: the human form on stdout; with `json`, stdout
-/// carries only the JSON and the human form goes to stderr.
-pub(crate) fn print_report<T: Serialize>(human: &str, report: &T, json: bool) {
-    if json {
-        let _ = io::stderr().lock().write_all(human.as_bytes());
-        print_json(report);
-    } else if let Err(e) = stdout::line(human.trim_end()) {
-        let _ = writeln!(io::stderr(), "flood-client: report not written: {e}");
-    }
-}
-
 /// Prints `value` as one line of JSON on stdout (see `report::stdout` for a reader that
 /// went away).
 pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {

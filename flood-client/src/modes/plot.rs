@@ -2,19 +2,21 @@
 //! `--json-stream` file, a `--json` report (its `intervals[]`) or a `saturate --json` report
 //! (`flood.intervals[]` and the server's `samples[]`).
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::cli::PlotArgs;
 use crate::modes::sample::SystemRates;
-use crate::modes::timeline::{self, Format, Recorded};
+use crate::modes::timeline::{self, Format, Point, Recorded};
 use crate::modes::USAGE;
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
+use crate::report::read::{known_schema, ReadError, Values};
 use crate::report::stdout;
 use crate::report::stream::TOOL;
 
@@ -40,14 +42,13 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
             args.file.with_extension("svg").display()
         ));
     }
-    let text = if stdin {
-        io::read_to_string(io::stdin())
+    let run = if stdin {
+        recorded(io::stdin().lock())
     } else {
-        std::fs::read_to_string(&args.file)
-    };
-    let run = match text.map_err(|e| format!("it cannot be read: {e}")) {
-        Ok(text) => recorded(&text),
-        Err(why) => Err(why),
+        match File::open(&args.file) {
+            Ok(file) => recorded(file),
+            Err(e) => Err(format!("it cannot be read: {e}")),
+        }
     };
     let run = match run {
         Ok(run) => run,
@@ -87,15 +88,15 @@ struct Header {
     start_unix_us: u64,
     #[serde(default)]
     interval_us: u64,
-    #[serde(default)]
-    intervals: Vec<Interval>,
 }
 
 const NOT_OURS: &str = "it is not a flood-client --json report, saturate --json report or \
                         --json-stream file";
 
-fn header(value: Value) -> Result<Header, String> {
-    let h: Header = serde_json::from_value(value).map_err(|e| format!("{NOT_OURS} ({e})"))?;
+fn header(fields: Map<String, Value>) -> Result<Header, String> {
+    known_schema(&fields)?;
+    let h: Header =
+        serde_json::from_value(fields.into()).map_err(|e| format!("{NOT_OURS} ({e})"))?;
     if h.tool.as_deref() != Some(TOOL) {
         return Err(NOT_OURS.into());
     }
@@ -110,73 +111,126 @@ impl Header {
             config: self.config,
             start_unix_us: self.start_unix_us,
             interval_us: self.interval_us,
-            intervals: self.intervals,
+            intervals: Vec::new(),
             samples,
         }
     }
 }
 
-/// The run recorded in `text`: one JSON report, or a JSON stream of events.
-fn recorded(text: &str) -> Result<Recorded, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("it is empty".into());
+/// The points of a run's series as they are read: from its `interval` events, or, when a
+/// stream has none (or the file is a report), from the report's `intervals[]`.
+#[derive(Debug, Default)]
+struct Points {
+    points: Vec<Point>,
+    /// Whether they came from `interval` events (the end's `intervals[]` repeat them).
+    from_events: bool,
+    /// The first interval's length, µs.
+    length_us: u64,
+}
+
+impl Points {
+    fn add(&mut self, interval: Interval) {
+        if self.points.is_empty() {
+            self.length_us = interval.length_us;
+        }
+        self.points.push(Point::of(interval));
     }
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) if value.get("event").is_none() => whole(value),
-        _ => stream(text),
+
+    /// An element of a report's `intervals[]`.
+    fn add_reported(&mut self, interval: Interval) -> Result<(), String> {
+        if !self.from_events {
+            self.add(interval);
+        }
+        Ok(())
     }
 }
 
-/// A `--json` report, or a `saturate --json` one (the flood's report under `flood`).
-fn whole(mut value: Value) -> Result<Recorded, String> {
-    let samples = match value.get_mut("samples").map(Value::take) {
+/// The run recorded in `input`: one JSON report, or a JSON stream of events, read as it
+/// streams (a point kept per interval, not the interval).
+fn recorded(input: impl Read) -> Result<Recorded, String> {
+    let mut values = Values::new(input);
+    let mut points = Points::default();
+    let first = match values.next(&mut |i| points.add_reported(i)) {
+        Ok(Some(first)) => first,
+        Ok(None) => return Err("it is empty".into()),
+        Err(ReadError::Io(e)) => return Err(format!("it cannot be read: {e}")),
+        Err(ReadError::NotJson(e)) => return Err(format!("it is not JSON ({e})")),
+        Err(ReadError::Bad(e)) => return Err(format!("{NOT_OURS} ({e})")),
+    };
+    let mut run = if first.contains_key("event") {
+        stream(first, &mut values, &mut points)?
+    } else {
+        let run = whole(first)?;
+        if values.next(&mut |_| Ok(())).is_ok_and(|v| v.is_none()) {
+            run
+        } else {
+            return Err(format!(
+                "line {}: a second JSON value, where a report is one",
+                values.line()
+            ));
+        }
+    };
+    run.intervals = points.points;
+    if run.interval_us == 0 {
+        run.interval_us = points.length_us;
+    }
+    Ok(run)
+}
+
+/// A `--json` report, or a `saturate --json` one (the flood's report under `flood`); its
+/// intervals are already read.
+fn whole(mut fields: Map<String, Value>) -> Result<Recorded, String> {
+    let samples = match fields.remove("samples") {
         Some(samples) => serde_json::from_value(samples)
             .map_err(|e| format!("its samples[] are not saturate's samples: {e}"))?,
         None => Vec::new(),
     };
-    let flood = match value.get_mut("flood") {
-        Some(flood) => flood.take(),
-        None => value,
+    let flood = match fields.remove("flood") {
+        Some(Value::Object(flood)) => flood,
+        Some(_) => return Err(NOT_OURS.into()),
+        None => fields,
     };
     Ok(header(flood)?.into_recorded(samples))
 }
 
-/// A `--json-stream` file: `start`, `interval` events, `end` (a run cut short has none).
-fn stream(text: &str) -> Result<Recorded, String> {
-    let mut run: Option<Recorded> = None;
-    let mut end: Option<Header> = None;
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = |e: String| format!("line {}: {e}", n + 1);
-        let value: Value = serde_json::from_str(line).map_err(|e| match n {
-            0 => format!("it is not JSON ({e})"),
-            _ => at(format!("not JSON ({e})")),
-        })?;
-        match (value.get("event").and_then(Value::as_str), run.as_mut()) {
-            (Some("start"), None) => run = Some(header(value).map_err(at)?.into_recorded(vec![])),
-            (Some("interval"), Some(run)) => run
-                .intervals
-                .push(serde_json::from_value(value).map_err(|e| at(e.to_string()))?),
-            (Some("end"), Some(_)) => end = Some(header(value).map_err(at)?),
-            _ => return Err(at(NOT_OURS.into())),
-        }
+/// A `--json-stream` file: `start` (read already), `interval` events, `end` (a run cut short
+/// has none).
+fn stream<R: Read>(
+    start: Map<String, Value>,
+    values: &mut Values<R>,
+    points: &mut Points,
+) -> Result<Recorded, String> {
+    let line = |values: &Values<R>, e: String| format!("line {}: {e}", values.line());
+    if start.get("event").and_then(Value::as_str) != Some("start") {
+        return Err(line(values, NOT_OURS.into()));
     }
-    let mut run = run.ok_or_else(|| NOT_OURS.to_string())?;
-    if let Some(end) = end {
-        // The end report's start (the first connect) is what `--chart` counts from.
-        if end.start_unix_us > 0 {
-            run.start_unix_us = end.start_unix_us;
+    let mut run = header(start)
+        .map_err(|e| line(values, e))?
+        .into_recorded(vec![]);
+    loop {
+        let event = match values.next(&mut |i| points.add_reported(i)) {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(ReadError::NotJson(e)) => return Err(line(values, format!("not JSON ({e})"))),
+            Err(e) => return Err(line(values, e.to_string())),
+        };
+        match event.get("event").and_then(Value::as_str) {
+            Some("interval") => {
+                let interval = serde_json::from_value(event.into())
+                    .map_err(|e| line(values, e.to_string()))?;
+                points.from_events = true;
+                points.add(interval);
+            }
+            Some("end") => {
+                let end = header(event).map_err(|e| line(values, e))?;
+                // The end report's start (the first connect) is what `--chart` counts from.
+                if end.start_unix_us > 0 {
+                    run.start_unix_us = end.start_unix_us;
+                }
+                run.interval_us = end.interval_us;
+            }
+            _ => return Err(line(values, NOT_OURS.into())),
         }
-        run.interval_us = end.interval_us;
-        if run.intervals.is_empty() {
-            run.intervals = end.intervals;
-        }
-    }
-    if run.interval_us == 0 {
-        run.interval_us = run.intervals.first().map_or(0, |i| i.length_us);
     }
     Ok(run)
 }
@@ -191,19 +245,21 @@ mod tests {
         let interval = serde_json::to_string(&Interval::starting(1, 100, 100))
             .expect("an interval")
             .replacen('{', r#"{"event":"interval","#, 1);
-        let run = recorded(&format!("{start}\n{interval}\n")).expect("a stream");
+        let run = recorded(format!("{start}\n{interval}\n").as_bytes()).expect("a stream");
         assert_eq!((run.intervals.len(), run.interval_us), (1, 100));
         assert_eq!(run.version.as_deref(), Some("9"));
         let saturate = r#"{"flood":{"tool":"flood-client","interval_us":0},"samples":[{"cs_per_s":1,"intr_per_s":1,"us_pct":1,"sy_pct":1,"id_pct":1,"server_cpu_pct":50,"server_rss_bytes":1}]}"#;
-        let run = recorded(saturate).expect("a saturate report");
+        let run = recorded(saturate.as_bytes()).expect("a saturate report");
         assert_eq!(run.samples.len(), 1);
         assert!(run.missing().unwrap_or_default().contains("--interval 1s"));
-        assert!(recorded("").unwrap_err().contains("empty"));
-        assert!(recorded("nonsense").unwrap_err().contains("not JSON"));
-        assert!(recorded(r#"{"a":1}"#)
+        assert!(recorded(&b""[..]).unwrap_err().contains("empty"));
+        assert!(recorded(&b"nonsense"[..]).unwrap_err().contains("not JSON"));
+        assert!(recorded(&br#"{"a":1}"#[..])
             .unwrap_err()
             .contains("not a flood-client"));
-        assert!(recorded(&interval).unwrap_err().contains("line 1"));
+        assert!(recorded(interval.as_bytes())
+            .unwrap_err()
+            .contains("line 1"));
         assert_eq!(
             default_out(Path::new("a/run.jsonl")),
             Path::new("a/run.svg")

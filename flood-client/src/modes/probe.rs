@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ProbeArgs;
-use crate::modes::{print_report, stop_flag, verdict};
+use crate::modes::{publish, stop_flag, verdict};
 
 use crate::engine::verifier::{Pattern, Salt, StreamId};
 use crate::report::histogram::{Latency, Percentiles};
@@ -92,7 +92,7 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
     };
     let report = run(&cfg, &stop);
     let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
-    print_report(&human, &report, args.json);
+    publish::report(args.json, &human, &report)?;
     Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
 }
 

@@ -72,6 +72,20 @@ pub(crate) fn start(out: &OutputArgs, settings: &RunSettings, host: &Host) -> io
     stdout::line(&serde_json::to_string(&event).map_err(io::Error::other)?)
 }
 
+/// Prints a finished command's report: `human` on stdout, or with `json` the human form on
+/// stderr and `report` as one line of JSON on stdout. Every mode's rule: a report that cannot
+/// be written (a full disk) is an error, so the command exits 1 even when its run passed; a
+/// reader that went away is not (see `report::stdout`).
+pub(crate) fn report<T: Serialize>(json: bool, human: &str, report: &T) -> io::Result<()> {
+    let plain = OutputArgs {
+        interval: std::time::Duration::ZERO,
+        json_stream: false,
+        quiet: false,
+        chart: None,
+    };
+    finish(&plain, json, human, report)
+}
+
 /// Prints a finished run: `report` as JSON on stdout with `--json`, as the `end` event with
 /// `--json-stream` (the human report then goes to stderr, unless `--quiet`), else `human` on
 /// stdout.
@@ -96,4 +110,10 @@ pub(crate) fn finish<T: Serialize>(
         value = tagged.into();
     }
     stdout::line(&serde_json::to_string(&value).map_err(io::Error::other)?)
+}
+
+/// Prints `value` as one line of JSON on stdout (a reader that went away is said once, see
+/// `report::stdout`; any other write error is returned).
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    stdout::line(&serde_json::to_string(value).map_err(io::Error::other)?)
 }

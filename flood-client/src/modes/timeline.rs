@@ -18,6 +18,36 @@ use crate::report::interval::{Interval, IntervalView, Timeline};
 use crate::report::meta::{Host, RunSettings};
 use crate::report::stream::FinalReport;
 
+/// What the timeline draws of one interval: its span and three figures. Not the interval
+/// itself, whose histogram is tens of kilobytes once read: a long run has many.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Point {
+    /// First moment measured in it, µs since the Unix epoch.
+    pub(crate) start_unix_us: u64,
+    /// Last moment measured in it.
+    pub(crate) end_unix_us: u64,
+    /// Verified MB/s in it.
+    pub(crate) throughput_mb_s: f64,
+    /// Its chunk round-trip p99, µs.
+    pub(crate) rtt_p99_us: u64,
+    /// Connections open at its end.
+    pub(crate) open: u64,
+}
+
+impl Point {
+    /// What is drawn of `interval`.
+    pub(crate) fn of(interval: Interval) -> Point {
+        let IntervalView { interval, rates } = Timeline::new(0).view(interval);
+        Point {
+            start_unix_us: interval.start_unix_us,
+            end_unix_us: interval.end_unix_us,
+            throughput_mb_s: rates.throughput_mb_s,
+            rtt_p99_us: rates.rtt_p99_us,
+            open: interval.open,
+        }
+    }
+}
+
 /// A run as recorded: everything the timeline is drawn from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Recorded {
@@ -31,8 +61,8 @@ pub(crate) struct Recorded {
     pub(crate) start_unix_us: u64,
     /// Interval length, µs (0: the run recorded none).
     pub(crate) interval_us: u64,
-    /// The run's series, in index order.
-    pub(crate) intervals: Vec<Interval>,
+    /// What is drawn of the run's series, in index order.
+    pub(crate) intervals: Vec<Point>,
     /// /proc samples of a saturation run (empty otherwise).
     pub(crate) samples: Vec<SystemRates>,
 }
@@ -48,7 +78,7 @@ impl Recorded {
             config: report.config.clone(),
             start_unix_us: r.start_unix_us,
             interval_us: r.interval_us,
-            intervals: r.intervals.clone(),
+            intervals: r.intervals.iter().cloned().map(Point::of).collect(),
             samples: samples.to_vec(),
         }
     }
@@ -150,28 +180,25 @@ struct Trace {
 /// The panels of `run`, top to bottom; the server's only when it was sampled.
 fn traces(run: &Recorded) -> Vec<Trace> {
     let zero = run.zero();
-    let mut rates = Timeline::new(zero);
-    let views: Vec<IntervalView> = run
-        .intervals
-        .iter()
-        .map(|i| rates.view(i.clone()))
-        .collect();
-    let at = |v: &IntervalView| (v.rates.from_s + v.rates.to_s) / 2.0;
-    let of = |f: fn(&IntervalView) -> f64| views.iter().map(|v| (at(v), f(v))).collect();
+    let at = |p: &Point| {
+        let since = |t: u64| t.saturating_sub(zero) as f64 / 1e6;
+        (since(p.start_unix_us) + since(p.end_unix_us)) / 2.0
+    };
+    let of = |f: fn(&Point) -> f64| run.intervals.iter().map(|p| (at(p), f(p))).collect();
     let mut panels = vec![
         Trace {
             title: "Throughput, MB/s (verified, one direction)",
-            points: of(|v| v.rates.throughput_mb_s),
+            points: of(|p| p.throughput_mb_s),
             whole: false,
         },
         Trace {
             title: "Chunk round trip p99, ms",
-            points: of(|v| v.rates.rtt_p99_us as f64 / 1e3),
+            points: of(|p| p.rtt_p99_us as f64 / 1e3),
             whole: false,
         },
         Trace {
             title: "Open connections",
-            points: of(|v| v.interval.open as f64),
+            points: of(|p| p.open as f64),
             whole: true,
         },
     ];
@@ -424,7 +451,7 @@ mod tests {
                 i.open = 20;
                 i.bytes_verified = k * 1_000_000;
                 i.rtt_histogram.record(Duration::from_millis(k));
-                i
+                Point::of(i)
             })
             .collect();
         let sample = SystemRates {

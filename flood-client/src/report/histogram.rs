@@ -109,9 +109,10 @@ impl Latency {
     }
 }
 
-/// An empty histogram of three significant digits (`Histogram::new` makes it auto-resizing).
+/// An empty histogram of [`DIGITS`] significant digits (`Histogram::new` makes it
+/// auto-resizing).
 fn empty() -> Histogram<u64> {
-    Histogram::new(3).expect("three significant digits are valid")
+    Histogram::new(DIGITS as u8).expect("three significant digits are valid")
 }
 
 /// `h` in V2 serialization. Writing to memory cannot fail.
@@ -159,6 +160,7 @@ impl<'de> Deserialize<'de> for Latency {
         let bytes = STANDARD
             .decode(text.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("histogram base64: {e}")))?;
+        bounded(&bytes).map_err(|e| serde::de::Error::custom(format!("histogram: {e}")))?;
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| serde::de::Error::custom(format!("histogram: {e:?}")))?;
@@ -169,6 +171,48 @@ impl<'de> Deserialize<'de> for Latency {
             .map_err(|e| serde::de::Error::custom(format!("histogram bounds: {e:?}")))?;
         Ok(latency)
     }
+}
+
+/// The V2 serialization's cookie (uncompressed), the only form this module writes.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Bytes of a V2 header: cookie, payload length, normalizing offset, significant digits
+/// (u32 each), lowest and highest trackable value (u64 each), integer-to-double ratio (f64).
+const V2_HEADER: usize = 40;
+/// Significant digits of the histograms this module makes ([`empty`]).
+const DIGITS: u32 = 3;
+
+/// Checks what a serialized histogram's header says against the bytes there are, before
+/// anything is allocated from it: its payload fits in them, and its precision is this
+/// module's (each further digit is ten times the counts). Deserializing trusts the header:
+/// a 56-byte text claiming a 4 GiB payload allocated 4 GiB.
+fn bounded(bytes: &[u8]) -> Result<(), String> {
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    if bytes.len() < V2_HEADER {
+        return Err(format!(
+            "{} bytes, shorter than a V2 header ({V2_HEADER})",
+            bytes.len()
+        ));
+    }
+    if word(0) != V2_COOKIE {
+        return Err(format!(
+            "cookie {:#010x} is not an uncompressed V2 histogram's ({V2_COOKIE:#010x})",
+            word(0)
+        ));
+    }
+    let (payload, follow) = (word(4) as usize, bytes.len() - V2_HEADER);
+    if payload > follow {
+        return Err(format!(
+            "its header says a {payload}-byte payload and only {follow} bytes follow"
+        ));
+    }
+    if word(12) != DIGITS {
+        return Err(format!(
+            "{} significant digits, where flood-client writes {DIGITS}",
+            word(12)
+        ));
+    }
+    Ok(())
 }
 
 impl JsonSchema for Latency {
@@ -295,5 +339,26 @@ mod tests {
         merged.merge(&b2);
         assert_eq!(merged.summary(), both.summary());
         assert!(serde_json::from_str::<Latency>("\"not base64!\"").is_err());
+    }
+
+    #[test]
+    fn a_header_is_checked_against_the_bytes_before_they_are_read() {
+        let mut one = Latency::new();
+        one.record(Duration::from_micros(250));
+        let good = serialized(&one.histogram());
+        assert_eq!(bounded(&good), Ok(()));
+        let lie = |at: usize, value: u32| {
+            let mut bytes = good.clone();
+            bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
+            let text = serde_json::to_string(&STANDARD.encode(&bytes)).unwrap();
+            serde_json::from_str::<Latency>(&text)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = lie(4, u32::MAX);
+        assert!(err.contains("4294967295-byte payload"), "{err}");
+        assert!(lie(0, V2_COOKIE + 1).contains("cookie"));
+        assert!(lie(12, 5).contains("5 significant digits"));
+        assert!(bounded(&good[..39]).unwrap_err().contains("shorter"));
     }
 }

@@ -51,48 +51,64 @@ impl Interval {
         }
     }
 
-    /// Adds the same interval of another loop, process or host.
-    pub(crate) fn merge(&mut self, other: &Interval) {
+    /// Adds the same interval of another loop, process or host; `Err` names a count whose
+    /// sum does not fit in u64 (then this interval is part-added: discard it).
+    pub(crate) fn merge(&mut self, other: &Interval) -> Result<(), String> {
         self.start_unix_us = self.start_unix_us.min(other.start_unix_us);
         self.end_unix_us = self.end_unix_us.max(other.end_unix_us);
-        self.open += other.open;
-        self.connected += other.connected;
-        self.bytes_verified += other.bytes_verified;
-        self.chunks_verified += other.chunks_verified;
-        self.failures += other.failures;
+        let index = self.index;
+        let checked = |name: &str, mine: &mut u64, theirs: u64| {
+            super::add_checked(name, mine, theirs).map_err(|e| format!("interval {index}: {e}"))
+        };
+        checked("open", &mut self.open, other.open)?;
+        checked("connected", &mut self.connected, other.connected)?;
+        checked(
+            "bytes_verified",
+            &mut self.bytes_verified,
+            other.bytes_verified,
+        )?;
+        checked(
+            "chunks_verified",
+            &mut self.chunks_verified,
+            other.chunks_verified,
+        )?;
+        checked("failures", &mut self.failures, other.failures)?;
         self.client_cpu_s += other.client_cpu_s;
         self.rtt_histogram.merge(&other.rtt_histogram);
+        Ok(())
     }
 }
 
-/// The interval length of `a` and `b` merged: the length of whichever recorded intervals,
-/// or an error naming both when they recorded intervals of different lengths (which do not
-/// line up).
-pub(crate) fn common_length(a: &super::Report, b: &super::Report) -> Result<u64, String> {
-    match (a.intervals.is_empty(), b.intervals.is_empty()) {
-        (false, false) if a.interval_us != b.interval_us => Err(format!(
-            "reports differ in interval length: {} us vs {} us (run them with the same --interval)",
-            a.interval_us, b.interval_us
+/// The interval length of two reports merged, each given as its `interval_us` and whether
+/// it recorded any interval: the length of whichever recorded intervals, or an error naming
+/// both when they recorded intervals of different lengths (which do not line up).
+pub(crate) fn common_length(a: (u64, bool), b: (u64, bool)) -> Result<u64, String> {
+    match (a, b) {
+        ((a, true), (b, true)) if a != b => Err(format!(
+            "reports differ in interval length: {a} us vs {b} us (run them with the same --interval)"
         )),
-        (true, false) => Ok(b.interval_us),
-        _ => Ok(a.interval_us.max(b.interval_us)),
+        ((_, false), (b, true)) => Ok(b),
+        ((a, _), (b, _)) => Ok(a.max(b)),
     }
 }
 
 /// Adds the series `other` into `into`, interval by interval of the same index; both are
 /// sorted by index and stay so.
-pub(crate) fn merge_series(into: &mut Vec<Interval>, other: &[Interval]) {
+pub(crate) fn merge_series(into: &mut Vec<Interval>, other: &[Interval]) -> Result<(), String> {
     let mut by_index: BTreeMap<u64, Interval> = std::mem::take(into)
         .into_iter()
         .map(|i| (i.index, i))
         .collect();
     for i in other {
-        by_index
-            .entry(i.index)
-            .and_modify(|mine| mine.merge(i))
-            .or_insert_with(|| i.clone());
+        match by_index.get_mut(&i.index) {
+            Some(mine) => mine.merge(i)?,
+            None => {
+                by_index.insert(i.index, i.clone());
+            }
+        }
     }
     *into = by_index.into_values().collect();
+    Ok(())
 }
 
 /// What an interval comes to, derived when it is shown.
@@ -219,7 +235,7 @@ mod tests {
     #[test]
     fn series_add_by_index_and_rates_follow() {
         let mut a = vec![interval(10, 5, 100), interval(11, 7, 200)];
-        merge_series(&mut a, &[interval(11, 1, 300), interval(12, 2, 400)]);
+        merge_series(&mut a, &[interval(11, 1, 300), interval(12, 2, 400)]).unwrap();
         let got: Vec<(u64, u64)> = a.iter().map(|i| (i.index, i.bytes_verified)).collect();
         assert_eq!(got, [(10, 5), (11, 8), (12, 2)]);
         assert_eq!(a[1].rtt_histogram.summary().count, 2);

@@ -39,6 +39,21 @@ pub struct RunSettings {
     pub interval_s: Option<f64>,
 }
 
+impl RunSettings {
+    /// The configuration of two runs (or shards of one) merged: the same flags, their
+    /// connections and processes added; `None` when they differ in anything else.
+    pub(crate) fn joined(&self, other: &RunSettings) -> Option<RunSettings> {
+        let mut both = other.clone();
+        (both.connections, both.processes) = (self.connections, self.processes);
+        if both != *self {
+            return None;
+        }
+        both.connections = self.connections.checked_add(other.connections)?;
+        both.processes = self.processes.checked_add(other.processes)?;
+        Some(both)
+    }
+}
+
 /// The machine a run ran on, and the kernel settings and limits that decide how many
 /// connections and how much data it can take. A value that cannot be read is `null`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

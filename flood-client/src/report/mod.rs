@@ -8,6 +8,7 @@
 pub mod histogram;
 pub mod interval;
 pub mod meta;
+pub(crate) mod read;
 mod shards;
 pub(crate) mod stdout;
 pub mod stream;
@@ -294,9 +295,23 @@ impl Report {
         self.lost_workers.push(lost);
     }
 
-    /// Adds another report (another loop, process or host) to this one.
+    /// Adds another report (another loop, process or host) to this one. On error (reports
+    /// of different workloads or interval lengths, a sum past u64) the error says why, and
+    /// this report is left part-added: discard it.
     pub fn merge(&mut self, other: &Report) -> Result<(), String> {
-        self.interval_us = interval::common_length(self, other)?;
+        let recorded = [!self.intervals.is_empty(), !other.intervals.is_empty()];
+        self.add(other, recorded)?;
+        interval::merge_series(&mut self.intervals, &other.intervals)
+    }
+
+    /// Adds everything of `other` but its series of intervals (which `merge` adds, or a
+    /// reader of files adds as it streams them); `recorded` says whether this report's and
+    /// `other`'s series hold any interval.
+    pub(crate) fn add(&mut self, other: &Report, recorded: [bool; 2]) -> Result<(), String> {
+        self.interval_us = interval::common_length(
+            (self.interval_us, recorded[0]),
+            (other.interval_us, recorded[1]),
+        )?;
         if self.processes > 0 && other.processes > 0 {
             let same = (self.bytes_per_connection, self.chunk, self.window)
                 == (other.bytes_per_connection, other.chunk, other.window);
@@ -322,20 +337,58 @@ impl Report {
         join_distinct(&mut self.target, &other.target, ",");
         join_distinct(&mut self.send, &other.send, "; ");
         join_distinct(&mut self.rcvbuf, &other.rcvbuf, "; ");
-        self.connections_requested += other.connections_requested;
-        self.connections_ok += other.connections_ok;
-        self.connections_failed += other.connections_failed;
-        self.peak_concurrent += other.peak_concurrent;
-        self.peak_streaming += other.peak_streaming;
-        self.bytes_verified += other.bytes_verified;
-        self.chunks_verified += other.chunks_verified;
-        self.mismatches += other.mismatches;
-        self.connect_retries += other.connect_retries;
+        for (name, mine, theirs) in [
+            (
+                "connections_requested",
+                &mut self.connections_requested,
+                other.connections_requested,
+            ),
+            (
+                "connections_ok",
+                &mut self.connections_ok,
+                other.connections_ok,
+            ),
+            (
+                "connections_failed",
+                &mut self.connections_failed,
+                other.connections_failed,
+            ),
+            (
+                "peak_concurrent",
+                &mut self.peak_concurrent,
+                other.peak_concurrent,
+            ),
+            (
+                "peak_streaming",
+                &mut self.peak_streaming,
+                other.peak_streaming,
+            ),
+            (
+                "bytes_verified",
+                &mut self.bytes_verified,
+                other.bytes_verified,
+            ),
+            (
+                "chunks_verified",
+                &mut self.chunks_verified,
+                other.chunks_verified,
+            ),
+            ("mismatches", &mut self.mismatches, other.mismatches),
+            (
+                "connect_retries",
+                &mut self.connect_retries,
+                other.connect_retries,
+            ),
+            ("processes", &mut self.processes, other.processes),
+            ("due", &mut self.due, other.due),
+        ] {
+            add_checked(name, mine, theirs)?;
+        }
         self.start_unix_us = min_nonzero(self.start_unix_us, other.start_unix_us);
         self.go_unix_us = self.go_unix_us.max(other.go_unix_us);
         self.end_unix_us = self.end_unix_us.max(other.end_unix_us);
         for (kind, n) in &other.errors {
-            *self.errors.entry(*kind).or_insert(0) += n;
+            add_checked(kind.name(), self.errors.entry(*kind).or_insert(0), *n)?;
         }
         for f in &other.failures {
             if self.failures.len() < KEPT_FAILURES {
@@ -343,16 +396,13 @@ impl Report {
             }
         }
         self.client_cpu_s += other.client_cpu_s;
-        self.processes += other.processes;
         self.interrupted |= other.interrupted;
         self.lost_workers.extend_from_slice(&other.lost_workers);
         self.connect_histogram.merge(&other.connect_histogram);
         self.rtt_histogram.merge(&other.rtt_histogram);
-        interval::merge_series(&mut self.intervals, &other.intervals);
         if self.pacing == Pacing::Closed {
             self.pacing = other.pacing;
         }
-        self.due += other.due;
         self.scheduled_us = self.scheduled_us.max(other.scheduled_us);
         self.corrected_histogram.merge(&other.corrected_histogram);
         self.uncorrected_histogram
@@ -374,6 +424,19 @@ impl Report {
             && self.connections_ok == self.connections_requested
             && !self.interrupted
     }
+}
+
+/// Adds `theirs` to the count `mine`, or says that the sum of `name` does not fit in u64
+/// (only crafted or corrupt reports get there; wrapping would report a small number).
+pub(crate) fn add_checked(name: &str, mine: &mut u64, theirs: u64) -> Result<(), String> {
+    *mine = mine.checked_add(theirs).ok_or_else(|| {
+        format!(
+            "{name} adds up past the largest count ({mine} + {theirs} > {}): a report holds \
+             a wrong count",
+            u64::MAX
+        )
+    })?;
+    Ok(())
 }
 
 fn min_nonzero(a: u64, b: u64) -> u64 {

@@ -11,8 +11,14 @@ static SAID: AtomicBool = AtomicBool::new(false);
 /// Writes `text` and a newline on stdout and flushes. `Ok` when the reader has gone away
 /// (said once on stderr); other errors are returned.
 pub(crate) fn line(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+    written(|out| writeln!(out, "{text}"))
+}
+
+/// Writes on stdout what `write` writes (through a buffer, so a long document costs no
+/// more than its pieces) and flushes, with [`line`]'s rule for a reader that went away.
+pub(crate) fn written(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
             if !SAID.swap(true, Ordering::Relaxed) {
                 // stderr may be gone too: then nothing is left to tell, and no reason to panic.

@@ -26,10 +26,15 @@ pub struct FinalReport {
     pub tool: String,
     /// The tool's version.
     pub version: String,
-    /// The run's configuration (`null` in a report merged from several runs).
+    /// The run's configuration. In a report merged from several: the flags they share, with
+    /// their connections and processes added; `null` when they ran with different flags.
     pub config: Option<RunSettings>,
-    /// The host it ran on (`null` in a report merged from several runs).
+    /// The host it ran on (`null` in a report merged from several runs: see `hosts`).
     pub host: Option<Host>,
+    /// In a report merged from several: the host of each, in the order merged (absent in a
+    /// report of one run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
     /// True when every requested connection verified every byte.
     pub passed: bool,
     /// The additive figures and what they come to.
@@ -46,6 +51,7 @@ impl FinalReport {
             version: VERSION.into(),
             config,
             host,
+            hosts: Vec::new(),
             passed: outcome.report.passed(),
             outcome,
         }

@@ -31,13 +31,14 @@ pub struct Summary {
     /// Chunk round-trip percentiles (first byte written to last byte verified).
     pub chunk_rtt: Percentiles,
     /// Scheduled messages or connections per second: those due over the schedule's length
-    /// (0 in a closed loop).
+    /// (`null` in a closed loop, which has no schedule).
     #[serde(default)]
-    pub offered_per_s: f64,
+    pub offered_per_s: Option<f64>,
     /// Messages or connections verified per second over the streaming time, which includes
-    /// working off a backlog after the schedule ends: below offered when the server lags.
+    /// working off a backlog after the schedule ends: below offered when the server lags
+    /// (`null` in a closed loop).
     #[serde(default)]
-    pub achieved_per_s: f64,
+    pub achieved_per_s: Option<f64>,
     /// Latency from the scheduled time (coordinated omission corrected).
     #[serde(default)]
     pub corrected: Percentiles,
@@ -62,12 +63,9 @@ impl Summary {
             client_cpu_s_per_gib: if gib > 0.0 { r.client_cpu_s / gib } else { 0.0 },
             connect_latency: r.connect_histogram.summary(),
             chunk_rtt: r.rtt_histogram.summary(),
-            offered_per_s: if r.scheduled_us > 0 {
-                r.due as f64 * 1e6 / r.scheduled_us as f64
-            } else {
-                0.0
-            },
-            achieved_per_s: completed(r) as f64 / stream,
+            offered_per_s: (r.pacing != Pacing::Closed && r.scheduled_us > 0)
+                .then(|| r.due as f64 * 1e6 / r.scheduled_us as f64),
+            achieved_per_s: (r.pacing != Pacing::Closed).then(|| completed(r) as f64 / stream),
             corrected: r.corrected_histogram.summary(),
             uncorrected: r.uncorrected_histogram.summary(),
         }
@@ -160,8 +158,8 @@ impl Outcome {
             let _ = writeln!(
                 s,
                 "  schedule     offered {:.1} {what}/s, achieved {:.1}/s ({} of {} due in {:.3} s verified)",
-                m.offered_per_s,
-                m.achieved_per_s,
+                m.offered_per_s.unwrap_or_default(),
+                m.achieved_per_s.unwrap_or_default(),
                 completed(r),
                 r.due,
                 r.scheduled_us as f64 / 1e6
@@ -169,7 +167,7 @@ impl Outcome {
         }
         let _ = writeln!(
             s,
-            "  latency ms        p50      p90      p99    p99.9      max    count"
+            "  latency ms         p50      p90      p99    p99.9      max    count"
         );
         let mut rows = vec![("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)];
         if r.pacing != Pacing::Closed {
@@ -179,7 +177,7 @@ impl Outcome {
             let ms = |us: u64| us as f64 / 1e3;
             let _ = writeln!(
                 s,
-                "    {name:<11}{:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
+                "    {name:<11} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
                 ms(p.p50_us),
                 ms(p.p90_us),
                 ms(p.p99_us),
@@ -257,5 +255,45 @@ impl Outcome {
             let _ = writeln!(s, "  interrupted: this is a partial report");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn latency_rows_keep_a_space_between_name_and_number_past_a_second() {
+        let mut r = Report {
+            pacing: Pacing::Messages,
+            ..Report::default()
+        };
+        r.uncorrected_histogram
+            .record(Duration::from_micros(1_510_399));
+        r.corrected_histogram.record(Duration::from_secs(3_600));
+        let human = Outcome::from(r).human();
+        let row = |name: &str| {
+            human
+                .lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} row in\n{human}"))
+                .to_string()
+        };
+        let header = row("latency ms");
+        for (name, p50) in [("uncorrected", "1510.399"), ("corrected", "3600809.983")] {
+            let row = row(name);
+            let words: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(words.len(), 7, "name, five figures and a count: {row}");
+            assert_eq!(words[..2], [name, p50], "{row}");
+        }
+        // Below ten seconds each figure ends under its heading.
+        let row = row("uncorrected");
+        assert_eq!(
+            row.find("1510.399").map(|at| at + 8),
+            header.find("p50").map(|at| at + 3),
+            "{header}\n{row}"
+        );
     }
 }

@@ -45,20 +45,39 @@ pub(crate) fn size_label(bytes: u64) -> String {
 
 /// Writes sweep.json and sweep.csv into `dir` (created if needed); returns their paths.
 pub(crate) fn write_data(sweep: &SweepFile, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    folder(dir)?;
     let json = serde_json::to_string_pretty(sweep).map_err(io::Error::other)?;
     let (json_path, csv_path) = (dir.join("sweep.json"), dir.join("sweep.csv"));
-    std::fs::write(&json_path, json)?;
-    std::fs::write(&csv_path, point::csv(&sweep.points)?)?;
+    file(&json_path, json)?;
+    file(&csv_path, point::csv(&sweep.points)?)?;
     Ok(vec![json_path, csv_path])
+}
+
+/// Creates the output folder `dir` if need be; an error names it and the flag that chose it.
+pub(crate) fn folder(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "--out {}: cannot make it a folder for the results: {e}",
+                dir.display()
+            ),
+        )
+    })
+}
+
+/// Writes `contents` to `path`; an error names the file.
+pub(crate) fn file(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// Writes the chart as `svg` to sweep.svg (and sweep.png with the `png` feature); returns
 /// the paths.
 pub(crate) fn write_chart(svg: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    folder(dir)?;
     let path = dir.join("sweep.svg");
-    std::fs::write(&path, svg)?;
+    file(&path, svg)?;
     #[cfg_attr(not(feature = "png"), allow(unused_mut))]
     let mut paths = vec![path];
     #[cfg(feature = "png")]

@@ -1,0 +1,391 @@
+//! Reading reports safely and writing what was asked: `merge`, `plot` and `limit --from` on
+//! crafted files (a lying histogram header, an unknown schema, sums past u64, bytes that
+//! are not UTF-8, a run of many intervals whose memory must not grow with its length), and
+//! the outputs that cannot be written (a closed stdout, a full disk, a folder that is a
+//! device).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use test_support::{bin, flood_client as flood, missing, stderr_of as stderr, stdout_json};
+
+/// A fresh folder under target/tmp for one test's files.
+fn dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("reading-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test folder");
+    dir
+}
+
+/// A real `--json` report of a short streaming run with 10 ms intervals (made once).
+fn real_report() -> &'static Value {
+    static REPORT: OnceLock<Value> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let out = flood(&[
+            "--spawn-server",
+            "-c",
+            "2",
+            "--duration",
+            "300ms",
+            "--interval",
+            "10ms",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = stdout_json(&out);
+        assert!(
+            !report["intervals"]
+                .as_array()
+                .expect("intervals")
+                .is_empty(),
+            "the run recorded intervals"
+        );
+        report
+    })
+}
+
+fn write_json(path: &Path, value: &Value) -> String {
+    std::fs::write(path, serde_json::to_vec(value).expect("json")).expect("write");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+#[test]
+fn a_closed_model_report_says_null_for_rates_that_do_not_apply() {
+    let r = real_report();
+    assert_eq!(r["pacing"], "closed");
+    assert_eq!(r["offered_per_s"], Value::Null, "offered_per_s");
+    assert_eq!(r["achieved_per_s"], Value::Null, "achieved_per_s");
+}
+
+#[test]
+fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
+    let d = dir("agree");
+    let r = real_report();
+    let a = write_json(&d.join("a.json"), r);
+    let out = flood(&["merge", "--json", &a, &a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    let mut want = r["config"].clone();
+    // Two runs of 2 connections, each in one process: together 4 connections, 2 processes.
+    want["connections"] = json!(4);
+    want["processes"] = json!(2);
+    assert_eq!(m["config"], want);
+    assert_eq!(m["hosts"], json!([r["host"], r["host"]]));
+    // Reports that ran differently keep no config.
+    let mut other = r.clone();
+    other["config"]["chunk"] = json!(1);
+    let b = write_json(&d.join("b.json"), &other);
+    let out = flood(&["merge", "--json", &a, &b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    assert_eq!(m["config"], Value::Null);
+}
+
+#[test]
+fn merge_refuses_sums_past_u64_naming_the_field() {
+    let d = dir("overflow");
+    let mut big = real_report().clone();
+    big["connections_requested"] = json!(u64::MAX);
+    let a = write_json(&d.join("a.json"), &big);
+    let b = write_json(&d.join("b.json"), real_report());
+    let out = flood(&["merge", &a, &b]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("connections_requested"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unknown_schema_version_is_refused_by_merge_and_plot() {
+    let d = dir("schema");
+    let mut future = real_report().clone();
+    future["schema_version"] = json!(999);
+    let f = write_json(&d.join("future.json"), &future);
+    let out = flood(&["merge", &f]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema_version 999"),
+        "{}",
+        stderr(&out)
+    );
+    let svg = d.join("future.svg");
+    let out = flood(&["plot", &f, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema_version 999"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_bad_input_for_merge_plot_and_limit() {
+    let d = dir("utf8");
+    let mut bytes = serde_json::to_vec(real_report()).expect("json");
+    bytes.splice(1..1, *b"\"x\xff\":1,");
+    let f = d.join("bad.json");
+    std::fs::write(&f, &bytes).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+    let out = flood(&["merge", f]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.json"), "{}", stderr(&out));
+    let svg = d.join("bad.svg");
+    let out = flood(&["plot", f, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    let redrawn = d.join("limit");
+    let out = flood(&[
+        "limit",
+        "--from",
+        f,
+        "--out",
+        redrawn.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.json"), "{}", stderr(&out));
+}
+
+/// A V2 histogram header whose payload length says 4 GiB: 40 bytes, 56 in base64.
+fn lying_histogram() -> String {
+    let mut h = Vec::new();
+    h.extend_from_slice(&0x1c84_9313u32.to_be_bytes()); // V2 cookie
+    h.extend_from_slice(&u32::MAX.to_be_bytes()); // payload length
+    h.extend_from_slice(&0u32.to_be_bytes()); // normalizing offset
+    h.extend_from_slice(&3u32.to_be_bytes()); // significant digits
+    h.extend_from_slice(&1u64.to_be_bytes()); // lowest
+    h.extend_from_slice(&2u64.to_be_bytes()); // highest
+    h.extend_from_slice(&1f64.to_be_bytes()); // integer to double ratio
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+/// `flood-client ARGS` under a 1 GiB address-space limit, so a 4 GiB allocation fails
+/// instead of taking the box's memory.
+fn flood_limited(args: &[&str]) -> Output {
+    Command::new("prlimit")
+        .arg("--as=1073741824")
+        .arg(bin("flood-client"))
+        .args(args)
+        .output()
+        .expect("run prlimit")
+}
+
+#[test]
+fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() {
+    let d = dir("lying");
+    let histogram = lying_histogram();
+    assert_eq!(histogram.len(), 56);
+    let mut report = real_report().clone();
+    report["rtt_histogram"] = json!(histogram);
+    let whole = write_json(&d.join("whole.json"), &report);
+    let mut report = real_report().clone();
+    report["intervals"][0]["rtt_histogram"] = json!(histogram);
+    let interval = write_json(&d.join("interval.json"), &report);
+    for file in [&whole, &interval] {
+        let out = flood_limited(&["merge", file]);
+        assert_eq!(code(&out), Some(2), "merge {file}: {}", stderr(&out));
+        assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
+    }
+    let svg = d.join("interval.svg");
+    let out = flood_limited(&["plot", &interval, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(2), "plot: {}", stderr(&out));
+    assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
+}
+
+/// The real report with its intervals replaced by `n` copies of its first one, one after
+/// another.
+fn many_intervals(n: u64) -> Value {
+    let mut report = real_report().clone();
+    let first = report["intervals"][0].clone();
+    let (index, len) = (
+        first["index"].as_u64().expect("index"),
+        first["length_us"].as_u64().expect("length"),
+    );
+    let series: Vec<Value> = (0..n)
+        .map(|k| {
+            let mut i = first.clone();
+            i["index"] = json!(index + k);
+            i["start_unix_us"] = json!((index + k) * len);
+            i["end_unix_us"] = json!((index + k + 1) * len);
+            i
+        })
+        .collect();
+    report["intervals"] = Value::Array(series);
+    report
+}
+
+/// Peak RSS in KiB of `flood-client ARGS`, measured by GNU time (wait4's rusage of the child);
+/// `None` when /usr/bin/time is missing.
+fn peak_kib(args: &[&str]) -> Option<u64> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        missing(
+            "peak_kib",
+            "GNU time (apt-get install time)",
+            "no /usr/bin/time",
+        );
+        return None;
+    }
+    let out = Command::new(time)
+        .args(["-f", "peak_rss_kib=%M"])
+        .arg(bin("flood-client"))
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .expect("run time");
+    let text = stderr(&out);
+    assert!(out.status.success(), "{args:?}: {text}");
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak_rss_kib="))
+        .expect("time's line");
+    Some(line.trim().parse().expect("a number"))
+}
+
+#[test]
+fn merge_and_plot_memory_does_not_grow_with_the_number_of_intervals() {
+    let d = dir("memory");
+    let small = write_json(&d.join("small.json"), &many_intervals(1_000));
+    let large = write_json(&d.join("large.json"), &many_intervals(10_000));
+    for mode in ["merge", "plot"] {
+        let args = |file: &str| -> Vec<String> {
+            match mode {
+                "merge" => vec!["merge".into(), "--json".into(), file.into(), file.into()],
+                _ => vec!["plot".into(), file.into()],
+            }
+        };
+        let run = |file: &str| {
+            let args = args(file);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            peak_kib(&args)
+        };
+        let (Some(small_kib), Some(large_kib)) = (run(&small), run(&large)) else {
+            return;
+        };
+        // Ten times the intervals may cost a little more (the chart draws a point for each),
+        // never ten times as much: 33 KB an interval would be 300 MB more.
+        assert!(
+            large_kib < small_kib + 16 * 1024,
+            "{mode}: peak {small_kib} KiB for 1,000 intervals, {large_kib} KiB for 10,000"
+        );
+    }
+    // The merged series of the large file with itself is every interval, doubled.
+    let out = flood(&["merge", "--json", &large, &large]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = stdout_json(&out);
+    let series = m["intervals"].as_array().expect("intervals");
+    assert_eq!(series.len(), 10_000);
+    let one = &real_report()["intervals"][0]["bytes_verified"];
+    assert_eq!(
+        series[9_999]["bytes_verified"],
+        json!(2 * one.as_u64().expect("bytes"))
+    );
+}
+
+/// A `limit` search of one short step against a server it starts, with `--json`.
+fn limit_args(out: &Path) -> Vec<String> {
+    [
+        "limit",
+        "--spawn-server",
+        "-c",
+        "1..2",
+        "--step",
+        "300ms",
+        "--warmup",
+        "0",
+        "--json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn limit_json_to_a_closed_stdout_is_said_not_a_panic() {
+    let d = dir("limit-closed");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(bin("flood-client"))
+        .args(limit_args(&d))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run limit");
+    let err = stderr(&out);
+    assert!(matches!(code(&out), Some(0 | 1)), "{:?}: {err}", out.status);
+    assert!(err.contains("stdout was closed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn limit_from_with_json_prints_the_result() {
+    let d = dir("limit-from");
+    let out = flood(
+        &limit_args(&d)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(matches!(code(&out), Some(0 | 1)), "{}", stderr(&out));
+    let file = d.join("limit.json");
+    let redrawn = d.join("again");
+    let out = flood(&[
+        "limit",
+        "--from",
+        file.to_str().expect("utf-8"),
+        "--out",
+        redrawn.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: Value = stdout_json(&out);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("limit.json")).expect("json");
+    assert_eq!(printed, written);
+}
+
+#[test]
+fn sweep_from_into_an_unwritable_folder_names_it() {
+    let d = dir("sweep-out");
+    let file = d.join("sweep.json");
+    std::fs::write(&file, "[]").expect("write");
+    let out = flood(&[
+        "sweep",
+        "--from",
+        file.to_str().expect("utf-8"),
+        "--out",
+        "/dev/full",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/dev/full"), "{}", stderr(&out));
+}
+
+/// A report that cannot be written (a full disk) fails the command, whichever mode: exit 1
+/// and a line saying so, even for a run that passed.
+#[test]
+fn a_report_that_cannot_be_written_exits_1_in_every_mode() {
+    let server = test_support::Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");
+    for args in [
+        vec![addr.as_str(), "-c", "1", "-b", "4KiB"],
+        vec!["probe", addr.as_str(), "--count", "2", "--interval", "10ms"],
+    ] {
+        let out = Command::new(bin("flood-client"))
+            .args(&args)
+            .stdout(full().expect("/dev/full"))
+            .output()
+            .expect("run");
+        assert_eq!(code(&out), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
+    }
+}
