@@ -376,9 +376,23 @@ fn a_report_that_cannot_be_written_exits_1_in_every_mode() {
     let server = test_support::Spawned::echo_server(&[]);
     let addr = server.addr.to_string();
     let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let dir = std::env::temp_dir().join(format!("flood-full-sweep-{}", std::process::id()));
+    let dir = dir.to_string_lossy().into_owned();
     for args in [
         vec![addr.as_str(), "-c", "1", "-b", "4KiB"],
         vec!["probe", addr.as_str(), "--count", "2", "--interval", "10ms"],
+        vec![
+            "sweep",
+            "--connections",
+            "1",
+            "--bytes",
+            "4KiB",
+            "--repeat",
+            "1",
+            "--out",
+            &dir,
+            "--json",
+        ],
     ] {
         let out = Command::new(bin("flood-client"))
             .args(&args)

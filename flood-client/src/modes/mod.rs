@@ -23,14 +23,12 @@ pub(crate) mod spawn;
 pub(crate) mod sweep;
 pub(crate) mod timeline;
 
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use serde::Serialize;
 
-use crate::report::stdout;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Exit code for bad usage or a run that cannot fit.
@@ -60,18 +58,6 @@ fn flag_on_signals(second_exits: bool) -> io::Result<Arc<AtomicBool>> {
         signal_hook::flag::register(sig, stop.clone())?;
     }
     Ok(stop)
-}
-
-/// Prints `value` as one line of JSON on stdout (see `report::stdout` for a reader that
-/// went away).
-pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {
-    let written = serde_json::to_string(value)
-        .map_err(io::Error::other)
-        .and_then(|text| stdout::line(&text));
-    if let Err(e) = written {
-        // stderr may be gone too: nothing is left to tell then, and that is no reason to panic.
-        let _ = writeln!(io::stderr(), "flood-client: JSON report not written: {e}");
-    }
 }
 
 /// A CSV document: `header`, then one record per row, quoted by the `csv` crate so a field

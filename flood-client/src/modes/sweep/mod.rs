@@ -28,7 +28,7 @@ use crate::fleet;
 use crate::modes::chart;
 use crate::modes::preflight::{self, Facts};
 use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
-use crate::modes::{print_json, stop_flag, verdict, USAGE};
+use crate::modes::{publish, stop_flag, verdict, USAGE};
 use crate::report::Summary;
 use html::Extras;
 use meta::Meta;
@@ -110,7 +110,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
     if args.json {
-        print_json(&sweep.points);
+        publish::json(&sweep.points)?;
     }
     let all_passed = sweep.points.iter().all(|p| p.runs.iter().all(|r| r.passed));
     Ok(verdict(
