@@ -403,3 +403,28 @@ fn a_report_that_cannot_be_written_exits_1_in_every_mode() {
         assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_missing_input_gets_one_wording_and_exit_2_in_every_subcommand() {
+    let missing = std::env::temp_dir().join(format!("flood-missing-{}.json", std::process::id()));
+    let path = missing.to_string_lossy().into_owned();
+    let out_dir = format!("{path}.out");
+    for args in [
+        vec!["plot", path.as_str()],
+        vec!["merge", path.as_str()],
+        vec!["sweep", "--from", path.as_str(), "--out", out_dir.as_str()],
+        vec!["limit", "--from", path.as_str(), "--out", out_dir.as_str()],
+    ] {
+        let out = Command::new(bin("flood-client"))
+            .args(&args)
+            .output()
+            .expect("run");
+        assert_eq!(code(&out), Some(2), "{args:?}: {}", stderr(&out));
+        let said = format!("flood-client: cannot read {path}: No such file or directory");
+        assert!(
+            stderr(&out).starts_with(&said),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

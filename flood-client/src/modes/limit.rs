@@ -723,7 +723,12 @@ fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
             eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
             return Ok(ExitCode::from(USAGE));
         }
-        read => read?,
+        // A file that cannot be read is the user's input too (read_input names it).
+        Err(e) => {
+            eprintln!("flood-client: {e}");
+            return Ok(ExitCode::from(USAGE));
+        }
+        Ok(text) => text,
     };
     let result: LimitResult = match serde_json::from_str(&text) {
         Ok(r) => r,

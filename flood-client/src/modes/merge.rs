@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
-use crate::modes::{publish, shards, verdict, USAGE};
+use crate::modes::{cannot_read, publish, shards, verdict, USAGE};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::read::{known_schema, ReadError, Values};
@@ -36,7 +36,8 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
         let part = match part(&input.path) {
             Ok(part) => part,
             Err(ReadError::Io(e)) => {
-                return Err(io::Error::new(e.kind(), format!("{}: {e}", input.name)))
+                eprintln!("flood-client: {}", cannot_read(&input.name, &e));
+                return Ok(ExitCode::from(USAGE));
             }
             Err(ReadError::Bad(why) | ReadError::NotJson(why)) => {
                 eprintln!(

@@ -28,7 +28,6 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Exit code for bad usage or a run that cannot fit.
@@ -82,13 +81,19 @@ where
 }
 
 /// The text of an input file named on the command line (`-`: standard input); an error
-/// names the file.
+/// says [`cannot_read`] it.
 pub(crate) fn read_input(path: &std::path::Path) -> io::Result<String> {
     if path.as_os_str() == "-" {
         return io::read_to_string(io::stdin());
     }
     std::fs::read_to_string(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        .map_err(|e| io::Error::new(e.kind(), cannot_read(path.display(), &e)))
+}
+
+/// The one wording for an input file that cannot be read, in every subcommand (which then
+/// exits 2: a file named on the command line is the user's input).
+pub(crate) fn cannot_read(name: impl std::fmt::Display, e: &io::Error) -> String {
+    format!("cannot read {name}: {e}")
 }
 
 /// Exit code 0 for a run that passed, 1 for one that did not.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::cli::PlotArgs;
 use crate::modes::sample::SystemRates;
 use crate::modes::timeline::{self, Format, Point, Recorded};
-use crate::modes::USAGE;
+use crate::modes::{cannot_read, USAGE};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::read::{known_schema, ReadError, Values};
@@ -47,7 +47,10 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
     } else {
         match File::open(&args.file) {
             Ok(file) => recorded(file),
-            Err(e) => Err(format!("it cannot be read: {e}")),
+            Err(e) => {
+                eprintln!("flood-client: {}", cannot_read(&name, &e));
+                return Ok(ExitCode::from(USAGE));
+            }
         }
     };
     let run = match run {
