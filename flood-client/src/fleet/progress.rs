@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::RunConfig;
 use crate::engine::live::LiveSnapshot;
-use crate::report::ENDLESS;
+use crate::report::{stdout, ENDLESS};
 
 /// What the bar measures the run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,7 @@ impl Progress {
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
+        stdout::draw_above(Some(bar.clone()));
         Progress(Some((bar, measure, Instant::now())))
     }
 
@@ -93,6 +94,7 @@ impl Progress {
     /// Removes the bar before the report is printed.
     pub(crate) fn finish(&self) {
         if let Some((bar, _, _)) = &self.0 {
+            stdout::draw_above(None);
             bar.finish_and_clear();
         }
     }
