@@ -8,13 +8,13 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use hostkit::procfs;
 
 use crate::config::RunConfig;
 use crate::engine::gate::Gate;
-use crate::engine::intervals::{unix_us, Tick};
+use crate::engine::intervals::Tick;
 use crate::engine::live::{Live, LiveSnapshot};
 use crate::engine::scheduler::{self, LoopPlan, Shared};
 use crate::engine::verifier::Pattern;
@@ -82,7 +82,7 @@ pub(crate) fn run_process(
         Role::Alone => Emit::Show(cfg.show),
         Role::Worker => Emit::Parent,
     };
-    let mut series = Series::new(handles.len(), emit, true, unix_us(SystemTime::now()));
+    let mut series = Series::new(handles.len(), emit, true);
     let progress = match role {
         Role::Alone if cfg.show_progress => Progress::new(cfg),
         Role::Alone => Progress::hidden(),

@@ -35,7 +35,9 @@ pub(crate) struct Series {
     /// Intervals some source has not closed yet.
     pending: BTreeMap<u64, Interval>,
     emit: Emit,
-    timeline: Timeline,
+    /// The run's time line, from the start of the first interval released: the first line
+    /// reads 0.00 however long the loops or workers took to start measuring.
+    timeline: Option<Timeline>,
     /// This process's CPU time when the last interval was released, when the series adds
     /// it (a process's own loops; a parent's workers measure their own).
     cpu: Option<Duration>,
@@ -48,15 +50,15 @@ pub(crate) struct Series {
 }
 
 impl Series {
-    /// A series of `sources` sources of a run started at `start_unix_us`, emitted to `emit`;
-    /// `measure_cpu` adds this process's CPU time to each interval released.
-    pub(crate) fn new(sources: usize, emit: Emit, measure_cpu: bool, start_unix_us: u64) -> Series {
+    /// A series of `sources` sources, emitted to `emit`; `measure_cpu` adds this process's
+    /// CPU time to each interval released.
+    pub(crate) fn new(sources: usize, emit: Emit, measure_cpu: bool) -> Series {
         Series {
             upto: vec![None; sources],
             done: vec![false; sources],
             pending: BTreeMap::new(),
             emit,
-            timeline: Timeline::new(start_unix_us),
+            timeline: None,
             cpu: measure_cpu.then(procfs::self_cpu),
             header_shown: false,
             kept: Vec::new(),
@@ -118,11 +120,12 @@ impl Series {
     }
 
     fn show(&mut self, interval: &Interval) -> io::Result<()> {
+        let timeline = (self.timeline).get_or_insert_with(|| Timeline::new(interval.start_unix_us));
         let text = match self.emit {
             Emit::Parent => return protocol::send(&Message::Interval(Box::new(interval.clone()))),
             Emit::Show(Show::Nothing) => return Ok(()),
             Emit::Show(Show::Lines) => {
-                let line = self.timeline.view(interval.clone()).line();
+                let line = timeline.view(interval.clone()).line();
                 if std::mem::replace(&mut self.header_shown, true) {
                     line
                 } else {
@@ -130,7 +133,7 @@ impl Series {
                 }
             }
             Emit::Show(Show::Events) => {
-                let event = Event::Interval(self.timeline.view(interval.clone()));
+                let event = Event::Interval(timeline.view(interval.clone()));
                 serde_json::to_string(&event).map_err(io::Error::other)?
             }
         };
@@ -150,7 +153,7 @@ mod tests {
 
     #[test]
     fn releases_an_interval_once_every_running_source_closed_it() {
-        let mut s = Series::new(2, Emit::Show(Show::Nothing), false, 0);
+        let mut s = Series::new(2, Emit::Show(Show::Nothing), false);
         s.add(0, tick(5, 1)).unwrap();
         s.add(0, tick(6, 2)).unwrap();
         assert!(s.kept.is_empty(), "source 1 has closed nothing yet");

@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hostkit::child::{die_with_parent, signal};
 use hostkit::context;
 
 use crate::config::RunConfig;
-use crate::engine::intervals::unix_us;
 use crate::engine::live::LiveSnapshot;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::Message;
@@ -42,12 +41,7 @@ pub(crate) fn run_parent(
 ) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
     let processes = (processes as u64).clamp(1, total.max(1)) as usize;
-    let mut series = Series::new(
-        processes,
-        Emit::Show(cfg.show),
-        false,
-        unix_us(SystemTime::now()),
-    );
+    let mut series = Series::new(processes, Emit::Show(cfg.show), false);
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();
