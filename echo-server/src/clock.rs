@@ -1,22 +1,14 @@
 //! The time stamp of the stats lines: RFC 3339 in UTC with milliseconds
 //! (`2025-01-31T12:00:00.123Z`), which sorts as text, reads at a glance and parses anywhere,
-//! written by hand because it is the only date the server ever prints.
+//! written by hand (`hostkit::calendar`, shared with flood-client) because it is the only
+//! date the server ever prints.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `at` as RFC 3339 UTC with milliseconds (a clock before 1970 reads as 1970).
 pub(crate) fn rfc3339(at: SystemTime) -> String {
     let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (year, month, day) = hostkit::calendar::civil_from_days((secs / 86_400) as i64);
-    let of_day = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
-        since.subsec_millis()
-    )
+    hostkit::calendar::rfc3339_ms(since.as_micros() as u64)
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl RunConfig {
             self.work.chunk,
             self.work.window,
             self.send.name(),
-            self.start_at.map_or("when connected".into(), start::rfc3339_text),
+            self.start_at.map_or("when connected".into(), hostkit::calendar::rfc3339_ms),
         )
     }
 

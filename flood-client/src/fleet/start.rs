@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use hostkit::calendar::{civil_from_days, days_from_civil};
+use hostkit::calendar::days_from_civil;
 
 use crate::engine::intervals::unix_us;
 
@@ -56,20 +56,6 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
 /// The instant as the exact Unix seconds `parse` reads back (`1893553445.250000`).
 pub(crate) fn unix_text(us: u64) -> String {
     format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
-}
-
-/// The instant in RFC 3339, UTC, to the millisecond (for people).
-pub(crate) fn rfc3339_text(us: u64) -> String {
-    let secs = (us / 1_000_000) as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(DAY_S));
-    let s = secs.rem_euclid(DAY_S);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        us % 1_000_000 / 1000
-    )
 }
 
 /// `SECONDS[.FRACTION]`, at most six decimals.
@@ -164,6 +150,8 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use hostkit::calendar::rfc3339_ms;
+
     use super::*;
 
     #[test]
@@ -215,10 +203,10 @@ mod tests {
         ] {
             assert_eq!(parse(&unix_text(us)), Ok(us));
             let ms = us - us % 1000;
-            assert_eq!(parse(&rfc3339_text(us)), Ok(ms), "{}", rfc3339_text(us));
+            assert_eq!(parse(&rfc3339_ms(us)), Ok(ms), "{}", rfc3339_ms(us));
         }
         assert_eq!(
-            rfc3339_text(1_893_553_445_250_000),
+            rfc3339_ms(1_893_553_445_250_000),
             "2030-01-02T03:04:05.250Z"
         );
     }

@@ -18,9 +18,9 @@ pub(crate) fn startable(cfg: &RunConfig) -> Result<(), String> {
             return Err(format!(
                 "--start-at {} is {:.3} s in the past (now {}): give a time ahead that leaves \
                  every shard time to connect, e.g. --start-at $(( $(date +%s) + 10 ))",
-                start::rfc3339_text(at),
+                hostkit::calendar::rfc3339_ms(at),
                 (now - at) as f64 / 1e6,
-                start::rfc3339_text(now)
+                hostkit::calendar::rfc3339_ms(now)
             ));
         }
     }

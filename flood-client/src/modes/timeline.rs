@@ -10,13 +10,13 @@ use std::path::Path;
 
 use hostkit::units::human_bytes;
 
-use crate::fleet::start::rfc3339_text;
 use crate::modes::chart::{self, escape, CHAR_W, MARGIN};
 use crate::modes::palette::style;
 use crate::modes::sample::SystemRates;
 use crate::report::interval::{Interval, IntervalView, Timeline};
 use crate::report::meta::{Host, RunSettings};
 use crate::report::stream::FinalReport;
+use hostkit::calendar::rfc3339_ms;
 
 /// What the timeline draws of one interval: its span and three figures. Not the interval
 /// itself, whose histogram is tens of kilobytes once read: a long run has many.
@@ -252,7 +252,7 @@ fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
     let host = run.host.clone().unwrap_or_default();
     let mut lines = vec![format!(
         "{} · host {} · kernel {} · {} CPU(s) · flood-client {}",
-        rfc3339_text(zero_unix_us),
+        rfc3339_ms(zero_unix_us),
         or(host.name.as_ref()),
         or(host.kernel.as_ref()),
         host.cpus,

@@ -136,7 +136,7 @@ impl Shards {
 
     /// The human lines of the shard part.
     pub(crate) fn describe(&self, out: &mut String, gates_unix_us: [u64; 2]) {
-        let gate = crate::fleet::start::rfc3339_text(gates_unix_us[0]);
+        let gate = hostkit::calendar::rfc3339_ms(gates_unix_us[0]);
         let _ = writeln!(
             out,
             "  shards       {} of run {} (gate opened {gate})",
