@@ -14,7 +14,9 @@ pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod fleet;
 pub(crate) mod modes;
+pub(crate) mod render;
 pub mod report;
+pub(crate) mod setup;
 mod usage;
 
 use std::process::ExitCode;

@@ -6,8 +6,6 @@ pub(crate) mod process;
 pub(crate) mod progress;
 pub(crate) mod protocol;
 pub(crate) mod series;
-pub(crate) mod shard;
-pub(crate) mod start;
 pub(crate) mod workers;
 
 use std::io;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use hostkit::procfs;
 
+use crate::config::start;
 use crate::config::RunConfig;
 use crate::engine::gate::Gate;
 use crate::engine::intervals::Tick;
@@ -21,7 +22,6 @@ use crate::engine::verifier::Pattern;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message, Role};
 use crate::fleet::series::{Emit, Series};
-use crate::fleet::start;
 use crate::report::Report;
 
 /// How often the main thread looks at the loops (nothing measured depends on it).

@@ -103,22 +103,17 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::StreamArgs;
-    use crate::engine::sender::SendMode;
+    use crate::engine::connection::Workload;
 
     fn run(bytes: u64, duration: Option<Duration>) -> RunConfig {
-        let stream = StreamArgs {
-            chunk: 32 << 10,
-            window: 1,
-            rcvbuf: None,
-            send: SendMode::DEFAULT,
-            threads: 1,
-            timeout: Duration::from_secs(1),
-        };
         RunConfig {
             indices: 0..4,
             duration,
-            ..RunConfig::streaming(&stream, bytes)
+            ..RunConfig::of_work(Workload {
+                bytes,
+                chunk: 32 << 10,
+                window: 1,
+            })
         }
     }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use hostkit::procfs;
 
+use crate::config::Show;
 use crate::fleet::protocol::{self, Message};
-use crate::modes::output::Show;
 use crate::report::interval::{Interval, Timeline, HEADER};
 use crate::report::stdout;
 use crate::report::stream::Event;

@@ -10,18 +10,18 @@ use std::sync::Arc;
 use hostkit::limits::{raise_nofile, FdLimit};
 
 use crate::cli::FloodArgs;
+use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
-use crate::modes::output::OutputArgs;
-use crate::modes::preflight::{self, Facts};
 use crate::modes::publish;
-use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
-use crate::modes::timeline::{self, Recorded};
 use crate::modes::{shards, stop_flag, verdict, worker_stop_flag, USAGE};
+use crate::render::timeline::{self, Recorded};
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::report::ENDLESS;
+use crate::setup::preflight::{self, Facts};
+use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
         stop_flag()?
     };
     let limit = raise_nofile()?;
-    let mut cfg = RunConfig::from_flood(args);
+    let mut cfg = args.run_config();
     if args.worker_range.is_some() {
         fleet::run_worker(&cfg, stop)?;
         return Ok(Err(ExitCode::SUCCESS));

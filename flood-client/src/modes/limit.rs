@@ -24,12 +24,12 @@ use hostkit::procfs::{process_tree, rss_bytes};
 use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::chart::{self, Chart, Line, Mark, Panel};
-use crate::modes::preflight::{self, Facts};
-use crate::modes::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 use crate::modes::sweep::output;
 use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
+use crate::render::chart::{self, Chart, Line, Mark, Panel};
 use crate::report::{Outcome, Pacing, ENDLESS};
+use crate::setup::preflight::{self, Facts};
+use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
 
 /// A step holds only if it achieved at least this fraction of what it offered.
 const ACHIEVED_FLOOR: f64 = 0.95;
@@ -263,7 +263,7 @@ impl Search {
         } else {
             ENDLESS
         };
-        let mut base = RunConfig::streaming(&args.stream, bytes);
+        let mut base = args.stream.run_config(bytes);
         base.arrivals = args.arrivals;
         Ok(Search {
             dimension,

@@ -1,27 +1,19 @@
 //! What flood-client can be asked to do, one module each: a flood ([`flood`]), a saturation
-//! run ([`saturate`], sampling the system with [`sample`]), the client-delay [`probe`], a
-//! [`sweep`] over counts and payloads with its [`chart`] (styled by [`palette`]), the
-//! step-up to the knee ([`limit`]), [`merge`] of reports, and a run's [`timeline`] (drawn by
-//! `--chart` at the end of a run, or by [`plot`] from a recorded one). They share
-//! the check that a run fits this box ([`preflight`]) and the server they start ([`spawn`]).
-//! A new mode is a module here and a subcommand in `cli.rs`.
+//! run ([`saturate`]), the client-delay [`probe`], a [`sweep`] over counts and payloads, the
+//! step-up to the knee ([`limit`]), [`merge`] of reports, and [`plot`] of a recorded run.
+//! Modes build their data and print it; the pictures are drawn in `render/`, and getting a
+//! run ready (preflight, the spawned server, sampling) is in `setup/`. A new mode is a module
+//! here and a subcommand in `cli.rs`.
 
-pub(crate) mod chart;
 pub(crate) mod flood;
 pub(crate) mod limit;
 pub(crate) mod merge;
-pub(crate) mod output;
-pub(crate) mod palette;
 pub(crate) mod plot;
-pub(crate) mod preflight;
 pub(crate) mod probe;
 pub(crate) mod publish;
-pub(crate) mod sample;
 pub(crate) mod saturate;
 pub(crate) mod shards;
-pub(crate) mod spawn;
 pub(crate) mod sweep;
-pub(crate) mod timeline;
 
 use std::io;
 use std::process::ExitCode;

@@ -11,14 +11,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::cli::PlotArgs;
-use crate::modes::sample::SystemRates;
-use crate::modes::timeline::{self, Format, Point, Recorded};
 use crate::modes::{cannot_read, USAGE};
+use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::read::{known_schema, ReadError, Values};
 use crate::report::stdout;
 use crate::report::stream::TOOL;
+use crate::setup::sample::SystemRates;
 
 /// Reads the run, draws its timeline and writes it; exit 2 for input that has none.
 pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {

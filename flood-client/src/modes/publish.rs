@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use hostkit::limits::{self, FdLimit};
 
+use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
-use crate::modes::output::OutputArgs;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::stream::{Event, Start, SCHEMA_VERSION, TOOL, VERSION};
 use crate::report::{stdout, ENDLESS};

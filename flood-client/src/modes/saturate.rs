@@ -17,11 +17,11 @@ use crate::fleet;
 use crate::modes::flood::{chart, prepare};
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
-use crate::modes::sample::{add_throughput, Sampler, SystemRates};
-use crate::modes::timeline::Recorded;
 use crate::modes::verdict;
+use crate::render::timeline::Recorded;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
+use crate::setup::sample::{add_throughput, Sampler, SystemRates};
 
 /// Default length of a saturation run.
 const SATURATE_FOR: Duration = Duration::from_secs(10);

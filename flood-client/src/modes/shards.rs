@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use crate::config::start;
 use crate::config::RunConfig;
-use crate::fleet::start;
 use crate::report::{Report, Together};
 
 /// Refuses, before anything connects, a start time already past and a shard left without

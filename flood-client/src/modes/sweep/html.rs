@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::modes::chart::{count_label, escape};
 use crate::modes::read_input;
 use crate::modes::sweep::output::{size_label, SweepFile};
 use crate::modes::sweep::point::Point;
+use crate::render::chart::{count_label, escape};
 
 /// Counts at and above this are tabled (where servers differ); below it, only the largest
 /// count is; every point is in the last table.

@@ -25,11 +25,11 @@ use hostkit::units::human_bytes;
 use crate::cli::SweepArgs;
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::chart;
-use crate::modes::preflight::{self, Facts};
-use crate::modes::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
 use crate::modes::{publish, stop_flag, verdict, USAGE};
+use crate::render::chart;
 use crate::report::Summary;
+use crate::setup::preflight::{self, Facts};
+use crate::setup::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
 use html::Extras;
 use meta::Meta;
 use output::SweepFile;
@@ -98,7 +98,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         pin: args.pin,
         base: RunConfig {
             duration: Some(args.run_timeout),
-            ..RunConfig::streaming(&args.stream, 1)
+            ..args.stream.run_config(1)
         },
         limit,
         facts: Facts::of_this_machine(limit),

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use hostkit::units::human_bytes;
 
-use crate::modes::chart::{count_label, Chart, Line, Mark, Missing, Panel};
 use crate::modes::read_input;
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::point::{self, Point};
+use crate::render::chart::{count_label, Chart, Line, Mark, Missing, Panel};
 
 /// A whole sweep as sweep.json holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ pub(crate) fn write_chart(svg: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
     #[cfg(feature = "png")]
     {
         let png = dir.join("sweep.png");
-        crate::modes::chart::write_png(svg, &png)?;
+        crate::render::chart::write_png(svg, &png)?;
         paths.push(png);
     }
     Ok(paths)
@@ -196,8 +196,8 @@ pub(crate) fn chart(sweep: &SweepFile) -> Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::chart;
     use crate::modes::sweep::point::tests::fixed;
+    use crate::render::chart;
 
     fn sweep() -> SweepFile {
         SweepFile {

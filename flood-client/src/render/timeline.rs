@@ -10,12 +10,12 @@ use std::path::Path;
 
 use hostkit::units::human_bytes;
 
-use crate::modes::chart::{self, escape, CHAR_W, MARGIN};
-use crate::modes::palette::style;
-use crate::modes::sample::SystemRates;
+use crate::render::chart::{self, escape, CHAR_W, MARGIN};
+use crate::render::palette::style;
 use crate::report::interval::{Interval, IntervalView, Timeline};
 use crate::report::meta::{Host, RunSettings};
 use crate::report::stream::FinalReport;
+use crate::setup::sample::SystemRates;
 use hostkit::calendar::rfc3339_ms;
 
 /// What the timeline draws of one interval: its span and three figures. Not the interval

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::modes::palette::{style, Style};
+use crate::render::palette::{style, Style};
 
 /// One measured point of a line.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,7 +9,9 @@ use clap::Args;
 
 use hostkit::units::parse_duration;
 
-use crate::modes::timeline::Format;
+use crate::config::Show;
+
+use crate::render::timeline::Format;
 
 /// The flags that choose what a flood shows while it runs.
 #[derive(Debug, Clone, Args)]
@@ -33,17 +35,6 @@ pub struct OutputArgs {
     /// the report, never by its workers.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
-}
-
-/// What the process that shows the run prints of its intervals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Show {
-    /// Nothing (`--quiet`, `--json`, a worker or a sweep run).
-    Nothing,
-    /// A human line per interval.
-    Lines,
-    /// An `interval` event per interval (`--json-stream`).
-    Events,
 }
 
 impl OutputArgs {

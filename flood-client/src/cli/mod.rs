@@ -12,12 +12,16 @@ use hostkit::units::{
     parse_size, parse_socket_buffer, SOCKET_BUFFER_MAX,
 };
 
+use crate::config::shard::{parse_run_id, ShardOf};
+use crate::config::{start, CONNECT_RETRIES};
 use crate::engine::scheduler::Arrivals;
 use crate::engine::sender::SendMode;
-use crate::fleet::shard::{parse_run_id, ShardOf};
-use crate::fleet::start;
-use crate::modes::output::OutputArgs;
-use crate::modes::spawn::ServerCommand;
+use crate::setup::spawn::ServerCommand;
+
+mod output;
+mod run;
+
+pub(crate) use output::OutputArgs;
 
 /// Opens many concurrent TCP connections to an echo server, sends each one's bytes in
 /// chunks and verifies every byte that comes back.
@@ -151,9 +155,6 @@ pub struct StreamArgs {
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
 }
-
-/// Retries of a refused or timed-out connect, unless `--connect-retries` says otherwise.
-pub const CONNECT_RETRIES: u32 = 3;
 
 /// Payload a fresh Linux socket's receive buffer takes before it autotunes: the default
 /// `tcp_rmem` start of 128 KiB, half of it for the kernel's own bookkeeping.

@@ -1,0 +1,7 @@
+//! Getting a run ready on this box, below the modes that use it: whether it fits
+//! (`preflight`: descriptors, ports, source addresses), the server under test started and
+//! stopped (`spawn`), and what the system and that server did while it ran (`sample`).
+
+pub(crate) mod preflight;
+pub(crate) mod sample;
+pub(crate) mod spawn;
