@@ -586,8 +586,9 @@ fn bad_flags_exit_2() {
         "{}",
         stderr(&out)
     );
+    // A missing input is bad input, exit 2, as in plot, sweep --from and limit --from.
     let out = flood(&["merge", "/nonexistent/report.json"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/report.json"));
 }
 
