@@ -231,7 +231,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 /// Every spelling of a duration's unit, with its length in seconds: one documented set
-/// (README's Units, the man pages' UNITS), the short forms first.
+/// (docs/USAGE.md's Units, the man pages' UNITS), the short forms first.
 pub const TIME_UNITS: [(&[&str], f64); 5] = [
     (&["h", "hr", "hour", "hours"], 3600.0),
     (&["m", "min", "mins", "minute", "minutes"], 60.0),
