@@ -15,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use flood_client::report::{ErrorKind, Outcome};
+use test_support::all_text;
 use test_support::netns::{ip, tag, Namespaces};
 use test_support::{bin, missing, repo_root, wait_until, Spawned};
 
@@ -245,14 +246,6 @@ impl Lab {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn have(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -296,9 +289,9 @@ fn ansible_runs_three_shards_over_ssh_and_a_host_without_a_route_fails_the_run()
         port,
         &[("flood_connections", "6000"), ("flood_bytes", "512KiB")],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_text(&out));
     let m = merged.expect("merged.json").report;
-    assert_eq!(m.connections_ok, 6000, "{}", text(&out));
+    assert_eq!(m.connections_ok, 6000, "{}", all_text(&out));
     assert_eq!(m.connections_failed, 0);
     assert_eq!(m.bytes_verified, 6000 * 512 * 1024);
     assert_eq!(m.peak_concurrent, 6000);
@@ -308,7 +301,7 @@ fn ansible_runs_three_shards_over_ssh_and_a_host_without_a_route_fails_the_run()
     assert!(together.coexisted, "{together:?}");
     assert!(together.start_skew_ms < 50.0, "{together:?}");
     assert!(
-        text(&out).contains("start skew"),
+        all_text(&out).contains("start skew"),
         "the merged report is printed"
     );
 
@@ -327,11 +320,11 @@ fn ansible_runs_three_shards_over_ssh_and_a_host_without_a_route_fails_the_run()
         port,
         &[("flood_connections", "400"), ("flood_bytes", "32KiB")],
     );
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", all_text(&out));
     assert!(
-        text(&out).contains("flood-client merge exited 1"),
+        all_text(&out).contains("flood-client merge exited 1"),
         "{}",
-        text(&out)
+        all_text(&out)
     );
     let m = merged.expect("merged.json of the failed run").report;
     assert_eq!(m.connections_ok, 300);

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -11,16 +11,13 @@ use socket2::{Domain, Socket, Type};
 
 use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, faulty_server_counting, Fault};
+use test_support::finish_within;
 use test_support::{
     bin, echo_server_cmd, flood_client as flood, process_tree, receive_buffers,
     stderr_of as stderr, stdout_json, wait_until, with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn report_of(out: &Output) -> Outcome {
-    stdout_json(out)
-}
 
 /// A port on 127.0.0.1 that refuses every connect (RST) for as long as the returned socket
 /// lives: bound, never listening, so no other process can take the port meanwhile.
@@ -47,25 +44,6 @@ fn refusing_port() -> (Socket, SocketAddr) {
     (socket, addr)
 }
 
-/// Waits (at most `within`) for `child` to exit and collects its output; kills it and fails
-/// the test if it does not.
-#[track_caller]
-fn output_within(mut child: Child, within: Duration, what: &str) -> Output {
-    let deadline = Instant::now() + within;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            panic!(
-                "{what}: still running after {within:?}; stderr: {}",
-                stderr(&out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("collect output")
-}
-
 /// True once process `pid` is gone (or a zombie nobody has reaped yet).
 fn gone(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
@@ -83,7 +61,7 @@ fn verifies_many_connections_and_odd_sizes_against_the_real_server() {
         &addr, "-c", "50", "-b", "100000", "--chunk", "7000", "-t", "2", "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.connections_requested, 50);
     assert_eq!(r.report.connections_ok, 50);
     assert_eq!(r.report.peak_concurrent, 50);
@@ -104,7 +82,7 @@ fn window_and_processes_keep_every_byte() {
         &addr, "-c", "40", "-b", "1MiB", "--window", "8", "-p", "2", "-t", "2", "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.processes, 2);
     assert_eq!(r.report.connections_ok, 40);
     assert_eq!(r.report.peak_concurrent, 40);
@@ -133,7 +111,7 @@ fn both_send_modes_keep_every_byte_and_say_which_was_used() {
             "--send", send, "--json",
         ]);
         assert!(out.status.success(), "{send}: {}", stderr(&out));
-        let r = report_of(&out);
+        let r = stdout_json::<Outcome>(&out);
         assert_eq!(r.report.send, said);
         assert_eq!(r.report.connections_ok, 20);
         assert_eq!(r.report.bytes_verified, 20 * 300_001);
@@ -151,7 +129,7 @@ fn a_corrupting_server_fails_the_run_and_names_the_offset() {
     let addr = faulty_server(Fault::Corrupt(40_000)).to_string();
     let out = flood(&[&addr, "-c", "3", "-b", "64KiB", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.mismatches, 3);
     assert_eq!(r.report.errors.get(&ErrorKind::Mismatch), Some(&3));
     let m = r.report.failures[0].mismatch.expect("mismatch detail");
@@ -169,7 +147,7 @@ fn a_server_that_closes_early_is_a_short_echo() {
     let addr = faulty_server(Fault::CloseAfter(10_000)).to_string();
     let out = flood(&[&addr, "-c", "2", "-b", "64KiB", "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(
         r.report.errors.get(&ErrorKind::ShortEcho),
         Some(&2),
@@ -184,7 +162,7 @@ fn a_server_that_sends_extra_bytes_is_caught() {
     let addr = faulty_server(Fault::Extra).to_string();
     let out = flood(&[&addr, "-c", "2", "-b", "10000", "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(
         r.report.errors.get(&ErrorKind::ExtraBytes),
         Some(&2),
@@ -200,7 +178,7 @@ fn a_server_that_never_answers_times_out_without_hanging() {
     let out = flood(&[&addr, "-c", "4", "--timeout", "300ms", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(started.elapsed() < Duration::from_secs(10));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(
         r.report.errors.get(&ErrorKind::Timeout),
         Some(&4),
@@ -220,7 +198,7 @@ fn no_server_is_refused_quickly() {
         "{:?}",
         started.elapsed()
     );
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(
         r.report.errors.get(&ErrorKind::Refused),
         Some(&3),
@@ -246,11 +224,11 @@ fn many_retries_against_a_refusing_port_end_within_the_timeout() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start flood-client");
-    let out = output_within(child, DEADLINE, "flood-client with 1000 retries");
+    let out = finish_within(child, DEADLINE, "flood-client with 1000 retries");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.errors.get(&ErrorKind::Refused), Some(&2));
     // Retried until the timeout (back-off 50, 100, 200, 400 ms), not 1000 times.
     let retries = r.report.connect_retries;
@@ -287,7 +265,7 @@ fn a_vanishingly_small_connect_rate_still_connects_once_without_a_panic() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(report_of(&out).report.connections_ok, 1);
+    assert_eq!(stdout_json::<Outcome>(&out).report.connections_ok, 1);
     let exponent = flood(&[&server.addr.to_string(), "--connect-rate", "1e-30"]);
     assert_eq!(exponent.status.code(), Some(2), "{}", stderr(&exponent));
     assert!(stderr(&exponent).contains("rate"), "{}", stderr(&exponent));
@@ -318,7 +296,7 @@ fn a_closed_stdout_is_no_panic_and_the_exit_code_still_says_pass() {
             .spawn()
             .expect("start flood-client");
         drop(child.stdout.take()); // The reader goes away before anything is written.
-        let out = output_within(child, DEADLINE, "flood-client with a closed stdout");
+        let out = finish_within(child, DEADLINE, "flood-client with a closed stdout");
         let err = stderr(&out);
         assert!(out.status.success(), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
@@ -343,7 +321,7 @@ fn a_server_that_never_announces_itself_is_killed_and_named() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start flood-client");
-    let out = output_within(child, DEADLINE, "flood-client with a mute server");
+    let out = finish_within(child, DEADLINE, "flood-client with a mute server");
     assert!(matches!(out.status.code(), Some(1 | 2)), "{out:?}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -418,8 +396,12 @@ fn merging_two_reports_adds_up_to_one_run_over_both() {
         "--json",
     ]);
     assert!(merged.status.success(), "{}", stderr(&merged));
-    let (ra, rb, m) = (report_of(&ra), report_of(&rb), report_of(&merged));
-    let whole = report_of(&flood(&[&addr, "-c", "30", "-b", "96KiB", "--json"]));
+    let (ra, rb, m) = (
+        stdout_json::<Outcome>(&ra),
+        stdout_json::<Outcome>(&rb),
+        stdout_json::<Outcome>(&merged),
+    );
+    let whole = stdout_json::<Outcome>(&flood(&[&addr, "-c", "30", "-b", "96KiB", "--json"]));
     for (name, got, want) in [
         (
             "requested",
@@ -528,7 +510,11 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
             }
         }
         let expected = if client_sized { "256.0 KiB" } else { "kernel" };
-        assert_eq!(report_of(&out).report.rcvbuf, expected, "{args:?}");
+        assert_eq!(
+            stdout_json::<Outcome>(&out).report.rcvbuf,
+            expected,
+            "{args:?}"
+        );
     }
 }
 
@@ -656,9 +642,9 @@ fn ctrl_c_at_the_terminal_interrupts_the_client_not_the_spawned_server() {
         .and_then(|rest| rest.split_whitespace().nth(2));
     assert_eq!(pgrp, Some(leader.to_string().as_str()), "{stat}");
     hostkit::child::signal_group(child.id(), libc::SIGINT).expect("SIGINT to the group");
-    let out = output_within(child, DEADLINE, "the interrupted flood-client");
+    let out = finish_within(child, DEADLINE, "the interrupted flood-client");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert!(r.report.interrupted);
     assert_eq!(
         r.report.errors.keys().collect::<Vec<_>>(),
@@ -686,7 +672,7 @@ fn ctrl_c_prints_a_partial_report_and_exits_1() {
     hostkit::child::signal(child.id(), libc::SIGINT).expect("SIGINT");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert!(r.report.interrupted);
     assert_eq!(
         r.report.errors.get(&ErrorKind::Interrupted),
@@ -701,7 +687,7 @@ fn ctrl_c_prints_a_partial_report_and_exits_1() {
 fn spawn_server_runs_the_main_job_in_one_command() {
     let out = flood(&["--spawn-server", "-c", "20", "-b", "64KiB", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.bytes_verified, 20 * 64 * 1024);
     assert!(r.report.server.is_some(), "server CPU is reported");
 }

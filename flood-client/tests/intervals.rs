@@ -5,11 +5,8 @@
 use std::process::Output;
 
 use serde_json::Value;
+use test_support::text;
 use test_support::{flood_client as flood, repo_root};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The events of a `--json-stream` run, each line parsed on its own.
 fn events(out: &Output) -> Vec<Value> {

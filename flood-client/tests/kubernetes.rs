@@ -5,6 +5,7 @@
 
 use std::process::{Command, Output};
 
+use test_support::all_text;
 use test_support::{bin, repo_root};
 
 fn run_sh(args: &[&str]) -> Output {
@@ -13,14 +14,6 @@ fn run_sh(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run deploy/k8s/run.sh")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `kubernetes-validate --strict` of `manifest`; `None` when the validator is missing here.
@@ -64,21 +57,25 @@ fn container_args(manifest: &str) -> Vec<String> {
         .write_all(manifest.as_bytes())
         .expect("feed YAML");
     let out = py.wait_with_output().expect("python3 output");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_text(&out));
     serde_json::from_slice(&out.stdout).expect("args JSON")
 }
 
 #[test]
 fn the_indexed_job_is_valid_kubernetes_and_its_arguments_are_a_shard_run() {
     let out = run_sh(&["--render", "10.77.0.1:7000", "3", "6000", "512KiB"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_text(&out));
     let manifest = String::from_utf8(out.stdout).expect("UTF-8");
     assert!(!manifest.contains('@'), "an unfilled parameter: {manifest}");
     let Some(checked) = validate(&manifest, "job") else {
         return;
     };
-    assert!(checked.status.success(), "{}", text(&checked));
-    assert!(text(&checked).contains("passed"), "{}", text(&checked));
+    assert!(checked.status.success(), "{}", all_text(&checked));
+    assert!(
+        all_text(&checked).contains("passed"),
+        "{}",
+        all_text(&checked)
+    );
 
     // The schema check can fail: a field Kubernetes does not know is refused.
     let broken = manifest.replace(
@@ -86,7 +83,7 @@ fn the_indexed_job_is_valid_kubernetes_and_its_arguments_are_a_shard_run() {
         "completionMode: Indexed\n  shardCount: 3",
     );
     let refused = validate(&broken, "broken").expect("validator");
-    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(!refused.status.success(), "{}", all_text(&refused));
 
     let args = container_args(&manifest);
     assert!(
@@ -114,11 +111,11 @@ fn the_indexed_job_is_valid_kubernetes_and_its_arguments_are_a_shard_run() {
             .args(&pod)
             .output()
             .expect("flood-client");
-        assert_eq!(out.status.code(), Some(2), "{pod:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{pod:?}: {}", all_text(&out));
         assert!(
-            text(&out).contains("in the past"),
+            all_text(&out).contains("in the past"),
             "{pod:?}: {}",
-            text(&out)
+            all_text(&out)
         );
     }
 }
@@ -135,9 +132,9 @@ fn run_sh_refuses_bad_usage_with_exit_2() {
         let mut args = vec!["--render"];
         args.extend(bad);
         let out = run_sh(&args);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", all_text(&out));
         assert!(
-            text(&out).contains("run.sh [--render] SERVER:PORT"),
+            all_text(&out).contains("run.sh [--render] SERVER:PORT"),
             "{bad:?}"
         );
     }
@@ -149,7 +146,7 @@ fn run_sh_is_shellcheck_clean() {
         .arg(repo_root().join("deploy/k8s/run.sh"))
         .output()
     {
-        Ok(out) => assert!(out.status.success(), "{}", text(&out)),
+        Ok(out) => assert!(out.status.success(), "{}", all_text(&out)),
         Err(e) => {
             assert!(
                 std::env::var_os("CI").is_none(),

@@ -8,7 +8,7 @@ use std::thread;
 
 use flood_client::report::Outcome;
 use test_support::netns::{ip, tag, Namespaces};
-use test_support::{bin, missing, Spawned};
+use test_support::{bin, missing, stdout_json, Spawned};
 
 /// Creates the server namespace and one client namespace per link; returns the guard.
 fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
@@ -44,10 +44,6 @@ fn build(tag: &str, links: usize) -> Result<Namespaces, String> {
         ip(&["-n", &client, "link", "set", &c_if, "up"])?;
     }
     Ok(guard)
-}
-
-fn report_of(out: &Output) -> Outcome {
-    test_support::stdout_json(out)
 }
 
 #[test]
@@ -113,8 +109,8 @@ fn two_client_hosts_flood_one_server_host_and_their_reports_merge() {
         "{}",
         String::from_utf8_lossy(&merged.stderr)
     );
-    let m = report_of(&merged);
-    let hosts: Vec<Outcome> = outputs.iter().map(report_of).collect();
+    let m = stdout_json::<Outcome>(&merged);
+    let hosts: Vec<Outcome> = outputs.iter().map(stdout_json::<Outcome>).collect();
     assert_eq!(m.report.connections_ok, 50);
     assert_eq!(m.report.bytes_verified, 50 * 256 * 1024);
     assert_eq!(

@@ -2,12 +2,13 @@
 //! limits are known: the figures must match what the server itself counted, the knee must
 //! land on the limit, and a stall must show in the corrected latency.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use flood_client::report::{ErrorKind, Outcome};
 use test_support::faulty::{faulty_server, Fault};
+use test_support::fresh_dir;
 use test_support::limited::{limited_server, Limited, Limits};
 use test_support::{
     bin, flood_client as flood, stderr_of as stderr, stdout_json, wait_until, with_nofile, Spawned,
@@ -17,14 +18,6 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn json_of(out: &Output) -> serde_json::Value {
     stdout_json(out)
-}
-
-fn report_of(out: &Output) -> Outcome {
-    stdout_json(out)
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("rates-{name}-{}", std::process::id()))
 }
 
 /// Waits until the server's counts stop short of nothing: every connection the client
@@ -50,7 +43,7 @@ fn a_rate_run_offers_what_it_says_and_verifies_every_message() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     let (rep, sum) = (&r.report, &r.summary);
     assert_eq!(rep.due, 6000, "2000/s for 3 s, evenly");
     assert!(
@@ -88,7 +81,7 @@ fn a_connection_idle_by_schedule_is_not_a_timeout() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     assert_eq!(r.report.connections_failed, 0, "{:?}", r.report.errors);
     assert_eq!(r.report.chunks_verified, 30, "10/s for 3 s");
 }
@@ -109,7 +102,7 @@ fn a_stalled_connection_fails_alone_and_the_finished_ones_pass() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let r = report_of(&out).report;
+    let r = stdout_json::<Outcome>(&out).report;
     assert_eq!(
         (r.connections_ok, r.connections_failed),
         (3, 1),
@@ -137,7 +130,7 @@ fn the_streaming_cap_holds_as_the_server_sees_it() {
     };
     let server = limited_server(Limits::default());
     let capped = run(&server, &["--streaming", "8", "--json"]);
-    let r = report_of(&capped);
+    let r = stdout_json::<Outcome>(&capped);
     assert_eq!(r.report.connections_ok, 300);
     assert_eq!(
         r.report.peak_concurrent, 300,
@@ -178,7 +171,7 @@ fn rate_over_processes_and_churn_match_the_servers_counts() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out).report;
+    let r = stdout_json::<Outcome>(&out).report;
     assert_eq!(r.processes, 2);
     // Poisson: about 400 due; every one sent, echoed and verified.
     assert!((300..=500).contains(&r.due), "due {}", r.due);
@@ -203,7 +196,7 @@ fn rate_over_processes_and_churn_match_the_servers_counts() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let r = report_of(&out);
+    let r = stdout_json::<Outcome>(&out);
     let (rep, sum) = (&r.report, &r.summary);
     assert_eq!(rep.due, 200, "100/s in each of two processes for 1 s");
     assert_eq!(rep.connections_ok, rep.due);
@@ -238,7 +231,7 @@ fn the_correction_shows_a_stall_the_uncorrected_latency_hides() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let s = report_of(&out).summary;
+    let s = stdout_json::<Outcome>(&out).summary;
     let stall_us = stall.as_micros() as u64;
     // Messages due during the stall waited for it: from the schedule they took up to the
     // whole stall; from their late send, only the one in flight did.
@@ -282,7 +275,7 @@ fn limit_finds_the_accept_rate_knee_and_its_steps_match_the_server() {
         accepts_per_s: Some(accepts),
         ..Limits::default()
     });
-    let dir = out_dir("accepts");
+    let dir = fresh_dir("accepts");
     let r = limit_near(
         &server,
         &["--connect-rate", "50..800", "-b", "4KiB"],
@@ -313,7 +306,7 @@ fn limit_finds_the_message_rate_knee() {
         bytes_per_s: Some(per_s * 1024.0),
         ..Limits::default()
     });
-    let dir = out_dir("messages");
+    let dir = fresh_dir("messages");
     let span = ["--rate", "100..1600", "-c", "4", "--chunk", "1KiB"];
     let r = limit_near(&server, &span, &dir, per_s);
     let steps = r["steps"].as_array().expect("steps");
@@ -327,7 +320,7 @@ fn limit_finds_the_message_rate_knee() {
     server_caught_up(&server, 4 * steps.len() as u64, verified);
 
     // --from redraws the same files from limit.json alone.
-    let again = out_dir("limit-redrawn");
+    let again = fresh_dir("limit-redrawn");
     let redraw = flood(&[
         "limit",
         "--from",
@@ -361,7 +354,7 @@ fn limit_finds_the_message_rate_knee() {
 #[test]
 fn limit_ends_where_the_box_cannot_hold_the_next_step() {
     let server = Spawned::echo_server(&[]);
-    let dir = out_dir("preflight");
+    let dir = fresh_dir("preflight");
     let mut cmd = Command::new(bin("flood-client"));
     cmd.args([
         "limit",

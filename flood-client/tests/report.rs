@@ -6,16 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use test_support::fresh_dir;
 use test_support::{echo_server_cmd, flood_client as flood, stderr_of as stderr, wait_until};
-
-/// A fresh folder under target/tmp for one test's outputs (kept after the test, so the
-/// screenshot can be looked at).
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("out dir");
-    dir
-}
 
 /// The first of `names` on PATH. None prints SKIPPED, except under `CI=true`, where a
 /// missing tool fails the test (`.ci/run` installs it).
@@ -64,7 +56,7 @@ fn host() -> String {
 
 #[test]
 fn sweep_chart_marks_the_skipped_points_and_captions_host_and_version() {
-    let dir = out_dir("sweep-chart");
+    let dir = fresh_dir("sweep-chart");
     let out = tiny_sweep(&dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(dir.join("sweep.svg")).expect("svg");
@@ -89,7 +81,7 @@ fn report_renders_in_chromium_without_errors() {
     let Some(chromium) = required_tool(&["chromium", "chromium-browser"], test) else {
         return;
     };
-    let dir = out_dir("sweep-report");
+    let dir = fresh_dir("sweep-report");
     let out = tiny_sweep(&dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let report = dir.join("report.html");
@@ -154,7 +146,7 @@ fn report_renders_in_chromium_without_errors() {
 
 #[test]
 fn sweep_where_no_point_ran_exits_1_and_says_why() {
-    let dir = out_dir("sweep-none-ran");
+    let dir = fresh_dir("sweep-none-ran");
     let out = flood(&[
         "sweep",
         "--connections",
@@ -182,7 +174,7 @@ fn sweep_where_no_point_ran_exits_1_and_says_why() {
 
 #[test]
 fn a_reason_with_a_comma_survives_the_csv() {
-    let dir = out_dir("sweep-csv");
+    let dir = fresh_dir("sweep-csv");
     let reason = "limit 20000, \"one process\"; see docs";
     let point = |server: &str, runs: &str, skipped: &str| {
         format!(

@@ -52,10 +52,6 @@ fn shards(addr: &str, n: u64, shards: &[u64], common: &[&str]) -> Vec<Output> {
     )
 }
 
-fn report_of(out: &Output) -> Outcome {
-    stdout_json(out)
-}
-
 /// Writes the reports into a fresh folder and returns their paths.
 fn saved(name: &str, outputs: &[&Output]) -> Vec<PathBuf> {
     let dir = std::env::temp_dir().join(format!("flood-shards-{}-{name}", std::process::id()));
@@ -104,7 +100,7 @@ fn three_shards_started_together_merge_into_one_run() {
     let at_us = (at.parse::<f64>().expect("seconds") * 1e6) as u64;
     for (k, out) in outs.iter().enumerate() {
         assert!(out.status.success(), "shard {k}: {}", stderr(out));
-        let r = report_of(out).report;
+        let r = stdout_json::<Outcome>(out).report;
         assert_eq!(r.connections_ok, 100, "shard {k}");
         assert!(
             r.gates_unix_us[0] + 1_000 >= at_us,
@@ -115,7 +111,7 @@ fn three_shards_started_together_merge_into_one_run() {
     }
     let merged = merge(&saved("together", &outs.iter().collect::<Vec<_>>()));
     assert!(merged.status.success(), "{}", stderr(&merged));
-    let m = report_of(&merged);
+    let m = stdout_json::<Outcome>(&merged);
     assert_eq!(m.report.connections_ok, 300);
     assert_eq!(m.report.bytes_verified, 300 * 64 * 1024);
     assert_eq!(m.report.peak_concurrent, 300);
@@ -230,7 +226,7 @@ fn connections_not_up_by_the_start_fail_as_late_instead_of_starting_late() {
     .collect()])
     .remove(0);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let r = report_of(&out).report;
+    let r = stdout_json::<Outcome>(&out).report;
     let late = r.errors.get(&ErrorKind::Late).copied().unwrap_or(0);
     assert!(late >= 15, "late {late}: {:?}", r.errors);
     assert!(r.peak_concurrent < 20);
@@ -264,7 +260,7 @@ fn shards_that_cannot_reach_the_server_fail_as_refused_and_so_does_the_merge() {
     }
     let merged = merge(&saved("unreachable", &outs.iter().collect::<Vec<_>>()));
     assert_eq!(merged.status.code(), Some(1), "{}", stderr(&merged));
-    let m = report_of(&merged).report;
+    let m = stdout_json::<Outcome>(&merged).report;
     assert_eq!(m.connections_ok, 0);
     assert_eq!(m.errors.get(&ErrorKind::Refused), Some(&40));
     let shards = m.shards.expect("shards");

@@ -2,11 +2,12 @@
 //! its `--json-stream` draw the same panels, a point per interval; a saturate report adds
 //! the server's CPU and RSS; `.png` is a real PNG; input without intervals is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use test_support::bin;
+use test_support::{fresh_dir, text};
 
 fn flood_client(args: &[&str], dir: &Path) -> Output {
     Command::new(bin("flood-client"))
@@ -15,18 +16,6 @@ fn flood_client(args: &[&str], dir: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run flood-client")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh folder under target/tmp for one test's files (kept, so the charts can be seen).
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("out dir");
-    dir
 }
 
 fn read(path: &Path) -> String {
@@ -64,7 +53,7 @@ const FLOOD_PANELS: [&str; 3] = [
 
 #[test]
 fn chart_of_a_run_and_plot_of_its_stream_draw_the_same_timeline() {
-    let dir = out_dir("timeline-run");
+    let dir = fresh_dir("timeline-run");
     let out = flood_client(
         &[
             "--spawn-server",
@@ -122,7 +111,7 @@ fn chart_of_a_run_and_plot_of_its_stream_draw_the_same_timeline() {
 
 #[test]
 fn plot_of_a_saturate_report_adds_server_cpu_and_rss_and_writes_a_png() {
-    let dir = out_dir("timeline-saturate");
+    let dir = fresh_dir("timeline-saturate");
     let out = flood_client(
         &[
             "saturate",
@@ -164,7 +153,7 @@ fn plot_of_a_saturate_report_adds_server_cpu_and_rss_and_writes_a_png() {
 
 #[test]
 fn input_without_intervals_is_refused_with_the_fix() {
-    let dir = out_dir("timeline-refused");
+    let dir = fresh_dir("timeline-refused");
     // A run recorded without intervals.
     let out = flood_client(
         &[

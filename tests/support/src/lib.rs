@@ -17,6 +17,7 @@ mod sys;
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -80,8 +81,8 @@ pub fn flood_client(args: &[&str]) -> Output {
         .expect("run flood-client")
 }
 
-/// Runs `cmd` to its end, collecting both its outputs as it goes (so a long one cannot
-/// block it on a full pipe); `None` when it was still running after `within`, and killed.
+/// Runs `cmd` (stdin closed, output piped) and returns its output once it exits, or `None`
+/// if it has not within `within` (it is killed then).
 pub fn output_within(mut cmd: Command, within: Duration) -> Option<Output> {
     let child = cmd
         .stdin(Stdio::null())
@@ -89,19 +90,79 @@ pub fn output_within(mut cmd: Command, within: Duration) -> Option<Output> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    child_output_within(child, within).ok()
+}
+
+/// The output of `child` (its stdout and stderr piped) once it exits: `Ok`, or `Err` with
+/// what it wrote if it had not exited within `within` and was killed. Its output is read
+/// while it runs, so a child that writes much never blocks on a full pipe.
+pub fn child_output_within(child: Child, within: Duration) -> Result<Output, Output> {
     let pid = child.id();
     let (done, finished) = mpsc::channel();
     let waiter = thread::spawn(move || {
         let _ = done.send(child.wait_with_output());
     });
     match finished.recv_timeout(within) {
-        Ok(out) => Some(out.expect("collect the child's output")),
+        Ok(out) => Ok(out.expect("collect the child's output")),
         Err(_) => {
             let _ = hostkit::child::signal(pid, libc::SIGKILL);
+            let out = finished.recv().ok().and_then(Result::ok);
             let _ = waiter.join();
-            None
+            Err(out.unwrap_or_else(|| Output {
+                status: ExitStatus::from_raw(libc::SIGKILL),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            }))
         }
     }
+}
+
+/// [`child_output_within`], failing the test (naming `what` and the child's stderr) when
+/// the child is still running after `within`.
+#[track_caller]
+pub fn finish_within(child: Child, within: Duration, what: &str) -> Output {
+    child_output_within(child, within).unwrap_or_else(|out| {
+        panic!(
+            "{what}: still running after {within:?}; stderr: {}",
+            stderr_of(&out)
+        )
+    })
+}
+
+/// Waits up to `within` for `child` to exit: its status, or `None` while it still runs (the
+/// caller decides what a hang means).
+pub fn wait_within(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Bytes a child wrote, as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Everything a finished child wrote: its stdout, then its stderr.
+pub fn all_text(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+/// A fresh, empty folder for test `name`'s files (under the system's temporary folder,
+/// named after this test process, so parallel test binaries never share one).
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("echo-flood-tests-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a fresh test folder");
+    dir
 }
 
 /// What a finished child wrote on stderr.

@@ -3,8 +3,9 @@
 //! 2 with a message about the value itself, never clap's range or `-- -5` hint.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use test_support::finish_within;
 use test_support::{bin, Spawned};
 
 fn run(binary: &str, args: &[&str]) -> Output {
@@ -21,26 +22,14 @@ const REFUSAL_DEADLINE: Duration = Duration::from_secs(20);
 /// runs after [`REFUSAL_DEADLINE`] (a server that accepted what it should refuse).
 #[track_caller]
 fn run_to_exit(binary: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(bin(binary))
+    let child = Command::new(bin(binary))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("run {binary}: {e}"));
-    let deadline = Instant::now() + REFUSAL_DEADLINE;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "{binary} {args:?} still running after {REFUSAL_DEADLINE:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
+    finish_within(child, REFUSAL_DEADLINE, &format!("{binary} {args:?}"))
 }
 
 /// Asserts `binary ARGS` is refused as bad usage with a message containing `says`.

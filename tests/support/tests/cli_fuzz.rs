@@ -9,13 +9,14 @@
 
 use std::io::{BufRead, Read};
 use std::net::SocketAddr;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Command as Cli;
 use test_support::bin;
+use test_support::wait_within;
 
 /// The values every flag is tried with.
 const VALUES: &[&str] = &[
@@ -86,11 +87,11 @@ fn verdict(case: &Case) -> Option<String> {
         .args
         .iter()
         .any(|a| LONG_RUNS.iter().any(|f| a.starts_with(f)));
-    let status = match wait_for(&mut child, HANG) {
+    let status = match wait_within(&mut child, HANG) {
         Some(status) => Some(status),
         None if long_run => {
             let _ = hostkit::child::signal(child.id(), libc::SIGINT);
-            wait_for(&mut child, STOPS_WITHIN)
+            wait_within(&mut child, STOPS_WITHIN)
         }
         None => None,
     };
@@ -118,20 +119,6 @@ fn verdict(case: &Case) -> Option<String> {
             )),
             None => Some(format!("killed by a signal ({s}): {}", shown())),
         },
-    }
-}
-
-/// The child's exit status, or `None` if it is still running after `limit`.
-fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::netns::{tag, Namespaces};
-use test_support::{missing, repo_root, with_nofile};
+use test_support::{all_text, finish_within, missing, repo_root, with_nofile};
 
 fn script(name: &str) -> String {
     repo_root()
@@ -14,14 +14,6 @@ fn script(name: &str) -> String {
         .join(name)
         .to_string_lossy()
         .into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn host(key: &str) -> String {
@@ -49,7 +41,7 @@ fn scripts_are_shellcheck_clean() {
         .current_dir(repo_root())
         .output()
     {
-        Ok(out) => assert!(out.status.success(), "{}", text(&out)),
+        Ok(out) => assert!(out.status.success(), "{}", all_text(&out)),
         Err(e) => missing(
             "scripts_are_shellcheck_clean",
             "apt-get install shellcheck",
@@ -97,7 +89,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
     let ns_before = (in_ns(keys[0]), in_ns(keys[1]));
 
     let first = run(&["apply", "--profile", "small-buffers", "--state", &state_arg]);
-    let out = text(&first);
+    let out = all_text(&first);
     assert!(first.status.success(), "{out}");
     assert!(
         out.contains("changed:           net.core.somaxconn"),
@@ -117,7 +109,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
     assert_eq!(host_before, host_after, "the host's values must not change");
 
     let second = run(&["apply", "--profile", "small-buffers", "--state", &state_arg]);
-    let out = text(&second);
+    let out = all_text(&second);
     assert!(
         out.contains("apply: 0 changed"),
         "a second apply is a no-op: {out}"
@@ -128,7 +120,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
     );
 
     let restore = run(&["restore", "--state", &state_arg]);
-    let out = text(&restore);
+    let out = all_text(&restore);
     assert!(restore.status.success(), "{out}");
     assert_eq!((in_ns(keys[0]), in_ns(keys[1])), ns_before, "{out}");
     assert!(
@@ -137,7 +129,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
     );
     let nothing = run(&["restore", "--state", &state_arg]);
     assert_eq!(nothing.status.code(), Some(1));
-    assert!(text(&nothing).contains("nothing to restore"));
+    assert!(all_text(&nothing).contains("nothing to restore"));
     let host_end: Vec<String> = keys.iter().map(|k| host(k)).collect();
     assert_eq!(host_before, host_end);
 }
@@ -148,7 +140,7 @@ fn tune_kernel_show_needs_no_root_and_apply_says_it_does() {
         .args([&script("tune-kernel.sh"), "show"])
         .output()
         .expect("show");
-    let out = text(&show);
+    let out = all_text(&show);
     assert!(show.status.success(), "{out}");
     for key in [
         "net.core.somaxconn",
@@ -174,8 +166,8 @@ fn tune_kernel_show_needs_no_root_and_apply_says_it_does() {
         );
         return;
     };
-    assert_eq!(nobody.status.code(), Some(1), "{}", text(&nobody));
-    assert!(text(&nobody).contains("needs root"));
+    assert_eq!(nobody.status.code(), Some(1), "{}", all_text(&nobody));
+    assert!(all_text(&nobody).contains("needs root"));
     let bad = Command::new("bash")
         .args([&script("tune-kernel.sh"), "frobnicate"])
         .output()
@@ -188,7 +180,7 @@ fn preflight_names_the_descriptor_limit_and_the_fix() {
     let mut cmd = Command::new("bash");
     cmd.args([&script("preflight.sh"), "1000"]);
     let out = with_nofile(cmd, 256, 256).output().expect("preflight");
-    let t = text(&out);
+    let t = all_text(&out);
     // 2, as flood-client exits for a run that cannot fit.
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
@@ -200,8 +192,8 @@ fn preflight_names_the_descriptor_limit_and_the_fix() {
     let mut cmd = Command::new("bash");
     cmd.args([&script("preflight.sh"), "100"]);
     let out = with_nofile(cmd, 256, 256).output().expect("preflight");
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("can hold 100 connections"));
+    assert!(out.status.success(), "{}", all_text(&out));
+    assert!(all_text(&out).contains("can hold 100 connections"));
 
     let bad = Command::new("bash")
         .args([&script("preflight.sh"), "lots"])
@@ -218,7 +210,7 @@ fn raise_limits_sourced_raises_the_shell_soft_limit_and_tells_the_truth() {
         script("raise-limits.sh")
     ));
     let out = with_nofile(cmd, 100, 300).output().expect("raise-limits");
-    let t = text(&out);
+    let t = all_text(&out);
     assert!(out.status.success(), "{t}");
     let last = t
         .lines()
@@ -242,8 +234,8 @@ fn raise_limits_sourced_raises_the_shell_soft_limit_and_tells_the_truth() {
             .args([&script("raise-limits.sh"), "--install", "--dest", &dest_arg])
             .output()
             .expect(label);
-        assert!(out.status.success(), "{}", text(&out));
-        text(&out)
+        assert!(out.status.success(), "{}", all_text(&out));
+        all_text(&out)
     };
     assert!(install("first").contains("installed"));
     assert!(install("second").contains("already installed"));
@@ -255,7 +247,7 @@ fn raise_limits_sourced_raises_the_shell_soft_limit_and_tells_the_truth() {
 /// Runs `bash SCRIPT ARGS`, killed and failed if it has not exited within `limit`.
 #[track_caller]
 fn run_within(limit: Duration, script_path: &PathBuf, args: &[&str]) -> Output {
-    let mut child = Command::new("bash")
+    let child = Command::new("bash")
         .arg(script_path)
         .args(args)
         .stdin(Stdio::null())
@@ -263,19 +255,7 @@ fn run_within(limit: Duration, script_path: &PathBuf, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run bash");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} {args:?} still running after {limit:?}",
-                script_path.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
+    finish_within(child, limit, &format!("{} {args:?}", script_path.display()))
 }
 
 #[test]
@@ -291,12 +271,17 @@ fn every_script_answers_help_with_its_usage_on_stdout() {
         for flag in ["--help", "-h"] {
             let out = run_within(Duration::from_secs(10), path, &[flag]);
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert_eq!(out.status.code(), Some(0), "{name} {flag}: {}", text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{name} {flag}: {}",
+                all_text(&out)
+            );
             assert!(
                 stdout.contains(&format!("scripts/{name}")),
                 "{name} {flag}: usage on stdout names the script: {stdout}"
             );
-            assert!(out.stderr.is_empty(), "{name} {flag}: {}", text(&out));
+            assert!(out.stderr.is_empty(), "{name} {flag}: {}", all_text(&out));
         }
     }
 }
@@ -328,7 +313,7 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
             &state_arg,
         ],
     );
-    let out = text(&apply);
+    let out = all_text(&apply);
     assert!(apply.status.success(), "{out}");
     assert!(
         out.contains("changed:           net.ipv4.tcp_child_ehash_entries 0 -> 4194304"),
@@ -359,7 +344,7 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
         String::from_utf8_lossy(&child.stdout).trim(),
         "4194304",
         "{}",
-        text(&child)
+        all_text(&child)
     );
 
     let global = Command::new("bash")
@@ -373,7 +358,7 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
         ])
         .output()
         .expect("show");
-    let out = text(&global);
+    let out = all_text(&global);
     assert!(global.status.success() && out.contains("4400000"), "{out}");
     assert!(
         out.contains("net.ipv4.tcp_mem"),
@@ -388,7 +373,11 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
         .output()
         .expect("show");
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad).contains("unknown --only 'fs'"), "{}", text(&bad));
+    assert!(
+        all_text(&bad).contains("unknown --only 'fs'"),
+        "{}",
+        all_text(&bad)
+    );
     let _ = std::fs::remove_file(&state);
     let host_after: Vec<String> = host_keys.iter().map(|k| host(k)).collect();
     assert_eq!(host_before, host_after, "the host's values must not change");
@@ -424,7 +413,7 @@ fn set_in(ns: &str, key: &str, value: &str) {
         .arg(format!("{key}={value}"))
         .output()
         .expect("sysctl");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_text(&out));
 }
 
 #[test]
@@ -438,7 +427,7 @@ fn preflight_counts_on_flood_clients_own_loopback_spread() {
     // 1,000 ports: about 900 usable per source address.
     set_in(&ns, "net.ipv4.ip_local_port_range", "40000 40999");
     let ports_line = |out: &Output| {
-        text(out)
+        all_text(out)
             .lines()
             .skip_while(|l| !l.contains(" ports "))
             .take(2)
@@ -453,9 +442,9 @@ fn preflight_counts_on_flood_clients_own_loopback_spread() {
     assert!(
         line.starts_with("OK") && line.contains("127.0.0.1-127.0.0.6 by itself"),
         "{}",
-        text(&auto)
+        all_text(&auto)
     );
-    assert!(!line.contains("--source"), "{}", text(&auto));
+    assert!(!line.contains("--source"), "{}", all_text(&auto));
 
     // At or below 4,096 it does not spread: one address, and the fix flood-client names.
     let one = in_namespace(&ns, "preflight.sh", &["4000", "--processes", "2"]);
@@ -463,9 +452,9 @@ fn preflight_counts_on_flood_clients_own_loopback_spread() {
     assert!(
         line.starts_with("FAIL") && line.contains("--source 127.0.0.1-127.0.0.5"),
         "{}",
-        text(&one)
+        all_text(&one)
     );
-    assert_eq!(one.status.code(), Some(2), "{}", text(&one));
+    assert_eq!(one.status.code(), Some(2), "{}", all_text(&one));
 
     // Sources given explicitly are taken as given.
     let given = in_namespace(
@@ -477,7 +466,7 @@ fn preflight_counts_on_flood_clients_own_loopback_spread() {
     assert!(
         line.starts_with("FAIL") && line.contains("2500 connections per source address"),
         "{}",
-        text(&given)
+        all_text(&given)
     );
 }
 
@@ -492,8 +481,8 @@ fn tune_kernel_show_takes_loopback_only_tw_reuse_as_fine() {
     for (value, verdict) in [("2", "ok"), ("1", "ok"), ("0", "change")] {
         set_in(&ns, "net.ipv4.tcp_tw_reuse", value);
         let out = in_namespace(&ns, "tune-kernel.sh", &["show"]);
-        assert!(out.status.success(), "{}", text(&out));
-        let t = text(&out);
+        assert!(out.status.success(), "{}", all_text(&out));
+        let t = all_text(&out);
         let row: Vec<&str> = t
             .lines()
             .find(|l| l.starts_with("net.ipv4.tcp_tw_reuse "))
@@ -559,7 +548,7 @@ fn tune_kernel_refuses_an_empty_or_cut_off_state_file() {
     std::fs::write(&empty, "").expect("empty state file");
     for command in ["apply", "restore"] {
         let out = in_namespace(&ns, "tune-kernel.sh", &[command, "--state", &empty]);
-        let t = text(&out);
+        let t = all_text(&out);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -580,12 +569,12 @@ fn tune_kernel_refuses_an_empty_or_cut_off_state_file() {
     // A real state file cut short (as a kill during an in-place write left it).
     let state = dir.file("state");
     let apply = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
-    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(apply.status.success(), "{}", all_text(&apply));
     assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), "32768");
     let saved = std::fs::read(&state).expect("saved state");
     std::fs::write(&state, &saved[..saved.len() / 2]).expect("cut the state short");
     let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
-    let t = text(&restore);
+    let t = all_text(&restore);
     assert_eq!(restore.status.code(), Some(2), "{t}");
     assert!(t.contains("incomplete") && t.contains(&state), "{t}");
     assert_eq!(sysctl_in(&ns, "net.core.somaxconn"), "32768", "{t}");
@@ -626,15 +615,19 @@ fn tune_kernel_apply_killed_while_saving_never_loses_the_originals() {
         apply.wait().expect("reap apply");
 
         let again = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
-        assert!(again.status.success(), "try {extra_ms}: {}", text(&again));
+        assert!(
+            again.status.success(),
+            "try {extra_ms}: {}",
+            all_text(&again)
+        );
         let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
-        let t = text(&restore);
+        let t = all_text(&restore);
         assert!(restore.status.success(), "try {extra_ms}: {t}");
         assert_eq!(
             sysctl_in(&ns, "net.core.somaxconn"),
             original,
             "try {extra_ms}: {}{t}",
-            text(&again)
+            all_text(&again)
         );
     }
 }
@@ -655,7 +648,7 @@ fn tune_kernel_restore_inside_a_namespace_never_writes_global_keys() {
     let host_before = host("fs.file-max");
     let original = sysctl_in(&ns, "net.core.somaxconn");
     let apply = in_namespace(&ns, "tune-kernel.sh", &["apply", "--state", &state]);
-    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(apply.status.success(), "{}", all_text(&apply));
     let saved = std::fs::read_to_string(&state).expect("saved state");
     assert!(
         !saved.lines().any(|l| l.starts_with("fs.")),
@@ -668,7 +661,7 @@ fn tune_kernel_restore_inside_a_namespace_never_writes_global_keys() {
     std::fs::write(&state, lines.join("\n") + "\n").expect("state with a global key");
 
     let restore = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state]);
-    let t = text(&restore);
+    let t = all_text(&restore);
     assert!(restore.status.success(), "{t}");
     assert!(
         t.contains("not settable here: fs.file-max (global key"),
