@@ -9,6 +9,7 @@
 #![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
 #![forbid(unsafe_code)]
 
+pub(crate) mod accept;
 pub(crate) mod cli;
 pub(crate) mod clock;
 pub(crate) mod config;
