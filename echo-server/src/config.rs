@@ -65,9 +65,11 @@ impl ServerConfig {
             return Err("--io uring needs Linux; leave it out to use epoll".into());
         }
         if args.io == Io::Uring && args.splice {
-            return Err("--splice belongs to --io epoll: the io_uring loop sends from its \
+            return Err(
+                "--splice belongs to --io epoll: the io_uring loop sends from its \
                         buffer ring. Fix: leave out --splice, or --io"
-                .into());
+                    .into(),
+            );
         }
         if let Some(addr) = args.metrics.filter(|a| !a.ip().is_loopback()) {
             if !args.metrics_public {

@@ -165,7 +165,8 @@ fn new_loop(
         }
         #[cfg(target_os = "linux")]
         Io::Uring => {
-            let (uring_loop, waker) = crate::uring::UringLoop::new(listener, stats, stop, loop_cfg)?;
+            let (uring_loop, waker) =
+                crate::uring::UringLoop::new(listener, stats, stop, loop_cfg)?;
             Ok((Box::new(move || uring_loop.run()), LoopWaker::Uring(waker)))
         }
         #[cfg(not(target_os = "linux"))]

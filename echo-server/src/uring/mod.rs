@@ -94,10 +94,12 @@ impl Waker {
     }
 }
 
-/// A loop not yet running: the ring is built by [`UringLoop::run`] on the loop's own thread
-/// (SINGLE_ISSUER ties a ring to the thread that made it).
+/// A loop not yet running: its ring is built (disabled) before the server says it listens,
+/// and enabled by [`UringLoop::run`] on the loop's own thread (SINGLE_ISSUER ties a ring to
+/// the one thread that submits).
 #[derive(Debug)]
 pub(crate) struct UringLoop {
+    ring: Uring,
     listener: TcpListener,
     wake: UnixStream,
     stats: Arc<Stats>,
@@ -113,10 +115,13 @@ impl UringLoop {
         stop: Arc<AtomicBool>,
         cfg: LoopConfig,
     ) -> io::Result<(UringLoop, Waker)> {
+        let ring = Uring::new(ENTRIES, BUFFERS, BUFFER_SIZE)
+            .map_err(|e| context(e, "setting up io_uring"))?;
         let (wake, waker) = UnixStream::pair().map_err(|e| context(e, "the loop's waker"))?;
         waker.set_nonblocking(true)?;
         wake.set_nonblocking(true)?;
         let uring_loop = UringLoop {
+            ring,
             listener,
             wake,
             stats,
@@ -134,11 +139,12 @@ impl UringLoop {
         self.listener
             .set_nonblocking(false)
             .map_err(|e| context(e, "the listener"))?;
-        let ring = Uring::new(ENTRIES, BUFFERS, BUFFER_SIZE)
-            .map_err(|e| context(e, "setting up io_uring"))?;
+        self.ring
+            .enable()
+            .map_err(|e| context(e, "enabling io_uring"))?;
         let now = Instant::now();
         let state = State {
-            ring,
+            ring: self.ring,
             listener: self.listener,
             wake: self.wake,
             conns: Slab::new(),
@@ -250,7 +256,6 @@ impl State {
         }
     }
 
-
     fn woken(&mut self, c: Completion) {
         self.wake_armed = false;
         if self.stopping.is_some() || self.stop.load(Ordering::Relaxed) {
@@ -266,8 +271,7 @@ impl State {
     }
 
     fn arm_accept(&mut self) {
-        self.ring
-            .accept_multi(self.listener.as_raw_fd(), OP_ACCEPT);
+        self.ring.accept_multi(self.listener.as_raw_fd(), OP_ACCEPT);
         self.accept.armed = true;
     }
 
@@ -368,22 +372,21 @@ impl State {
         let Some(conn) = live(&mut self.conns, slot, generation) else {
             return;
         };
-        let taken = match c.result {
-            n if n > 0 => n as usize,
-            n if n == -libc::EAGAIN => 0,
-            // A send that ended for a cancel took nothing; the connection is closing.
-            n if n == -libc::ECANCELED => 0,
-            0 if lent.is_some() => {
-                conn.sent(&mut self.ring, 0, lent);
-                return self.begin_close(slot, CloseReason::Error);
-            }
-            0 => 0,
-            errno => {
-                conn.sent(&mut self.ring, 0, lent);
-                let reason = classify(&io::Error::from_raw_os_error(-errno));
-                return self.begin_close(slot, reason);
-            }
+        let failed = match c.result {
+            n if n > 0 || n == -libc::EAGAIN || n == -libc::ECANCELED => None,
+            // A send that waited for room and took nothing: the socket is unusable.
+            0 if lent.is_some() => Some(CloseReason::Error),
+            0 => None,
+            errno => Some(classify(&io::Error::from_raw_os_error(-errno))),
         };
+        if let Some(reason) = failed {
+            conn.sent(&mut self.ring, 0, lent);
+            self.begin_close(slot, reason);
+            // Already closing (a cancel, a reset seen by the receive): finish it now.
+            return self.progress(slot);
+        }
+        // A send that ended for a cancel or would have waited took nothing.
+        let taken = c.result.max(0) as usize;
         if taken > 0 {
             self.tally.bytes_out += taken as u64;
             conn.last_active_ms = now_ms;

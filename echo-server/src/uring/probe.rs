@@ -143,7 +143,8 @@ fn look() -> Result<Found, String> {
     if IoUring::<io_uring::squeue::Entry>::builder()
         .setup_single_issuer()
         .build(8)
-        .is_ok() {
+        .is_ok()
+    {
         present.push(Feature::SingleIssuer);
     }
     let ring = IoUring::<io_uring::squeue::Entry>::builder()
@@ -226,7 +227,10 @@ mod tests {
         for (missing, says) in cases {
             let why = verdict(&found("5.15.0", &[missing])).expect_err("refused");
             assert!(why.contains(says), "{why}");
-            assert!(why.contains("5.15.0") && why.contains("--io epoll"), "{why}");
+            assert!(
+                why.contains("5.15.0") && why.contains("--io epoll"),
+                "{why}"
+            );
         }
     }
 

@@ -46,8 +46,9 @@ impl Completion {
     }
 }
 
-/// A ring (SINGLE_ISSUER and DEFER_TASKRUN: build it on the thread that uses it), its one
-/// ring of provided buffers, and what in-flight sends own.
+/// A ring (SINGLE_ISSUER and DEFER_TASKRUN, built disabled: [`Uring::enable`] on the thread
+/// that uses it makes that thread its only submitter), its one ring of provided buffers,
+/// and what in-flight sends own.
 pub(crate) struct Uring {
     /// Dropped first: the kernel lets go of every buffer before they are unmapped.
     ring: IoUring,
@@ -76,6 +77,7 @@ impl Uring {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
+            .setup_r_disabled()
             .setup_cqsize(entries * 8)
             .build(entries)?;
         let bufs = BufRing::new(&ring, buffers, buffer_size)?;
@@ -85,6 +87,11 @@ impl Uring {
             sending: HashMap::new(),
             waiting: VecDeque::new(),
         })
+    }
+
+    /// Enables the ring, on the thread that will submit to it from now on.
+    pub(crate) fn enable(&self) -> io::Result<()> {
+        self.ring.submitter().register_enable_rings()
     }
 
     fn push(&mut self, entry: squeue::Entry) {
@@ -257,6 +264,11 @@ struct BufRing {
     free: usize,
 }
 
+// SAFETY: the mapping `base` points to is owned by this value alone (nothing else holds
+// its address but the kernel, which is not a Rust thread), so moving the value to another
+// thread, before the ring is enabled there, moves the only access to it.
+unsafe impl Send for BufRing {}
+
 impl BufRing {
     fn new(ring: &IoUring, entries: u16, buffer_size: u32) -> io::Result<BufRing> {
         if !entries.is_power_of_two() {
@@ -297,12 +309,8 @@ impl BufRing {
         // the mapping lives until `drop`, which runs after the ring that uses it is gone
         // (`Uring` drops its ring first) or unregistered (`buffer_ring_works`).
         unsafe {
-            ring.submitter().register_buf_ring_with_flags(
-                bufs.base as u64,
-                entries,
-                GROUP,
-                0,
-            )?;
+            ring.submitter()
+                .register_buf_ring_with_flags(bufs.base as u64, entries, GROUP, 0)?;
         }
         for bid in 0..entries {
             bufs.give(bid);
