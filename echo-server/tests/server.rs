@@ -216,15 +216,6 @@ fn splice_never_reading_clients_exhaust_the_pipe_pool_safely() {
     never_reading_clients(&["--splice"], echo_server::splice::POOL_SIZE + 4);
 }
 
-/// More clients that never read than the io_uring loop's ring could serve if each kept the
-/// ring buffers it was sent in (48 × 8 > 256): blocked ones give theirs back, so the
-/// bystander still gets buffers and its echo.
-#[test]
-#[cfg(target_os = "linux")]
-fn uring_never_reading_clients_cannot_take_the_buffer_ring() {
-    never_reading_clients(backends::URING, 48);
-}
-
 fn never_reading_clients(mode: &[&str], hogs: usize) {
     let server = Spawned::echo_server(mode);
     let pid = server.pid();

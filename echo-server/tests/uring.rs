@@ -11,7 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 use echo_server::stats::Snapshot;
-use test_support::{bin, echo_roundtrip, flood_client, pattern, stderr_of, Spawned};
+use test_support::{
+    bin, echo_roundtrip, flood_client, pattern, socket_count, stderr_of, wait_until, Spawned,
+};
 
 const URING: &[&str] = &["--io", "uring"];
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -118,6 +120,61 @@ fn short_sends_to_slow_small_window_readers_keep_every_byte_in_order() {
     assert_eq!(s.closed_by_peer, 4, "{s:?}");
     assert_eq!(s.bytes_in, 4 * size as u64, "{s:?}");
     assert_eq!(s.bytes_out, s.bytes_in, "{s:?}");
+}
+
+/// Writes 64 KiB chunks until the socket takes no more (bounded: a server that kept taking
+/// bytes it never echoed fails here).
+fn push(hog: &socket2::Socket) {
+    let chunk = vec![5u8; 64 * 1024];
+    let mut pushed = 0usize;
+    loop {
+        match (&*hog).write(&chunk) {
+            Ok(n) => pushed += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(pushed < 256 << 20, "the server kept taking bytes");
+    }
+}
+
+/// More clients that stop reading than the ring could serve if each kept the ring buffers
+/// its bytes came in (48 × 8 held > 256 in the ring): each has a 4 KiB window, so once the
+/// server has echoed into it (and pushed again) the server's sends to it cannot finish. A
+/// blocked connection gives its ring buffers back, so a bystander still gets buffers and
+/// its whole echo.
+#[test]
+fn clients_that_stop_reading_cannot_take_the_ring_from_the_others() {
+    let server = Spawned::echo_server(URING);
+    let pid = server.pid();
+    let sockets = socket_count(pid);
+    let hogs: Vec<socket2::Socket> = (0..48)
+        .map(|_| {
+            let hog = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            hog.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+            hog.connect(&server.addr.into()).expect("connect");
+            hog.set_nonblocking(true).expect("nonblocking");
+            push(&hog);
+            hog
+        })
+        .collect();
+    wait_until(DEADLINE, "every hog accepted", || {
+        socket_count(pid) == sockets + hogs.len()
+    });
+    for hog in &hogs {
+        wait_until(DEADLINE, "the server to echo into every hog", || {
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+            matches!(hog.peek(&mut byte), Ok(1))
+        });
+        push(hog); // Now the server's sends to it are stuck.
+    }
+    let data = Arc::new(pattern(2, 4 << 20));
+    assert!(
+        echo_roundtrip(server.addr, data.clone()) == *data,
+        "bystander"
+    );
+    drop(hogs);
+    assert!(server.stop().status.success());
 }
 
 /// The loop registers no buffers and since Linux 5.12 a ring is charged to the memory
