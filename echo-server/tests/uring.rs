@@ -138,7 +138,7 @@ fn push(hog: &socket2::Socket) {
 }
 
 /// More clients that stop reading than the ring could serve if each kept the ring buffers
-/// its bytes came in (48 × 8 held > 256 in the ring): each has a 4 KiB window, so once the
+/// its bytes came in (80 × 8 held > 512 in the ring): each has a 4 KiB window, so once the
 /// server has echoed into it (and pushed again) the server's sends to it cannot finish. A
 /// blocked connection gives its ring buffers back, so a bystander still gets buffers and
 /// its whole echo.
@@ -147,7 +147,7 @@ fn clients_that_stop_reading_cannot_take_the_ring_from_the_others() {
     let server = Spawned::echo_server(URING);
     let pid = server.pid();
     let sockets = socket_count(pid);
-    let hogs: Vec<socket2::Socket> = (0..48)
+    let hogs: Vec<socket2::Socket> = (0..80)
         .map(|_| {
             let hog = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
                 .expect("socket");

@@ -111,7 +111,7 @@ impl Conn {
     }
 
     /// Takes the `n` bytes the kernel received into ring buffer `bid` (ours now): queued as
-    /// they are, or, while blocked, copied behind the rest and the buffer given back.
+    /// they are, or, while blocked, copied out behind the rest and the buffer given back.
     pub(crate) fn received(&mut self, ring: &mut Uring, bid: u16, n: u32) {
         if !self.blocked {
             self.queue.push_back(Piece::Ring {
@@ -121,15 +121,8 @@ impl Conn {
             });
             return;
         }
-        let lent = self.sending && self.queue.len() == 1;
-        let bytes = ring.buffer(bid, 0, n).unwrap_or_default();
-        match self.queue.back_mut() {
-            Some(Piece::Heap { bytes: back, .. }) if !lent => back.extend_from_slice(bytes),
-            _ => self.queue.push_back(Piece::Heap {
-                bytes: bytes.to_vec(),
-                start: 0,
-            }),
-        }
+        let bytes = ring.buffer(bid, 0, n).unwrap_or_default().to_vec();
+        self.queue.push_back(Piece::Heap { bytes, start: 0 });
         ring.give(bid);
     }
 
@@ -179,23 +172,18 @@ impl Conn {
         false
     }
 
-    /// Copies everything owed into one heap piece and gives its ring buffers back, so a
-    /// client that does not read holds none of the ring; receiving waits until it is sent.
+    /// Copies what it owes out of the ring (each buffer's bytes to an allocation of their
+    /// own size, which the allocator reuses, rather than one that grows) and gives the ring
+    /// buffers back, so a client that does not read holds none of the ring; receiving waits
+    /// until it is all sent.
     pub(crate) fn block(&mut self, ring: &mut Uring) {
-        let mut copy = Vec::new();
-        for piece in self.queue.drain(..) {
-            match piece {
-                Piece::Ring { bid, start, end } => {
-                    copy.extend_from_slice(ring.buffer(bid, start, end).unwrap_or_default());
-                    ring.give(bid);
-                }
-                Piece::Heap { bytes, start } => copy.extend_from_slice(&bytes[start..]),
+        for piece in self.queue.iter_mut() {
+            if let Piece::Ring { bid, start, end } = *piece {
+                let bytes = ring.buffer(bid, start, end).unwrap_or_default().to_vec();
+                ring.give(bid);
+                *piece = Piece::Heap { bytes, start: 0 };
             }
         }
-        self.queue.push_back(Piece::Heap {
-            bytes: copy,
-            start: 0,
-        });
         self.blocked = true;
     }
 

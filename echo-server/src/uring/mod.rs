@@ -41,9 +41,12 @@ use sys::{Completion, Uring};
 /// Submission queue entries (the completion queue has 8 times as many).
 const ENTRIES: u32 = 1024;
 /// Provided buffers in each loop's ring, and their size: 4 MiB per loop, mapped and
-/// populated at start.
-const BUFFERS: u16 = 256;
-const BUFFER_SIZE: u32 = 16 * 1024;
+/// populated at start. A multishot receive can fill dozens of buffers for one connection
+/// before the loop sees the first (32 per issue, and an issue may be requeued within one
+/// wait): what a connection holds when its client stops reading is that many buffers, so
+/// they are kept small (8 KiB: about 512 KiB at worst, 64 KiB as a rule).
+const BUFFERS: u16 = 512;
+const BUFFER_SIZE: u32 = 8 * 1024;
 
 const OP_ACCEPT: u64 = 1;
 const OP_WAKE: u64 = 2;
