@@ -67,6 +67,11 @@ pub(crate) struct Args {
     /// test's way, and the only one off Linux).
     #[arg(long)]
     pub(crate) read_write: bool,
+    /// The event loop's I/O interface: `epoll` (mio, readiness, the default) or `uring`
+    /// (Linux io_uring: multishot accept, multishot receive into a ring of provided
+    /// buffers, send; needs Linux 6.1 with io_uring enabled, checked and printed at start).
+    #[arg(long = "io", value_enum, default_value_t = Io::Epoll, value_name = "BACKEND")]
+    pub(crate) io: Io,
     /// Print the final stats as one JSON object on stdout at exit: stdout then holds only
     /// the `listening on` line and that object (every other line goes to stderr).
     #[arg(long)]
@@ -78,6 +83,25 @@ pub(crate) struct Args {
     /// parent's interval lines and metrics.
     #[arg(long, hide = true, value_parser = parse_period, value_name = "DUR")]
     pub(crate) report_every: Option<Duration>,
+}
+
+/// Which event loop serves the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Io {
+    /// mio over epoll: readiness, then read/write or splice.
+    Epoll,
+    /// io_uring: completions (Linux only).
+    Uring,
+}
+
+impl Io {
+    /// The flag value that parses back to this backend.
+    pub(crate) fn flag_value(self) -> &'static str {
+        match self {
+            Io::Epoll => "epoll",
+            Io::Uring => "uring",
+        }
+    }
 }
 
 /// The form of the `--stats-interval` lines.
@@ -133,8 +157,9 @@ fn parse_rcvbuf(text: &str) -> Result<usize, String> {
 }
 
 impl Args {
-    /// Whether the loops echo with splice: on Linux unless `--read-write`.
+    /// Whether the loops echo with splice: on Linux with epoll unless `--read-write` (the
+    /// io_uring loop sends from its buffer ring).
     pub(crate) fn use_splice(&self) -> bool {
-        cfg!(target_os = "linux") && !self.read_write
+        cfg!(target_os = "linux") && !self.read_write && self.io == Io::Epoll
     }
 }

@@ -13,7 +13,7 @@ use hostkit::units::exact_duration;
 
 use hostkit::limits::{self, FdLimit, RESERVED_FDS};
 
-use crate::cli::{Args, StatsFormat};
+use crate::cli::{Args, Io, StatsFormat};
 use crate::event_loop::LoopConfig;
 
 /// Everything one server process (a parent of workers, a worker, or the only process) runs
@@ -24,6 +24,8 @@ pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
     /// Listen backlog (the kernel clamps it to net.core.somaxconn).
     pub(crate) backlog: u32,
+    /// The event loops' I/O interface (epoll or io_uring).
+    pub(crate) io: Io,
     /// Event loops in each process.
     pub(crate) threads: usize,
     /// Worker processes to start (1: serve in this process).
@@ -59,6 +61,16 @@ impl ServerConfig {
         if args.splice && !cfg!(target_os = "linux") {
             return Err("--splice needs Linux; leave it out to echo with read/write".into());
         }
+        if args.io == Io::Uring && !cfg!(target_os = "linux") {
+            return Err("--io uring needs Linux; leave it out to use epoll".into());
+        }
+        if args.io == Io::Uring && args.splice {
+            return Err(
+                "--splice belongs to --io epoll: the io_uring loop sends from its \
+                        buffer ring. Fix: leave out --splice, or --io"
+                    .into(),
+            );
+        }
         if let Some(addr) = args.metrics.filter(|a| !a.ip().is_loopback()) {
             if !args.metrics_public {
                 return Err(format!(
@@ -71,6 +83,7 @@ impl ServerConfig {
         Ok(ServerConfig {
             listen: args.listen,
             backlog: args.backlog,
+            io: args.io,
             threads: usize::from(args.threads),
             processes: usize::from(args.processes),
             rcvbuf: args.rcvbuf,
@@ -157,6 +170,8 @@ impl ServerConfig {
             self.listen.to_string(),
             "--backlog".into(),
             self.backlog.to_string(),
+            "--io".into(),
+            self.io.flag_value().into(),
             "--threads".into(),
             self.threads.to_string(),
             "--processes".into(),
@@ -221,6 +236,12 @@ mod tests {
         ServerConfig {
             listen: "127.0.0.2:4567".parse().expect("an address"),
             backlog: 1234,
+            // Splice is epoll's alone; the copying cases carry the other backend.
+            io: if splice || !cfg!(target_os = "linux") {
+                Io::Epoll
+            } else {
+                Io::Uring
+            },
             threads: 3,
             processes: 4,
             rcvbuf: Some(300_000),
@@ -318,5 +339,16 @@ mod tests {
         assert!(refused.contains("--metrics-public"), "{refused}");
         assert!(args(&["--metrics", "0.0.0.0:9100", "--metrics-public"]).is_ok());
         assert!(args(&["--metrics-public"]).is_err(), "needs --metrics");
+    }
+
+    #[test]
+    fn splice_is_refused_with_io_uring_naming_the_fix() {
+        let refused = args(&["--io", "uring", "--splice"]).expect_err("refused");
+        assert!(refused.contains("leave out --splice"), "{refused}");
+        if cfg!(target_os = "linux") {
+            let uring = args(&["--io", "uring"]).expect("uring on Linux");
+            assert!(!uring.loop_cfg.splice, "uring never splices");
+            assert!(args(&["--io", "epoll", "--splice"]).is_ok());
+        }
     }
 }

@@ -27,8 +27,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use crate::accept::{is_transient_accept_error, AcceptPause};
 use crate::connection::{CloseReason, Connection, Owed, Step, Tally};
-use crate::log;
 use crate::stats::Stats;
 use hostkit::context;
 use hostkit::limits::is_resource_exhaustion;
@@ -47,9 +47,6 @@ pub(crate) const ACCEPT_BUDGET: usize = 64;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const BULK: Token = Token(usize::MAX - 3);
-const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
-const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
-const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// What a loop needs to know beyond its listener.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,10 +65,7 @@ pub(crate) struct LoopConfig {
 #[derive(Debug)]
 struct AcceptGate {
     more: bool,
-    paused_until: Option<Instant>,
-    backoff: Duration,
-    last_log: Option<Instant>,
-    suppressed: u64,
+    pause: AcceptPause,
 }
 
 /// One event loop thread's state.
@@ -132,10 +126,7 @@ impl EventLoop {
             stop,
             accept: AcceptGate {
                 more: true,
-                paused_until: None,
-                backoff: MIN_ACCEPT_BACKOFF,
-                last_log: None,
-                suppressed: 0,
+                pause: AcceptPause::default(),
             },
             cfg,
             start: now,
@@ -214,11 +205,11 @@ impl EventLoop {
 
     /// Zero while work is queued, else until the next timer (accept retry, idle sweep).
     fn poll_timeout(&self) -> Option<Duration> {
-        let accept_now = self.accept.more && self.accept.paused_until.is_none();
+        let accept_now = self.accept.more && self.accept.pause.until.is_none();
         if !self.ready.is_empty() || accept_now || self.bulk_more {
             return Some(Duration::ZERO);
         }
-        let timers = [self.accept.paused_until, self.next_sweep];
+        let timers = [self.accept.pause.until, self.next_sweep];
         timers
             .into_iter()
             .flatten()
@@ -285,9 +276,7 @@ impl EventLoop {
         if let Owed::Pipe { pipe, .. } = owed {
             self.pipes.discard(pipe);
         }
-        if self.accept.paused_until.is_some() {
-            self.accept.paused_until = Some(self.now);
-        }
+        self.accept.pause.descriptor_freed(self.now);
     }
 
     /// Accepts up to [`ACCEPT_BUDGET`] connections, or pauses on descriptor exhaustion.
@@ -295,16 +284,13 @@ impl EventLoop {
         if !self.accept.more {
             return;
         }
-        if let Some(until) = self.accept.paused_until {
-            if self.now < until {
-                return;
-            }
-            self.accept.paused_until = None;
+        if !self.accept.pause.over(self.now) {
+            return;
         }
         for _ in 0..ACCEPT_BUDGET {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    self.accept.backoff = MIN_ACCEPT_BACKOFF;
+                    self.accept.pause.accepted();
                     self.admit(stream);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -359,38 +345,13 @@ impl EventLoop {
     /// Stops accepting for a growing back-off; existing connections keep being served and a
     /// closed connection brings the retry forward.
     fn pause_accept(&mut self, err: &io::Error) {
-        if is_resource_exhaustion(err) {
-            self.stats.accept_exhausted.fetch_add(1, Ordering::Relaxed);
-        }
-        let backoff = self.accept.backoff;
-        self.accept.paused_until = Some(self.now + backoff);
-        self.accept.backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
         let open = self.conns.len();
-        self.log_error(format_args!(
-            "accept failed: {err}; serving the {open} open connections of this loop and \
-             retrying in {backoff:?} (raise the open-file limit or use --processes)"
-        ));
+        self.accept.pause.pause(err, self.now, open, &self.stats);
     }
 
-    /// Logs at most once per [`LOG_EVERY`], saying how many messages were held back.
+    /// Logs at most once a second (see [`AcceptPause::log`]).
     fn log_error(&mut self, msg: std::fmt::Arguments<'_>) {
-        let due = self
-            .accept
-            .last_log
-            .is_none_or(|at| self.now.duration_since(at) >= LOG_EVERY);
-        if !due {
-            self.accept.suppressed += 1;
-            return;
-        }
-        let held = std::mem::take(&mut self.accept.suppressed);
-        if held > 0 {
-            log::say(format_args!(
-                "echo-server: {msg} ({held} similar messages held back)"
-            ));
-        } else {
-            log::say(format_args!("echo-server: {msg}"));
-        }
-        self.accept.last_log = Some(self.now);
+        self.accept.pause.log(self.now, msg);
     }
 
     /// Closes connections that moved nothing for `--idle-timeout`.
@@ -443,17 +404,7 @@ impl Flags {
     }
 }
 
-/// accept() errors that concern only the one connection being accepted.
-fn is_transient_accept_error(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    ) || matches!(err.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
-}
-
 /// How often idle connections are looked for: a quarter of the timeout, within bounds.
-fn sweep_interval(idle_timeout: Duration) -> Duration {
+pub(crate) fn sweep_interval(idle_timeout: Duration) -> Duration {
     (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }

@@ -2,13 +2,16 @@
 //!
 //! Data path: [`cli`] flags become a [`config`]; [`listener`] binds the socket,
 //! [`event_loop`] accepts and polls, [`connection`] echoes each connection's bytes (with
-//! `splice` on Linux when asked), [`stats`] counts, [`server`] runs loops on threads in one
-//! process and [`supervisor`] runs worker processes for `--processes`. What flood-client
+//! `splice` on Linux when asked) — or, with `--io uring`, the io_uring loop does all
+//! three — [`stats`] counts, [`server`] runs loops on threads in one process and
+//! [`supervisor`] runs worker processes for `--processes`. What flood-client
 //! shares with it (units, limits, child processes, the splice pipe) lives in the `hostkit`
 //! crate.
 #![deny(missing_docs, missing_debug_implementations, unused, dead_code)]
-#![forbid(unsafe_code)]
+// `unsafe` lives only in `uring::sys`, each with its SAFETY comment.
+#![deny(unsafe_code)]
 
+pub(crate) mod accept;
 pub(crate) mod cli;
 pub(crate) mod clock;
 pub(crate) mod config;
@@ -24,6 +27,8 @@ pub(crate) mod server;
 pub mod splice;
 pub mod stats;
 pub(crate) mod supervisor;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 
 use std::process::ExitCode;
 
@@ -44,6 +49,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    #[cfg(target_os = "linux")]
+    if cfg.io == cli::Io::Uring {
+        match uring::probe::check() {
+            // Workers check too, but only the process a person started says it.
+            Ok(line) if !cfg.worker => log::say(format_args!("{}: {line}", cfg.name())),
+            Ok(_) => {}
+            Err(why) => {
+                log::say(format_args!("{}: error: {why}", cfg.name()));
+                return ExitCode::from(2);
+            }
+        }
+    }
     let limit = match hostkit::limits::raise_nofile() {
         Ok(limit) => limit,
         Err(e) => {

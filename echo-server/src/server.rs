@@ -11,6 +11,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socket2::SockRef;
 
+use crate::cli::Io;
 use crate::config::ServerConfig;
 use crate::event_loop::EventLoop;
 use crate::listener;
@@ -94,15 +95,14 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     let mut wakers = Vec::new();
     let mut handles = Vec::new();
     for (index, l) in listeners.into_iter().enumerate() {
-        let (event_loop, waker) =
-            EventLoop::new(l, stats.clone(), stop.clone(), cfg.loop_cfg.clone())?;
+        let (run, waker) = new_loop(cfg, l, stats.clone(), stop.clone())?;
         wakers.push(waker);
         let tx = tx.clone();
         handles.push(
             thread::Builder::new()
                 .name(format!("loop-{index}"))
                 .spawn(move || {
-                    let result = event_loop.run();
+                    let result = run();
                     let _ = tx.send(Event::Ended(index, result));
                 })?,
         );
@@ -126,6 +126,51 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     match failure {
         Some(err) => Err(err),
         None => Ok(stats.snapshot()),
+    }
+}
+
+/// How a loop's thread runs it.
+type RunLoop = Box<dyn FnOnce() -> io::Result<()> + Send>;
+
+/// What interrupts a loop's wait so it sees the stop flag.
+#[derive(Debug)]
+enum LoopWaker {
+    Epoll(Arc<mio::Waker>),
+    #[cfg(target_os = "linux")]
+    Uring(crate::uring::Waker),
+}
+
+impl LoopWaker {
+    fn wake(&self) -> io::Result<()> {
+        match self {
+            LoopWaker::Epoll(w) => w.wake(),
+            #[cfg(target_os = "linux")]
+            LoopWaker::Uring(w) => w.wake(),
+        }
+    }
+}
+
+/// The event loop `cfg.io` asks for, around `listener`: how to run it, and its waker.
+fn new_loop(
+    cfg: &ServerConfig,
+    listener: std::net::TcpListener,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<(RunLoop, LoopWaker)> {
+    let loop_cfg = cfg.loop_cfg.clone();
+    match cfg.io {
+        Io::Epoll => {
+            let (event_loop, waker) = EventLoop::new(listener, stats, stop, loop_cfg)?;
+            Ok((Box::new(move || event_loop.run()), LoopWaker::Epoll(waker)))
+        }
+        #[cfg(target_os = "linux")]
+        Io::Uring => {
+            let (uring_loop, waker) =
+                crate::uring::UringLoop::new(listener, stats, stop, loop_cfg)?;
+            Ok((Box::new(move || uring_loop.run()), LoopWaker::Uring(waker)))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Io::Uring => Err(io::Error::other("--io uring needs Linux")),
     }
 }
 

@@ -1,0 +1,251 @@
+//! What the io_uring loop needs of the kernel, looked at once at start: the operations
+//! (io_uring's own probe), the setup flags (a ring built with them), a buffer ring (one
+//! registered), and the multishot forms, which no probe reports, by the kernel's release.
+//! [`check`] gives the line printed on stderr, or the error naming the first missing feature
+//! and the Linux release that brought it.
+
+use std::io;
+
+use io_uring::{opcode, IoUring, Probe};
+
+use super::sys;
+
+/// A feature the loop uses and the first Linux release that has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feature {
+    /// IORING_OP_ACCEPT, RECV, SEND, ASYNC_CANCEL, POLL_ADD.
+    Ops,
+    /// IORING_FEAT_FAST_POLL: a socket op that would block waits on the socket's poll.
+    FastPoll,
+    /// IORING_FEAT_EXT_ARG: a wait for completions with a timeout.
+    ExtArg,
+    /// IORING_REGISTER_PBUF_RING.
+    BufferRings,
+    /// IORING_ACCEPT_MULTISHOT.
+    MultishotAccept,
+    /// IORING_RECV_MULTISHOT.
+    MultishotRecv,
+    /// IORING_SETUP_SINGLE_ISSUER.
+    SingleIssuer,
+    /// IORING_SETUP_DEFER_TASKRUN.
+    DeferTaskrun,
+}
+
+impl Feature {
+    /// Every feature, in the order they are judged (and printed).
+    const ALL: [Feature; 8] = [
+        Feature::Ops,
+        Feature::FastPoll,
+        Feature::ExtArg,
+        Feature::MultishotAccept,
+        Feature::MultishotRecv,
+        Feature::BufferRings,
+        Feature::SingleIssuer,
+        Feature::DeferTaskrun,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Feature::Ops => "accept, send, recv, poll and cancel operations",
+            Feature::FastPoll => "fast poll",
+            Feature::ExtArg => "timed waits (ext arg)",
+            Feature::BufferRings => "buffer rings",
+            Feature::MultishotAccept => "multishot accept",
+            Feature::MultishotRecv => "multishot recv",
+            Feature::SingleIssuer => "single issuer",
+            Feature::DeferTaskrun => "defer taskrun",
+        }
+    }
+
+    /// The Linux release (major, minor) that brought it.
+    fn since(self) -> (u32, u32) {
+        match self {
+            Feature::Ops => (5, 6),
+            Feature::FastPoll => (5, 7),
+            Feature::ExtArg => (5, 11),
+            Feature::BufferRings | Feature::MultishotAccept => (5, 19),
+            Feature::MultishotRecv | Feature::SingleIssuer => (6, 0),
+            Feature::DeferTaskrun => (6, 1),
+        }
+    }
+}
+
+/// What the running kernel showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// `/proc/sys/kernel/osrelease` (e.g. `6.18.0-1-amd64`), if readable.
+    pub(crate) release: Option<String>,
+    /// The features the kernel has.
+    pub(crate) present: Vec<Feature>,
+}
+
+/// The verdict on what was found: `Ok` the line to print, `Err` the first missing feature,
+/// named with the release it needs and the fix.
+pub(crate) fn verdict(found: &Found) -> Result<String, String> {
+    let release = found.release.as_deref().unwrap_or("an unknown release");
+    if let Some(missing) = Feature::ALL.iter().find(|f| !found.present.contains(f)) {
+        let (major, minor) = missing.since();
+        return Err(format!(
+            "io_uring: {} needs Linux {major}.{minor}; this kernel is {release}. Fix: a newer \
+             kernel, or --io epoll",
+            missing.name()
+        ));
+    }
+    // The operations and the timed wait are the plumbing; the line names what matters.
+    let shown: Vec<&str> = Feature::ALL[3..].iter().map(|f| f.name()).collect();
+    Ok(format!(
+        "io_uring: {}, fast poll (Linux {release})",
+        shown.join(", ")
+    ))
+}
+
+/// Looks at the kernel: `Ok` the features line, `Err` why the io_uring loop cannot run here.
+pub(crate) fn check() -> Result<String, String> {
+    verdict(&look().map_err(|why| format!("io_uring: {why}"))?)
+}
+
+/// Gathers what [`verdict`] judges; `Err` when io_uring itself is unusable (absent or
+/// disabled), which no feature list can say.
+fn look() -> Result<Found, String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|r| r.trim().to_string());
+    let plain = IoUring::new(8).map_err(|e| unusable(&e))?;
+    let mut present = Vec::new();
+    let mut probe = Probe::new();
+    let ops = [
+        opcode::Accept::CODE,
+        opcode::Recv::CODE,
+        opcode::Send::CODE,
+        opcode::AsyncCancel::CODE,
+        opcode::PollAdd::CODE,
+    ];
+    if plain.submitter().register_probe(&mut probe).is_ok()
+        && ops.iter().all(|&op| probe.is_supported(op))
+    {
+        present.push(Feature::Ops);
+    }
+    let params = plain.params();
+    if params.is_feature_fast_poll() {
+        present.push(Feature::FastPoll);
+    }
+    if params.is_feature_ext_arg() {
+        present.push(Feature::ExtArg);
+    }
+    // Multishot accept and recv are flags of ACCEPT and RECV: no probe says whether the
+    // kernel knows them, so the release does.
+    let version = release.as_deref().and_then(major_minor);
+    for f in [Feature::MultishotAccept, Feature::MultishotRecv] {
+        if version.is_some_and(|v| v >= f.since()) {
+            present.push(f);
+        }
+    }
+    if IoUring::<io_uring::squeue::Entry>::builder()
+        .setup_single_issuer()
+        .build(8)
+        .is_ok()
+    {
+        present.push(Feature::SingleIssuer);
+    }
+    let ring = IoUring::<io_uring::squeue::Entry>::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(8);
+    if let Ok(ring) = ring {
+        present.push(Feature::DeferTaskrun);
+        if sys::buffer_ring_works(&ring) {
+            present.push(Feature::BufferRings);
+        }
+    } else if sys::buffer_ring_works(&plain) {
+        present.push(Feature::BufferRings);
+    }
+    Ok(Found { release, present })
+}
+
+/// Why io_uring cannot be used at all, with the fix.
+fn unusable(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::ENOSYS) => "this kernel has no io_uring (io_uring_setup: ENOSYS; Linux 5.1 \
+                               built with CONFIG_IO_URING, and no seccomp filter blocking it). \
+                               Fix: --io epoll"
+            .into(),
+        Some(libc::EPERM) => {
+            let setting = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                .map(|s| format!(" (it is {})", s.trim()))
+                .unwrap_or_default();
+            format!(
+                "io_uring is disabled here (io_uring_setup: EPERM): the sysctl \
+                 kernel.io_uring_disabled{setting} or a seccomp filter forbids it. Fix: \
+                 sysctl -w kernel.io_uring_disabled=0, or --io epoll"
+            )
+        }
+        _ => format!("io_uring_setup failed: {err}. Fix: --io epoll"),
+    }
+}
+
+/// `6.18.0-1-amd64` → (6, 18).
+fn major_minor(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(release: &str, without: &[Feature]) -> Found {
+        Found {
+            release: Some(release.into()),
+            present: Feature::ALL
+                .iter()
+                .copied()
+                .filter(|f| !without.contains(f))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_feature_present_prints_one_line_naming_them() {
+        let line = verdict(&found("6.18.0", &[])).expect("all present");
+        assert_eq!(
+            line,
+            "io_uring: multishot accept, multishot recv, buffer rings, single issuer, \
+             defer taskrun, fast poll (Linux 6.18.0)"
+        );
+    }
+
+    #[test]
+    fn a_missing_feature_is_named_with_the_release_it_needs() {
+        let cases = [
+            (Feature::MultishotRecv, "multishot recv needs Linux 6.0"),
+            (Feature::DeferTaskrun, "defer taskrun needs Linux 6.1"),
+            (Feature::BufferRings, "buffer rings needs Linux 5.19"),
+            (Feature::SingleIssuer, "single issuer needs Linux 6.0"),
+        ];
+        for (missing, says) in cases {
+            let why = verdict(&found("5.15.0", &[missing])).expect_err("refused");
+            assert!(why.contains(says), "{why}");
+            assert!(
+                why.contains("5.15.0") && why.contains("--io epoll"),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn releases_are_read_with_their_suffixes() {
+        assert_eq!(major_minor("6.18.0-1-amd64"), Some((6, 18)));
+        assert_eq!(major_minor("5.19-rc1"), Some((5, 19)));
+        assert_eq!(major_minor("garbage"), None);
+    }
+
+    #[test]
+    fn a_disabled_io_uring_names_the_sysctl() {
+        let why = unusable(&io::Error::from_raw_os_error(libc::EPERM));
+        assert!(why.contains("kernel.io_uring_disabled"), "{why}");
+        let why = unusable(&io::Error::from_raw_os_error(libc::ENOSYS));
+        assert!(why.contains("CONFIG_IO_URING"), "{why}");
+    }
+}

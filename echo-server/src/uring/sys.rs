@@ -1,0 +1,385 @@
+//! Every `unsafe` of the io_uring loop, each behind a safe function with its SAFETY comment.
+//!
+//! What makes them safe is ownership: the memory an operation reads or writes belongs to
+//! [`Uring`] until the kernel says it is done with it.
+//! - The buffer ring and its buffers are one mapping owned by [`BufRing`], which outlives the
+//!   ring (the fields of [`Uring`] drop the ring first). A buffer is either the kernel's (in
+//!   the ring) or ours (taken by a completion, until [`Uring::give`]); only ours are read.
+//! - Bytes a send reads are either one of our ring buffers (held until that send's
+//!   completion) or a `Vec` moved into [`Uring`] for the send and moved back out by its
+//!   completion ([`Uring::take_sent`]).
+//! - Every other operation (accept, poll, cancel) points at no memory of ours.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use io_uring::types::{Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+
+/// The buffer group of the loop's one buffer ring.
+const GROUP: u16 = 0;
+
+/// One completion, copied out of the completion queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Completion {
+    /// Which operation (the user data it was pushed with).
+    pub(crate) data: u64,
+    /// Its result: bytes, a descriptor, or a negative errno.
+    pub(crate) result: i32,
+    /// IORING_CQE_F_* flags: more to come, the buffer used.
+    pub(crate) flags: u32,
+}
+
+impl Completion {
+    /// Whether a multishot operation stays armed after this completion.
+    pub(crate) fn more(&self) -> bool {
+        cqueue::more(self.flags)
+    }
+
+    /// The ring buffer the kernel filled for this completion, if any.
+    pub(crate) fn buffer(&self) -> Option<u16> {
+        cqueue::buffer_select(self.flags)
+    }
+}
+
+/// A ring (SINGLE_ISSUER and DEFER_TASKRUN, built disabled: [`Uring::enable`] on the thread
+/// that uses it makes that thread its only submitter), its one ring of provided buffers,
+/// and what in-flight sends own.
+pub(crate) struct Uring {
+    /// Dropped first: the kernel lets go of every buffer before they are unmapped.
+    ring: IoUring,
+    bufs: BufRing,
+    /// Bytes of sends in flight from the heap, by their operation's user data.
+    sending: HashMap<u64, Vec<u8>>,
+    /// Entries waiting for room in the submission queue.
+    waiting: VecDeque<squeue::Entry>,
+}
+
+impl std::fmt::Debug for Uring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uring")
+            .field("ring_fd", &self.ring.as_raw_fd())
+            .field("bufs", &self.bufs)
+            .field("sends_in_flight", &self.sending.len())
+            .field("waiting", &self.waiting.len())
+            .finish()
+    }
+}
+
+impl Uring {
+    /// A ring of `entries` submissions (completions 8 times as many) and `buffers` provided
+    /// buffers of `buffer_size` bytes each (a power of two count, at most 32,768).
+    pub(crate) fn new(entries: u32, buffers: u16, buffer_size: u32) -> io::Result<Uring> {
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_r_disabled()
+            .setup_cqsize(entries * 8)
+            .build(entries)?;
+        let bufs = BufRing::new(&ring, buffers, buffer_size)?;
+        Ok(Uring {
+            ring,
+            bufs,
+            sending: HashMap::new(),
+            waiting: VecDeque::new(),
+        })
+    }
+
+    /// Enables the ring, on the thread that will submit to it from now on.
+    pub(crate) fn enable(&self) -> io::Result<()> {
+        self.ring.submitter().register_enable_rings()
+    }
+
+    fn push(&mut self, entry: squeue::Entry) {
+        self.waiting.push_back(entry);
+    }
+
+    /// Multishot accept on `listener` (a blocking listener: the ring waits for connections).
+    pub(crate) fn accept_multi(&mut self, listener: RawFd, data: u64) {
+        let e = opcode::AcceptMulti::new(Fd(listener))
+            .flags(libc::SOCK_CLOEXEC)
+            .build();
+        self.push(e.user_data(data));
+    }
+
+    /// One-shot poll for `fd` readable.
+    pub(crate) fn poll_readable(&mut self, fd: RawFd, data: u64) {
+        let e = opcode::PollAdd::new(Fd(fd), libc::POLLIN as u32).build();
+        self.push(e.user_data(data));
+    }
+
+    /// Multishot receive on `fd` into the buffer ring.
+    pub(crate) fn recv_multi(&mut self, fd: RawFd, data: u64) {
+        let e = opcode::RecvMulti::new(Fd(fd), GROUP).build();
+        self.push(e.user_data(data));
+    }
+
+    /// Sends bytes `start..end` of our ring buffer `bid`, without waiting: the completion
+    /// comes at once with what the socket took (or -EAGAIN). Nothing if `bid` is not ours.
+    pub(crate) fn send_buffer(&mut self, fd: RawFd, bid: u16, start: u32, end: u32, data: u64) {
+        let Some(bytes) = self.bufs.held(bid) else {
+            return;
+        };
+        let Some(bytes) = bytes.get(start as usize..end as usize) else {
+            return;
+        };
+        let e = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
+            .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            .build();
+        self.push(e.user_data(data));
+    }
+
+    /// Sends `bytes[from..]`, waiting for room; the bytes stay here until the completion,
+    /// and [`Uring::take_sent`] gives them back. One such send per `data` at a time.
+    pub(crate) fn send_owned(&mut self, fd: RawFd, bytes: Vec<u8>, from: usize, data: u64) {
+        let rest = &bytes[from.min(bytes.len())..];
+        let e = opcode::Send::new(Fd(fd), rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        self.push(e.user_data(data));
+        self.sending.insert(data, bytes);
+    }
+
+    /// The bytes of the send `data`, once its completion arrived.
+    pub(crate) fn take_sent(&mut self, data: u64) -> Option<Vec<u8>> {
+        self.sending.remove(&data)
+    }
+
+    /// Cancels the operation pushed with user data `target`.
+    pub(crate) fn cancel(&mut self, target: u64, data: u64) {
+        let e = opcode::AsyncCancel::new(target).build();
+        self.push(e.user_data(data));
+    }
+
+    /// Submits what was pushed and waits up to `timeout` (`None`: no limit) for at least one
+    /// completion; then the completions are in `out`. A wait that timed out or was
+    /// interrupted is not an error.
+    pub(crate) fn submit_and_wait(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        self.bufs.publish();
+        {
+            let mut sq = self.ring.submission();
+            while let Some(entry) = self.waiting.front() {
+                // SAFETY: every entry points only at memory this struct owns until the
+                // operation completes (see the module comment): ring buffers we hold, Vecs
+                // in `sending`, or none at all.
+                if unsafe { sq.push(entry) }.is_err() {
+                    break;
+                }
+                self.waiting.pop_front();
+            }
+        }
+        // More to submit than the queue held: do not sleep, come back for the rest.
+        let timeout = if self.waiting.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        let result = match timeout {
+            Some(t) => {
+                let ts = Timespec::from(t);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submitter().submit_and_wait(1),
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            // Completions must be reaped before more can be submitted.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {}
+            Err(e) => return Err(e),
+        }
+        out.extend(self.ring.completion().map(|c| Completion {
+            data: c.user_data(),
+            result: c.result(),
+            flags: c.flags(),
+        }));
+        Ok(())
+    }
+
+    /// Marks ring buffer `bid` ours: a completion said the kernel filled it.
+    pub(crate) fn took(&mut self, bid: u16) {
+        self.bufs.took(bid);
+    }
+
+    /// The first `len` bytes of ring buffer `bid`, if it is ours.
+    pub(crate) fn buffer(&self, bid: u16, start: u32, end: u32) -> Option<&[u8]> {
+        self.bufs.held(bid)?.get(start as usize..end as usize)
+    }
+
+    /// Hands ring buffer `bid` back to the kernel (seen at the next submit).
+    pub(crate) fn give(&mut self, bid: u16) {
+        self.bufs.give(bid);
+    }
+
+    /// Buffers the kernel has to receive into.
+    pub(crate) fn free_buffers(&self) -> usize {
+        self.bufs.free
+    }
+}
+
+/// Adopts a descriptor an accept completion returned.
+pub(crate) fn adopt_stream(fd: RawFd) -> TcpStream {
+    // SAFETY: the kernel created this descriptor for us by the accept that completed; no
+    // other owner exists, and nothing else closes it.
+    TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether a ring of provided buffers can be registered on `ring` (Linux 5.19).
+pub(crate) fn buffer_ring_works(ring: &IoUring) -> bool {
+    match BufRing::new(ring, 2, 4096) {
+        Ok(bufs) => {
+            let _ = ring.submitter().unregister_buf_ring(GROUP);
+            drop(bufs);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A ring of provided buffers: one anonymous mapping holding the ring's entries (its tail
+/// shared with the kernel) followed by the buffers themselves, populated at start so
+/// their memory is counted once and never grows.
+#[derive(Debug)]
+struct BufRing {
+    base: *mut u8,
+    map_len: usize,
+    entries: u16,
+    buffer_size: u32,
+    /// Offset of the first buffer in the mapping.
+    buffers_at: usize,
+    /// Our tail: entries added so far (wrapping); published to the kernel by `publish`.
+    tail: u16,
+    /// Whether each buffer is ours (taken by a completion, not yet given back).
+    ours: Vec<bool>,
+    /// Buffers in the ring for the kernel to fill.
+    free: usize,
+}
+
+// SAFETY: the mapping `base` points to is owned by this value alone (nothing else holds
+// its address but the kernel, which is not a Rust thread), so moving the value to another
+// thread, before the ring is enabled there, moves the only access to it.
+unsafe impl Send for BufRing {}
+
+impl BufRing {
+    fn new(ring: &IoUring, entries: u16, buffer_size: u32) -> io::Result<BufRing> {
+        if !entries.is_power_of_two() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer ring entries must be a power of two",
+            ));
+        }
+        let page = 4096;
+        let ring_len = (usize::from(entries) * 16).div_ceil(page) * page;
+        let map_len = ring_len + usize::from(entries) * buffer_size as usize;
+        // SAFETY: a fresh private anonymous mapping, at an address the kernel chooses; no
+        // existing memory is affected. It is unmapped in `drop`.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let mut bufs = BufRing {
+            base: base.cast(),
+            map_len,
+            entries,
+            buffer_size,
+            buffers_at: ring_len,
+            tail: 0,
+            ours: vec![true; usize::from(entries)],
+            free: 0,
+        };
+        // SAFETY: the ring's entries start at `base`, page aligned, `entries` of them, and
+        // the mapping lives until `drop`, which runs after the ring that uses it is gone
+        // (`Uring` drops its ring first) or unregistered (`buffer_ring_works`).
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(bufs.base as u64, entries, GROUP, 0)?;
+        }
+        for bid in 0..entries {
+            bufs.give(bid);
+        }
+        bufs.publish();
+        Ok(bufs)
+    }
+
+    fn took(&mut self, bid: u16) {
+        if let Some(ours) = self.ours.get_mut(usize::from(bid)) {
+            if !*ours {
+                *ours = true;
+                self.free -= 1;
+            }
+        }
+    }
+
+    fn held(&self, bid: u16) -> Option<&[u8]> {
+        if !self.ours.get(usize::from(bid)).copied().unwrap_or(false) {
+            return None;
+        }
+        let size = self.buffer_size as usize;
+        let at = self.buffers_at + usize::from(bid) * size;
+        // SAFETY: `bid` < entries, so the slice lies inside the mapping; the buffer is ours
+        // (taken by a completion and not given back), so the kernel does not write it while
+        // this borrow lives (it only fills buffers in the ring).
+        Some(unsafe { std::slice::from_raw_parts(self.base.add(at), size) })
+    }
+
+    fn give(&mut self, bid: u16) {
+        let Some(ours) = self.ours.get_mut(usize::from(bid)) else {
+            return;
+        };
+        if !*ours {
+            return;
+        }
+        *ours = false;
+        self.free += 1;
+        let size = self.buffer_size as usize;
+        let slot = usize::from(self.tail & (self.entries - 1));
+        // SAFETY: `slot` < entries, so the entry lies in the ring part of the mapping; the
+        // kernel reads entries only up to the published tail, and this one is past it.
+        unsafe {
+            let entry = self.base.cast::<io_uring::types::BufRingEntry>().add(slot);
+            (*entry).set_addr(self.base.add(self.buffers_at + usize::from(bid) * size) as u64);
+            (*entry).set_len(self.buffer_size);
+            (*entry).set_bid(bid);
+        }
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Lets the kernel see the entries added since the last call.
+    fn publish(&self) {
+        // SAFETY: the tail is the 16-bit field at offset 14 of the first entry, inside the
+        // mapping and 2-byte aligned; the kernel reads it with acquire ordering, and this
+        // release store makes the entries written before it visible first.
+        unsafe {
+            let tail = io_uring::types::BufRingEntry::tail(self.base.cast()) as *const AtomicU16;
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`map_len` are the mapping made in `new`, unmapped once, here, after
+        // the kernel stopped using it (see the SAFETY of the registration).
+        unsafe {
+            libc::munmap(self.base.cast(), self.map_len);
+        }
+    }
+}
