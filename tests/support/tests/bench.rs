@@ -400,3 +400,39 @@ fn core_split_script_gives_each_cores_share_and_each_runs_outcome() {
         "{stderr}"
     );
 }
+
+#[test]
+fn backends_script_costs_each_operation_for_each_server() {
+    let epoll = placed_echo_server("epoll", &[]);
+    let uring = placed_echo_server("uring", &["--io", "uring"]);
+    let env = [
+        ("DURATION", "1s"),
+        ("PLACEMENTS", "loopback"),
+        ("WORKLOADS", "churn@200 msg64@1000"),
+    ];
+    let (stdout, stderr, code) = bench_script("bench/backends.sh", &["1", &epoll, &uring], &env);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for load in ["churn@200", "msg64@1000"] {
+        for server in ["epoll", "uring"] {
+            let row: Vec<&str> = (stdout.lines())
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.len() == 8 && f[0] == "1" && f[2] == load && f[3] == server)
+                .unwrap_or_else(|| panic!("no {server} row for {load}: {stdout}"));
+            assert!(row[7].ends_with("/0"), "a connection failed: {row:?}");
+            for figure in &row[4..7] {
+                let v: f64 = figure.parse().unwrap_or_else(|_| panic!("{row:?}"));
+                assert!(v >= 0.0, "{row:?}");
+            }
+        }
+    }
+    assert!(stdout.contains("ratio: server / epoll"), "{stdout}");
+    let (_, stderr, code) = bench_script("bench/backends.sh", &["1", &epoll, "nonsense"], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (_, stderr, code) = bench_script(
+        "bench/backends.sh",
+        &["1", &epoll, &uring],
+        &[("WORKLOADS", "bogus")],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not churn@RATE"), "{stderr}");
+}
