@@ -1,7 +1,7 @@
 //! A run's timeline, drawn from its per-interval series: panels stacked on one linear time
 //! axis (seconds since the run started), verified MB/s, chunk round-trip p99 and open
-//! connections, and the server's CPU and RSS when a saturation run sampled them. SVG, or PNG
-//! (through the sweep chart's renderer) when the file name ends in `.png`. Written at the
+//! connections, and the server's CPU and RSS when a saturation run sampled them, built as chart
+//! data and drawn by `chart`: SVG, or PNG when the file name ends in `.png`. Written at the
 //! end of a run by `--chart FILE` and from a recorded run by `flood-client plot`.
 
 use std::fmt::Write as _;
@@ -393,7 +393,7 @@ mod tests {
         let x: f64 = trace
             .split('"')
             .next()
-            .and_then(|p| p.split(' ').last())
+            .and_then(|p| p.split(' ').next_back())
             .and_then(|p| p.split(',').next())
             .and_then(|x| x.parse().ok())
             .unwrap_or_default();
