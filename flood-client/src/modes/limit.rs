@@ -24,9 +24,10 @@ use hostkit::procfs::{process_tree, rss_bytes};
 use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
+use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
 use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
-use crate::render::chart::{self, Chart, Line, Mark, Panel};
+use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
 use crate::report::{Outcome, Pacing, ENDLESS};
 use crate::setup::preflight::{self, Facts};
 use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
@@ -143,6 +144,10 @@ pub(crate) struct LimitResult {
     pub(crate) ended: String,
     /// Every step, in the order run.
     pub(crate) steps: Vec<Step>,
+    /// Where, when and how it ran (the chart's caption; empty in a file from before it
+    /// was recorded).
+    #[serde(default)]
+    pub(crate) meta: Meta,
 }
 
 /// Where the load goes: a fixed address, one started server, or a fresh one per step.
@@ -216,7 +221,10 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
         running: None,
     };
     let facts = Facts::of_this_machine(limit);
-    let result = run(&search, &mut target, &facts, &stop)?;
+    let argv: Vec<String> = std::env::args().collect();
+    let meta = Meta::of_this_machine(&argv, settings(&search));
+    let mut result = run(&search, &mut target, &facts, &stop)?;
+    result.meta = meta;
     if let Some(server) = target.running.take() {
         server.stop()?;
     }
@@ -342,6 +350,7 @@ pub(crate) fn run(
         knee: None,
         ended: String::new(),
         steps: Vec::new(),
+        meta: Meta::default(),
     };
     let ladder = search.ladder();
     if !search.warmup.is_zero() {
@@ -612,88 +621,92 @@ const CSV_HEADER: [&str; 16] = [
     "broke",
 ];
 
-/// The chart: achieved against offered above, p99 against offered below, one x axis: two
-/// one-panel charts (their y units differ) stacked in one document.
-pub(crate) fn svg(r: &LimitResult) -> String {
-    let mut steps: Vec<&Step> = r.steps.iter().filter(|s| s.phase != "warmup").collect();
-    steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
-    let line = |server: usize, y: &dyn Fn(&Step) -> f64| Line {
-        server,
-        marks: steps
-            .iter()
-            .map(|s| {
-                let v = y(s);
-                Mark {
-                    x: s.offered,
-                    mid: v,
-                    lo: v,
-                    hi: v,
-                }
-            })
-            .collect(),
-    };
-    let panel = |lines: Vec<Line>| Panel {
-        title: String::new(),
-        lines,
-        missing: Vec::new(),
-    };
-    let x_label = format!("offered ({})", r.unit);
-    let knee = r.knee.map_or("no step held the bound".to_string(), |k| {
-        format!("knee {k:.0} {}", r.unit)
-    });
-    let top = chart::svg(&Chart {
-        title: "Achieved against offered".into(),
-        caption: vec![knee],
-        x_label: x_label.clone(),
-        y_label: r.unit.clone(),
-        panels: vec![panel(vec![
-            line(0, &|s| s.offered),
-            line(1, &|s| s.achieved),
-        ])],
-        legend: vec!["offered".into(), "achieved".into()],
-        notes: Vec::new(),
-    });
-    let bottom = chart::svg(&Chart {
-        title: "p99 against offered".into(),
-        caption: vec![format!("bound {} ms", r.p99_bound_ms)],
-        x_label,
-        y_label: "ms".into(),
-        panels: vec![panel(vec![
-            line(0, &|s| s.p99_ms),
-            line(1, &|s| s.uncorrected_p99_ms.unwrap_or(0.0)),
-            line(2, &|_| r.p99_bound_ms),
-        ])],
-        legend: vec!["p99".into(), "p99 uncorrected".into(), "bound".into()],
-        notes: Vec::new(),
-    });
-    stack(&top, &bottom)
+/// What every step of `search` shared, for the chart's caption.
+fn settings(search: &Search) -> String {
+    format!(
+        "each step {} s · bound p99 <= {} ms, no failure, achieved >= {:.0}% of offered",
+        search.step.as_secs_f64(),
+        search.p99_ms,
+        ACHIEVED_FLOOR * 100.0
+    )
 }
 
-/// Two SVG documents one above the other in one document.
-fn stack(top: &str, bottom: &str) -> String {
-    let size = |doc: &str, attr: &str| -> f64 {
-        let key = format!("{attr}=\"");
-        doc.split_once(&key)
-            .and_then(|(_, rest)| rest.split('"').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
+/// The chart: p99 against offered (log, with the bound as a level) and, when the load was
+/// scheduled, achieved against offered above it (linear: the gap matters, not decades).
+/// A closed loop holds as many connections as it asks for by construction: no such panel.
+/// The knee is marked through both.
+pub(crate) fn chart(r: &LimitResult) -> Chart {
+    let mut steps: Vec<&Step> = r.steps.iter().filter(|s| s.phase != "warmup").collect();
+    steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    let mut legend: Vec<String> = Vec::new();
+    let mut line = |name: &str, y: &dyn Fn(&Step) -> Option<f64>| Line {
+        server: {
+            legend.push(name.into());
+            legend.len() - 1
+        },
+        marks: steps
+            .iter()
+            .filter_map(|s| y(s).map(|v| Mark::at(s.offered, v)))
+            .collect(),
     };
-    let (w, h1, h2) = (
-        size(top, "width"),
-        size(top, "height"),
-        size(bottom, "height"),
-    );
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n{top}<g transform=\"translate(0 {h1})\">\n{bottom}</g>\n</svg>\n",
-        h = h1 + h2
-    )
+    let mut panels = Vec::new();
+    if r.unit != Dimension::Connections.unit(false) {
+        let lines = vec![
+            line("offered", &|s| Some(s.offered)),
+            line("achieved", &|s| Some(s.achieved)),
+        ];
+        panels.push(Panel::of(
+            format!("Achieved against offered, {}", r.unit),
+            Axis::Linear,
+            lines,
+        ));
+    }
+    let mut lines = vec![line("p99", &|s| Some(s.p99_ms))];
+    if steps.iter().any(|s| s.uncorrected_p99_ms.is_some()) {
+        lines.push(line("p99 uncorrected", &|s| s.uncorrected_p99_ms));
+    }
+    let mut p99 = Panel::of("p99 against offered, ms", Axis::Log, lines);
+    p99.level = Some(Rule {
+        at: r.p99_bound_ms,
+        label: format!("bound {} ms", r.p99_bound_ms),
+    });
+    panels.push(p99);
+    let knee = r.knee.and_then(|k| {
+        let at = steps.iter().find(|s| s.held && s.value == k)?.offered;
+        Some(Rule {
+            at,
+            label: format!("knee {k:.0} {}", r.unit),
+        })
+    });
+    let title = match r.knee {
+        Some(k) => format!("Limit search: knee {k:.0} {}", r.unit),
+        None => "Limit search: no step held the bound".into(),
+    };
+    let caption = if r.meta.date.is_empty() && r.meta.host.is_empty() {
+        vec!["Machine and date not recorded (a limit.json from an older flood-client)".into()]
+    } else {
+        r.meta.caption()
+    };
+    Chart {
+        title,
+        caption,
+        layout: Layout::Stack(200.0),
+        x: Axis::Log,
+        x_end: None,
+        x_label: format!("offered ({})", r.unit),
+        y_label: String::new(),
+        panels,
+        knee,
+        legend,
+        notes: Vec::new(),
+    }
 }
 
 /// Writes limit.json, limit.csv, limit.svg and (with the `png` feature) limit.png into
 /// `dir`; returns their paths.
 pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>> {
     output::folder(dir)?;
-    let doc = svg(r);
+    let doc = chart::svg(&chart(r));
     let json = dir.join("limit.json");
     output::file(
         &json,
@@ -813,6 +826,7 @@ mod tests {
             p99_bound_ms: 10.0,
             knee: Some(200.0),
             ended: "400 broke the bound".into(),
+            meta: Meta::default(),
             steps: vec![
                 step(100.0, 2.0, true),
                 step(200.0, 3.0, true),
@@ -826,30 +840,40 @@ mod tests {
             .nth(3)
             .unwrap()
             .ends_with(",false,p99 40.000 ms above 10 ms"));
-        let doc = svg(&r);
-        // Two charts in one document, the second moved down by the first's height.
-        assert_eq!(doc.matches("<svg").count(), 3);
-        // The heights of the outer document, the top chart and the bottom chart.
-        let heights: Vec<f64> = doc
-            .split("<svg")
-            .skip(1)
-            .filter_map(|tag| {
-                tag.split("height=\"")
-                    .nth(1)?
-                    .split('"')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        assert_eq!(heights.len(), 3, "{heights:?}");
-        assert_eq!(heights[0], heights[1] + heights[2]);
-        assert!(doc.contains(&format!("translate(0 {})", heights[1])));
-        // Offered and achieved above; p99, uncorrected p99 and the bound below.
-        assert_eq!(doc.matches("<polyline").count(), 5);
-        for name in ["achieved", "p99 uncorrected", "bound", "knee 200"] {
+        let doc = chart::svg(&chart(&r));
+        // One document: achieved against offered above, p99 below.
+        assert_eq!(doc.matches("<svg").count(), 1);
+        assert_eq!(doc.matches(r#"class="panel""#).count(), 2, "{doc}");
+        // A caption like the sweep's and the timeline's (a file without one says so).
+        assert!(doc.contains(r#"class="caption""#) && doc.contains("not recorded"));
+        // Offered, achieved, p99 and uncorrected p99 are lines; the bound is one rule.
+        assert_eq!(doc.matches("<polyline").count(), 4);
+        for name in [
+            "achieved",
+            "p99 uncorrected",
+            ">bound 10 ms<",
+            ">knee 200 connections/s<",
+        ] {
             assert!(doc.contains(name), "{name}");
         }
+        // The knee: a rule through both panels and its own labelled tick.
+        assert_eq!(doc.matches(r#"class="rule""#).count(), 3, "{doc}");
+        assert!(doc.contains(r#"class="knee" font-weight="bold""#), "{doc}");
+        let knee_tick = doc.split(r#"class="knee""#).nth(1).unwrap_or_default();
+        assert!(knee_tick
+            .split("</text>")
+            .next()
+            .unwrap_or_default()
+            .ends_with(">200"));
+        // A closed loop holds what it asks for: no achieved panel, no offered line.
+        let closed = LimitResult {
+            dimension: Dimension::Connections,
+            unit: "connections".into(),
+            ..r.clone()
+        };
+        let doc = chart::svg(&chart(&closed));
+        assert_eq!(doc.matches(r#"class="panel""#).count(), 1, "{doc}");
+        assert!(!doc.contains(">achieved<") && !doc.contains(">offered<"));
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains("\"knee\":200.0"));
         assert_eq!(serde_json::from_str::<LimitResult>(&json).unwrap(), r);

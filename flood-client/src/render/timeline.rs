@@ -1,7 +1,7 @@
 //! A run's timeline, drawn from its per-interval series: panels stacked on one linear time
 //! axis (seconds since the run started), verified MB/s, chunk round-trip p99 and open
-//! connections, and the server's CPU and RSS when a saturation run sampled them. SVG, or PNG
-//! (through the sweep chart's renderer) when the file name ends in `.png`. Written at the
+//! connections, and the server's CPU and RSS when a saturation run sampled them, built as chart
+//! data and drawn by `chart`: SVG, or PNG when the file name ends in `.png`. Written at the
 //! end of a run by `--chart FILE` and from a recorded run by `flood-client plot`.
 
 use std::fmt::Write as _;
@@ -10,8 +10,7 @@ use std::path::Path;
 
 use hostkit::units::human_bytes;
 
-use crate::render::chart::{self, escape, CHAR_W, MARGIN};
-use crate::render::palette::style;
+use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel};
 use crate::report::interval::{Interval, IntervalView, Timeline};
 use crate::report::meta::{Host, RunSettings};
 use crate::report::stream::FinalReport;
@@ -166,68 +165,51 @@ fn png(_doc: &str, path: &Path) -> io::Result<()> {
     ))
 }
 
-/// One panel: a quantity against time.
-#[derive(Debug, Clone, PartialEq)]
-struct Trace {
-    /// Heading above the plot: the quantity and its unit.
-    title: &'static str,
-    /// (seconds since the start, value), in time order.
-    points: Vec<(f64, f64)>,
-    /// A count: whole ticks only.
-    whole: bool,
-}
-
-/// The panels of `run`, top to bottom; the server's only when it was sampled.
-fn traces(run: &Recorded) -> Vec<Trace> {
+/// The panels of `run`, top to bottom, each a quantity against seconds since the start (its
+/// line in the panel's own colour); the server's only when it was sampled.
+fn panels(run: &Recorded) -> Vec<Panel> {
     let zero = run.zero();
     let at = |p: &Point| {
         let since = |t: u64| t.saturating_sub(zero) as f64 / 1e6;
         (since(p.start_unix_us) + since(p.end_unix_us)) / 2.0
     };
-    let of = |f: fn(&Point) -> f64| run.intervals.iter().map(|p| (at(p), f(p))).collect();
-    let mut panels = vec![
-        Trace {
-            title: "Throughput, MB/s (verified, one direction)",
-            points: of(|p| p.throughput_mb_s),
-            whole: false,
-        },
-        Trace {
-            title: "Chunk round trip p99, ms",
-            points: of(|p| p.rtt_p99_us as f64 / 1e3),
-            whole: false,
-        },
-        Trace {
-            title: "Open connections",
-            points: of(|p| p.open as f64),
-            whole: true,
-        },
-    ];
-    let sampled = |f: fn(&SystemRates) -> Option<f64>| -> Vec<(f64, f64)> {
+    let of = |f: fn(&Point) -> f64| {
+        run.intervals
+            .iter()
+            .map(|p| Mark::at(at(p), f(p)))
+            .collect()
+    };
+    let sampled = |f: fn(&SystemRates) -> Option<f64>| -> Vec<Mark> {
         run.samples
             .iter()
             .filter_map(|s| {
                 let mid = (s.start_unix_us / 2 + s.end_unix_us / 2).saturating_sub(zero);
-                f(s).map(|v| (mid as f64 / 1e6, v))
+                f(s).map(|v| Mark::at(mid as f64 / 1e6, v))
             })
             .collect()
     };
-    let cpu = sampled(|s| s.server_cpu_pct);
-    if !cpu.is_empty() {
-        panels.push(Trace {
-            title: "Server CPU, % of one core",
-            points: cpu,
-            whole: false,
-        });
-    }
-    let rss = sampled(|s| s.server_rss_bytes.map(|b| b as f64 / f64::from(1u32 << 20)));
-    if !rss.is_empty() {
-        panels.push(Trace {
-            title: "Server RSS, MiB",
-            points: rss,
-            whole: false,
-        });
-    }
-    panels
+    let traces = [
+        (
+            "Throughput, MB/s (verified, one direction)",
+            of(|p| p.throughput_mb_s),
+        ),
+        (
+            "Chunk round trip p99, ms",
+            of(|p| p.rtt_p99_us as f64 / 1e3),
+        ),
+        ("Open connections", of(|p| p.open as f64)),
+        ("Server CPU, % of one core", sampled(|s| s.server_cpu_pct)),
+        (
+            "Server RSS, MiB",
+            sampled(|s| s.server_rss_bytes.map(|b| b as f64 / f64::from(1u32 << 20))),
+        ),
+    ];
+    traces
+        .into_iter()
+        .enumerate()
+        .filter(|(n, (_, marks))| *n < 3 || !marks.is_empty())
+        .map(|(n, (title, marks))| Panel::of(title, Axis::Linear, vec![Line { server: n, marks }]))
+        .collect()
 }
 
 /// Says what ran: connections, load and target.
@@ -285,156 +267,34 @@ fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
     lines
 }
 
-const PLOT_LEFT: f64 = 72.0;
-const PLOT_W: f64 = 760.0;
+/// How tall each plot of the stack is, px.
 const PLOT_H: f64 = 110.0;
-/// Room above each plot for its title.
-const TITLE_H: f64 = 26.0;
-/// Room under the bottom plot for the time ticks and the axis label.
-const AXIS_H: f64 = 46.0;
-const PANEL_GAP: f64 = 12.0;
-/// Beyond this many points a line carries no markers (they would merge into a smear).
-const MARKED_UP_TO: usize = 120;
 
-/// A linear axis from 0: its top and tick step, both round (1, 2, 2.5 or 5 × 10^k), about
-/// five ticks; 0 to 1 when there is nothing above 0. A `whole` quantity (a count) gets whole
-/// steps: no 2.5 connections.
-fn linear(max: f64, whole: bool) -> (f64, f64) {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    let raw = max / 5.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .filter(|s| !whole || (*s >= 1.0 && s.fract() == 0.0))
-        .find(|s| *s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag)
-        .max(if whole { 1.0 } else { 0.0 });
-    ((max / step - 1e-9).ceil() * step, step)
-}
-
-/// `v` with as many decimals as the tick `step` needs (0.25 → 2).
-fn tick_label(v: f64, step: f64) -> String {
-    let digits = (0..6)
-        .find(|k| {
-            let scaled = step * 10f64.powi(*k);
-            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
-        })
-        .unwrap_or(6) as usize;
-    format!("{v:.digits$}")
-}
-
-/// The tick values of a linear axis from 0 to `top` every `step`.
-fn ticks(top: f64, step: f64) -> impl Iterator<Item = f64> {
-    let n = (top / step).round() as usize;
-    (0..=n).map(move |k| k as f64 * step)
+/// The timeline of `run` as a chart: its x axis ends where the run ended.
+pub(crate) fn chart(run: &Recorded) -> Chart {
+    let zero = run.zero();
+    let end = run
+        .intervals
+        .last()
+        .map(|i| i.end_unix_us.saturating_sub(zero) as f64 / 1e6);
+    Chart {
+        title: title(run),
+        caption: caption(run, zero),
+        layout: Layout::Stack(PLOT_H),
+        x: Axis::Linear,
+        x_end: end,
+        x_label: "seconds since the run started".into(),
+        y_label: String::new(),
+        panels: panels(run),
+        knee: None,
+        legend: Vec::new(),
+        notes: Vec::new(),
+    }
 }
 
 /// Draws the timeline of `run` as an SVG document.
 pub(crate) fn svg(run: &Recorded) -> String {
-    let panels = traces(run);
-    let zero = run.zero();
-    let caption = caption(run, zero);
-    let title = title(run);
-    let head_h = chart::head_height(&caption);
-    let longest = caption
-        .iter()
-        .chain([&title])
-        .map(|t| t.chars().count() + 6)
-        .max()
-        .unwrap_or(0) as f64;
-    let width = (2.0 * MARGIN + PLOT_LEFT + PLOT_W + 24.0)
-        .max(2.0 * MARGIN + CHAR_W * longest)
-        .ceil();
-    let panel_h = TITLE_H + PLOT_H + PANEL_GAP;
-    let height = (head_h + panels.len() as f64 * panel_h + AXIS_H + MARGIN).ceil();
-    let end_s = panels
-        .iter()
-        .flat_map(|p| p.points.iter().map(|(t, _)| *t))
-        .fold(0.0, f64::max)
-        .max(
-            run.intervals
-                .last()
-                .map_or(0.0, |i| i.end_unix_us.saturating_sub(zero) as f64 / 1e6),
-        );
-    let (x_top, x_step) = linear(end_s, false);
-    let left = MARGIN + PLOT_LEFT;
-    let sx = |t: f64| left + PLOT_W * t / x_top;
-
-    let mut s = chart::head(width, height, &title, &caption);
-    for (n, panel) in panels.iter().enumerate() {
-        let top = head_h + n as f64 * panel_h + TITLE_H;
-        let bottom = top + PLOT_H;
-        let color = style(n).color;
-        let max = panel.points.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-        let (y_top, y_step) = linear(max * 1.05, panel.whole);
-        let sy = |v: f64| bottom - PLOT_H * v.max(0.0) / y_top;
-        let _ = writeln!(s, r#"<g class="panel">"#);
-        let _ = writeln!(
-            s,
-            r#"<text class="panel-title" x="{left}" y="{:.1}" font-size="13" font-weight="bold">{}</text>"#,
-            top - 8.0,
-            escape(panel.title)
-        );
-        for y in ticks(y_top, y_step) {
-            let py = sy(y);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{}</text>"##,
-                left + PLOT_W,
-                left - 5.0,
-                py + 4.0,
-                tick_label(y, y_step)
-            );
-        }
-        for t in ticks(x_top, x_step) {
-            let px = sx(t);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{px:.1}" y1="{top:.1}" x2="{px:.1}" y2="{bottom:.1}" stroke="#efefef"/>"##
-            );
-        }
-        let _ = writeln!(
-            s,
-            r##"<rect x="{left}" y="{top:.1}" width="{PLOT_W}" height="{PLOT_H}" fill="none" stroke="#333"/>"##
-        );
-        let pts: Vec<(f64, f64)> = panel.points.iter().map(|&(t, v)| (sx(t), sy(v))).collect();
-        let line: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline class="trace" points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-            line.join(" ")
-        );
-        if pts.len() <= MARKED_UP_TO {
-            for (x, y) in pts {
-                s.push_str(&style(n).marker(x, y));
-                s.push('\n');
-            }
-        }
-        let _ = writeln!(s, "</g>");
-    }
-    let bottom = head_h + panels.len() as f64 * panel_h - PANEL_GAP;
-    for t in ticks(x_top, x_step) {
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text>"#,
-            sx(t),
-            bottom + 15.0,
-            tick_label(t, x_step)
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since the run started</text>"#,
-        left + PLOT_W / 2.0,
-        bottom + 34.0
-    );
-    s.push_str("</svg>\n");
-    s
+    chart::svg(&chart(run))
 }
 
 #[cfg(test)]
@@ -486,18 +346,58 @@ mod tests {
         assert!(doc.contains("seconds since the run started"));
     }
 
+    /// The labels under the time axis, left to right.
+    fn time_ticks(doc: &str) -> Vec<f64> {
+        let bottom = doc.rsplit(r#"class="panel""#).next().unwrap_or_default();
+        bottom
+            .split(r#"font-size="11" text-anchor="middle">"#)
+            .skip(1)
+            .filter_map(|t| t.split('<').next()?.parse().ok())
+            .collect()
+    }
+
     #[test]
-    fn axes_are_round_and_labels_carry_the_digits_they_need() {
-        assert_eq!(linear(0.4, false), (0.4, 0.1));
-        assert_eq!(linear(7.3, false), (8.0, 2.0));
-        assert_eq!(linear(0.0, false), (1.0, 0.2));
-        assert_eq!(linear(1234.0, false), (1250.0, 250.0));
-        assert_eq!(linear(10.5, true), (15.0, 5.0));
-        assert_eq!(linear(2.1, true), (3.0, 1.0));
-        assert_eq!(linear(1234.0, true), (1250.0, 250.0));
-        assert_eq!(tick_label(0.5, 0.25), "0.50");
-        assert_eq!(tick_label(200.0, 50.0), "200");
-        assert_eq!(ticks(1.0, 0.2).count(), 6);
+    fn the_time_axis_ends_at_the_run_end_and_a_short_last_interval_is_no_dip() {
+        // Six whole seconds at 1 GB/s, then 0.2 s at the same rate (0.2 GB in it).
+        let intervals: Vec<Point> = (0..7u64)
+            .map(|k| {
+                let mut i = Interval::starting(k, 1_000_000, k * 1_000_000);
+                i.end_unix_us = if k < 6 {
+                    (k + 1) * 1_000_000
+                } else {
+                    6_200_000
+                };
+                i.bytes_verified = if k < 6 { 1_000_000_000 } else { 200_000_000 };
+                Point::of(i)
+            })
+            .collect();
+        let last = intervals[6].throughput_mb_s;
+        assert!(
+            (last - 1000.0).abs() < 1e-6,
+            "the last 0.2 s drew {last} MB/s"
+        );
+        let run = Recorded {
+            interval_us: 1_000_000,
+            intervals,
+            ..Recorded::default()
+        };
+        let doc = svg(&run);
+        let ticks = time_ticks(&doc);
+        assert_eq!(ticks.last(), Some(&6.0), "{ticks:?}");
+        // The plot's right edge is the run's end: the last point (at 6.1 s) is 0.1 s from it.
+        let right = 16.0 + 72.0 + 760.0;
+        let trace = doc
+            .split(r#"class="trace" points=""#)
+            .nth(1)
+            .unwrap_or_default();
+        let x: f64 = trace
+            .split('"')
+            .next()
+            .and_then(|p| p.split(' ').next_back())
+            .and_then(|p| p.split(',').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_default();
+        assert!((right - x - 760.0 * 0.1 / 6.2).abs() < 0.2, "{x}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hostkit::units::human_bytes;
 use crate::modes::read_input;
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::point::{self, Point};
-use crate::render::chart::{count_label, Chart, Line, Mark, Missing, Panel};
+use crate::render::chart::{count_label, Axis, Chart, Layout, Line, Mark, Missing, Panel};
 
 /// A whole sweep as sweep.json holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -131,11 +131,8 @@ pub(crate) fn chart(sweep: &SweepFile) -> Chart {
     let panels = payloads
         .iter()
         .map(|&bytes| {
-            let mut panel = Panel {
-                title: format!("{} per connection", size_label(bytes)),
-                lines: Vec::new(),
-                missing: Vec::new(),
-            };
+            let title = format!("{} per connection", size_label(bytes));
+            let mut panel = Panel::of(title, Axis::Log, Vec::new());
             for (server, name) in servers.iter().enumerate() {
                 let mut line = Line {
                     server,
@@ -182,9 +179,13 @@ pub(crate) fn chart(sweep: &SweepFile) -> Chart {
     Chart {
         title: title(points, &servers),
         caption: sweep.meta.caption(),
+        layout: Layout::Grid,
+        x: Axis::Log,
+        x_end: None,
         x_label: "concurrent connections".into(),
         y_label: "seconds".into(),
         panels,
+        knee: None,
         legend: servers.iter().map(|s| s.to_string()).collect(),
         notes: notes
             .into_iter()
