@@ -48,7 +48,8 @@ pub(crate) struct Args {
     /// server (with --processes, the parent prints the sum of its workers). Off by default.
     #[arg(long, value_parser = parse_period, allow_hyphen_values = true, value_name = "DUR")]
     pub(crate) stats_interval: Option<Duration>,
-    /// Form of the --stats-interval lines: `text`, or `json` (one JSON object per line).
+    /// Form of the --stats-interval lines: `text` (on stderr, beside the warnings), or `json`
+    /// (one JSON object per line on stdout, after `listening on`; warnings stay on stderr).
     #[arg(long, value_enum, default_value_t = StatsFormat::Text, value_name = "FORMAT")]
     pub(crate) stats_format: StatsFormat,
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0 picks one; a stderr line

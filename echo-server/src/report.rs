@@ -1,6 +1,6 @@
-//! What a server process's main thread does between events: the `--stats-interval` line on
-//! stderr (text or JSON), and in a worker the `live` counters line on stdout that its parent
-//! sums for its own line and its metrics.
+//! What a server process's main thread does between events: the `--stats-interval` line
+//! (text on stderr, JSON on stdout), and in a worker the `live` counters line on stdout that
+//! its parent sums for its own line and its metrics.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -99,11 +99,16 @@ impl Reporter {
         }
         if self.lines.as_mut().is_some_and(|p| p.due(now)) {
             let sample = Sample::take(&self.source);
-            let line = match self.format {
-                StatsFormat::Text => text_line(&self.name, &self.last, &sample),
-                StatsFormat::Json => json_line(&self.last, &sample),
-            };
-            log::say(format_args!("{line}"));
+            // Text lines are a log for people, on stderr beside the warnings; JSON lines are
+            // data, on stdout after `listening on`, one object per line and nothing else
+            // there but the final --json object.
+            match self.format {
+                StatsFormat::Text => log::say(format_args!(
+                    "{}",
+                    text_line(&self.name, &self.last, &sample)
+                )),
+                StatsFormat::Json => log::print(format_args!("{}", json_line(&self.last, &sample))),
+            }
             self.last = sample;
         }
     }

@@ -20,8 +20,8 @@ use test_support::{echo_roundtrip, pattern, wait_until, Spawned};
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// The JSON interval lines on a server's stderr so far.
-fn json_lines(stderr: &str) -> Vec<Value> {
-    stderr
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -64,9 +64,10 @@ fn load(addr: SocketAddr, rounds: usize, size: usize, span: Duration) -> u64 {
 }
 
 on_both_backends! {
-    /// Under load a JSON line comes every interval, stamped, and its rates times its interval
-    /// add up to what was sent and accepted; after `listening on`, stdout is only the --json
-    /// object.
+    /// Under load a JSON line comes every interval on stdout, stamped, and its rates times its
+    /// interval add up to what was sent and accepted; after `listening on`, stdout is only
+    /// JSON, one object per line (the lines, then the --json object), so `| jq` reads it, and
+    /// stderr has none of it.
     fn json_interval_lines_are_stamped_and_add_up(io) {
         let flags = [
             "--stats-interval",
@@ -80,13 +81,13 @@ on_both_backends! {
         // The lines must come to exactly what was sent (to rounding) once a line after the
         // last byte is out: a wrong rate or interval never does.
         wait_until(DEADLINE, "the lines to account for every byte", || {
-            let lines = json_lines(&server.stderr());
+            let lines = json_lines(&server.stdout());
             (integral(&lines, "bytes_in_per_s") - sent as f64).abs() < 1.0
                 && (integral(&lines, "bytes_out_per_s") - sent as f64).abs() < 1.0
                 && (integral(&lines, "accepted_per_s") - 12.0).abs() < 0.01
                 && (integral(&lines, "closed_per_s") - 12.0).abs() < 0.01
         });
-        let lines = json_lines(&server.stderr());
+        let lines = json_lines(&server.stdout());
         let busy = lines
             .iter()
             .filter(|l| l["bytes_in_per_s"].as_f64() > Some(0.0))
@@ -118,14 +119,17 @@ on_both_backends! {
         }
         let done = server.stop();
         assert!(done.status.success(), "{}", done.stderr);
-        let out: Vec<&str> = done.stdout.lines().collect();
-        assert_eq!(
-            out.len(),
-            1,
-            "only the JSON object after `listening on`: {out:?}"
-        );
-        let report: Value = serde_json::from_str(out[0]).expect("the final JSON");
+        let out: Vec<Value> = (done.stdout.lines())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        assert!(out.len() > lines.len(), "the interval lines, then the final object: {out:?}");
+        let report = out.last().expect("the final JSON");
         assert_eq!(report["bytes_in"], sent);
+        assert!(
+            !done.stderr.lines().any(|l| l.starts_with('{')),
+            "JSON lines on stderr: {}",
+            done.stderr
+        );
     }
 }
 
@@ -177,7 +181,7 @@ on_both_backends! {
         let server = Spawned::echo_server(&[&flags[..], io].concat());
         let held = hold(server.addr, 40);
         wait_until(DEADLINE, "a line with all 40 open", || {
-            json_lines(&server.stderr())
+            json_lines(&server.stdout())
                 .iter()
                 .any(|l| l["open"] == 40 && l["workers"] == 2)
         });
@@ -187,7 +191,7 @@ on_both_backends! {
             DEADLINE,
             "the lines to account for both workers' bytes",
             || {
-                let lines = json_lines(&server.stderr());
+                let lines = json_lines(&server.stdout());
                 (integral(&lines, "bytes_out_per_s") - sent as f64).abs() < 1.0
                     && (integral(&lines, "accepted_per_s") - 60.0).abs() < 0.01
             },

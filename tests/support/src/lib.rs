@@ -15,11 +15,11 @@ pub mod netns;
 #[allow(unsafe_code)]
 mod sys;
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -207,10 +207,56 @@ pub struct Spawned {
     child: Child,
     /// The address the child is listening on.
     pub addr: SocketAddr,
-    stdout: Option<BufReader<ChildStdout>>,
-    stderr: Arc<Mutex<String>>,
-    /// Says once the child's stderr reached EOF (the child and all it started are gone).
-    stderr_done: mpsc::Receiver<()>,
+    /// What it wrote on stdout after `listening on`, read as it comes.
+    stdout: Collected,
+    /// What it wrote on stderr, read as it comes.
+    stderr: Collected,
+}
+
+/// Everything a child writes on one stream, read on a thread of its own as it comes (so
+/// the child never blocks on a full pipe), and a word once the stream reached EOF (the
+/// child and all it started have closed it).
+#[derive(Debug)]
+struct Collected {
+    text: Arc<Mutex<String>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Collected {
+    fn of(mut pipe: impl Read + Send + 'static) -> Collected {
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = text.clone();
+        let (done, done_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("output lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            let _ = done.send(());
+        });
+        Collected {
+            text,
+            done: done_rx,
+        }
+    }
+
+    fn now(&self) -> String {
+        self.text.lock().expect("output lock").clone()
+    }
+
+    /// All of it, once the stream closed (at most 20 s after the child's exit).
+    #[track_caller]
+    fn whole(&self, stream: &str) -> String {
+        self.done
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the child's {stream} to close within 20 s of its exit"));
+        self.now()
+    }
 }
 
 /// What a stopped child left behind.
@@ -232,38 +278,22 @@ impl Spawned {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr piped");
-        let sink = stderr.clone();
-        let (done, stderr_done) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("stderr lock")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            let _ = done.send(());
-        });
+        let stderr = Collected::of(child.stderr.take().expect("stderr piped"));
         let stdout = child.stdout.take().expect("stdout piped");
         let (addr, stdout) = match hostkit::child::read_listening(stdout, START_DEADLINE) {
             Ok(started) => started,
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = reader.join(); // Its stderr is complete once the child is gone.
-                panic!("the child {e}; stderr: {}", stderr.lock().expect("lock"));
+                // Its stderr is complete once the child is gone.
+                panic!("the child {e}; stderr: {}", stderr.whole("stderr"));
             }
         };
         Spawned {
             child,
             addr,
-            stdout: Some(stdout),
+            stdout: Collected::of(stdout),
             stderr,
-            stderr_done,
         }
     }
 
@@ -282,7 +312,12 @@ impl Spawned {
 
     /// What the child has written on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().expect("stderr lock").clone()
+        self.stderr.now()
+    }
+
+    /// What the child has written on stdout so far, after its `listening on` line.
+    pub fn stdout(&self) -> String {
+        self.stdout.now()
     }
 
     /// Sends `signal`, waits for the exit and collects the rest of its output.
@@ -301,17 +336,11 @@ impl Spawned {
     /// Waits for the child to exit by itself and collects the result.
     #[track_caller]
     pub fn finish(mut self) -> Finished {
-        let mut stdout = String::new();
-        if let Some(mut out) = self.stdout.take() {
-            out.read_to_string(&mut stdout).expect("read stdout");
-        }
         let status = self.child.wait().expect("wait");
-        // All of stderr is in once its reader saw EOF: the child and whatever it started
-        // (workers die with their parent) have closed it.
-        self.stderr_done
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the child's stderr to close within 20 s of its exit");
-        let stderr = self.stderr();
+        // All of each stream is in once its reader saw EOF: the child and whatever it
+        // started (workers die with their parent) have closed it.
+        let stdout = self.stdout.whole("stdout");
+        let stderr = self.stderr.whole("stderr");
         Finished {
             status,
             stdout,
