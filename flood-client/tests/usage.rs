@@ -41,3 +41,27 @@ fn a_bare_ip_takes_the_echo_port() {
     let r: Outcome = stdout_json(&out);
     assert_eq!(r.report.target, "127.0.0.1:12345");
 }
+
+#[test]
+fn a_chart_name_it_cannot_write_is_refused_before_the_work() {
+    // plot refuses before reading its input, and a flood before its first connection.
+    let dir = test_support::fresh_dir("chart-names");
+    let jpg = dir.join("x.jpg");
+    let jpg = jpg.to_string_lossy();
+    for args in [
+        vec!["plot", "/nonexistent/run.json", "--out", &jpg],
+        vec!["127.0.0.1:1", "--chart", &jpg],
+    ] {
+        let out = flood_client(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(".svg or .png"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    assert!(
+        std::fs::read_dir(&dir).expect("dir").next().is_none(),
+        "nothing written"
+    );
+}

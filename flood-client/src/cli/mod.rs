@@ -70,8 +70,8 @@ pub struct PlotArgs {
     /// --json report, made with intervals on (`-` reads standard input).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Where to write the chart: PNG when it ends in .png, else SVG. Default: FILE with
-    /// .svg (timeline.svg for standard input).
+    /// Where to write the chart: a name ending in .png (PNG) or .svg (SVG); any other is
+    /// refused. Default: FILE with .svg (timeline.svg for standard input).
     #[arg(long, value_name = "OUT")]
     pub out: Option<PathBuf>,
 }

@@ -110,7 +110,8 @@ impl Recorded {
     }
 }
 
-/// The file format a chart path asks for: PNG when it ends in `.png`, else SVG.
+/// The file format a chart path asks for: PNG when it ends in `.png`, else SVG (a name
+/// ending in neither is refused first: [`Format::refusal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     /// The SVG document as it is.
@@ -128,10 +129,23 @@ impl Format {
         }
     }
 
-    /// Why this build cannot write `path`, with the fix; `None` when it can.
+    /// Why this build cannot write `path`, with the fix; `None` when it can. A name must end
+    /// in `.svg` or `.png` (any case): a chart written as SVG under another name (`x.jpg`)
+    /// would not open as what it says.
     pub(crate) fn refusal(path: &Path) -> Option<String> {
         if path.as_os_str().is_empty() {
             return Some("the chart needs a file name (e.g. run.svg or run.png)".into());
+        }
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["svg", "png"]
+            .iter()
+            .any(|k| extension.eq_ignore_ascii_case(k))
+        {
+            return Some(format!(
+                "{}: a chart is written as .svg or .png; name it so (e.g. {})",
+                path.display(),
+                path.with_extension("svg").display()
+            ));
         }
         (Format::of(path) == Format::Png && !cfg!(feature = "png")).then(|| {
             format!(
@@ -416,5 +430,11 @@ mod tests {
         assert_eq!(Format::of(Path::new("a/b.PNG")), Format::Png);
         assert_eq!(Format::of(Path::new("b.svg")), Format::Svg);
         assert!(Format::refusal(Path::new("")).is_some());
+        // Only what it can write: a .jpg (or no extension) would be SVG under another name.
+        for refused in ["x.jpg", "x", "dir/x.pdf"] {
+            let why = Format::refusal(Path::new(refused)).unwrap_or_default();
+            assert!(why.contains(".svg or .png"), "{refused}: {why:?}");
+        }
+        assert_eq!(Format::refusal(Path::new("x.SVG")), None);
     }
 }
