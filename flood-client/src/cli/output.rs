@@ -31,8 +31,8 @@ pub struct OutputArgs {
     pub quiet: bool,
     /// At the end, draw the run's timeline (MB/s, chunk round-trip p99, open connections
     /// and, for saturate, server CPU and RSS, against time) to FILE: PNG when it ends in
-    /// .png, SVG when it ends in .svg (any other name is refused). Needs intervals (not --interval 0). Drawn by the process that prints
-    /// the report, never by its workers.
+    /// .png, SVG when it ends in .svg (any other name is refused). Needs intervals (not
+    /// --interval 0). Drawn by the process that prints the report, never by its workers.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
 }
