@@ -25,8 +25,9 @@ use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
 use crate::modes::sweep::output;
-use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
+use crate::modes::{csv_text, read_input, stop_flag, USAGE};
 use crate::render::chart::{self, Chart, Line, Mark, Panel};
+use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
 use crate::setup::preflight::{self, Facts};
 use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
@@ -223,10 +224,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     for path in write_all(&result, &args.out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
-    eprint!("{}", human(&result));
-    if args.json {
-        publish::json(&result)?;
-    }
+    Printer::new(args.json, false, false).report(&human(&result), &result)?;
     let cannot_fit = result.steps.first().is_some_and(could_not_run);
     Ok(match result.knee {
         Some(_) if !stop.load(Ordering::Relaxed) => ExitCode::SUCCESS,
@@ -740,9 +738,7 @@ fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
-    if json {
-        publish::json(&result)?;
-    }
+    Printer::new(json, false, false).json(&result)?;
     Ok(ExitCode::SUCCESS)
 }
 

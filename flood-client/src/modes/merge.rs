@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
-use crate::modes::{cannot_read, publish, shards, verdict, USAGE};
+use crate::modes::{cannot_read, shards, verdict, USAGE};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::read::{known_schema, ReadError, Values};
+use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
-use crate::report::{stdout, Outcome, Report};
+use crate::report::{Outcome, Report};
 
 mod series;
 
@@ -62,18 +63,14 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
     let mut report = FinalReport::new(outcome, merged.config, None);
     report.hosts = merged.hosts;
     let passed = report.passed;
-    if args.json {
-        eprint!("{human}");
-        let series: Vec<&Path> = inputs
-            .0
-            .iter()
-            .filter(|i| i.recorded)
-            .map(|i| i.path.as_path())
-            .collect();
-        write_json(&report, &series)?;
-    } else {
-        publish::report(false, &human, &report)?;
-    }
+    let series: Vec<&Path> = inputs
+        .0
+        .iter()
+        .filter(|i| i.recorded)
+        .map(|i| i.path.as_path())
+        .collect();
+    Printer::new(args.json, false, false)
+        .report_with(&human, |out| write_json(out, &report, &series))?;
     Ok(verdict(passed))
 }
 
@@ -251,10 +248,10 @@ fn report_fields(
     Ok(fields)
 }
 
-/// Prints `report` as one line of JSON, its `intervals` the merged series of `files` (those
-/// that recorded any), written interval by interval as they are merged.
-fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
-    // The same document `publish` prints: keys in the order of its JSON value.
+/// Writes `report` as one line of JSON to `out`, its `intervals` the merged series of
+/// `files` (those that recorded any), written interval by interval as they are merged.
+fn write_json(out: &mut dyn io::Write, report: &FinalReport, files: &[&Path]) -> io::Result<()> {
+    // The same document `Printer::report` prints: keys in the order of its JSON value.
     let value = serde_json::to_value(report).map_err(io::Error::other)?;
     let text = serde_json::to_string(&value).map_err(io::Error::other)?;
     // Only the top object has `intervals`; inside a string a quote would be escaped.
@@ -266,7 +263,7 @@ fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
         - 1;
     let (head, tail) = text.split_at(at);
     let mut series = Series::open(files);
-    let written = stdout::written(|out| {
+    let mut write = || {
         out.write_all(head.as_bytes())?;
         let mut first = true;
         while let Some(interval) = series.next_merged()? {
@@ -277,7 +274,8 @@ fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
         }
         out.write_all(tail.as_bytes())?;
         out.write_all(b"\n")
-    });
+    };
+    let written = write();
     series.close(written)
 }
 

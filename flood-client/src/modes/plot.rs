@@ -16,7 +16,7 @@ use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
 use crate::report::read::{known_schema, ReadError, Values};
-use crate::report::stdout;
+use crate::report::stdout::Printer;
 use crate::report::stream::TOOL;
 use crate::setup::sample::SystemRates;
 
@@ -63,7 +63,7 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
     if let Err(e) = timeline::write(&run, &out) {
         return refused(format!("the chart cannot be written: {e}"));
     }
-    stdout::line(&format!("wrote {}", out.display()))?;
+    Printer::TEXT.line(&format!("wrote {}", out.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,6 +19,7 @@ use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
 use crate::modes::verdict;
 use crate::render::timeline::Recorded;
+use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::setup::sample::{add_throughput, Sampler, SystemRates};
@@ -47,19 +48,16 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         publish::settings(&p.cfg, p.processes),
         publish::host(p.limit),
     );
-    publish::start(&flood_args.output, &settings, &host)?;
+    let out = &flood_args.output;
+    let printer = Printer::new(flood_args.json, out.json_stream, out.quiet);
+    publish::start(&printer, &settings, &host)?;
     let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
     report.flood.config = Some(settings);
     report.flood.host = Some(host);
-    publish::finish(
-        &flood_args.output,
-        flood_args.json,
-        &report.human(),
-        &report,
-    )?;
+    printer.report(&report.human(), &report)?;
     chart(&flood_args.output, || {
         Recorded::of_report(&report.flood, &report.samples)
     })?;

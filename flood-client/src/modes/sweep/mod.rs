@@ -25,8 +25,9 @@ use hostkit::units::human_bytes;
 use crate::cli::SweepArgs;
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::{publish, stop_flag, verdict, USAGE};
+use crate::modes::{stop_flag, verdict, USAGE};
 use crate::render::chart;
+use crate::report::stdout::Printer;
 use crate::report::Summary;
 use crate::setup::preflight::{self, Facts};
 use crate::setup::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
@@ -109,9 +110,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let points = run(&cfg, &stop)?;
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
-    if args.json {
-        publish::json(&sweep.points)?;
-    }
+    Printer::new(args.json, false, false).json(&sweep.points)?;
     let all_passed = sweep.points.iter().all(|p| p.runs.iter().all(|r| r.passed));
     Ok(verdict(
         drawn && all_passed && !stop.load(Ordering::Relaxed),
