@@ -123,8 +123,7 @@ impl Series {
         let printer = match self.emit {
             Emit::Parent => return protocol::send(&Message::Interval(Box::new(interval.clone()))),
             Emit::Show(Show::Nothing) => return Ok(()),
-            Emit::Show(Show::Lines) => Printer::TEXT,
-            Emit::Show(Show::Events) => Printer::new(false, true, false),
+            Emit::Show(show) => Printer::new(false, show == Show::Events, false),
         };
         let first = !std::mem::replace(&mut self.header_shown, true);
         printer.interval(timeline.view(interval.clone()), first)

@@ -138,8 +138,7 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         publish::settings(&p.cfg, p.processes),
         publish::host(p.limit),
     );
-    let out = &args.output;
-    let printer = Printer::new(args.json, out.json_stream, out.quiet);
+    let printer = Printer::new(args.json, args.output.json_stream, args.output.quiet);
     publish::start(&printer, &settings, &host)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {

@@ -7,7 +7,6 @@
 //! held. Each step is checked against the box first (descriptors, ports): a step that
 //! cannot fit ends the search with the reason.
 
-use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,8 +23,9 @@ use hostkit::procfs::{process_tree, rss_bytes};
 use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
+use crate::modes::input::{self, Document};
 use crate::modes::sweep::output;
-use crate::modes::{csv_text, read_input, stop_flag, USAGE};
+use crate::modes::{csv_text, stop_flag, USAGE};
 use crate::render::chart::{self, Chart, Line, Mark, Panel};
 use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
@@ -145,6 +145,8 @@ pub(crate) struct LimitResult {
     /// Every step, in the order run.
     pub(crate) steps: Vec<Step>,
 }
+
+impl Document for LimitResult {}
 
 /// Where the load goes: a fixed address, one started server, or a fresh one per step.
 #[derive(Debug)]
@@ -549,19 +551,16 @@ fn step_line(s: &Step) -> String {
 
 /// The human summary.
 pub(crate) fn human(r: &LimitResult) -> String {
-    let mut s = String::new();
-    let _ = match r.knee {
-        Some(k) => writeln!(
-            s,
+    let head = match r.knee {
+        Some(k) => format!(
             "flood-client limit: knee {k} {} (p99 <= {} ms, no failure, achieved >= {:.0}% of offered)",
             r.unit,
             r.p99_bound_ms,
             ACHIEVED_FLOOR * 100.0
         ),
-        None => writeln!(s, "flood-client limit: no step held the bound"),
+        None => "flood-client limit: no step held the bound".into(),
     };
-    let _ = writeln!(s, "  ended: {}", r.ended);
-    s
+    format!("{head}\n  ended: {}\n", r.ended)
 }
 
 /// The CSV form: one row per step.
@@ -715,26 +714,14 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
 /// `limit --from FILE`: redraws the files of an earlier search from its limit.json, and
 /// prints it again with `--json`, as the search did.
 fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
-    let text = match read_input(from) {
-        // Bytes that are not UTF-8 are bad input, like any other that is not a limit.json.
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
-            return Ok(ExitCode::from(USAGE));
-        }
-        // A file that cannot be read is the user's input too (read_input names it).
-        Err(e) => {
-            eprintln!("flood-client: {e}");
-            return Ok(ExitCode::from(USAGE));
-        }
-        Ok(text) => text,
-    };
-    let result: LimitResult = match serde_json::from_str(&text) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
-            return Ok(ExitCode::from(USAGE));
-        }
-    };
+    let result: LimitResult =
+        match input::at(from, &from.display(), "a limit.json", input::document) {
+            Ok(r) => r,
+            Err(why) => {
+                eprintln!("flood-client: {why}");
+                return Ok(ExitCode::from(USAGE));
+            }
+        };
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }

@@ -6,6 +6,7 @@
 //! here and a subcommand in `cli.rs`.
 
 pub(crate) mod flood;
+pub(crate) mod input;
 pub(crate) mod limit;
 pub(crate) mod merge;
 pub(crate) mod plot;
@@ -70,16 +71,6 @@ where
         .into_inner()
         .map_err(|e| io::Error::other(e.to_string()))?;
     String::from_utf8(bytes).map_err(io::Error::other)
-}
-
-/// The text of an input file named on the command line (`-`: standard input); an error
-/// says [`cannot_read`] it.
-pub(crate) fn read_input(path: &std::path::Path) -> io::Result<String> {
-    if path.as_os_str() == "-" {
-        return io::read_to_string(io::stdin());
-    }
-    std::fs::read_to_string(path)
-        .map_err(|e| io::Error::new(e.kind(), cannot_read(path.display(), &e)))
 }
 
 /// The one wording for an input file that cannot be read, in every subcommand (which then

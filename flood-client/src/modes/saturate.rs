@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
@@ -67,8 +67,8 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
 pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-/// The saturation report (JSON with `--json`).
-#[derive(Debug, Serialize)]
+/// The saturation report (JSON with `--json`; read back by `plot` and `sweep --saturate`).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
     pub(crate) flood: FinalReport,

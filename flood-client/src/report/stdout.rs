@@ -31,52 +31,48 @@ pub(crate) fn draw_above(bar: Option<ProgressBar>) {
 /// The one printer: how a command's report, its interval lines and its events reach
 /// stdout, as `--json`, `--json-stream` and `--quiet` chose (oha's and ripgrep's printers
 /// are the model). Every mode and the interval series print through it, so a format has
-/// one place.
+/// one place. Neither JSON nor stream: people's words, the human report and interval lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Printer {
-    form: Form,
+    /// One JSON document at the end; the human report goes to stderr.
+    json: bool,
+    /// `--json-stream`: one event per line, the report as the `end` event; the human report
+    /// goes to stderr.
+    stream: bool,
     /// No interval lines, and with JSON no human report on stderr.
     quiet: bool,
 }
 
-/// What stdout carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// People's words: the human report and interval lines.
-    Text,
-    /// One JSON document at the end; the human report goes to stderr.
-    Json,
-    /// `--json-stream`: one event per line, the report as the `end` event; the human
-    /// report goes to stderr.
-    Stream,
-}
-
 impl Printer {
-    /// The human report on stdout, interval lines above it.
-    pub(crate) const TEXT: Printer = Printer {
-        form: Form::Text,
-        quiet: false,
-    };
+    /// The printer `--json`, `--json-stream` and `--quiet` ask for.
+    pub(crate) const fn new(json: bool, stream: bool, quiet: bool) -> Printer {
+        Printer {
+            json,
+            stream,
+            quiet,
+        }
+    }
 
-    /// The printer `--json` (`json`), `--json-stream` (`stream`) and `--quiet` ask for.
-    pub(crate) fn new(json: bool, stream: bool, quiet: bool) -> Printer {
-        let form = match (stream, json) {
-            (true, _) => Form::Stream,
-            (false, true) => Form::Json,
-            (false, false) => Form::Text,
-        };
-        Printer { form, quiet }
+    /// Whether stdout carries people's words.
+    fn text(&self) -> bool {
+        !(self.json || self.stream)
     }
 
     /// Prints one released interval: its line (under [`HEADER`] when `first`) as text, its
     /// `interval` event in a stream; nothing with `--json` or `--quiet` text.
     pub(crate) fn interval(&self, view: IntervalView, first: bool) -> io::Result<()> {
-        match (self.form, self.quiet) {
-            (Form::Text, false) if first => line(&format!("{HEADER}\n{}", view.line())),
-            (Form::Text, false) => line(&view.line()),
-            (Form::Stream, _) => self.event(&Event::Interval(view)),
-            _ => Ok(()),
+        if self.stream {
+            return self.event(&Event::Interval(view));
         }
+        if !self.text() || self.quiet {
+            return Ok(());
+        }
+        let text = view.line();
+        line(&if first {
+            format!("{HEADER}\n{text}")
+        } else {
+            text
+        })
     }
 
     /// Prints a finished command's report: `human` on stdout as text; with JSON the human
@@ -87,7 +83,7 @@ impl Printer {
     pub(crate) fn report<T: Serialize>(&self, human: &str, report: &T) -> io::Result<()> {
         self.report_with(human, |out| {
             let mut value = serde_json::to_value(report).map_err(io::Error::other)?;
-            if let (Form::Stream, Some(fields)) = (self.form, value.as_object_mut()) {
+            if let (true, Some(fields)) = (self.stream, value.as_object_mut()) {
                 let mut tagged = serde_json::Map::new();
                 tagged.insert("event".into(), "end".into());
                 tagged.append(fields);
@@ -105,7 +101,7 @@ impl Printer {
         human: &str,
         json: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
-        if self.form == Form::Text {
+        if self.text() {
             return line(human.trim_end());
         }
         if !self.quiet {
@@ -114,23 +110,18 @@ impl Printer {
         written(json)
     }
 
-    /// Prints `value` as one line of JSON when JSON was asked for; nothing as text (what
-    /// `sweep --json` and `limit --from --json` print).
+    /// Prints `value` as one line of JSON, unless stdout carries text (what `sweep --json`
+    /// and `limit --from --json` print: they have no human report).
     pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> io::Result<()> {
-        if self.form == Form::Text {
+        if self.text() {
             return Ok(());
         }
         line(&serde_json::to_string(value).map_err(io::Error::other)?)
     }
 
-    /// Prints a line of words on stdout whatever the form (plot's `wrote FILE`).
-    pub(crate) fn line(&self, text: &str) -> io::Result<()> {
-        line(text)
-    }
-
     /// Prints `event` as a line of `--json-stream`; nothing in other forms.
     pub(crate) fn event(&self, event: &Event) -> io::Result<()> {
-        if self.form != Form::Stream {
+        if !self.stream {
             return Ok(());
         }
         line(&serde_json::to_string(event).map_err(io::Error::other)?)
