@@ -134,12 +134,8 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.limit),
-    );
     let printer = Printer::new(args.json, args.output.json_stream, args.output.quiet);
-    publish::start(&printer, &settings, &host)?;
+    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {
         server.stop()?;

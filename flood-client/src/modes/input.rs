@@ -19,15 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::modes::cannot_read;
 use crate::modes::saturate::SaturateReport;
-use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
-use crate::report::read::{known_schema, ReadError, Values};
+use crate::report::read::{known_schema, Each, ReadError, Values};
 use crate::report::Report;
-
-/// What a reader does with each interval of the run as it is read: a stream's `interval`
-/// events, or where a file has none, its report's `intervals[]` (a stream's `end` repeats
-/// its events there); `Err` stops the reading.
-pub(crate) type Each<'a> = dyn FnMut(Interval) -> Result<(), String> + 'a;
 
 /// A run's file, typed; its intervals went to the reader's `Each`.
 #[derive(Debug)]
@@ -124,7 +118,9 @@ pub(crate) fn document<T: Document>(mut input: impl Read) -> Result<T, ReadError
     Ok(T::parse(&text)?)
 }
 
-/// Reads the run in `input` as it streams, its series handed to `each`.
+/// Reads the run in `input` as it streams, its series handed to `each`: a stream's
+/// `interval` events, or where it has none, its report's `intervals[]` (a stream's `end`
+/// repeats its events there).
 pub(crate) fn run(input: impl Read, each: &mut Each<'_>) -> Result<Run, ReadError> {
     let mut values = Values::new(input);
     let first = values

@@ -25,7 +25,7 @@ use crate::config::RunConfig;
 use crate::fleet;
 use crate::modes::input::{self, Document};
 use crate::modes::sweep::output;
-use crate::modes::{csv_text, stop_flag, USAGE};
+use crate::modes::{csv_text, refuse, stop_flag, USAGE};
 use crate::render::chart::{self, Chart, Line, Mark, Panel};
 use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
@@ -194,10 +194,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     }
     let search = match Search::from_args(args) {
         Ok(s) => s,
-        Err(why) => {
-            eprintln!("flood-client: {why}");
-            return Ok(ExitCode::from(USAGE));
-        }
+        Err(why) => return refuse(why),
     };
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
@@ -717,10 +714,7 @@ fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
     let result: LimitResult =
         match input::at(from, &from.display(), "a limit.json", input::document) {
             Ok(r) => r,
-            Err(why) => {
-                eprintln!("flood-client: {why}");
-                return Ok(ExitCode::from(USAGE));
-            }
+            Err(why) => return refuse(why),
         };
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
-use crate::modes::input::{self, Each, Reported, Run};
-use crate::modes::{shards, verdict, USAGE};
+use crate::modes::input::{self, Reported, Run};
+use crate::modes::{refuse, shards, verdict};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
-use crate::report::read::ReadError;
+use crate::report::read::{Each, ReadError};
 use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
@@ -38,20 +38,15 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
         let what = "a flood-client JSON report or JSON stream";
         let (part, recorded) = match input::at(&input.path, &input.name, what, part) {
             Ok(part) => part,
-            Err(why) => {
-                eprintln!("flood-client: {why}");
-                return Ok(ExitCode::from(USAGE));
-            }
+            Err(why) => return refuse(why),
         };
         input.recorded = recorded;
         if let Err(e) = merged.add(*part, recorded) {
-            eprintln!("flood-client: cannot merge {}: {e}", input.name);
-            return Ok(ExitCode::from(USAGE));
+            return refuse(format!("cannot merge {}: {e}", input.name));
         }
     }
     if let Err(e) = shards::conclude(&mut merged.report, args.max_skew) {
-        eprintln!("flood-client: cannot merge: {e}");
-        return Ok(ExitCode::from(USAGE));
+        return refuse(format!("cannot merge: {e}"));
     }
     let outcome = Outcome::from(merged.report);
     let human = outcome.human();
@@ -94,10 +89,10 @@ impl Merged {
             _ => None,
         };
         self.count += 1;
-        match part.hosts.is_empty() {
-            true => self.hosts.extend(part.header.host),
-            false => self.hosts.extend(part.hosts),
-        }
+        // A merged report lists its hosts; one of a single run has its host.
+        self.hosts
+            .extend(part.header.host.filter(|_| part.hosts.is_empty()));
+        self.hosts.extend(part.hosts);
         Ok(())
     }
 }

@@ -79,6 +79,13 @@ pub(crate) fn cannot_read(name: impl std::fmt::Display, e: &io::Error) -> String
     format!("cannot read {name}: {e}")
 }
 
+/// Refuses the user's input: says `why` on stderr (with the fix, where there is one) and
+/// gives exit code 2, having run nothing.
+pub(crate) fn refuse(why: impl std::fmt::Display) -> io::Result<ExitCode> {
+    eprintln!("flood-client: {why}");
+    Ok(ExitCode::from(USAGE))
+}
+
 /// Exit code 0 for a run that passed, 1 for one that did not.
 pub(crate) fn verdict(passed: bool) -> ExitCode {
     if passed {

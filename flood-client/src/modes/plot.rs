@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use crate::cli::PlotArgs;
 use crate::modes::input::{self, Header, Run};
-use crate::modes::{cannot_read, USAGE};
+use crate::modes::{cannot_read, refuse};
 use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::read::ReadError;
 use crate::report::stdout::Printer;
@@ -23,10 +23,7 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
         args.file.display().to_string()
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file));
-    let refused = |why: String| {
-        eprintln!("flood-client: cannot plot {name}: {why}");
-        Ok(ExitCode::from(USAGE))
-    };
+    let refused = |why: String| refuse(format!("cannot plot {name}: {why}"));
     if let Some(why) = Format::refusal(&out) {
         return refused(why);
     }
@@ -36,16 +33,10 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
             args.file.with_extension("svg").display()
         ));
     }
-    let run = match input::open(&args.file) {
-        Ok(file) => recorded(file),
-        Err(e) => {
-            eprintln!("flood-client: {}", cannot_read(&name, &e));
-            return Ok(ExitCode::from(USAGE));
-        }
-    };
-    let run = match run {
-        Ok(run) => run,
-        Err(why) => return refused(why),
+    let run = match input::open(&args.file).map(recorded) {
+        Ok(Ok(run)) => run,
+        Ok(Err(why)) => return refused(why),
+        Err(e) => return refuse(cannot_read(&name, &e)),
     };
     if let Some(why) = run.missing() {
         return refused(why);

@@ -14,7 +14,7 @@ use crate::report::stream::{Event, Start, SCHEMA_VERSION, TOOL, VERSION};
 use crate::report::ENDLESS;
 
 /// The configuration of the run `cfg` over `processes` processes, as reports write it.
-pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
+fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
     RunSettings {
         target: cfg.target.to_string(),
         sources: cfg.sources.iter().map(|ip| ip.to_string()).collect(),
@@ -35,7 +35,7 @@ pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
 }
 
 /// This machine, as reports write it, with `limit`, the open-file limit the run raised.
-pub(crate) fn host(limit: FdLimit) -> Host {
+fn host(limit: FdLimit) -> Host {
     let text = |path: &str| {
         let t = std::fs::read_to_string(path).ok()?;
         Some(t.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -53,14 +53,22 @@ pub(crate) fn host(limit: FdLimit) -> Host {
     }
 }
 
-/// The `start` event of `--json-stream` (printed only there).
-pub(crate) fn start(printer: &Printer, settings: &RunSettings, host: &Host) -> io::Result<()> {
+/// The settings and host the report of the run `cfg` (over `processes` processes, with the
+/// open-file limit `limit`) will carry, said first in the `start` event of `--json-stream`.
+pub(crate) fn start(
+    printer: &Printer,
+    cfg: &RunConfig,
+    processes: usize,
+    limit: FdLimit,
+) -> io::Result<(RunSettings, Host)> {
+    let (config, host) = (settings(cfg, processes), host(limit));
     printer.event(&Event::Start(Start {
         tool: TOOL.into(),
         version: VERSION.into(),
         schema_version: SCHEMA_VERSION,
         start_unix_us: unix_us(SystemTime::now()),
-        config: settings.clone(),
+        config: config.clone(),
         host: host.clone(),
-    }))
+    }))?;
+    Ok((config, host))
 }

@@ -44,13 +44,9 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         timeout: flood_args.stream.timeout,
         salt: p.cfg.salt,
     });
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.limit),
-    );
     let out = &flood_args.output;
     let printer = Printer::new(flood_args.json, out.json_stream, out.quiet);
-    publish::start(&printer, &settings, &host)?;
+    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
     let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
         server.stop()?;

@@ -48,9 +48,7 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::NotJson(why) | ReadError::Bad(why) | ReadError::Shape(why) => {
-                f.write_str(why)
-            }
+            Self::NotJson(why) | Self::Bad(why) | Self::Shape(why) => f.write_str(why),
         }
     }
 }

@@ -67,12 +67,12 @@ impl Printer {
         if !self.text() || self.quiet {
             return Ok(());
         }
-        let text = view.line();
-        line(&if first {
-            format!("{HEADER}\n{text}")
+        let head = if first {
+            format!("{HEADER}\n")
         } else {
-            text
-        })
+            String::new()
+        };
+        line(&format!("{head}{}", view.line()))
     }
 
     /// Prints a finished command's report: `human` on stdout as text; with JSON the human

@@ -78,11 +78,9 @@ impl Series {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(ReadError::Io(e))) => Err(e),
                 Ok(Err(ReadError::Bad(why))) if why.contains(STOPPED) => Ok(()),
-                Ok(Err(ReadError::Bad(why) | ReadError::NotJson(why) | ReadError::Shape(why))) => {
-                    Err(io::Error::other(format!(
-                        "a report changed while it was merged: {why}"
-                    )))
-                }
+                Ok(Err(why)) => Err(io::Error::other(format!(
+                    "a report changed while it was merged: {why}"
+                ))),
                 Err(_) => Err(io::Error::other("a reader of the reports failed")),
             };
             result = result.and(read);

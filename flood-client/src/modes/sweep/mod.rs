@@ -25,7 +25,7 @@ use hostkit::units::human_bytes;
 use crate::cli::SweepArgs;
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::{stop_flag, verdict, USAGE};
+use crate::modes::{refuse, stop_flag, verdict};
 use crate::render::chart;
 use crate::report::stdout::Printer;
 use crate::report::Summary;
@@ -65,18 +65,12 @@ pub(crate) struct SweepConfig {
 pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let extras = match Extras::load(&args.saturate, &args.attach) {
         Ok(e) => e,
-        Err(why) => {
-            eprintln!("flood-client: {why}");
-            return Ok(ExitCode::from(USAGE));
-        }
+        Err(why) => return refuse(why),
     };
     if let Some(from) = &args.from {
         let sweep = match output::load(from) {
             Ok(s) => s,
-            Err(why) => {
-                eprintln!("flood-client: {why}");
-                return Ok(ExitCode::from(USAGE));
-            }
+            Err(why) => return refuse(why),
         };
         let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
         return Ok(verdict(drawn));
