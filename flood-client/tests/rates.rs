@@ -385,6 +385,56 @@ fn limit_ends_where_the_box_cannot_hold_the_next_step() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// limit prints its human report on stdout, as every other mode does (it went to stderr,
+/// so `limit … > result.txt` kept nothing of it); its step lines and `wrote` notes stay on
+/// stderr, and with `--json` stdout carries only the JSON.
+#[test]
+fn limit_prints_its_human_report_on_stdout() {
+    let server = Spawned::echo_server(&[]);
+    let dir = fresh_dir("stdout");
+    let addr = server.addr.to_string();
+    let args = [
+        "limit",
+        &addr,
+        "--connections",
+        "1..2",
+        "--chunk",
+        "1KiB",
+        "--step",
+        "200ms",
+        "--warmup",
+        "0s",
+        "--p99",
+        "5s",
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+    ];
+    let out = flood(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("flood-client limit: knee 2 connections")
+            && stdout.contains("  ended: "),
+        "stdout: {stdout:?}\nstderr: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("flood-client limit:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("wrote"), "{}", stderr(&out));
+    let json = flood(&[&args[..], &["--json"]].concat());
+    assert!(json.status.success(), "{}", stderr(&json));
+    assert_eq!(json_of(&json)["knee"], 2.0);
+    assert!(
+        stderr(&json).contains("flood-client limit: knee"),
+        "{}",
+        stderr(&json)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn scheduled_load_needs_what_it_schedules() {
     for args in [

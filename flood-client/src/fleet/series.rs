@@ -12,9 +12,8 @@ use hostkit::procfs;
 
 use crate::config::Show;
 use crate::fleet::protocol::{self, Message};
-use crate::report::interval::{Interval, Timeline, HEADER};
-use crate::report::stdout;
-use crate::report::stream::Event;
+use crate::report::interval::{Interval, Timeline};
+use crate::report::stdout::Printer;
 
 /// Where released intervals go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,23 +120,13 @@ impl Series {
 
     fn show(&mut self, interval: &Interval) -> io::Result<()> {
         let timeline = (self.timeline).get_or_insert_with(|| Timeline::new(interval.start_unix_us));
-        let text = match self.emit {
+        let printer = match self.emit {
             Emit::Parent => return protocol::send(&Message::Interval(Box::new(interval.clone()))),
             Emit::Show(Show::Nothing) => return Ok(()),
-            Emit::Show(Show::Lines) => {
-                let line = timeline.view(interval.clone()).line();
-                if std::mem::replace(&mut self.header_shown, true) {
-                    line
-                } else {
-                    format!("{HEADER}\n{line}")
-                }
-            }
-            Emit::Show(Show::Events) => {
-                let event = Event::Interval(timeline.view(interval.clone()));
-                serde_json::to_string(&event).map_err(io::Error::other)?
-            }
+            Emit::Show(show) => Printer::new(false, show == Show::Events, false),
         };
-        stdout::line(&text)
+        let first = !std::mem::replace(&mut self.header_shown, true);
+        printer.interval(timeline.view(interval.clone()), first)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::fleet;
 use crate::modes::publish;
 use crate::modes::{shards, stop_flag, verdict, worker_stop_flag, USAGE};
 use crate::render::timeline::{self, Recorded};
+use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::report::ENDLESS;
@@ -133,11 +134,8 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.limit),
-    );
-    publish::start(&args.output, &settings, &host)?;
+    let printer = Printer::new(args.json, args.output.json_stream, args.output.quiet);
+    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
     let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
     if let Some(server) = p.server {
         server.stop()?;
@@ -145,7 +143,7 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
     let outcome = Outcome::from(report);
     let human = outcome.human();
     let report = FinalReport::new(outcome, Some(settings), Some(host));
-    publish::finish(&args.output, args.json, &human, &report)?;
+    printer.report(&human, &report)?;
     chart(&args.output, || Recorded::of_report(&report, &[]))?;
     Ok(verdict(report.passed))
 }

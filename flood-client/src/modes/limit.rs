@@ -7,7 +7,6 @@
 //! held. Each step is checked against the box first (descriptors, ports): a step that
 //! cannot fit ends the search with the reason.
 
-use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,10 +23,12 @@ use hostkit::procfs::{process_tree, rss_bytes};
 use crate::cli::{LimitArgs, Span};
 use crate::config::RunConfig;
 use crate::fleet;
+use crate::modes::input::{self, Document};
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
-use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
+use crate::modes::{csv_text, refuse, stop_flag, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
+use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
 use crate::setup::preflight::{self, Facts};
 use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
@@ -150,6 +151,8 @@ pub(crate) struct LimitResult {
     pub(crate) meta: Meta,
 }
 
+impl Document for LimitResult {}
+
 /// Where the load goes: a fixed address, one started server, or a fresh one per step.
 #[derive(Debug)]
 pub(crate) struct Target {
@@ -196,10 +199,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     }
     let search = match Search::from_args(args) {
         Ok(s) => s,
-        Err(why) => {
-            eprintln!("flood-client: {why}");
-            return Ok(ExitCode::from(USAGE));
-        }
+        Err(why) => return refuse(why),
     };
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
@@ -231,10 +231,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     for path in write_all(&result, &args.out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
-    eprint!("{}", human(&result));
-    if args.json {
-        publish::json(&result)?;
-    }
+    Printer::new(args.json, false, false).report(&human(&result), &result)?;
     let cannot_fit = result.steps.first().is_some_and(could_not_run);
     Ok(match result.knee {
         Some(_) if !stop.load(Ordering::Relaxed) => ExitCode::SUCCESS,
@@ -560,19 +557,16 @@ fn step_line(s: &Step) -> String {
 
 /// The human summary.
 pub(crate) fn human(r: &LimitResult) -> String {
-    let mut s = String::new();
-    let _ = match r.knee {
-        Some(k) => writeln!(
-            s,
+    let head = match r.knee {
+        Some(k) => format!(
             "flood-client limit: knee {k} {} (p99 <= {} ms, no failure, achieved >= {:.0}% of offered)",
             r.unit,
             r.p99_bound_ms,
             ACHIEVED_FLOOR * 100.0
         ),
-        None => writeln!(s, "flood-client limit: no step held the bound"),
+        None => "flood-client limit: no step held the bound".into(),
     };
-    let _ = writeln!(s, "  ended: {}", r.ended);
-    s
+    format!("{head}\n  ended: {}\n", r.ended)
 }
 
 /// The CSV form: one row per step.
@@ -730,32 +724,15 @@ pub(crate) fn write_all(r: &LimitResult, dir: &Path) -> io::Result<Vec<PathBuf>>
 /// `limit --from FILE`: redraws the files of an earlier search from its limit.json, and
 /// prints it again with `--json`, as the search did.
 fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
-    let text = match read_input(from) {
-        // Bytes that are not UTF-8 are bad input, like any other that is not a limit.json.
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
-            return Ok(ExitCode::from(USAGE));
-        }
-        // A file that cannot be read is the user's input too (read_input names it).
-        Err(e) => {
-            eprintln!("flood-client: {e}");
-            return Ok(ExitCode::from(USAGE));
-        }
-        Ok(text) => text,
-    };
-    let result: LimitResult = match serde_json::from_str(&text) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flood-client: {} is not a limit.json: {e}", from.display());
-            return Ok(ExitCode::from(USAGE));
-        }
-    };
+    let result: LimitResult =
+        match input::at(from, &from.display(), "a limit.json", input::document) {
+            Ok(r) => r,
+            Err(why) => return refuse(why),
+        };
     for path in write_all(&result, out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
-    if json {
-        publish::json(&result)?;
-    }
+    Printer::new(json, false, false).json(&result)?;
     Ok(ExitCode::SUCCESS)
 }
 

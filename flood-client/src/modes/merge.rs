@@ -12,17 +12,19 @@
 //! index.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
-use crate::modes::{cannot_read, publish, shards, verdict, USAGE};
+use crate::modes::input::{self, Reported, Run};
+use crate::modes::{refuse, shards, verdict};
 use crate::report::interval::Interval;
 use crate::report::meta::{Host, RunSettings};
-use crate::report::read::{known_schema, ReadError, Values};
+use crate::report::read::{Each, ReadError};
+use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
-use crate::report::{stdout, Outcome, Report};
+use crate::report::{Outcome, Report};
 
 mod series;
 
@@ -33,59 +35,33 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
     let mut inputs = Inputs::of(&args.files)?;
     let mut merged = Merged::default();
     for input in &mut inputs.0 {
-        let part = match part(&input.path) {
+        let what = "a flood-client JSON report or JSON stream";
+        let (part, recorded) = match input::at(&input.path, &input.name, what, part) {
             Ok(part) => part,
-            Err(ReadError::Io(e)) => {
-                eprintln!("flood-client: {}", cannot_read(&input.name, &e));
-                return Ok(ExitCode::from(USAGE));
-            }
-            Err(ReadError::Bad(why) | ReadError::NotJson(why)) => {
-                eprintln!(
-                    "flood-client: {} is not a flood-client JSON report or JSON stream: {why}",
-                    input.name
-                );
-                return Ok(ExitCode::from(USAGE));
-            }
+            Err(why) => return refuse(why),
         };
-        input.recorded = part.recorded;
-        if let Err(e) = merged.add(part) {
-            eprintln!("flood-client: cannot merge {}: {e}", input.name);
-            return Ok(ExitCode::from(USAGE));
+        input.recorded = recorded;
+        if let Err(e) = merged.add(*part, recorded) {
+            return refuse(format!("cannot merge {}: {e}", input.name));
         }
     }
     if let Err(e) = shards::conclude(&mut merged.report, args.max_skew) {
-        eprintln!("flood-client: cannot merge: {e}");
-        return Ok(ExitCode::from(USAGE));
+        return refuse(format!("cannot merge: {e}"));
     }
     let outcome = Outcome::from(merged.report);
     let human = outcome.human();
     let mut report = FinalReport::new(outcome, merged.config, None);
     report.hosts = merged.hosts;
     let passed = report.passed;
-    if args.json {
-        eprint!("{human}");
-        let series: Vec<&Path> = inputs
-            .0
-            .iter()
-            .filter(|i| i.recorded)
-            .map(|i| i.path.as_path())
-            .collect();
-        write_json(&report, &series)?;
-    } else {
-        publish::report(false, &human, &report)?;
-    }
+    let series: Vec<&Path> = inputs
+        .0
+        .iter()
+        .filter(|i| i.recorded)
+        .map(|i| i.path.as_path())
+        .collect();
+    Printer::new(args.json, false, false)
+        .report_with(&human, |out| write_json(out, &report, &series))?;
     Ok(verdict(passed))
-}
-
-/// One file's report, its series left in the file.
-#[derive(Debug)]
-struct Part {
-    /// Everything but the series.
-    report: Report,
-    /// Whether its series holds any interval.
-    recorded: bool,
-    config: Option<RunSettings>,
-    hosts: Vec<Host>,
 }
 
 /// What has been merged so far.
@@ -102,16 +78,20 @@ struct Merged {
 }
 
 impl Merged {
-    fn add(&mut self, part: Part) -> Result<(), String> {
-        self.report
-            .add(&part.report, [self.recorded, part.recorded])?;
-        self.recorded |= part.recorded;
-        self.config = match (self.count, &self.config, &part.config) {
+    /// Adds `part`, whose series held an interval if `recorded`.
+    fn add(&mut self, part: Reported, recorded: bool) -> Result<(), String> {
+        self.report.add(&part.report, [self.recorded, recorded])?;
+        self.recorded |= recorded;
+        let config = &part.header.config;
+        self.config = match (self.count, &self.config, config) {
             (0, _, mine) => mine.clone(),
             (_, Some(a), Some(b)) => a.joined(b),
             _ => None,
         };
         self.count += 1;
+        // A merged report lists its hosts; one of a single run has its host.
+        self.hosts
+            .extend(part.header.host.filter(|_| part.hosts.is_empty()));
         self.hosts.extend(part.hosts);
         Ok(())
     }
@@ -136,28 +116,30 @@ impl Inputs {
     fn of(files: &[PathBuf]) -> io::Result<Inputs> {
         let mut inputs = Inputs(Vec::new());
         for (n, path) in files.iter().enumerate() {
-            if path.as_os_str() != "-" {
-                inputs.0.push(Input {
-                    name: path.display().to_string(),
-                    path: path.clone(),
-                    copy: false,
-                    recorded: false,
-                });
-                continue;
-            }
-            let copy = std::env::temp_dir().join(format!(
-                "flood-client-merge-{}-{n}.json",
-                std::process::id()
-            ));
+            let copy = path.as_os_str() == "-";
+            let (name, path) = match copy {
+                false => (path.display().to_string(), path.clone()),
+                true => (
+                    "standard input".into(),
+                    std::env::temp_dir().join(format!(
+                        "flood-client-merge-{}-{n}.json",
+                        std::process::id()
+                    )),
+                ),
+            };
+            // Listed before it is written, so a copy that fails half-way is removed too.
+            let recorded = false;
             inputs.0.push(Input {
-                name: "standard input".into(),
-                path: copy.clone(),
-                copy: true,
-                recorded: false,
+                name,
+                path: path.clone(),
+                copy,
+                recorded,
             });
-            let mut file = File::create(&copy)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", copy.display())))?;
-            io::copy(&mut io::stdin().lock(), &mut file)?;
+            if copy {
+                let mut file = File::create(&path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                io::copy(&mut io::stdin().lock(), &mut file)?;
+            }
         }
         Ok(inputs)
     }
@@ -171,9 +153,9 @@ impl Drop for Inputs {
     }
 }
 
-/// Reads the report in `path` (a whole report, or the `end` event of a JSON stream),
-/// checking its series is in index order as it passes.
-fn part(path: &Path) -> Result<Part, ReadError> {
+/// Reads the report in `input` (a whole report, or the `end` event of a JSON stream),
+/// checking its series is in index order as it passes; true if the series held any.
+fn part(input: impl Read) -> Result<(Box<Reported>, bool), ReadError> {
     let mut count = 0u64;
     let mut last: Option<u64> = None;
     let mut check = |i: Interval| {
@@ -187,74 +169,30 @@ fn part(path: &Path) -> Result<Part, ReadError> {
         (last, count) = (Some(i.index), count + 1);
         Ok(())
     };
-    let mut fields = report_fields(path, &mut check)?;
-    let bad = |e: serde_json::Error| ReadError::Bad(e.to_string());
-    let mut take = |key: &str| fields.remove(key).unwrap_or_default();
-    let config: Option<RunSettings> = serde_json::from_value(take("config")).map_err(bad)?;
-    let host: Option<Host> = serde_json::from_value(take("host")).map_err(bad)?;
-    let hosts: Option<Vec<Host>> = serde_json::from_value(take("hosts")).map_err(bad)?;
-    let report: Report = serde_json::from_value(fields.into()).map_err(bad)?;
-    Ok(Part {
-        report,
-        recorded: count > 0,
-        config,
-        hosts: hosts
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| host.into_iter().collect()),
-    })
+    let report = report_in(input, &mut check)?;
+    Ok((report, count > 0))
 }
 
-/// The fields of the report in `path`, its series handed to `each`.
-fn report_fields(
-    path: &Path,
-    each: &mut crate::report::read::Each<'_>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ReadError> {
-    let mut values = Values::new(File::open(path).map_err(ReadError::Io)?);
-    let first = values
-        .next(each)?
-        .ok_or_else(|| ReadError::Bad("it is empty".into()))?;
-    known_schema(&first).map_err(ReadError::Bad)?;
-    let fields = match first.get("event").and_then(|e| e.as_str()) {
-        None => {
-            if values.next(&mut |_| Ok(()))?.is_some() {
-                return Err(ReadError::Bad(format!(
-                    "a second JSON value on line {}: a report is one",
-                    values.line()
-                )));
-            }
-            first
-        }
-        Some("start") => loop {
-            let event = match values.next(each) {
-                Ok(Some(event)) => event,
-                Ok(None) => {
-                    return Err(ReadError::Bad(
-                        "the stream has no `end` event (was the run cut short?)".into(),
-                    ))
-                }
-                Err(ReadError::Bad(why) | ReadError::NotJson(why)) => {
-                    return Err(ReadError::Bad(format!("line {}: {why}", values.line())))
-                }
-                Err(io) => return Err(io),
-            };
-            if event.get("event").and_then(|e| e.as_str()) == Some("end") {
-                known_schema(&event).map_err(ReadError::Bad)?;
-                break event;
-            }
-        },
-        Some(other) => {
-            return Err(ReadError::Bad(format!(
-                "it starts with a `{other}` event, where a stream starts with `start`"
-            )))
-        }
-    };
-    Ok(fields)
+/// The report in `input`, its series handed to `each`: a `--json` report, or the `end` of
+/// a `--json-stream`.
+fn report_in(input: impl Read, each: &mut Each<'_>) -> Result<Box<Reported>, ReadError> {
+    match input::run(input, each)? {
+        Run::Report(report) | Run::Stream(_, Some(report)) => Ok(report),
+        Run::Stream(_, None) => Err(ReadError::Shape(
+            "the stream has no `end` event (was the run cut short?)".into(),
+        )),
+        Run::Saturate(_) => Err(ReadError::Shape(
+            "it is a `saturate --json` report; merge reads --json reports and --json-stream \
+             files"
+                .into(),
+        )),
+    }
 }
 
-/// Prints `report` as one line of JSON, its `intervals` the merged series of `files` (those
-/// that recorded any), written interval by interval as they are merged.
-fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
-    // The same document `publish` prints: keys in the order of its JSON value.
+/// Writes `report` as one line of JSON to `out`, its `intervals` the merged series of
+/// `files` (those that recorded any), written interval by interval as they are merged.
+fn write_json(out: &mut dyn io::Write, report: &FinalReport, files: &[&Path]) -> io::Result<()> {
+    // The same document `Printer::report` prints: keys in the order of its JSON value.
     let value = serde_json::to_value(report).map_err(io::Error::other)?;
     let text = serde_json::to_string(&value).map_err(io::Error::other)?;
     // Only the top object has `intervals`; inside a string a quote would be escaped.
@@ -266,7 +204,7 @@ fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
         - 1;
     let (head, tail) = text.split_at(at);
     let mut series = Series::open(files);
-    let written = stdout::written(|out| {
+    let mut write = || {
         out.write_all(head.as_bytes())?;
         let mut first = true;
         while let Some(interval) = series.next_merged()? {
@@ -277,7 +215,8 @@ fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
         }
         out.write_all(tail.as_bytes())?;
         out.write_all(b"\n")
-    });
+    };
+    let written = write();
     series.close(written)
 }
 
@@ -285,14 +224,8 @@ fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn parts(text: &str) -> Result<Part, ReadError> {
-        let dir = std::env::temp_dir().join(format!("merge-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.json", text.len()));
-        std::fs::write(&path, text).unwrap();
-        let got = part(&path);
-        let _ = std::fs::remove_file(&path);
-        got
+    fn parts(text: &str) -> Result<(Box<Reported>, bool), ReadError> {
+        part(text.as_bytes())
     }
 
     #[test]
@@ -302,12 +235,16 @@ mod tests {
             ..Report::default()
         })
         .unwrap();
-        assert_eq!(parts(&report).unwrap().report.bytes_verified, 42);
+        assert_eq!(parts(&report).unwrap().0.report.bytes_verified, 42);
         let end = report.replacen('{', r#"{"event":"end","#, 1);
-        let stream = format!("{{\"event\":\"start\"}}\n{{\"event\":\"interval\"}}\n{end}\n");
-        assert_eq!(parts(&stream).unwrap().report.bytes_verified, 42);
-        let cut = "{\"event\":\"start\"}\n{\"event\":\"interval\"}\n";
-        assert!(parts(cut)
+        // An interval event as a stream has it (its fields beside the tag).
+        let interval = serde_json::to_string(&Interval::starting(1, 100, 100))
+            .unwrap()
+            .replacen('{', r#"{"event":"interval","#, 1);
+        let stream = format!("{{\"event\":\"start\"}}\n{interval}\n{end}\n");
+        assert_eq!(parts(&stream).unwrap().0.report.bytes_verified, 42);
+        let cut = format!("{{\"event\":\"start\"}}\n{interval}\n");
+        assert!(parts(&cut)
             .unwrap_err()
             .to_string()
             .contains("no `end` event"));
@@ -330,7 +267,7 @@ mod tests {
             })
             .unwrap()
         };
-        assert!(parts(&series(&[1, 2, 5])).unwrap().recorded);
+        assert!(parts(&series(&[1, 2, 5])).unwrap().1);
         let err = parts(&series(&[1, 3, 3])).unwrap_err().to_string();
         assert!(err.contains("interval 3 after 3"), "{err}");
     }

@@ -6,6 +6,7 @@
 //! here and a subcommand in `cli.rs`.
 
 pub(crate) mod flood;
+pub(crate) mod input;
 pub(crate) mod limit;
 pub(crate) mod merge;
 pub(crate) mod plot;
@@ -72,20 +73,17 @@ where
     String::from_utf8(bytes).map_err(io::Error::other)
 }
 
-/// The text of an input file named on the command line (`-`: standard input); an error
-/// says [`cannot_read`] it.
-pub(crate) fn read_input(path: &std::path::Path) -> io::Result<String> {
-    if path.as_os_str() == "-" {
-        return io::read_to_string(io::stdin());
-    }
-    std::fs::read_to_string(path)
-        .map_err(|e| io::Error::new(e.kind(), cannot_read(path.display(), &e)))
-}
-
 /// The one wording for an input file that cannot be read, in every subcommand (which then
 /// exits 2: a file named on the command line is the user's input).
 pub(crate) fn cannot_read(name: impl std::fmt::Display, e: &io::Error) -> String {
     format!("cannot read {name}: {e}")
+}
+
+/// Refuses the user's input: says `why` on stderr (with the fix, where there is one) and
+/// gives exit code 2, having run nothing.
+pub(crate) fn refuse(why: impl std::fmt::Display) -> io::Result<ExitCode> {
+    eprintln!("flood-client: {why}");
+    Ok(ExitCode::from(USAGE))
 }
 
 /// Exit code 0 for a run that passed, 1 for one that did not.

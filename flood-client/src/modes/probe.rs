@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ProbeArgs;
-use crate::modes::{publish, stop_flag, verdict};
+use crate::modes::{stop_flag, verdict};
+use crate::report::stdout::Printer;
 
 use crate::engine::verifier::{Pattern, Salt, StreamId};
 use crate::report::histogram::{Latency, Percentiles};
@@ -92,7 +93,7 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
     };
     let report = run(&cfg, &stop);
     let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
-    publish::report(args.json, &human, &report)?;
+    Printer::new(args.json, false, false).report(&human, &report)?;
     Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
 }
 

@@ -1,23 +1,20 @@
-//! What a flood publishes beside its figures: its configuration and host (in the `start`
-//! event of `--json-stream` and in the final report), and the final report itself on the
-//! right stream (see `output`).
+//! What a flood publishes beside its figures: its configuration and host, in the `start`
+//! event of `--json-stream` and in the final report (which `report::stdout::Printer` prints).
 
 use std::io;
 use std::time::SystemTime;
 
-use serde::Serialize;
-
 use hostkit::limits::{self, FdLimit};
 
-use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
 use crate::report::meta::{Host, RunSettings};
+use crate::report::stdout::Printer;
 use crate::report::stream::{Event, Start, SCHEMA_VERSION, TOOL, VERSION};
-use crate::report::{stdout, ENDLESS};
+use crate::report::ENDLESS;
 
 /// The configuration of the run `cfg` over `processes` processes, as reports write it.
-pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
+fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
     RunSettings {
         target: cfg.target.to_string(),
         sources: cfg.sources.iter().map(|ip| ip.to_string()).collect(),
@@ -38,7 +35,7 @@ pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
 }
 
 /// This machine, as reports write it, with `limit`, the open-file limit the run raised.
-pub(crate) fn host(limit: FdLimit) -> Host {
+fn host(limit: FdLimit) -> Host {
     let text = |path: &str| {
         let t = std::fs::read_to_string(path).ok()?;
         Some(t.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -56,64 +53,22 @@ pub(crate) fn host(limit: FdLimit) -> Host {
     }
 }
 
-/// The `start` event of `--json-stream`, printed when asked.
-pub(crate) fn start(out: &OutputArgs, settings: &RunSettings, host: &Host) -> io::Result<()> {
-    if !out.json_stream {
-        return Ok(());
-    }
-    let event = Event::Start(Start {
+/// The settings and host the report of the run `cfg` (over `processes` processes, with the
+/// open-file limit `limit`) will carry, said first in the `start` event of `--json-stream`.
+pub(crate) fn start(
+    printer: &Printer,
+    cfg: &RunConfig,
+    processes: usize,
+    limit: FdLimit,
+) -> io::Result<(RunSettings, Host)> {
+    let (config, host) = (settings(cfg, processes), host(limit));
+    printer.event(&Event::Start(Start {
         tool: TOOL.into(),
         version: VERSION.into(),
         schema_version: SCHEMA_VERSION,
         start_unix_us: unix_us(SystemTime::now()),
-        config: settings.clone(),
+        config: config.clone(),
         host: host.clone(),
-    });
-    stdout::line(&serde_json::to_string(&event).map_err(io::Error::other)?)
-}
-
-/// Prints a finished command's report: `human` on stdout, or with `json` the human form on
-/// stderr and `report` as one line of JSON on stdout. Every mode's rule: a report that cannot
-/// be written (a full disk) is an error, so the command exits 1 even when its run passed; a
-/// reader that went away is not (see `report::stdout`).
-pub(crate) fn report<T: Serialize>(json: bool, human: &str, report: &T) -> io::Result<()> {
-    let plain = OutputArgs {
-        interval: std::time::Duration::ZERO,
-        json_stream: false,
-        quiet: false,
-        chart: None,
-    };
-    finish(&plain, json, human, report)
-}
-
-/// Prints a finished run: `report` as JSON on stdout with `--json`, as the `end` event with
-/// `--json-stream` (the human report then goes to stderr, unless `--quiet`), else `human` on
-/// stdout.
-pub(crate) fn finish<T: Serialize>(
-    out: &OutputArgs,
-    json: bool,
-    human: &str,
-    report: &T,
-) -> io::Result<()> {
-    if !(json || out.json_stream) {
-        return stdout::line(human.trim_end());
-    }
-    if !out.quiet {
-        eprint!("{human}");
-    }
-    let mut value = serde_json::to_value(report).map_err(io::Error::other)?;
-    if let (true, Some(fields)) = (out.json_stream, value.as_object_mut()) {
-        // The `end` event: the report's fields beside the tag, as `Event::End` has them.
-        let mut tagged = serde_json::Map::new();
-        tagged.insert("event".into(), "end".into());
-        tagged.append(fields);
-        value = tagged.into();
-    }
-    stdout::line(&serde_json::to_string(&value).map_err(io::Error::other)?)
-}
-
-/// Prints `value` as one line of JSON on stdout (a reader that went away is said once, see
-/// `report::stdout`; any other write error is returned).
-pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
-    stdout::line(&serde_json::to_string(value).map_err(io::Error::other)?)
+    }))?;
+    Ok((config, host))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
@@ -19,6 +19,7 @@ use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
 use crate::modes::verdict;
 use crate::render::timeline::Recorded;
+use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::setup::sample::{add_throughput, Sampler, SystemRates};
@@ -43,23 +44,16 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         timeout: flood_args.stream.timeout,
         salt: p.cfg.salt,
     });
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.limit),
-    );
-    publish::start(&flood_args.output, &settings, &host)?;
+    let out = &flood_args.output;
+    let printer = Printer::new(flood_args.json, out.json_stream, out.quiet);
+    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
     let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
     if let Some(server) = p.server {
         server.stop()?;
     }
     report.flood.config = Some(settings);
     report.flood.host = Some(host);
-    publish::finish(
-        &flood_args.output,
-        flood_args.json,
-        &report.human(),
-        &report,
-    )?;
+    printer.report(&report.human(), &report)?;
     chart(&flood_args.output, || {
         Recorded::of_report(&report.flood, &report.samples)
     })?;
@@ -69,8 +63,8 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
 /// Period of /proc samples; also how long the probe waits for the connect phase to pass.
 pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-/// The saturation report (JSON with `--json`).
-#[derive(Debug, Serialize)]
+/// The saturation report (JSON with `--json`; read back by `plot` and `sweep --saturate`).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
     pub(crate) flood: FinalReport,

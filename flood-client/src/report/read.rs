@@ -29,7 +29,9 @@ pub(crate) struct Values<R> {
 }
 
 /// Why a file could not be read: its bytes could not be had (`Io`), they are not JSON
-/// (`NotJson`), or not what was expected (`Bad`); said with where.
+/// (`NotJson`), a value is not what was expected (`Bad`), or the values are not in the
+/// shape of any file flood-client writes (`Shape`: none, one too many, a stream without
+/// its `start`); said with where.
 #[derive(Debug)]
 pub(crate) enum ReadError {
     /// Reading failed.
@@ -38,13 +40,15 @@ pub(crate) enum ReadError {
     NotJson(String),
     /// The JSON is not what was expected.
     Bad(String),
+    /// The values are not a file flood-client writes.
+    Shape(String),
 }
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::NotJson(why) | ReadError::Bad(why) => f.write_str(why),
+            Self::NotJson(why) | Self::Bad(why) | Self::Shape(why) => f.write_str(why),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 
-use super::report_fields;
+use super::report_in;
 use crate::report::interval::Interval;
 use crate::report::read::ReadError;
 
@@ -34,7 +34,8 @@ impl Series {
             let path = path.to_path_buf();
             series.readers.push(thread::spawn(move || {
                 let mut send = |i: Interval| tx.send(i).map_err(|_| STOPPED.to_string());
-                report_fields(&path, &mut send).map(drop)
+                let file = std::fs::File::open(&path).map_err(ReadError::Io)?;
+                report_in(file, &mut send).map(drop)
             }));
             let first = rx.recv().ok();
             series.heads.push((first, rx));
@@ -77,9 +78,9 @@ impl Series {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(ReadError::Io(e))) => Err(e),
                 Ok(Err(ReadError::Bad(why))) if why.contains(STOPPED) => Ok(()),
-                Ok(Err(ReadError::Bad(why) | ReadError::NotJson(why))) => Err(io::Error::other(
-                    format!("a report changed while it was merged: {why}"),
-                )),
+                Ok(Err(why)) => Err(io::Error::other(format!(
+                    "a report changed while it was merged: {why}"
+                ))),
                 Err(_) => Err(io::Error::other("a reader of the reports failed")),
             };
             result = result.and(read);

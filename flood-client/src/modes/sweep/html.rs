@@ -5,22 +5,26 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use std::io;
 
-use crate::modes::read_input;
+use crate::modes::cannot_read;
+use crate::modes::input::{self, Run};
+use crate::modes::saturate::SaturateReport;
 use crate::modes::sweep::output::{size_label, SweepFile};
 use crate::modes::sweep::point::Point;
 use crate::render::chart::{count_label, escape};
+use crate::report::histogram::Percentiles;
+use crate::setup::sample::SystemRates;
 
 /// Counts at and above this are tabled (where servers differ); below it, only the largest
 /// count is; every point is in the last table.
 const TABLED_FROM: u64 = 1024;
 
 /// What the report shows beside the sweep.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Extras {
     /// `saturate --json` results, by server name.
-    pub(crate) saturate: Vec<(String, Value)>,
+    pub(crate) saturate: Vec<(String, SaturateReport)>,
     /// Text files shown as they are, by file name.
     pub(crate) attach: Vec<(String, String)>,
 }
@@ -29,28 +33,29 @@ impl Extras {
     /// Reads every file up front (before a sweep spends its time); the error names the
     /// file and what is wrong with it.
     pub(crate) fn load(saturate: &[PathBuf], attach: &[PathBuf]) -> Result<Extras, String> {
-        let read = |p: &Path| read_input(p).map_err(|e| e.to_string());
         let name = |p: &Path| {
             p.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         };
         let mut extras = Extras::default();
         for p in saturate {
-            let value: Value = serde_json::from_str(&read(p)?)
-                .map_err(|e| format!("{} is not a `saturate --json` result: {e}", p.display()))?;
-            if value.get("flood").is_none() {
+            let what = "a `saturate --json` result";
+            let read = input::at(p, &p.display(), what, |f| input::run(f, &mut |_| Ok(())))?;
+            let Run::Saturate(report) = read else {
                 return Err(format!(
                     "{} is not a `saturate --json` result (no \"flood\")",
                     p.display()
                 ));
-            }
+            };
             let server = name(p);
             let server = server.trim_end_matches(".json");
             let server = server.strip_prefix("saturate-").unwrap_or(server);
-            extras.saturate.push((server.to_string(), value));
+            extras.saturate.push((server.to_string(), *report));
         }
         for p in attach {
-            extras.attach.push((name(p), read(p)?));
+            let text = input::open(p).and_then(io::read_to_string);
+            let text = text.map_err(|e| cannot_read(p.display(), &e))?;
+            extras.attach.push((name(p), text));
         }
         Ok(extras)
     }
@@ -148,36 +153,32 @@ fn sweep_tables(s: &mut String, points: &[Point]) {
     }
 }
 
-fn saturate_table(s: &mut String, results: &[(String, Value)]) {
+fn saturate_table(s: &mut String, results: &[(String, SaturateReport)]) {
     s.push_str("<h2>Saturation and client delay</h2>\n<table><tr><th>server</th><th>verified MB/s</th><th>cs/s</th><th>intr/s</th><th>us %</th><th>sy %</th><th>id %</th><th>server CPU %</th><th>server RSS MiB</th><th>probes ok</th><th>delay p50 ms</th><th>delay p99 ms</th><th>delay max ms</th></tr>\n");
     for (name, r) in results {
-        let f = |v: &Value| v.as_f64();
-        let sys = &r["system"];
-        let probe = &r["probe"];
-        let ok = probe["ok"].as_u64();
-        let ms = |k: &str| {
-            probe["latency"][k]
-                .as_f64()
-                .filter(|_| ok.unwrap_or(0) > 0)
-                .map(|us| us / 1000.0)
+        let sys = |f: fn(&SystemRates) -> Option<f64>| r.system.as_ref().and_then(f);
+        let probe = r.probe.as_ref();
+        let ms = |us: fn(&Percentiles) -> u64| {
+            probe
+                .filter(|p| p.ok > 0)
+                .map(|p| us(&p.latency) as f64 / 1000.0)
         };
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
-            num(f(&r["flood"]["throughput_mb_s"]), 0),
-            num(f(&sys["cs_per_s"]), 0),
-            num(f(&sys["intr_per_s"]), 0),
-            num(f(&sys["us_pct"]), 0),
-            num(f(&sys["sy_pct"]), 0),
-            num(f(&sys["id_pct"]), 0),
-            num(f(&sys["server_cpu_pct"]), 0),
-            num(f(&sys["server_rss_bytes"]).map(|b| b / f64::from(1u32 << 20)), 1),
-            ok.zip(probe["attempts"].as_u64())
-                .map_or_else(|| num(None, 0), |(o, a)| format!("{o}/{a}")),
-            num(ms("p50_us"), 1),
-            num(ms("p99_us"), 1),
-            num(ms("max_us"), 1),
+            num(Some(r.flood.outcome.summary.throughput_mb_s), 0),
+            num(sys(|s| Some(s.cs_per_s)), 0),
+            num(sys(|s| Some(s.intr_per_s)), 0),
+            num(sys(|s| Some(s.us_pct)), 0),
+            num(sys(|s| Some(s.sy_pct)), 0),
+            num(sys(|s| Some(s.id_pct)), 0),
+            num(sys(|s| s.server_cpu_pct), 0),
+            num(sys(|s| s.server_rss_bytes.map(|b| b as f64 / f64::from(1u32 << 20))), 1),
+            probe.map_or_else(|| num(None, 0), |p| format!("{}/{}", p.ok, p.attempts)),
+            num(ms(|l| l.p50_us), 1),
+            num(ms(|l| l.p99_us), 1),
+            num(ms(|l| l.max_us), 1),
         );
     }
     s.push_str("</table>\n");
@@ -250,8 +251,39 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::probe::ProbeReport;
     use crate::modes::sweep::meta::Meta;
     use crate::modes::sweep::point::tests::fixed;
+    use crate::report::stream::FinalReport;
+    use crate::report::{Outcome, Report};
+
+    /// A saturate report of 1532.4 MB/s, 22234 cs/s, no server CPU figure, and 92 of 92
+    /// probes ok at p50 0.9 ms, p99 4.3 ms, max 5.0 ms.
+    fn saturate_report() -> SaturateReport {
+        let mut flood = FinalReport::new(Outcome::from(Report::default()), None, None);
+        flood.outcome.summary.throughput_mb_s = 1532.4;
+        let latency = Percentiles {
+            p50_us: 900,
+            p99_us: 4300,
+            max_us: 5000,
+            ..Percentiles::default()
+        };
+        SaturateReport {
+            flood,
+            system: Some(SystemRates {
+                cs_per_s: 22234.0,
+                server_cpu_pct: None,
+                ..SystemRates::default()
+            }),
+            samples: Vec::new(),
+            probe: Some(ProbeReport {
+                attempts: 92,
+                ok: 92,
+                latency,
+                ..ProbeReport::default()
+            }),
+        }
+    }
 
     #[test]
     fn report_has_machine_tables_chart_saturation_and_commands() {
@@ -266,10 +298,7 @@ mod tests {
         let mut small = sweep.points[0].clone();
         small.connections = 16;
         sweep.points.insert(0, small);
-        let sat: Value = serde_json::from_str(
-            r#"{"flood":{"throughput_mb_s":1532.4},"system":{"cs_per_s":22234,"server_cpu_pct":null},"probe":{"ok":92,"attempts":92,"latency":{"p50_us":900,"p99_us":4300,"max_us":5000}}}"#,
-        )
-        .expect("json");
+        let sat = saturate_report();
         let extras = Extras {
             saturate: vec![("echo-server".into(), sat)],
             attach: vec![("commands.txt".into(), "scripts/compare.sh <x>".into())],
@@ -304,7 +333,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("html-extras-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let good = dir.join("saturate-go.json");
-        std::fs::write(&good, r#"{"flood":{}}"#).expect("write");
+        let report = serde_json::to_string(&saturate_report()).expect("json");
+        std::fs::write(&good, report).expect("write");
         let bad = dir.join("saturate-x.json");
         std::fs::write(&bad, "[1]").expect("write");
         let e = Extras::load(&[good], &[]).expect("good");
@@ -312,6 +342,15 @@ mod tests {
         let err = Extras::load(&[bad], &[]).expect_err("bad");
         assert!(
             err.contains("saturate-x.json is not a `saturate --json` result"),
+            "{err}"
+        );
+        // A `flood` without a report in it was taken, and tabled as dashes: now it is
+        // read as the type it claims to be, and refused with what is missing.
+        let hollow = dir.join("saturate-hollow.json");
+        std::fs::write(&hollow, r#"{"flood":{}}"#).expect("write");
+        let err = Extras::load(&[hollow], &[]).expect_err("hollow");
+        assert!(
+            err.contains("saturate-hollow.json is not a `saturate --json` result: missing field"),
             "{err}"
         );
         let err = Extras::load(&[], &[dir.join("missing.txt")]).expect_err("missing");

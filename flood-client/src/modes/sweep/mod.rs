@@ -25,8 +25,9 @@ use hostkit::units::human_bytes;
 use crate::cli::SweepArgs;
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::{publish, stop_flag, verdict, USAGE};
+use crate::modes::{refuse, stop_flag, verdict};
 use crate::render::chart;
+use crate::report::stdout::Printer;
 use crate::report::Summary;
 use crate::setup::preflight::{self, Facts};
 use crate::setup::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
@@ -64,18 +65,12 @@ pub(crate) struct SweepConfig {
 pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let extras = match Extras::load(&args.saturate, &args.attach) {
         Ok(e) => e,
-        Err(why) => {
-            eprintln!("flood-client: {why}");
-            return Ok(ExitCode::from(USAGE));
-        }
+        Err(why) => return refuse(why),
     };
     if let Some(from) = &args.from {
         let sweep = match output::load(from) {
             Ok(s) => s,
-            Err(why) => {
-                eprintln!("flood-client: {why}");
-                return Ok(ExitCode::from(USAGE));
-            }
+            Err(why) => return refuse(why),
         };
         let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
         return Ok(verdict(drawn));
@@ -109,9 +104,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let points = run(&cfg, &stop)?;
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
-    if args.json {
-        publish::json(&sweep.points)?;
-    }
+    Printer::new(args.json, false, false).json(&sweep.points)?;
     let all_passed = sweep.points.iter().all(|p| p.runs.iter().all(|r| r.passed));
     Ok(verdict(
         drawn && all_passed && !stop.load(Ordering::Relaxed),

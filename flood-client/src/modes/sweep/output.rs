@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use hostkit::units::human_bytes;
 
-use crate::modes::read_input;
+use crate::modes::input::{self, Document};
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::point::{self, Point};
 use crate::render::chart::{count_label, Axis, Chart, Layout, Line, Mark, Missing, Panel};
@@ -22,19 +22,23 @@ pub(crate) struct SweepFile {
     pub(crate) points: Vec<Point>,
 }
 
-/// Reads a sweep.json: this form, or the bare list of points older versions wrote. The
-/// error says what is wrong with the file.
+/// Reads a sweep.json (`-`: standard input); the error says what is wrong with the file.
 pub(crate) fn load(path: &Path) -> Result<SweepFile, String> {
-    let text = read_input(path).map_err(|e| e.to_string())?;
-    let not = |e: serde_json::Error| format!("{} is not a sweep.json: {e}", path.display());
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(not)?;
-    if value.is_array() {
-        Ok(SweepFile {
-            meta: Meta::default(),
-            points: serde_json::from_value(value).map_err(not)?,
-        })
-    } else {
-        serde_json::from_value(value).map_err(not)
+    input::at(path, &path.display(), "a sweep.json", input::document)
+}
+
+impl Document for SweepFile {
+    /// This form, or the bare list of points older versions wrote.
+    fn parse(text: &str) -> serde_json::Result<SweepFile> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        if value.is_array() {
+            Ok(SweepFile {
+                meta: Meta::default(),
+                points: serde_json::from_value(value)?,
+            })
+        } else {
+            serde_json::from_value(value)
+        }
     }
 }
 
