@@ -1,7 +1,6 @@
 //! Command-line options (the contract scripts rely on).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -471,12 +470,10 @@ pub struct FloodArgs {
     /// so the shards of one run agree without talking).
     #[arg(long, value_parser = parse_run_id, requires = "shard", value_name = "ID")]
     pub run_id: Option<String>,
-    /// Internal: run as a worker process over connection indices FROM-TO.
-    #[arg(long, hide = true, value_parser = parse_range)]
-    pub worker_range: Option<Range<u64>>,
-    /// Internal: the run's pattern salt (a worker sends the same streams its parent would).
-    #[arg(long, hide = true, requires = "worker_range")]
-    pub salt: Option<u64>,
+    /// Internal: run as worker K of a --processes parent, which writes the worker's share
+    /// of the run on its stdin (K tells workers apart in `ps`).
+    #[arg(long, hide = true, value_name = "K")]
+    pub worker: Option<u16>,
 }
 
 fn parse_chunk(text: &str) -> Result<usize, String> {
@@ -510,16 +507,6 @@ fn parse_probe_bytes(text: &str) -> Result<usize, String> {
         ));
     }
     Ok(n)
-}
-
-fn parse_range(text: &str) -> Result<Range<u64>, String> {
-    let (a, b) = text.split_once('-').ok_or("want FROM-TO")?;
-    let a: u64 = a.parse().map_err(|_| "bad FROM")?;
-    let b: u64 = b.parse().map_err(|_| "bad TO")?;
-    if a >= b {
-        return Err("FROM must be below TO".into());
-    }
-    Ok(a..b)
 }
 
 /// Source addresses given with `--source`.
@@ -566,14 +553,12 @@ mod tests {
         assert_eq!(v[2], "127.0.0.3".parse::<IpAddr>().unwrap());
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
-        assert_eq!(parse_range("5-9"), Ok(5..9));
         assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
         assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
         assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
         assert_eq!(parse_fraction("5%"), Ok(0.05));
         assert_eq!(parse_fraction("0.1"), Ok(0.1));
         assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
-        assert!(parse_range("9-5").is_err());
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! The run's configuration: what one process must do ([`RunConfig`]), its share out to
-//! worker processes, and the worker's command line ([`RunConfig::worker_args`]), which the
-//! worker parses back with the same flags and the same conversion (`cli/run.rs`, where the
-//! round-trip test is). Below the fleet that runs it: nothing here knows the flags' types.
+//! The run's configuration: what one process must do ([`RunConfig`]) and its share out to
+//! worker processes, which each get theirs whole as a JSON line on stdin (`fleet/protocol.rs`;
+//! the round-trip test is in `cli/run.rs`). Below the fleet that runs it: nothing here
+//! knows the flags' types.
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
-use hostkit::units::exact_duration;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::connection::Workload;
 use crate::engine::scheduler::{Arrivals, OpenLoad};
@@ -23,7 +23,8 @@ pub(crate) mod start;
 pub(crate) const CONNECT_RETRIES: u32 = 3;
 
 /// What the process that shows the run prints of its intervals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Show {
     /// Nothing (`--quiet`, `--json`, a worker or a sweep run).
     Nothing,
@@ -33,8 +34,8 @@ pub(crate) enum Show {
     Events,
 }
 
-/// What one process must do.
-#[derive(Debug, Clone, PartialEq)]
+/// What one process must do: a worker process gets its share of the parent's whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RunConfig {
     /// The echo server.
     pub(crate) target: SocketAddr,
@@ -133,9 +134,7 @@ impl RunConfig {
     /// The share of worker `k` of `processes`: its slice of the indices, of the connect
     /// rate and of the message rate (in proportion to its connections), no progress bar.
     pub(crate) fn share(&self, k: usize, processes: usize) -> RunConfig {
-        let total = self.indices.end - self.indices.start;
-        let (k, n) = (k as u64, processes as u64);
-        let indices = self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n;
+        let indices = slice(&self.indices, k as u64, processes as u64);
         RunConfig {
             connect_rate: self.connect_rate.map(|r| r / processes as f64),
             rate: self.rate.map(|r| self.rate_of(&indices, r)),
@@ -175,68 +174,13 @@ impl RunConfig {
             churn,
         })
     }
+}
 
-    /// The command-line arguments (after the program) of a worker that runs exactly this
-    /// configuration: `FloodArgs::run_config` of them parsed gives it back.
-    pub(crate) fn worker_args(&self) -> Vec<String> {
-        let mut args = vec![
-            self.target.to_string(),
-            "--worker-range".into(),
-            format!("{}-{}", self.indices.start, self.indices.end),
-            "--chunk".into(),
-            self.work.chunk.to_string(),
-            "--window".into(),
-            self.work.window.to_string(),
-            "--send".into(),
-            self.send.name().into(),
-            "--rcvbuf".into(),
-            self.rcvbuf.unwrap_or(0).to_string(),
-            "--threads".into(),
-            self.threads.to_string(),
-            "--timeout".into(),
-            exact_duration(self.timeout),
-            "--connect-retries".into(),
-            self.retries.to_string(),
-            "--interval".into(),
-            exact_duration(self.interval.unwrap_or_default()),
-            "--salt".into(),
-            self.salt.0.to_string(),
-        ];
-        match (self.work.bytes == ENDLESS, self.duration) {
-            (true, Some(d)) => args.extend(["--duration".into(), exact_duration(d)]),
-            (true, None) => unreachable!("an endless workload always has a duration"),
-            (false, Some(d)) if self.churn => {
-                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
-                args.extend(["--churn".into(), "--duration".into(), exact_duration(d)]);
-            }
-            (false, limit) => {
-                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
-                if let Some(d) = limit {
-                    args.extend(["--run-timeout".into(), exact_duration(d)]);
-                }
-            }
-        }
-        if let Some(rate) = self.connect_rate {
-            args.extend(["--connect-rate".into(), rate.to_string()]);
-        }
-        if let Some(rate) = self.rate {
-            args.extend(["--rate".into(), rate.to_string()]);
-        }
-        if let Some(n) = self.streaming {
-            args.extend(["--streaming".into(), n.to_string()]);
-        }
-        args.extend(["--arrivals".into(), self.arrivals.name().into()]);
-        if !self.sources.is_empty() {
-            let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
-            args.extend(["--source".into(), list.join(",")]);
-        }
-        if let Some(at) = self.start_at {
-            args.extend(["--start-at".into(), start::unix_text(at)]);
-        }
-        if let Some(s) = &self.shard {
-            args.extend(["--shard".into(), s.of.to_string(), "--run-id".into()]);
-            args.extend([s.run_id.clone(), "-c".into(), s.connections.to_string()]);
-        }
-        args
-    }
+/// Part `k` of `n` of `range`: the parts k = 0..n cover it in order without gap or
+/// overlap, and differ in size by at most one. Connections are shared out to shards, worker
+/// processes and event loops with it, so every level splits alike.
+pub(crate) fn slice(range: &Range<u64>, k: u64, n: u64) -> Range<u64> {
+    let len = u128::from(range.end - range.start);
+    let at = |i: u64| range.start + (len * u128::from(i) / u128::from(n)) as u64;
+    at(k)..at(k + 1)
 }

@@ -45,9 +45,10 @@ pub(crate) fn run_flood(
     Ok(report)
 }
 
-/// Runs this process as worker of a `--processes` parent: its share of the connections,
-/// then its report on stdout.
-pub(crate) fn run_worker(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<()> {
-    let report = process::run_process(cfg, stop, Role::Worker)?;
+/// Runs this process as worker of a `--processes` parent: its share of the run, read on
+/// stdin, then its report on stdout.
+pub(crate) fn run_worker(stop: Arc<AtomicBool>) -> io::Result<()> {
+    let cfg = protocol::receive_plan()?;
+    let report = process::run_process(&cfg, stop, Role::Worker)?;
     protocol::send(&Message::Report(Box::new(report)))
 }

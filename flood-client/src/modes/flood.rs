@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use hostkit::context;
 use hostkit::limits::{raise_nofile, FdLimit};
 
 use crate::cli::FloodArgs;
@@ -35,20 +36,12 @@ pub(crate) struct Prepared {
     pub(crate) limit: FdLimit,
 }
 
-/// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
-/// the run cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
+/// Builds the run from the flags, checks the box (exit 2 when the run cannot fit) and
+/// starts the server if asked. `Err(code)`: nothing more to run.
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
-    let stop = if args.worker_range.is_some() {
-        worker_stop_flag()?
-    } else {
-        stop_flag()?
-    };
+    let stop = stop_flag()?;
     let limit = raise_nofile()?;
     let mut cfg = args.run_config();
-    if args.worker_range.is_some() {
-        fleet::run_worker(&cfg, stop)?;
-        return Ok(Err(ExitCode::SUCCESS));
-    }
     if let Some(why) = args.output.chart_refusal() {
         eprintln!("flood-client: {why}");
         return Ok(Err(ExitCode::from(USAGE)));
@@ -127,8 +120,15 @@ fn server_rcvbuf(cfg: &RunConfig) -> Option<usize> {
     cfg.rcvbuf.filter(|_| cfg.send == SendMode::Splice)
 }
 
-/// `flood-client [ADDR] …`: runs the flood and prints its report.
+/// `flood-client [ADDR] …`: runs the flood and prints its report (or, with the internal
+/// `--worker K`, runs a worker's share and reports to its parent).
 pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
+    if let Some(k) = args.worker {
+        let stop = worker_stop_flag()?;
+        raise_nofile()?;
+        fleet::run_worker(stop).map_err(|e| context(e, format_args!("client process {k}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = match prepare(args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
