@@ -94,9 +94,9 @@ pub struct SweepArgs {
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/sweep", value_name = "DIR")]
     pub out: PathBuf,
-    /// Pin servers to CPU 0 and the client to CPU 1.
-    #[arg(long)]
-    pub pin: bool,
+    /// How each server is started.
+    #[command(flatten)]
+    pub start: StartArgs,
     /// Chunk, window, threads and timeout of every run.
     #[command(flatten)]
     pub stream: StreamArgs,
@@ -104,10 +104,6 @@ pub struct SweepArgs {
     /// count as timeouts), so a server that can only limp along cannot stall the sweep.
     #[arg(long, default_value = "60s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Duration,
-    /// How long each server may take to print `listening on ADDR` before it is killed and
-    /// its points skipped.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
     /// Redraw the outputs from an earlier sweep.json instead of running.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -255,10 +251,9 @@ pub struct ProbeArgs {
 /// `flood-client limit`.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Echo server address, IP:PORT or an IP alone (port 12345), unless --spawn-server or
-    /// --server-cmd starts one.
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
-    pub addr: SocketAddr,
+    /// The server under test.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent connections: a count, or a range to step (closed loop, or open model with
     /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
     /// of arrivals, at least 32).
@@ -298,22 +293,9 @@ pub struct LimitArgs {
     /// Client processes.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,
-    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long, conflicts_with = "server_cmd")]
-    pub spawn_server: bool,
-    /// Start this server command and target it ("NAME=CMD ARGS", as for the flood).
-    #[arg(long, value_parser = ServerCommand::parse, value_name = "CMD")]
-    pub server_cmd: Option<ServerCommand>,
     /// Start the server afresh for every step (default: one server for the whole search).
     #[arg(long)]
     pub fresh_server: bool,
-    /// How long a started server may take to print `listening on ADDR` before it is killed
-    /// and the search fails.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
-    /// Pin the client to CPU 1 and a started server to CPU 0.
-    #[arg(long)]
-    pub pin: bool,
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/limit", value_name = "DIR")]
     pub out: PathBuf,
@@ -374,12 +356,47 @@ pub struct MergeArgs {
     pub max_skew: Duration,
 }
 
+/// The server under test, in every mode that starts or targets one (the flood, saturate,
+/// limit): one set of flags, one set of rules between them.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345), unless
+    /// --spawn-server or --server-cmd starts one.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
+    #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
+    pub spawn_server: bool,
+    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
+    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
+    #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
+    pub server_cmd: Option<ServerCommand>,
+    /// How a started server is started.
+    #[command(flatten)]
+    pub start: StartArgs,
+    /// The server's process id, to report its CPU time (and its workers') for the run.
+    #[arg(long, allow_hyphen_values = true, value_name = "PID")]
+    pub server_pid: Option<u32>,
+}
+
+/// How a started server is started, in every mode that starts one (the sweep's too).
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// How long a started server may take to print `listening on ADDR` before it is killed
+    /// (and the run fails, the search ends, or the sweep skips its points).
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub server_start_timeout: Duration,
+    /// Pin the client to CPU 1 and a started server to CPU 0.
+    #[arg(long)]
+    pub pin: bool,
+}
+
 /// The flood.
 #[derive(Debug, Clone, Args)]
 pub struct FloodArgs {
-    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345).
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
-    pub addr: SocketAddr,
+    /// The server under test.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent connections (all open at once before data flows): 1000, 2k (= 2,000),
     /// 32Ki (= 32,768). With --churn: the most open at once (a later arrival waits for one to
     /// close, and its wait counts).
@@ -441,23 +458,6 @@ pub struct FloodArgs {
     /// Interval lines, JSON stream, quiet.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
-    pub spawn_server: bool,
-    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
-    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
-    #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
-    pub server_cmd: Option<ServerCommand>,
-    /// How long a started server (--spawn-server, --server-cmd) may take to print
-    /// `listening on ADDR` before it is killed and the run fails.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
-    /// Pin the client to CPU 1 and a started server to CPU 0.
-    #[arg(long)]
-    pub pin: bool,
-    /// The server's process id, to report its CPU time (and its workers') for the run.
-    #[arg(long, allow_hyphen_values = true, value_name = "PID")]
-    pub server_pid: Option<u32>,
     /// This process is shard K of N (from 0: 0/3, 1/3, 2/3) of one run over several hosts:
     /// -c is the whole run's count, of which this shard opens its own share. Needs --start-at.
     #[arg(long, value_parser = ShardOf::parse, requires = "start_at", value_name = "K/N")]

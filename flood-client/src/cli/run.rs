@@ -6,12 +6,18 @@
 //! A new flag goes into `cli/mod.rs` (its spelling and help), a field in `config/` (what the
 //! run does with it), its conversion here, and the round-trip test.
 
-use crate::cli::{FloodArgs, StreamArgs};
+use std::io;
+use std::net::SocketAddr;
+
+use hostkit::limits::FdLimit;
+
+use crate::cli::{FloodArgs, ServerArgs, StartArgs, StreamArgs};
 use crate::config::shard::{default_run_id, ShardRun};
 use crate::config::RunConfig;
 use crate::engine::connection::Workload;
 use crate::engine::verifier::Salt;
 use crate::report::ENDLESS;
+use crate::setup::spawn::{ServerCommand, ServerUnderTest};
 
 impl FloodArgs {
     /// The run the flood's flags ask for (a shard's indices are its share of `-c`).
@@ -20,7 +26,7 @@ impl FloodArgs {
         let endless = args.duration.is_some() && !args.churn;
         let whole = 0..args.connections;
         let mut cfg = RunConfig {
-            target: args.addr,
+            target: args.server.addr,
             sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
             indices: (args.shard.map(|s| s.indices(args.connections))).unwrap_or(whole),
             connect_rate: args.connect_rate,
@@ -53,6 +59,48 @@ impl FloodArgs {
             None => Salt::fresh(),
         };
         cfg
+    }
+}
+
+impl ServerArgs {
+    /// The server these flags name, whose connections get `rcvbuf` if it is this
+    /// workspace's echo-server (`--spawn-server`), under this process's `limit`.
+    pub(crate) fn under_test(
+        &self,
+        rcvbuf: Option<usize>,
+        limit: FdLimit,
+    ) -> io::Result<ServerUnderTest> {
+        let command = match (&self.server_cmd, self.spawn_server) {
+            (Some(c), _) => Some(c.clone()),
+            (None, true) => Some(ServerCommand::echo_server(rcvbuf)?),
+            (None, false) => None,
+        };
+        Ok(self
+            .start
+            .server(self.addr, command, self.server_pid, limit))
+    }
+}
+
+impl StartArgs {
+    /// The server at `addr` (or started by `command`, as these flags say), whose process
+    /// is `pid` if known, under this process's `limit`.
+    pub(crate) fn server(
+        &self,
+        addr: SocketAddr,
+        command: Option<ServerCommand>,
+        pid: Option<u32>,
+        limit: FdLimit,
+    ) -> ServerUnderTest {
+        ServerUnderTest {
+            addr,
+            command,
+            pid,
+            within: self.server_start_timeout,
+            pin: self.pin,
+            fresh: false,
+            limit,
+            running: None,
+        }
     }
 }
 

@@ -30,7 +30,7 @@ const SATURATE_FOR: Duration = Duration::from_secs(10);
 pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
     let mut flood_args = args.flood.clone();
     flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
-    let p = match prepare(&flood_args)? {
+    let mut p = match prepare(&flood_args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -45,13 +45,11 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
     });
     let (settings, host) = (
         publish::settings(&p.cfg, p.processes),
-        publish::host(p.limit),
+        publish::host(p.server.limit),
     );
     publish::start(&flood_args.output, &settings, &host)?;
     let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
-    if let Some(server) = p.server {
-        server.stop()?;
-    }
+    p.server.stop()?;
     report.flood.config = Some(settings);
     report.flood.host = Some(host);
     publish::finish(
