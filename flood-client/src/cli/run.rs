@@ -30,6 +30,7 @@ impl FloodArgs {
             sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
             indices: (args.shard.map(|s| s.indices(args.connections))).unwrap_or(whole),
             connect_rate: args.connect_rate,
+            processes: usize::from(args.processes),
             retries: args.connect_retries,
             duration: args.duration.or(args.run_timeout),
             show_progress: !args.output.quiet,
@@ -159,6 +160,7 @@ mod tests {
             },
             send: SendMode::Write,
             rcvbuf: Some(300_000),
+            processes: 5,
             threads: 3,
             connect_rate: Some(123.5),
             timeout: Duration::from_micros(2_500_001),
@@ -309,6 +311,25 @@ mod tests {
         assert_ne!(
             parse("10.77.0.1:7 -c 9").salt,
             parse("10.77.0.1:7 -c 9").salt
+        );
+    }
+
+    #[test]
+    fn the_shards_of_a_run_join_into_the_whole_run_and_other_runs_do_not() {
+        let t = "--start-at 2030-01-02T03:04:05.5Z -c 6000 -b 512KiB";
+        let shard = |k: u64| parse(&format!("10.77.0.1:7 --shard {k}/3 {t}"));
+        let whole = (shard(0).joined(&shard(1)))
+            .and_then(|two| two.joined(&shard(2)))
+            .expect("shards of one run join");
+        assert_eq!((whole.indices, whole.processes), (0..6000, 3));
+        assert_eq!(whole.shard, None);
+        let (a, b) = (parse("10.77.0.1:7 -c 9"), parse("10.77.0.1:7 -c 9"));
+        assert_ne!(a.salt, b.salt);
+        assert_eq!(a.joined(&b).map(|j| j.indices), Some(0..18));
+        assert_eq!(a.joined(&parse("10.77.0.1:7 -c 9 --window 2")), None);
+        assert_eq!(
+            a.joined(&parse("10.77.0.1:7 -c 9 --rate 5 --duration 1s")),
+            None
         );
     }
 

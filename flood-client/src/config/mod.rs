@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::connection::Workload;
@@ -23,7 +24,7 @@ pub(crate) mod start;
 pub(crate) const CONNECT_RETRIES: u32 = 3;
 
 /// What the process that shows the run prints of its intervals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Show {
     /// Nothing (`--quiet`, `--json`, a worker or a sweep run).
@@ -34,8 +35,9 @@ pub(crate) enum Show {
     Events,
 }
 
-/// What one process must do: a worker process gets its share of the parent's whole.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What one process must do: a worker process gets its share of the parent's whole, and a
+/// report's `config` is the whole run's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct RunConfig {
     /// The echo server.
     pub(crate) target: SocketAddr,
@@ -49,7 +51,9 @@ pub(crate) struct RunConfig {
     pub(crate) send: SendMode,
     /// SO_RCVBUF of each connection (`None`: the kernel's).
     pub(crate) rcvbuf: Option<usize>,
-    /// Event loops in this process.
+    /// Client processes the run is spread over (`--processes`; a worker's share: 1).
+    pub(crate) processes: usize,
+    /// Event loops in each process.
     pub(crate) threads: usize,
     /// New connections per second for this process.
     pub(crate) connect_rate: Option<f64>,
@@ -102,6 +106,34 @@ impl RunConfig {
         )
     }
 
+    /// The configuration of two runs (or shards of one) merged: the same run, their
+    /// connections (indices from the first one's start) and processes added, no shard (the
+    /// report's `shards` says which it holds), the salt and what it shows left to the first;
+    /// `None` when they differ in anything else.
+    pub(crate) fn joined(&self, other: &RunConfig) -> Option<RunConfig> {
+        let count = |c: &RunConfig| c.indices.end - c.indices.start;
+        let same_run = RunConfig {
+            indices: self.indices.clone(),
+            processes: self.processes,
+            show_progress: self.show_progress,
+            show: self.show,
+            shard: self.shard.clone(),
+            salt: self.salt,
+            ..other.clone()
+        };
+        if same_run != *self {
+            return None;
+        }
+        let start = self.indices.start.min(other.indices.start);
+        let end = start.checked_add(count(self).checked_add(count(other))?)?;
+        Some(RunConfig {
+            indices: start..end,
+            processes: self.processes.checked_add(other.processes)?,
+            shard: None,
+            ..self.clone()
+        })
+    }
+
     /// A run of `work` to 127.0.0.1:0 over one connection, with every other setting at its
     /// default (the flags' defaults: `StreamArgs::run_config` sets the stream's own), until
     /// the caller says otherwise.
@@ -113,6 +145,7 @@ impl RunConfig {
             work,
             send: SendMode::DEFAULT,
             rcvbuf: None,
+            processes: 1,
             threads: 1,
             connect_rate: None,
             timeout: Duration::from_secs(30),
@@ -140,6 +173,7 @@ impl RunConfig {
             rate: self.rate.map(|r| self.rate_of(&indices, r)),
             streaming: self.streaming.map(|n| self.streaming_of(&indices, n)),
             indices,
+            processes: 1,
             show_progress: false,
             show: Show::Nothing,
             ..self.clone()

@@ -12,12 +12,13 @@
 use std::fmt;
 use std::ops::Range;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::report::Shards;
 
 /// Shard `k` of `n` (0 <= k < n).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ShardOf {
     /// This shard, from 0.
     pub(crate) k: u64,
@@ -53,7 +54,7 @@ impl fmt::Display for ShardOf {
 }
 
 /// What a shard process knows of the run it belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ShardRun {
     /// Which shard.
     pub(crate) of: ShardOf,

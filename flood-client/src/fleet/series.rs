@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hostkit::procfs;
 
-use crate::config::Show;
+use crate::config::{RunConfig, Show};
 use crate::fleet::protocol::{self, Message};
 use crate::report::interval::{Interval, Timeline, HEADER};
 use crate::report::stdout;
@@ -133,7 +133,7 @@ impl Series {
                 }
             }
             Emit::Show(Show::Events) => {
-                let event = Event::Interval(timeline.view(interval.clone()));
+                let event = Event::<RunConfig>::Interval(timeline.view(interval.clone()));
                 serde_json::to_string(&event).map_err(io::Error::other)?
             }
         };

@@ -32,16 +32,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// reader threads left a hundred malloc arenas holding ~480 MB between them.
 type Heard = (usize, Option<String>);
 
-/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report; a
-/// worker that ends without its report (killed, crashed) is in it as lost, its connections
+/// Runs `cfg.processes` workers over `cfg.indices` and returns the merged, finalized report;
+/// a worker that ends without its report (killed, crashed) is in it as lost, its connections
 /// failed.
-pub(crate) fn run_parent(
-    cfg: &RunConfig,
-    processes: usize,
-    stop: Arc<AtomicBool>,
-) -> io::Result<Report> {
+pub(crate) fn run_parent(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
-    let processes = (processes as u64).clamp(1, total.max(1)) as usize;
+    let processes = (cfg.processes as u64).clamp(1, total.max(1)) as usize;
     let mut series = Series::new(processes, Emit::Show(cfg.show), false);
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();

@@ -28,7 +28,6 @@ use crate::setup::spawn::ServerUnderTest;
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) cfg: RunConfig,
-    pub(crate) processes: usize,
     pub(crate) server: ServerUnderTest,
     pub(crate) server_pid: Option<u32>,
     pub(crate) stop: Arc<AtomicBool>,
@@ -51,7 +50,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
         .server
         .under_test(server_rcvbuf(&cfg), facts.fd_limit)?;
     let connections = cfg.indices.end - cfg.indices.start;
-    match server.fits(connections, u64::from(args.processes), &cfg.sources, &facts) {
+    match server.fits(connections, cfg.processes as u64, &cfg.sources, &facts) {
         Ok((sources, note)) => {
             if let Some(note) = note {
                 eprintln!("flood-client: {note}");
@@ -80,7 +79,6 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     (cfg.target, server_pid) = server.ready(args.connections)?;
     Ok(Ok(Prepared {
         cfg,
-        processes: usize::from(args.processes),
         server,
         server_pid,
         stop,
@@ -109,16 +107,13 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.server.limit),
-    );
-    publish::start(&args.output, &settings, &host)?;
-    let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
+    let host = publish::host(p.server.limit);
+    publish::start(&args.output, &p.cfg, &host)?;
+    let report = fleet::run_flood(&p.cfg, p.server_pid, p.stop)?;
     p.server.stop()?;
     let outcome = Outcome::from(report);
     let human = outcome.human();
-    let report = FinalReport::new(outcome, Some(settings), Some(host));
+    let report = FinalReport::new(outcome, Some(p.cfg), Some(host));
     publish::finish(&args.output, args.json, &human, &report)?;
     chart(&args.output, || Recorded::of_report(&report, &[]))?;
     Ok(verdict(report.passed))

@@ -360,6 +360,7 @@ fn run_step(
     let mut cfg = search.run_config(value, length);
     let connections = cfg.indices.end;
     let processes = search.processes.min(connections).max(1);
+    cfg.processes = processes as usize;
     let mut step = Step {
         phase: phase.into(),
         value,
@@ -383,7 +384,7 @@ fn run_step(
             most
         })
     });
-    let report = fleet::run_flood(&cfg, processes as usize, pid, stop.clone());
+    let report = fleet::run_flood(&cfg, pid, stop.clone());
     sampling.store(false, Ordering::Relaxed);
     step.server_rss_bytes = sampler.and_then(|h| h.join().ok());
     let outcome = Outcome::from(report?);

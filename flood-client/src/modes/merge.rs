@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
+use crate::config::RunConfig;
 use crate::modes::{cannot_read, publish, shards, verdict, USAGE};
 use crate::report::interval::Interval;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::read::{known_schema, ReadError, Values};
 use crate::report::stream::FinalReport;
 use crate::report::{stdout, Outcome, Report};
@@ -84,7 +85,7 @@ struct Part {
     report: Report,
     /// Whether its series holds any interval.
     recorded: bool,
-    config: Option<RunSettings>,
+    config: Option<RunConfig>,
     hosts: Vec<Host>,
 }
 
@@ -97,7 +98,7 @@ struct Merged {
     /// Reports merged.
     count: usize,
     /// The configuration every report merged so far shares.
-    config: Option<RunSettings>,
+    config: Option<RunConfig>,
     hosts: Vec<Host>,
 }
 
@@ -190,7 +191,7 @@ fn part(path: &Path) -> Result<Part, ReadError> {
     let mut fields = report_fields(path, &mut check)?;
     let bad = |e: serde_json::Error| ReadError::Bad(e.to_string());
     let mut take = |key: &str| fields.remove(key).unwrap_or_default();
-    let config: Option<RunSettings> = serde_json::from_value(take("config")).map_err(bad)?;
+    let config: Option<RunConfig> = serde_json::from_value(take("config")).map_err(bad)?;
     let host: Option<Host> = serde_json::from_value(take("host")).map_err(bad)?;
     let hosts: Option<Vec<Host>> = serde_json::from_value(take("hosts")).map_err(bad)?;
     let report: Report = serde_json::from_value(fields.into()).map_err(bad)?;
@@ -253,7 +254,7 @@ fn report_fields(
 
 /// Prints `report` as one line of JSON, its `intervals` the merged series of `files` (those
 /// that recorded any), written interval by interval as they are merged.
-fn write_json(report: &FinalReport, files: &[&Path]) -> io::Result<()> {
+fn write_json(report: &FinalReport<RunConfig>, files: &[&Path]) -> io::Result<()> {
     // The same document `publish` prints: keys in the order of its JSON value.
     let value = serde_json::to_value(report).map_err(io::Error::other)?;
     let text = serde_json::to_string(&value).map_err(io::Error::other)?;

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::cli::PlotArgs;
+use crate::config::RunConfig;
 use crate::modes::{cannot_read, USAGE};
 use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::interval::Interval;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::read::{known_schema, ReadError, Values};
 use crate::report::stdout;
 use crate::report::stream::TOOL;
@@ -86,7 +87,7 @@ struct Header {
     #[serde(default)]
     host: Option<Host>,
     #[serde(default)]
-    config: Option<RunSettings>,
+    config: Option<RunConfig>,
     #[serde(default)]
     start_unix_us: u64,
     #[serde(default)]

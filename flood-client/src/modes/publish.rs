@@ -12,30 +12,9 @@ use hostkit::limits::{self, FdLimit};
 use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
+use crate::report::stdout;
 use crate::report::stream::{Event, Start, SCHEMA_VERSION, TOOL, VERSION};
-use crate::report::{stdout, ENDLESS};
-
-/// The configuration of the run `cfg` over `processes` processes, as reports write it.
-pub(crate) fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
-    RunSettings {
-        target: cfg.target.to_string(),
-        sources: cfg.sources.iter().map(|ip| ip.to_string()).collect(),
-        connections: cfg.indices.end - cfg.indices.start,
-        bytes_per_connection: (cfg.work.bytes != ENDLESS).then_some(cfg.work.bytes),
-        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
-        chunk: cfg.work.chunk,
-        window: cfg.work.window,
-        send: cfg.send.name().into(),
-        rcvbuf: cfg.rcvbuf.map(|b| b as u64),
-        processes: processes as u64,
-        threads: cfg.threads as u64,
-        connect_rate: cfg.connect_rate,
-        connect_retries: cfg.retries,
-        timeout_s: cfg.timeout.as_secs_f64(),
-        interval_s: cfg.interval.map(|d| d.as_secs_f64()),
-    }
-}
 
 /// This machine, as reports write it, with `limit`, the open-file limit the run raised.
 pub(crate) fn host(limit: FdLimit) -> Host {
@@ -57,7 +36,7 @@ pub(crate) fn host(limit: FdLimit) -> Host {
 }
 
 /// The `start` event of `--json-stream`, printed when asked.
-pub(crate) fn start(out: &OutputArgs, settings: &RunSettings, host: &Host) -> io::Result<()> {
+pub(crate) fn start(out: &OutputArgs, cfg: &RunConfig, host: &Host) -> io::Result<()> {
     if !out.json_stream {
         return Ok(());
     }
@@ -66,7 +45,7 @@ pub(crate) fn start(out: &OutputArgs, settings: &RunSettings, host: &Host) -> io
         version: VERSION.into(),
         schema_version: SCHEMA_VERSION,
         start_unix_us: unix_us(SystemTime::now()),
-        config: settings.clone(),
+        config: cfg.clone(),
         host: host.clone(),
     });
     stdout::line(&serde_json::to_string(&event).map_err(io::Error::other)?)

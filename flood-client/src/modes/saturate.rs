@@ -43,14 +43,11 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         timeout: flood_args.stream.timeout,
         salt: p.cfg.salt,
     });
-    let (settings, host) = (
-        publish::settings(&p.cfg, p.processes),
-        publish::host(p.server.limit),
-    );
-    publish::start(&flood_args.output, &settings, &host)?;
-    let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
+    let host = publish::host(p.server.limit);
+    publish::start(&flood_args.output, &p.cfg, &host)?;
+    let mut report = run(&p.cfg, p.server_pid, p.stop.clone(), probe)?;
     p.server.stop()?;
-    report.flood.config = Some(settings);
+    report.flood.config = Some(p.cfg);
     report.flood.host = Some(host);
     publish::finish(
         &flood_args.output,
@@ -71,7 +68,7 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Serialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
-    pub(crate) flood: FinalReport,
+    pub(crate) flood: FinalReport<RunConfig>,
     /// Mean rates over the run (the first second, the connect phase, left out).
     pub(crate) system: Option<SystemRates>,
     /// Every one-second sample.
@@ -107,14 +104,13 @@ impl SaturateReport {
 /// server `server_pid`, and probing with `probe` if given.
 pub(crate) fn run(
     cfg: &RunConfig,
-    processes: usize,
     server_pid: Option<u32>,
     stop: Arc<AtomicBool>,
     probe: Option<ProbeConfig>,
 ) -> io::Result<SaturateReport> {
     let done = Arc::new(AtomicBool::new(false));
     let flood_cfg = cfg.clone();
-    let flood = thread::spawn(move || fleet::run_flood(&flood_cfg, processes, server_pid, stop));
+    let flood = thread::spawn(move || fleet::run_flood(&flood_cfg, server_pid, stop));
     let prober = probe.map(|probe_cfg| {
         let done = done.clone();
         thread::spawn(move || {

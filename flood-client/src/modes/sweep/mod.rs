@@ -235,6 +235,7 @@ fn run_point(
     let processes = connections.div_ceil(limit.socket_capacity().max(1)).max(1);
     let mut run_cfg = cfg.base.clone();
     run_cfg.indices = 0..connections;
+    run_cfg.processes = processes as usize;
     run_cfg.work.bytes = bytes;
     run_cfg.show_progress = false;
     match under_test.fits(connections, processes, &cfg.base.sources, &cfg.facts) {
@@ -261,7 +262,7 @@ fn run_point(
             bar.inc((cfg.repeat - done) as u64);
             break;
         }
-        let result = fleet::run_flood(&run_cfg, processes as usize, pid, stop.clone());
+        let result = fleet::run_flood(&run_cfg, pid, stop.clone());
         point.runs.push(match result {
             Ok(r) => {
                 let summary = Summary::of(&r);
