@@ -43,6 +43,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The JSON Schema of the `--json` report (docs/schema/report.schema.json).
+pub fn report_schema() -> schemars::Schema {
+    schemars::schema_for!(report::stream::FinalReport<config::RunConfig>)
+}
+
+/// The JSON Schema of one `--json-stream` line (docs/schema/stream.schema.json).
+pub fn stream_schema() -> schemars::Schema {
+    schemars::schema_for!(report::stream::Event<config::RunConfig>)
+}
+
 /// The command-line definition, for man pages and shell completions.
 pub fn command() -> clap::Command {
     Cli::command()

@@ -606,6 +606,74 @@ fn preflight_never_advises_the_process_count_already_asked_for() {
 }
 
 #[test]
+fn a_one_process_server_that_cannot_hold_the_run_is_refused_alike_in_every_mode() {
+    // Under 256 descriptors one process holds 192 connections: the client spreads 1000
+    // over 16 processes, but a server command without {processes} runs in one.
+    let server = format!("one={} --listen 127.0.0.1:0", bin("echo-server").display());
+    let dir = std::env::temp_dir().join(format!("flood-one-process-{}", std::process::id()));
+    let out_dir = dir.to_str().expect("utf-8 path");
+    let flood_args = [
+        "--server-cmd",
+        &server,
+        "-c",
+        "1000",
+        "-p",
+        "16",
+        "--timeout",
+        "2s",
+        "--connect-retries",
+        "0",
+    ];
+    let limit_args = [
+        "limit",
+        "--server-cmd",
+        &server,
+        "-c",
+        "1000..2000",
+        "-p",
+        "16",
+        "--timeout",
+        "2s",
+        "--warmup",
+        "0s",
+        "--step",
+        "1s",
+        "--out",
+        out_dir,
+    ];
+    let sweep_args = [
+        "sweep",
+        "--server",
+        &server,
+        "--connections",
+        "1000",
+        "--bytes",
+        "1KiB",
+        "--repeat",
+        "1",
+        "--out",
+        out_dir,
+    ];
+    for (mode, args, code) in [
+        ("flood", &flood_args[..], 2),
+        ("limit", &limit_args[..], 2),
+        ("sweep", &sweep_args[..], 1),
+    ] {
+        let mut cmd = Command::new(bin("flood-client"));
+        cmd.args(args);
+        let out = with_nofile(cmd, 256, 256).output().expect("run");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{mode}: {err}");
+        assert!(
+            err.contains("one runs in one process, which holds 192 connections here")
+                && err.contains("{processes}"),
+            "{mode}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn ctrl_c_at_the_terminal_interrupts_the_client_not_the_spawned_server() {
     let child = Command::new(bin("flood-client"))
         .args(["--spawn-server", "-c", "20", "--duration", "30s", "--json"])

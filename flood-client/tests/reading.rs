@@ -74,13 +74,13 @@ fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
     let m: Value = stdout_json(&out);
     let mut want = r["config"].clone();
     // Two runs of 2 connections, each in one process: together 4 connections, 2 processes.
-    want["connections"] = json!(4);
+    want["indices"] = json!({"start": 0, "end": 4});
     want["processes"] = json!(2);
     assert_eq!(m["config"], want);
     assert_eq!(m["hosts"], json!([r["host"], r["host"]]));
     // Reports that ran differently keep no config.
     let mut other = r.clone();
-    other["config"]["chunk"] = json!(1);
+    other["config"]["work"]["chunk"] = json!(1);
     let b = write_json(&d.join("b.json"), &other);
     let out = flood(&["merge", "--json", &a, &b]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -217,8 +217,8 @@ fn ctrl_c_at_the_terminal_gives_the_merged_partial_report_in_every_mode() {
     }
 }
 
-/// The `--worker-range A-B` a worker process was started with.
-fn worker_range(pid: u32) -> (u64, u64) {
+/// The `--worker K` a worker process was started with.
+fn worker_number(pid: u32) -> u64 {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("worker cmdline");
     let args: Vec<String> = cmdline
         .split(|b| *b == 0)
@@ -226,10 +226,9 @@ fn worker_range(pid: u32) -> (u64, u64) {
         .collect();
     let at = args
         .iter()
-        .position(|a| a == "--worker-range")
+        .position(|a| a == "--worker")
         .unwrap_or_else(|| panic!("not a worker: {args:?}"));
-    let (from, to) = args[at + 1].split_once('-').expect("A-B");
-    (from.parse().expect("A"), to.parse().expect("B"))
+    args[at + 1].parse().expect("K")
 }
 
 #[test]
@@ -241,7 +240,9 @@ fn a_killed_worker_loses_only_its_share_and_the_report_names_it() {
     let workers: Vec<u32> = process_tree(run.child.id())[1..].to_vec();
     assert_eq!(workers.len(), 4, "{workers:?}");
     let victim = workers[workers.len() / 2];
-    let (from, to) = worker_range(victim);
+    // Worker K of 4 owns connections 40·K/4 .. 40·(K+1)/4.
+    let k = worker_number(victim);
+    let (from, to) = (40 * k / 4, 40 * (k + 1) / 4);
     hostkit::child::signal(victim, libc::SIGKILL).expect("SIGKILL a worker");
     let what = "the flood with a killed worker";
     let ended = run.finish(what);

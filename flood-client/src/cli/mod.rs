@@ -1,7 +1,6 @@
 //! Command-line options (the contract scripts rely on).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -95,9 +94,9 @@ pub struct SweepArgs {
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/sweep", value_name = "DIR")]
     pub out: PathBuf,
-    /// Pin servers to CPU 0 and the client to CPU 1.
-    #[arg(long)]
-    pub pin: bool,
+    /// How each server is started.
+    #[command(flatten)]
+    pub start: StartArgs,
     /// Chunk, window, threads and timeout of every run.
     #[command(flatten)]
     pub stream: StreamArgs,
@@ -105,10 +104,6 @@ pub struct SweepArgs {
     /// count as timeouts), so a server that can only limp along cannot stall the sweep.
     #[arg(long, default_value = "60s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Duration,
-    /// How long each server may take to print `listening on ADDR` before it is killed and
-    /// its points skipped.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
     /// Redraw the outputs from an earlier sweep.json instead of running.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -256,10 +251,9 @@ pub struct ProbeArgs {
 /// `flood-client limit`.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Echo server address, IP:PORT or an IP alone (port 12345), unless --spawn-server or
-    /// --server-cmd starts one.
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
-    pub addr: SocketAddr,
+    /// The server under test.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent connections: a count, or a range to step (closed loop, or open model with
     /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
     /// of arrivals, at least 32).
@@ -299,22 +293,9 @@ pub struct LimitArgs {
     /// Client processes.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,
-    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long, conflicts_with = "server_cmd")]
-    pub spawn_server: bool,
-    /// Start this server command and target it ("NAME=CMD ARGS", as for the flood).
-    #[arg(long, value_parser = ServerCommand::parse, value_name = "CMD")]
-    pub server_cmd: Option<ServerCommand>,
     /// Start the server afresh for every step (default: one server for the whole search).
     #[arg(long)]
     pub fresh_server: bool,
-    /// How long a started server may take to print `listening on ADDR` before it is killed
-    /// and the search fails.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
-    /// Pin the client to CPU 1 and a started server to CPU 0.
-    #[arg(long)]
-    pub pin: bool,
     /// Directory for the results.
     #[arg(long, default_value = "bench-results/limit", value_name = "DIR")]
     pub out: PathBuf,
@@ -375,12 +356,47 @@ pub struct MergeArgs {
     pub max_skew: Duration,
 }
 
+/// The server under test, in every mode that starts or targets one (the flood, saturate,
+/// limit): one set of flags, one set of rules between them.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345), unless
+    /// --spawn-server or --server-cmd starts one.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
+    pub addr: SocketAddr,
+    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
+    #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
+    pub spawn_server: bool,
+    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
+    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
+    #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
+    pub server_cmd: Option<ServerCommand>,
+    /// How a started server is started.
+    #[command(flatten)]
+    pub start: StartArgs,
+    /// The server's process id, to report its CPU time (and its workers') for the run.
+    #[arg(long, allow_hyphen_values = true, value_name = "PID")]
+    pub server_pid: Option<u32>,
+}
+
+/// How a started server is started, in every mode that starts one (the sweep's too).
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// How long a started server may take to print `listening on ADDR` before it is killed
+    /// (and the run fails, the search ends, or the sweep skips its points).
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    pub server_start_timeout: Duration,
+    /// Pin the client to CPU 1 and a started server to CPU 0.
+    #[arg(long)]
+    pub pin: bool,
+}
+
 /// The flood.
 #[derive(Debug, Clone, Args)]
 pub struct FloodArgs {
-    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345).
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
-    pub addr: SocketAddr,
+    /// The server under test.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent connections (all open at once before data flows): 1000, 2k (= 2,000),
     /// 32Ki (= 32,768). With --churn: the most open at once (a later arrival waits for one to
     /// close, and its wait counts).
@@ -442,23 +458,6 @@ pub struct FloodArgs {
     /// Interval lines, JSON stream, quiet.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
-    #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
-    pub spawn_server: bool,
-    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
-    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
-    #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
-    pub server_cmd: Option<ServerCommand>,
-    /// How long a started server (--spawn-server, --server-cmd) may take to print
-    /// `listening on ADDR` before it is killed and the run fails.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
-    pub server_start_timeout: Duration,
-    /// Pin the client to CPU 1 and a started server to CPU 0.
-    #[arg(long)]
-    pub pin: bool,
-    /// The server's process id, to report its CPU time (and its workers') for the run.
-    #[arg(long, allow_hyphen_values = true, value_name = "PID")]
-    pub server_pid: Option<u32>,
     /// This process is shard K of N (from 0: 0/3, 1/3, 2/3) of one run over several hosts:
     /// -c is the whole run's count, of which this shard opens its own share. Needs --start-at.
     #[arg(long, value_parser = ShardOf::parse, requires = "start_at", value_name = "K/N")]
@@ -471,12 +470,10 @@ pub struct FloodArgs {
     /// so the shards of one run agree without talking).
     #[arg(long, value_parser = parse_run_id, requires = "shard", value_name = "ID")]
     pub run_id: Option<String>,
-    /// Internal: run as a worker process over connection indices FROM-TO.
-    #[arg(long, hide = true, value_parser = parse_range)]
-    pub worker_range: Option<Range<u64>>,
-    /// Internal: the run's pattern salt (a worker sends the same streams its parent would).
-    #[arg(long, hide = true, requires = "worker_range")]
-    pub salt: Option<u64>,
+    /// Internal: run as worker K of a --processes parent, which writes the worker's share
+    /// of the run on its stdin (K tells workers apart in `ps`).
+    #[arg(long, hide = true, value_name = "K")]
+    pub worker: Option<u16>,
 }
 
 fn parse_chunk(text: &str) -> Result<usize, String> {
@@ -510,16 +507,6 @@ fn parse_probe_bytes(text: &str) -> Result<usize, String> {
         ));
     }
     Ok(n)
-}
-
-fn parse_range(text: &str) -> Result<Range<u64>, String> {
-    let (a, b) = text.split_once('-').ok_or("want FROM-TO")?;
-    let a: u64 = a.parse().map_err(|_| "bad FROM")?;
-    let b: u64 = b.parse().map_err(|_| "bad TO")?;
-    if a >= b {
-        return Err("FROM must be below TO".into());
-    }
-    Ok(a..b)
 }
 
 /// Source addresses given with `--source`.
@@ -566,14 +553,12 @@ mod tests {
         assert_eq!(v[2], "127.0.0.3".parse::<IpAddr>().unwrap());
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
-        assert_eq!(parse_range("5-9"), Ok(5..9));
         assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
         assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
         assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
         assert_eq!(parse_fraction("5%"), Ok(0.05));
         assert_eq!(parse_fraction("0.1"), Ok(0.1));
         assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
-        assert!(parse_range("9-5").is_err());
     }
 
     #[test]

@@ -1,40 +1,41 @@
 //! Where flags become a run: [`FloodArgs::run_config`] is the one place a flood's flags
-//! become its [`RunConfig`] (a worker's too: it parses the command line
-//! `RunConfig::worker_args` gives it, with the same flags and this same conversion), and
+//! become its [`RunConfig`] (a worker gets its share of that whole, as JSON on stdin), and
 //! [`StreamArgs::run_config`] the base every sweep point and limit step starts from. The
-//! round-trip test below fails when a field is not carried, so a new flag cannot drift
-//! silently for workers.
+//! round-trip test below fails when a field does not come back from its JSON.
 //!
 //! A new flag goes into `cli/mod.rs` (its spelling and help), a field in `config/` (what the
-//! run does with it), its conversion here, its line in `worker_args`, and the round-trip
-//! test.
+//! run does with it), its conversion here, and the round-trip test.
 
-use crate::cli::{FloodArgs, StreamArgs};
+use std::io;
+use std::net::SocketAddr;
+
+use hostkit::limits::FdLimit;
+
+use crate::cli::{FloodArgs, ServerArgs, StartArgs, StreamArgs};
 use crate::config::shard::{default_run_id, ShardRun};
 use crate::config::RunConfig;
 use crate::engine::connection::Workload;
 use crate::engine::verifier::Salt;
 use crate::report::ENDLESS;
+use crate::setup::spawn::{ServerCommand, ServerUnderTest};
 
 impl FloodArgs {
-    /// The run the flood's flags ask for (a worker's too: its `--worker-range` gives its
-    /// indices; a shard's are its share of `-c`).
+    /// The run the flood's flags ask for (a shard's indices are its share of `-c`).
     pub(crate) fn run_config(&self) -> RunConfig {
         let args = self;
         let endless = args.duration.is_some() && !args.churn;
         let whole = 0..args.connections;
         let mut cfg = RunConfig {
-            target: args.addr,
+            target: args.server.addr,
             sources: args.source.clone().map(|s| s.0).unwrap_or_default(),
-            indices: (args.worker_range.clone())
-                .or_else(|| args.shard.map(|s| s.indices(args.connections)))
-                .unwrap_or(whole),
+            indices: (args.shard.map(|s| s.indices(args.connections))).unwrap_or(whole),
             connect_rate: args.connect_rate,
+            processes: usize::from(args.processes),
             retries: args.connect_retries,
             duration: args.duration.or(args.run_timeout),
-            show_progress: args.worker_range.is_none() && !args.output.quiet,
+            show_progress: !args.output.quiet,
             interval: args.output.interval(),
-            show: args.output.show(args.json || args.worker_range.is_some()),
+            show: args.output.show(args.json),
             rate: args.rate,
             arrivals: args.arrivals,
             churn: args.churn,
@@ -54,12 +55,53 @@ impl FloodArgs {
                 config,
             }
         });
-        cfg.salt = match (args.salt, &cfg.shard) {
-            (Some(salt), _) => Salt(salt),
-            (None, Some(shard)) => Salt::of_run(&shard.run_id),
-            (None, None) => Salt::fresh(),
+        cfg.salt = match &cfg.shard {
+            Some(shard) => Salt::of_run(&shard.run_id),
+            None => Salt::fresh(),
         };
         cfg
+    }
+}
+
+impl ServerArgs {
+    /// The server these flags name, whose connections get `rcvbuf` if it is this
+    /// workspace's echo-server (`--spawn-server`), under this process's `limit`.
+    pub(crate) fn under_test(
+        &self,
+        rcvbuf: Option<usize>,
+        limit: FdLimit,
+    ) -> io::Result<ServerUnderTest> {
+        let command = match (&self.server_cmd, self.spawn_server) {
+            (Some(c), _) => Some(c.clone()),
+            (None, true) => Some(ServerCommand::echo_server(rcvbuf)?),
+            (None, false) => None,
+        };
+        Ok(self
+            .start
+            .server(self.addr, command, self.server_pid, limit))
+    }
+}
+
+impl StartArgs {
+    /// The server at `addr` (or started by `command`, as these flags say), whose process
+    /// is `pid` if known, under this process's `limit`.
+    pub(crate) fn server(
+        &self,
+        addr: SocketAddr,
+        command: Option<ServerCommand>,
+        pid: Option<u32>,
+        limit: FdLimit,
+    ) -> ServerUnderTest {
+        ServerUnderTest {
+            addr,
+            command,
+            pid,
+            within: self.server_start_timeout,
+            pin: self.pin,
+            fresh: false,
+            limit,
+            running: None,
+        }
     }
 }
 
@@ -95,15 +137,16 @@ mod tests {
     use crate::engine::scheduler::Arrivals;
     use crate::engine::sender::SendMode;
 
+    /// What a worker reads back of the plan its parent writes on its stdin.
     fn parse_back(cfg: &RunConfig) -> RunConfig {
-        let argv = std::iter::once("flood-client".to_string()).chain(cfg.worker_args());
-        let cli = Cli::try_parse_from(argv).expect("a worker's flags parse");
-        assert!(cli.command.is_none());
-        cli.flood.run_config()
+        let mut line = Vec::new();
+        crate::fleet::protocol::send_plan(&mut line, cfg).expect("a plan serialises");
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        serde_json::from_slice(&line).expect("a worker's plan parses")
     }
 
-    /// Every field set away from its default, so a field the worker's command line does not
-    /// carry comes back different. A new field must be set here too (the literal names them
+    /// Every field set away from its default, so a field the plan's JSON does not carry
+    /// comes back different. A new field must be set here too (the literal names them
     /// all).
     fn unusual(bytes: u64, duration: Option<Duration>) -> RunConfig {
         let mut cfg = RunConfig {
@@ -117,14 +160,15 @@ mod tests {
             },
             send: SendMode::Write,
             rcvbuf: Some(300_000),
+            processes: 5,
             threads: 3,
             connect_rate: Some(123.5),
             timeout: Duration::from_micros(2_500_001),
             retries: 7,
             duration,
-            show_progress: false,
+            show_progress: true,
             interval: Some(Duration::from_millis(250)),
-            show: Show::Nothing,
+            show: Show::Events,
             rate: None,
             arrivals: Arrivals::Poisson,
             churn: false,
@@ -195,16 +239,11 @@ mod tests {
         let cfg = cli.flood.run_config();
         for k in 0..2 {
             let share = cfg.share(k, 2);
-            let args = share.worker_args();
+            let plan = serde_json::to_string(&share).expect("a plan serialises");
             assert!(
-                !args
-                    .iter()
-                    .any(|a| a.contains("chart") || a.contains("run.png")),
-                "{args:?}"
+                !plan.contains("chart") && !plan.contains("run.png"),
+                "{plan}"
             );
-            let worker = Cli::try_parse_from(std::iter::once("flood-client".into()).chain(args))
-                .expect("a worker's flags parse");
-            assert!(worker.flood.output.chart.is_none());
             assert_eq!(parse_back(&share), share);
         }
     }
@@ -272,6 +311,25 @@ mod tests {
         assert_ne!(
             parse("10.77.0.1:7 -c 9").salt,
             parse("10.77.0.1:7 -c 9").salt
+        );
+    }
+
+    #[test]
+    fn the_shards_of_a_run_join_into_the_whole_run_and_other_runs_do_not() {
+        let t = "--start-at 2030-01-02T03:04:05.5Z -c 6000 -b 512KiB";
+        let shard = |k: u64| parse(&format!("10.77.0.1:7 --shard {k}/3 {t}"));
+        let whole = (shard(0).joined(&shard(1)))
+            .and_then(|two| two.joined(&shard(2)))
+            .expect("shards of one run join");
+        assert_eq!((whole.indices, whole.processes), (0..6000, 3));
+        assert_eq!(whole.shard, None);
+        let (a, b) = (parse("10.77.0.1:7 -c 9"), parse("10.77.0.1:7 -c 9"));
+        assert_ne!(a.salt, b.salt);
+        assert_eq!(a.joined(&b).map(|j| j.indices), Some(0..18));
+        assert_eq!(a.joined(&parse("10.77.0.1:7 -c 9 --window 2")), None);
+        assert_eq!(
+            a.joined(&parse("10.77.0.1:7 -c 9 --rate 5 --duration 1s")),
+            None
         );
     }
 

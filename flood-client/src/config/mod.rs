@@ -1,13 +1,14 @@
-//! The run's configuration: what one process must do ([`RunConfig`]), its share out to
-//! worker processes, and the worker's command line ([`RunConfig::worker_args`]), which the
-//! worker parses back with the same flags and the same conversion (`cli/run.rs`, where the
-//! round-trip test is). Below the fleet that runs it: nothing here knows the flags' types.
+//! The run's configuration: what one process must do ([`RunConfig`]) and its share out to
+//! worker processes, which each get theirs whole as a JSON line on stdin (`fleet/protocol.rs`;
+//! the round-trip test is in `cli/run.rs`). Below the fleet that runs it: nothing here
+//! knows the flags' types.
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
-use hostkit::units::exact_duration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::connection::Workload;
 use crate::engine::scheduler::{Arrivals, OpenLoad};
@@ -23,7 +24,8 @@ pub(crate) mod start;
 pub(crate) const CONNECT_RETRIES: u32 = 3;
 
 /// What the process that shows the run prints of its intervals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Show {
     /// Nothing (`--quiet`, `--json`, a worker or a sweep run).
     Nothing,
@@ -33,8 +35,9 @@ pub(crate) enum Show {
     Events,
 }
 
-/// What one process must do.
-#[derive(Debug, Clone, PartialEq)]
+/// What one process must do: a worker process gets its share of the parent's whole, and a
+/// report's `config` is the whole run's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct RunConfig {
     /// The echo server.
     pub(crate) target: SocketAddr,
@@ -48,7 +51,9 @@ pub(crate) struct RunConfig {
     pub(crate) send: SendMode,
     /// SO_RCVBUF of each connection (`None`: the kernel's).
     pub(crate) rcvbuf: Option<usize>,
-    /// Event loops in this process.
+    /// Client processes the run is spread over (`--processes`; a worker's share: 1).
+    pub(crate) processes: usize,
+    /// Event loops in each process.
     pub(crate) threads: usize,
     /// New connections per second for this process.
     pub(crate) connect_rate: Option<f64>,
@@ -101,6 +106,34 @@ impl RunConfig {
         )
     }
 
+    /// The configuration of two runs (or shards of one) merged: the same run, their
+    /// connections (indices from the first one's start) and processes added, no shard (the
+    /// report's `shards` says which it holds), the salt and what it shows left to the first;
+    /// `None` when they differ in anything else.
+    pub(crate) fn joined(&self, other: &RunConfig) -> Option<RunConfig> {
+        let count = |c: &RunConfig| c.indices.end - c.indices.start;
+        let same_run = RunConfig {
+            indices: self.indices.clone(),
+            processes: self.processes,
+            show_progress: self.show_progress,
+            show: self.show,
+            shard: self.shard.clone(),
+            salt: self.salt,
+            ..other.clone()
+        };
+        if same_run != *self {
+            return None;
+        }
+        let start = self.indices.start.min(other.indices.start);
+        let end = start.checked_add(count(self).checked_add(count(other))?)?;
+        Some(RunConfig {
+            indices: start..end,
+            processes: self.processes.checked_add(other.processes)?,
+            shard: None,
+            ..self.clone()
+        })
+    }
+
     /// A run of `work` to 127.0.0.1:0 over one connection, with every other setting at its
     /// default (the flags' defaults: `StreamArgs::run_config` sets the stream's own), until
     /// the caller says otherwise.
@@ -112,6 +145,7 @@ impl RunConfig {
             work,
             send: SendMode::DEFAULT,
             rcvbuf: None,
+            processes: 1,
             threads: 1,
             connect_rate: None,
             timeout: Duration::from_secs(30),
@@ -133,14 +167,13 @@ impl RunConfig {
     /// The share of worker `k` of `processes`: its slice of the indices, of the connect
     /// rate and of the message rate (in proportion to its connections), no progress bar.
     pub(crate) fn share(&self, k: usize, processes: usize) -> RunConfig {
-        let total = self.indices.end - self.indices.start;
-        let (k, n) = (k as u64, processes as u64);
-        let indices = self.indices.start + total * k / n..self.indices.start + total * (k + 1) / n;
+        let indices = slice(&self.indices, k as u64, processes as u64);
         RunConfig {
             connect_rate: self.connect_rate.map(|r| r / processes as f64),
             rate: self.rate.map(|r| self.rate_of(&indices, r)),
             streaming: self.streaming.map(|n| self.streaming_of(&indices, n)),
             indices,
+            processes: 1,
             show_progress: false,
             show: Show::Nothing,
             ..self.clone()
@@ -175,68 +208,13 @@ impl RunConfig {
             churn,
         })
     }
+}
 
-    /// The command-line arguments (after the program) of a worker that runs exactly this
-    /// configuration: `FloodArgs::run_config` of them parsed gives it back.
-    pub(crate) fn worker_args(&self) -> Vec<String> {
-        let mut args = vec![
-            self.target.to_string(),
-            "--worker-range".into(),
-            format!("{}-{}", self.indices.start, self.indices.end),
-            "--chunk".into(),
-            self.work.chunk.to_string(),
-            "--window".into(),
-            self.work.window.to_string(),
-            "--send".into(),
-            self.send.name().into(),
-            "--rcvbuf".into(),
-            self.rcvbuf.unwrap_or(0).to_string(),
-            "--threads".into(),
-            self.threads.to_string(),
-            "--timeout".into(),
-            exact_duration(self.timeout),
-            "--connect-retries".into(),
-            self.retries.to_string(),
-            "--interval".into(),
-            exact_duration(self.interval.unwrap_or_default()),
-            "--salt".into(),
-            self.salt.0.to_string(),
-        ];
-        match (self.work.bytes == ENDLESS, self.duration) {
-            (true, Some(d)) => args.extend(["--duration".into(), exact_duration(d)]),
-            (true, None) => unreachable!("an endless workload always has a duration"),
-            (false, Some(d)) if self.churn => {
-                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
-                args.extend(["--churn".into(), "--duration".into(), exact_duration(d)]);
-            }
-            (false, limit) => {
-                args.extend(["--bytes".into(), self.work.bytes.to_string()]);
-                if let Some(d) = limit {
-                    args.extend(["--run-timeout".into(), exact_duration(d)]);
-                }
-            }
-        }
-        if let Some(rate) = self.connect_rate {
-            args.extend(["--connect-rate".into(), rate.to_string()]);
-        }
-        if let Some(rate) = self.rate {
-            args.extend(["--rate".into(), rate.to_string()]);
-        }
-        if let Some(n) = self.streaming {
-            args.extend(["--streaming".into(), n.to_string()]);
-        }
-        args.extend(["--arrivals".into(), self.arrivals.name().into()]);
-        if !self.sources.is_empty() {
-            let list: Vec<String> = self.sources.iter().map(|ip| ip.to_string()).collect();
-            args.extend(["--source".into(), list.join(",")]);
-        }
-        if let Some(at) = self.start_at {
-            args.extend(["--start-at".into(), start::unix_text(at)]);
-        }
-        if let Some(s) = &self.shard {
-            args.extend(["--shard".into(), s.of.to_string(), "--run-id".into()]);
-            args.extend([s.run_id.clone(), "-c".into(), s.connections.to_string()]);
-        }
-        args
-    }
+/// Part `k` of `n` of `range`: the parts k = 0..n cover it in order without gap or
+/// overlap, and differ in size by at most one. Connections are shared out to shards, worker
+/// processes and event loops with it, so every level splits alike.
+pub(crate) fn slice(range: &Range<u64>, k: u64, n: u64) -> Range<u64> {
+    let len = u128::from(range.end - range.start);
+    let at = |i: u64| range.start + (len * u128::from(i) / u128::from(n)) as u64;
+    at(k)..at(k + 1)
 }

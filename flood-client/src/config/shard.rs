@@ -12,10 +12,13 @@
 use std::fmt;
 use std::ops::Range;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use crate::report::Shards;
 
 /// Shard `k` of `n` (0 <= k < n).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ShardOf {
     /// This shard, from 0.
     pub(crate) k: u64,
@@ -40,9 +43,7 @@ impl ShardOf {
 
     /// This shard's connection indices out of the run's `connections`.
     pub(crate) fn indices(&self, connections: u64) -> Range<u64> {
-        let (k, n) = (u128::from(self.k), u128::from(self.n));
-        let at = |i: u128| (u128::from(connections) * i / n) as u64;
-        at(k)..at(k + 1)
+        super::slice(&(0..connections), self.k, self.n)
     }
 }
 
@@ -53,7 +54,7 @@ impl fmt::Display for ShardOf {
 }
 
 /// What a shard process knows of the run it belongs to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ShardRun {
     /// Which shard.
     pub(crate) of: ShardOf,

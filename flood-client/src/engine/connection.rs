@@ -32,7 +32,9 @@ pub(crate) enum State {
 }
 
 /// The fixed shape of every connection's work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub(crate) struct Workload {
     /// Bytes each connection sends and must get back (`report::ENDLESS`: no end).
     pub(crate) bytes: u64,

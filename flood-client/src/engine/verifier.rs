@@ -55,7 +55,10 @@ const PROBE: u64 = 1 << 63;
 pub(crate) const MAX_INDEX: u64 = CHURN - 1;
 
 /// A run's salt: what makes its streams differ from another run's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
 pub(crate) struct Salt(pub(crate) u64);
 
 impl Salt {

@@ -18,17 +18,16 @@ use crate::config::RunConfig;
 use crate::report::{Report, ServerUsage};
 use protocol::{Message, Role};
 
-/// Runs a whole flood — in this process, or over `processes` worker processes — and adds
-/// the CPU time of the server `server_pid` (and its workers) to the report.
+/// Runs a whole flood — in this process, or over `cfg.processes` worker processes — and
+/// adds the CPU time of the server `server_pid` (and its workers) to the report.
 pub(crate) fn run_flood(
     cfg: &RunConfig,
-    processes: usize,
     server_pid: Option<u32>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Report> {
     let server_cpu = server_pid.map(procfs::ServerCpu::start);
-    let mut report = if processes > 1 {
-        workers::run_parent(cfg, processes, stop)?
+    let mut report = if cfg.processes > 1 {
+        workers::run_parent(cfg, stop)?
     } else {
         process::run_process(cfg, stop, Role::Alone)?
     };
@@ -45,9 +44,10 @@ pub(crate) fn run_flood(
     Ok(report)
 }
 
-/// Runs this process as worker of a `--processes` parent: its share of the connections,
-/// then its report on stdout.
-pub(crate) fn run_worker(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<()> {
-    let report = process::run_process(cfg, stop, Role::Worker)?;
+/// Runs this process as worker of a `--processes` parent: its share of the run, read on
+/// stdin, then its report on stdout.
+pub(crate) fn run_worker(stop: Arc<AtomicBool>) -> io::Result<()> {
+    let cfg = protocol::receive_plan()?;
+    let report = process::run_process(&cfg, stop, Role::Worker)?;
     protocol::send(&Message::Report(Box::new(report)))
 }

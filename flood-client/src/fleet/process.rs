@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use hostkit::procfs;
 
-use crate::config::start;
-use crate::config::RunConfig;
+use crate::config::{slice, start, RunConfig};
 use crate::engine::gate::Gate;
 use crate::engine::intervals::Tick;
 use crate::engine::live::{Live, LiveSnapshot};
@@ -49,12 +48,11 @@ pub(crate) fn run_process(
     let loops = (cfg.threads as u64).clamp(1, total.max(1));
     let mut handles = Vec::new();
     for i in 0..loops {
-        let from = cfg.indices.start + total * i / loops;
-        let to = cfg.indices.start + total * (i + 1) / loops;
+        let part = slice(&cfg.indices, i, loops);
         let plan = LoopPlan {
             target: cfg.target,
             sources: sources.clone(),
-            indices: from..to,
+            indices: part.clone(),
             work: cfg.work,
             send: cfg.send,
             rcvbuf: cfg.rcvbuf,
@@ -63,10 +61,8 @@ pub(crate) fn run_process(
             retries: cfg.retries,
             duration: cfg.duration,
             series: (i as usize, cfg.interval),
-            open: cfg.open_load(&(from..to), loops),
-            streaming: cfg
-                .streaming
-                .map(|n| cfg.streaming_of(&(from..to), n) as usize),
+            open: cfg.open_load(&part, loops),
+            streaming: cfg.streaming.map(|n| cfg.streaming_of(&part, n) as usize),
             start_at: cfg.start_at,
             salt: cfg.salt,
         };

@@ -1,11 +1,13 @@
-//! What a worker process and its parent say to each other: the worker writes one JSON
-//! [`Message`] per line on stdout; the parent writes `go` on the worker's stdin once every
-//! worker is connected, or closes it to stop them.
+//! What a worker process and its parent say to each other: the parent writes the worker's
+//! share of the run, its [`RunConfig`], as the first JSON line on the worker's stdin; the
+//! worker writes one JSON [`Message`] per line on stdout; the parent writes `go` on the
+//! worker's stdin once every worker is connected, or closes it to stop them.
 
 use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::RunConfig;
 use crate::engine::live::LiveSnapshot;
 use crate::report::interval::Interval;
 use crate::report::Report;
@@ -39,6 +41,25 @@ pub(crate) fn send(msg: &Message) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()
+}
+
+/// Writes a worker's share of the run, the first line of its stdin.
+pub(crate) fn send_plan(to: &mut impl Write, share: &RunConfig) -> io::Result<()> {
+    let line = serde_json::to_string(share).map_err(io::Error::other)?;
+    writeln!(to, "{line}")?;
+    to.flush()
+}
+
+/// Reads this worker's share of the run, the first line of its stdin.
+pub(crate) fn receive_plan() -> io::Result<RunConfig> {
+    let mut line = String::new();
+    io::stdin().lock().read_line(&mut line)?;
+    serde_json::from_str(&line).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a worker's first line on stdin is its share of the run as JSON: {e}"),
+        )
+    })
 }
 
 /// Blocks until the parent says `go` (or closes stdin: it is stopping, go and finish).

@@ -1,7 +1,8 @@
 //! `--processes N`: the parent runs N worker processes of this binary, each owning a slice of
 //! the connection indices, and merges their reports exactly (histograms travel serialized).
 //!
-//! Protocol: a worker writes JSON lines on stdout ([`Message`]): `ready` once its
+//! Protocol: the parent writes a worker's share of the run as the first line of its stdin;
+//! a worker writes JSON lines on stdout ([`Message`]): `ready` once its
 //! connections are up, `progress` now and then, `report` at the end. The parent writes `go`
 //! on every worker's stdin once all are ready, so all N connections are open at once across
 //! processes. Closing stdin (on Ctrl-C) lets a waiting worker finish with a partial report.
@@ -20,7 +21,7 @@ use hostkit::context;
 use crate::config::RunConfig;
 use crate::engine::live::LiveSnapshot;
 use crate::fleet::progress::Progress;
-use crate::fleet::protocol::Message;
+use crate::fleet::protocol::{self, Message};
 use crate::fleet::series::{Emit, Series};
 use crate::report::{LostWorker, Report};
 
@@ -31,26 +32,27 @@ const TICK: Duration = Duration::from_millis(50);
 /// reader threads left a hundred malloc arenas holding ~480 MB between them.
 type Heard = (usize, Option<String>);
 
-/// Runs `processes` workers over `cfg.indices` and returns the merged, finalized report; a
-/// worker that ends without its report (killed, crashed) is in it as lost, its connections
+/// Runs `cfg.processes` workers over `cfg.indices` and returns the merged, finalized report;
+/// a worker that ends without its report (killed, crashed) is in it as lost, its connections
 /// failed.
-pub(crate) fn run_parent(
-    cfg: &RunConfig,
-    processes: usize,
-    stop: Arc<AtomicBool>,
-) -> io::Result<Report> {
+pub(crate) fn run_parent(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
-    let processes = (processes as u64).clamp(1, total.max(1)) as usize;
+    let processes = (cfg.processes as u64).clamp(1, total.max(1)) as usize;
     let mut series = Series::new(processes, Emit::Show(cfg.show), false);
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();
     for k in 0..processes {
-        let mut cmd = worker_command(&cfg.share(k, processes))?;
-        let mut child = cmd
+        let mut child = worker_command(k)?
             .spawn()
             .map_err(|e| context(e, format_args!("starting client process {k}")))?;
-        stdins.push(child.stdin.take());
+        let mut stdin = child.stdin.take();
+        if let Some(to) = &mut stdin {
+            // A worker that cannot take its plan has died: it ends without a report and
+            // is named lost below, as any worker that dies.
+            let _ = protocol::send_plan(to, &cfg.share(k, processes));
+        }
+        stdins.push(stdin);
         let stdout = child
             .stdout
             .take()
@@ -149,11 +151,11 @@ pub(crate) fn run_parent(
     Ok(merged)
 }
 
-/// The command of one worker running `share`.
-fn worker_command(share: &RunConfig) -> io::Result<Command> {
+/// The command of worker `k` (`--worker K`, which reads its share of the run on stdin).
+fn worker_command(k: usize) -> io::Result<Command> {
     let exe = std::env::current_exe().map_err(|e| context(e, "locating flood-client"))?;
     let mut cmd = Command::new(exe);
-    cmd.args(share.worker_args())
+    cmd.args(["--worker", &k.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     die_with_parent(&mut cmd);

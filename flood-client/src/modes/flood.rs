@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use hostkit::limits::{raise_nofile, FdLimit};
+use hostkit::context;
+use hostkit::limits::raise_nofile;
 
 use crate::cli::FloodArgs;
 use crate::cli::OutputArgs;
@@ -15,41 +16,29 @@ use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
 use crate::modes::publish;
-use crate::modes::{shards, stop_flag, verdict, worker_stop_flag, USAGE};
+use crate::modes::{begin, shards, verdict, worker_stop_flag, USAGE};
 use crate::render::timeline::{self, Recorded};
 use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::report::ENDLESS;
-use crate::setup::preflight::{self, Facts};
-use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::setup::preflight;
+use crate::setup::spawn::ServerUnderTest;
 
 /// A checked run, ready to execute: its config, the server it measures, the stop flag.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) cfg: RunConfig,
-    pub(crate) processes: usize,
-    pub(crate) server: Option<SpawnedServer>,
+    pub(crate) server: ServerUnderTest,
     pub(crate) server_pid: Option<u32>,
     pub(crate) stop: Arc<AtomicBool>,
-    /// The open-file limit after raising it, as the report's host shows it.
-    pub(crate) limit: FdLimit,
 }
 
-/// Builds the run from the flags, runs a worker shard outright, checks the box (exit 2 when
-/// the run cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
+/// Builds the run from the flags, checks the box and the server (exit 2 when the run
+/// cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
-    let stop = if args.worker_range.is_some() {
-        worker_stop_flag()?
-    } else {
-        stop_flag()?
-    };
-    let limit = raise_nofile()?;
+    let (stop, facts) = begin(&args.server.start)?;
     let mut cfg = args.run_config();
-    if args.worker_range.is_some() {
-        fleet::run_worker(&cfg, stop)?;
-        return Ok(Err(ExitCode::SUCCESS));
-    }
     if let Some(why) = args.output.chart_refusal() {
         eprintln!("flood-client: {why}");
         return Ok(Err(ExitCode::from(USAGE)));
@@ -58,10 +47,11 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
         eprintln!("flood-client: {why}");
         return Ok(Err(ExitCode::from(USAGE)));
     }
-    let processes = u64::from(args.processes);
-    let facts = Facts::of_this_machine(limit);
+    let mut server = args
+        .server
+        .under_test(server_rcvbuf(&cfg), facts.fd_limit)?;
     let connections = cfg.indices.end - cfg.indices.start;
-    match preflight::check(connections, processes, &cfg.sources, args.addr, &facts) {
+    match server.fits(connections, cfg.processes as u64, &cfg.sources, &facts) {
         Ok((sources, note)) => {
             if let Some(note) = note {
                 eprintln!("flood-client: {note}");
@@ -86,36 +76,13 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
             eprintln!("flood-client: warning: {note}");
         }
     }
-    let command = match (&args.server_cmd, args.spawn_server) {
-        (Some(c), _) => Some(c.clone()),
-        (None, true) => Some(ServerCommand::echo_server(server_rcvbuf(&cfg))?),
-        (None, false) => None,
-    };
-    if args.pin {
-        hostkit::child::pin_self(CLIENT_CPU)?;
-    }
-    let server_cpu = args.pin.then_some(SERVER_CPU);
-    let server = match command {
-        Some(c) => {
-            let s = c.start(
-                args.connections,
-                limit,
-                server_cpu,
-                args.server_start_timeout,
-            )?;
-            cfg.target = s.addr;
-            Some(s)
-        }
-        None => None,
-    };
-    let server_pid = server.as_ref().map(SpawnedServer::pid).or(args.server_pid);
+    let server_pid;
+    (cfg.target, server_pid) = server.ready(args.connections)?;
     Ok(Ok(Prepared {
         cfg,
-        processes: usize::from(args.processes),
         server,
         server_pid,
         stop,
-        limit,
     }))
 }
 
@@ -128,21 +95,26 @@ fn server_rcvbuf(cfg: &RunConfig) -> Option<usize> {
     cfg.rcvbuf.filter(|_| cfg.send == SendMode::Splice)
 }
 
-/// `flood-client [ADDR] …`: runs the flood and prints its report.
+/// `flood-client [ADDR] …`: runs the flood and prints its report (or, with the internal
+/// `--worker K`, runs a worker's share and reports to its parent).
 pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
-    let p = match prepare(args)? {
+    if let Some(k) = args.worker {
+        let stop = worker_stop_flag()?;
+        raise_nofile()?;
+        fleet::run_worker(stop).map_err(|e| context(e, format_args!("client process {k}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut p = match prepare(args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let printer = Printer::new(args.json, args.output.json_stream, args.output.quiet);
-    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
-    let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
-    if let Some(server) = p.server {
-        server.stop()?;
-    }
+    let host = publish::start(&printer, &p.cfg, p.server.limit)?;
+    let report = fleet::run_flood(&p.cfg, p.server_pid, p.stop)?;
+    p.server.stop()?;
     let outcome = Outcome::from(report);
     let human = outcome.human();
-    let report = FinalReport::new(outcome, Some(settings), Some(host));
+    let report = FinalReport::new(outcome, Some(p.cfg), Some(host));
     printer.report(&human, &report)?;
     chart(&args.output, || Recorded::of_report(&report, &[]))?;
     Ok(verdict(report.passed))

@@ -17,9 +17,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::config::RunConfig;
 use crate::modes::cannot_read;
 use crate::modes::saturate::SaturateReport;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::read::{known_schema, Each, ReadError, Values};
 use crate::report::Report;
 
@@ -43,7 +44,7 @@ pub(crate) struct Header {
     /// The version that wrote it.
     pub(crate) version: Option<String>,
     /// The run's flags.
-    pub(crate) config: Option<RunSettings>,
+    pub(crate) config: Option<RunConfig>,
     /// The machine it ran on.
     pub(crate) host: Option<Host>,
 }

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use hostkit::limits::{raise_nofile, FdLimit};
 use hostkit::procfs::{process_tree, rss_bytes};
 
 use crate::cli::{LimitArgs, Span};
@@ -26,12 +25,12 @@ use crate::fleet;
 use crate::modes::input::{self, Document};
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
-use crate::modes::{csv_text, refuse, stop_flag, USAGE};
+use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
 use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
-use crate::setup::preflight::{self, Facts};
-use crate::setup::spawn::{ServerCommand, SpawnedServer, CLIENT_CPU, SERVER_CPU};
+use crate::setup::preflight::Facts;
+use crate::setup::spawn::ServerUnderTest;
 
 /// A step holds only if it achieved at least this fraction of what it offered.
 const ACHIEVED_FLOOR: f64 = 0.95;
@@ -153,45 +152,6 @@ pub(crate) struct LimitResult {
 
 impl Document for LimitResult {}
 
-/// Where the load goes: a fixed address, one started server, or a fresh one per step.
-#[derive(Debug)]
-pub(crate) struct Target {
-    /// The server's address when not started here.
-    pub(crate) addr: std::net::SocketAddr,
-    /// Server to start, if any.
-    pub(crate) command: Option<ServerCommand>,
-    /// Start it afresh for every step.
-    pub(crate) fresh: bool,
-    /// Pin a started server to [`SERVER_CPU`].
-    pub(crate) pin: bool,
-    /// This process's descriptor limit (sizes a started server's processes).
-    pub(crate) limit: FdLimit,
-    /// How long a started server may take to announce itself (`--server-start-timeout`).
-    start_within: std::time::Duration,
-    running: Option<SpawnedServer>,
-}
-
-impl Target {
-    /// Where to send a step of `connections`, and the server's pid if known; starts the
-    /// server on first use (or every time, if fresh).
-    fn ready(&mut self, connections: u64) -> io::Result<(std::net::SocketAddr, Option<u32>)> {
-        let Some(command) = &self.command else {
-            return Ok((self.addr, None));
-        };
-        if self.fresh {
-            if let Some(old) = self.running.take() {
-                old.stop()?;
-            }
-        }
-        if self.running.is_none() {
-            let cpu = self.pin.then_some(SERVER_CPU);
-            self.running = Some(command.start(connections, self.limit, cpu, self.start_within)?);
-        }
-        let s = self.running.as_ref().map(|s| (s.addr, Some(s.pid())));
-        Ok(s.unwrap_or((self.addr, None)))
-    }
-}
-
 /// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
 pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Some(from) = &args.from {
@@ -201,33 +161,14 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
         Ok(s) => s,
         Err(why) => return refuse(why),
     };
-    let stop = stop_flag()?;
-    let limit = raise_nofile()?;
-    if args.pin {
-        hostkit::child::pin_self(CLIENT_CPU)?;
-    }
-    let command = match (&args.server_cmd, args.spawn_server) {
-        (Some(c), _) => Some(c.clone()),
-        (None, true) => Some(ServerCommand::echo_server(None)?),
-        (None, false) => None,
-    };
-    let mut target = Target {
-        addr: args.addr,
-        command,
-        fresh: args.fresh_server,
-        pin: args.pin,
-        limit,
-        start_within: args.server_start_timeout,
-        running: None,
-    };
-    let facts = Facts::of_this_machine(limit);
+    let (stop, facts) = begin(&args.server.start)?;
+    let mut server = args.server.under_test(None, facts.fd_limit)?;
+    server.fresh = args.fresh_server;
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(&search));
-    let mut result = run(&search, &mut target, &facts, &stop)?;
+    let mut result = run(&search, &mut server, &facts, &stop)?;
     result.meta = meta;
-    if let Some(server) = target.running.take() {
-        server.stop()?;
-    }
+    server.stop()?;
     for path in write_all(&result, &args.out)? {
         eprintln!("flood-client: wrote {}", path.display());
     }
@@ -336,7 +277,7 @@ impl Search {
 /// Runs the search: warm-up, ladder until the bound breaks, bisection to the precision.
 pub(crate) fn run(
     search: &Search,
-    target: &mut Target,
+    server: &mut ServerUnderTest,
     facts: &Facts,
     stop: &Arc<AtomicBool>,
 ) -> io::Result<LimitResult> {
@@ -353,7 +294,7 @@ pub(crate) fn run(
     if !search.warmup.is_zero() {
         let warm = run_step(
             search,
-            target,
+            server,
             facts,
             stop,
             ladder[0],
@@ -368,7 +309,7 @@ pub(crate) fn run(
             result.ended = "interrupted".into();
             break;
         }
-        let step = run_step(search, target, facts, stop, value, search.step, "step")?;
+        let step = run_step(search, server, facts, stop, value, search.step, "step")?;
         let (held, broke) = (step.held, step.broke.clone());
         result.steps.push(step);
         if held {
@@ -387,7 +328,7 @@ pub(crate) fn run(
             if mid <= g || mid >= b {
                 break;
             }
-            let step = run_step(search, target, facts, stop, mid, search.step, "bisect")?;
+            let step = run_step(search, server, facts, stop, mid, search.step, "bisect")?;
             let (held, broke) = (step.held, step.broke.clone());
             result.steps.push(step);
             if held {
@@ -415,7 +356,7 @@ pub(crate) fn run(
 /// Runs one step (preflight, server, flood, RSS sampling) and judges it.
 fn run_step(
     search: &Search,
-    target: &mut Target,
+    server: &mut ServerUnderTest,
     facts: &Facts,
     stop: &Arc<AtomicBool>,
     value: f64,
@@ -425,28 +366,18 @@ fn run_step(
     let mut cfg = search.run_config(value, length);
     let connections = cfg.indices.end;
     let processes = search.processes.min(connections).max(1);
+    cfg.processes = processes as usize;
     let mut step = Step {
         phase: phase.into(),
         value,
         ..Step::default()
     };
-    let why_not = match &target.command {
-        Some(c) if !c.can_hold(connections, target.limit) => Some(format!(
-            "{} runs in one process, which holds {} connections here",
-            c.name,
-            target.limit.socket_capacity()
-        )),
-        _ => None,
-    };
-    let (addr, pid) = match why_not {
-        Some(why) => return Ok(cannot_run(step, why)),
-        None => target.ready(connections)?,
-    };
-    cfg.target = addr;
-    match preflight::check(connections, processes, &cfg.sources, addr, facts) {
+    match server.fits(connections, processes, &cfg.sources, facts) {
         Ok((sources, _)) => cfg.sources = sources,
         Err(why) => return Ok(cannot_run(step, why)),
     }
+    let pid;
+    (cfg.target, pid) = server.ready(connections)?;
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = pid.map(|pid| {
         let sampling = sampling.clone();
@@ -459,7 +390,7 @@ fn run_step(
             most
         })
     });
-    let report = fleet::run_flood(&cfg, processes as usize, pid, stop.clone());
+    let report = fleet::run_flood(&cfg, pid, stop.clone());
     sampling.store(false, Ordering::Relaxed);
     step.server_rss_bytes = sampler.and_then(|h| h.join().ok());
     let outcome = Outcome::from(report?);

@@ -17,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
+use crate::config::RunConfig;
 use crate::modes::input::{self, Reported, Run};
 use crate::modes::{refuse, shards, verdict};
 use crate::report::interval::Interval;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::read::{Each, ReadError};
 use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
@@ -73,7 +74,7 @@ struct Merged {
     /// Reports merged.
     count: usize,
     /// The configuration every report merged so far shares.
-    config: Option<RunSettings>,
+    config: Option<RunConfig>,
     hosts: Vec<Host>,
 }
 
@@ -191,7 +192,11 @@ fn report_in(input: impl Read, each: &mut Each<'_>) -> Result<Box<Reported>, Rea
 
 /// Writes `report` as one line of JSON to `out`, its `intervals` the merged series of
 /// `files` (those that recorded any), written interval by interval as they are merged.
-fn write_json(out: &mut dyn io::Write, report: &FinalReport, files: &[&Path]) -> io::Result<()> {
+fn write_json(
+    out: &mut dyn io::Write,
+    report: &FinalReport<RunConfig>,
+    files: &[&Path],
+) -> io::Result<()> {
     // The same document `Printer::report` prints: keys in the order of its JSON value.
     let value = serde_json::to_value(report).map_err(io::Error::other)?;
     let text = serde_json::to_string(&value).map_err(io::Error::other)?;

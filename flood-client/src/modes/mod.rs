@@ -23,8 +23,26 @@ use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 
+use hostkit::limits::raise_nofile;
+
+use crate::cli::StartArgs;
+use crate::setup::preflight::Facts;
+use crate::setup::spawn::CLIENT_CPU;
+
 /// Exit code for bad usage or a run that cannot fit.
 pub(crate) const USAGE: u8 = 2;
+
+/// The start of every mode that runs floods, before anything is started: the stop flag
+/// (Ctrl-C), the open-file limit raised, this process pinned if asked (`--pin`), and the
+/// facts of this machine each run is checked against.
+pub(crate) fn begin(start: &StartArgs) -> io::Result<(Arc<AtomicBool>, Facts)> {
+    let stop = stop_flag()?;
+    let facts = Facts::of_this_machine(raise_nofile()?);
+    if start.pin {
+        hostkit::child::pin_self(CLIENT_CPU)?;
+    }
+    Ok((stop, facts))
+}
 
 /// Ctrl-C (or SIGTERM) sets the flag for a partial report; a second one exits at once.
 pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {

@@ -8,31 +8,9 @@ use hostkit::limits::{self, FdLimit};
 
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::stdout::Printer;
 use crate::report::stream::{Event, Start, SCHEMA_VERSION, TOOL, VERSION};
-use crate::report::ENDLESS;
-
-/// The configuration of the run `cfg` over `processes` processes, as reports write it.
-fn settings(cfg: &RunConfig, processes: usize) -> RunSettings {
-    RunSettings {
-        target: cfg.target.to_string(),
-        sources: cfg.sources.iter().map(|ip| ip.to_string()).collect(),
-        connections: cfg.indices.end - cfg.indices.start,
-        bytes_per_connection: (cfg.work.bytes != ENDLESS).then_some(cfg.work.bytes),
-        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
-        chunk: cfg.work.chunk,
-        window: cfg.work.window,
-        send: cfg.send.name().into(),
-        rcvbuf: cfg.rcvbuf.map(|b| b as u64),
-        processes: processes as u64,
-        threads: cfg.threads as u64,
-        connect_rate: cfg.connect_rate,
-        connect_retries: cfg.retries,
-        timeout_s: cfg.timeout.as_secs_f64(),
-        interval_s: cfg.interval.map(|d| d.as_secs_f64()),
-    }
-}
 
 /// This machine, as reports write it, with `limit`, the open-file limit the run raised.
 fn host(limit: FdLimit) -> Host {
@@ -53,22 +31,17 @@ fn host(limit: FdLimit) -> Host {
     }
 }
 
-/// The settings and host the report of the run `cfg` (over `processes` processes, with the
-/// open-file limit `limit`) will carry, said first in the `start` event of `--json-stream`.
-pub(crate) fn start(
-    printer: &Printer,
-    cfg: &RunConfig,
-    processes: usize,
-    limit: FdLimit,
-) -> io::Result<(RunSettings, Host)> {
-    let (config, host) = (settings(cfg, processes), host(limit));
+/// The host the report of the run `cfg` (with the open-file limit `limit`) will carry,
+/// said first, with `cfg` itself, in the `start` event of `--json-stream`.
+pub(crate) fn start(printer: &Printer, cfg: &RunConfig, limit: FdLimit) -> io::Result<Host> {
+    let host = host(limit);
     printer.event(&Event::Start(Start {
         tool: TOOL.into(),
         version: VERSION.into(),
         schema_version: SCHEMA_VERSION,
         start_unix_us: unix_us(SystemTime::now()),
-        config: config.clone(),
+        config: cfg.clone(),
         host: host.clone(),
     }))?;
-    Ok((config, host))
+    Ok(host)
 }

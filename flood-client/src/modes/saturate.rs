@@ -31,7 +31,7 @@ const SATURATE_FOR: Duration = Duration::from_secs(10);
 pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
     let mut flood_args = args.flood.clone();
     flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
-    let p = match prepare(&flood_args)? {
+    let mut p = match prepare(&flood_args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -46,12 +46,10 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
     });
     let out = &flood_args.output;
     let printer = Printer::new(flood_args.json, out.json_stream, out.quiet);
-    let (settings, host) = publish::start(&printer, &p.cfg, p.processes, p.limit)?;
-    let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
-    if let Some(server) = p.server {
-        server.stop()?;
-    }
-    report.flood.config = Some(settings);
+    let host = publish::start(&printer, &p.cfg, p.server.limit)?;
+    let mut report = run(&p.cfg, p.server_pid, p.stop.clone(), probe)?;
+    p.server.stop()?;
+    report.flood.config = Some(p.cfg);
     report.flood.host = Some(host);
     printer.report(&report.human(), &report)?;
     chart(&flood_args.output, || {
@@ -67,7 +65,7 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SaturateReport {
     /// The flood itself.
-    pub(crate) flood: FinalReport,
+    pub(crate) flood: FinalReport<RunConfig>,
     /// Mean rates over the run (the first second, the connect phase, left out).
     pub(crate) system: Option<SystemRates>,
     /// Every one-second sample.
@@ -103,14 +101,13 @@ impl SaturateReport {
 /// server `server_pid`, and probing with `probe` if given.
 pub(crate) fn run(
     cfg: &RunConfig,
-    processes: usize,
     server_pid: Option<u32>,
     stop: Arc<AtomicBool>,
     probe: Option<ProbeConfig>,
 ) -> io::Result<SaturateReport> {
     let done = Arc::new(AtomicBool::new(false));
     let flood_cfg = cfg.clone();
-    let flood = thread::spawn(move || fleet::run_flood(&flood_cfg, processes, server_pid, stop));
+    let flood = thread::spawn(move || fleet::run_flood(&flood_cfg, server_pid, stop));
     let prober = probe.map(|probe_cfg| {
         let done = done.clone();
         thread::spawn(move || {

@@ -10,10 +10,12 @@ use std::path::Path;
 
 use hostkit::units::human_bytes;
 
+use crate::config::RunConfig;
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel};
 use crate::report::interval::{Interval, IntervalView, Timeline};
-use crate::report::meta::{Host, RunSettings};
+use crate::report::meta::Host;
 use crate::report::stream::FinalReport;
+use crate::report::ENDLESS;
 use crate::setup::sample::SystemRates;
 use hostkit::calendar::rfc3339_ms;
 
@@ -55,7 +57,7 @@ pub(crate) struct Recorded {
     /// The machine it ran on (for the caption).
     pub(crate) host: Option<Host>,
     /// Its flags (for the title and caption).
-    pub(crate) config: Option<RunSettings>,
+    pub(crate) config: Option<RunConfig>,
     /// Time zero of the x axis, µs since the Unix epoch (0: the first interval's start).
     pub(crate) start_unix_us: u64,
     /// Interval length, µs (0: the run recorded none).
@@ -69,7 +71,7 @@ pub(crate) struct Recorded {
 impl Recorded {
     /// The run this process just made (its final report), with the server samples of a
     /// saturation run.
-    pub(crate) fn of_report(report: &FinalReport, samples: &[SystemRates]) -> Recorded {
+    pub(crate) fn of_report(report: &FinalReport<RunConfig>, samples: &[SystemRates]) -> Recorded {
         let r = &report.outcome.report;
         Recorded {
             version: Some(report.version.clone()),
@@ -93,7 +95,7 @@ impl Recorded {
     /// Why this run has no timeline to draw, said with the fix; `None` when it has one.
     pub(crate) fn missing(&self) -> Option<String> {
         let off =
-            self.interval_us == 0 && self.config.as_ref().is_none_or(|c| c.interval_s.is_none());
+            self.interval_us == 0 && self.config.as_ref().is_none_or(|c| c.interval.is_none());
         match (self.intervals.is_empty(), off) {
             (false, _) => None,
             (true, true) => Some(
@@ -231,14 +233,15 @@ fn title(run: &Recorded) -> String {
     let Some(c) = &run.config else {
         return "Run timeline".into();
     };
-    let load = match (c.bytes_per_connection, c.duration_s) {
-        (Some(b), _) => format!(" x {}", human_bytes(b)),
-        (None, Some(d)) => format!(", streaming for {d} s"),
-        (None, None) => String::new(),
+    let load = match (c.work.bytes, c.duration) {
+        (ENDLESS, Some(d)) => format!(", streaming for {} s", d.as_secs_f64()),
+        (ENDLESS, None) => String::new(),
+        (b, _) => format!(" x {}", human_bytes(b)),
     };
     format!(
         "Run timeline: {} connection(s){load} to {}",
-        c.connections, c.target
+        c.indices.end - c.indices.start,
+        c.target
     )
 }
 
@@ -258,8 +261,8 @@ fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
         0 => run
             .config
             .as_ref()
-            .and_then(|c| c.interval_s)
-            .unwrap_or(0.0),
+            .and_then(|c| c.interval)
+            .map_or(0.0, |d| d.as_secs_f64()),
         us => us as f64 / 1e6,
     };
     let mut settings = format!("a point per {} ms interval", length * 1e3);
@@ -267,9 +270,9 @@ fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
         let _ = write!(
             settings,
             " · chunk {} · window {} · send {} · {} process(es) x {} thread(s)",
-            human_bytes(c.chunk),
-            c.window,
-            c.send,
+            human_bytes(c.work.chunk),
+            c.work.window,
+            c.send.name(),
             c.processes,
             c.threads
         );

@@ -233,7 +233,12 @@ mod tests {
     fn a_schema_this_build_does_not_know_is_refused() {
         let fields = |v: Value| v.as_object().cloned().unwrap();
         assert!(known_schema(&fields(serde_json::json!({}))).is_ok());
-        assert!(known_schema(&fields(serde_json::json!({"schema_version": 1}))).is_ok());
+        assert!(known_schema(&fields(
+            serde_json::json!({"schema_version": SCHEMA_VERSION})
+        ))
+        .is_ok());
+        // Version 1 had flag-shaped settings for `config`, not the RunConfig.
+        assert!(known_schema(&fields(serde_json::json!({"schema_version": 1}))).is_err());
         let err = known_schema(&fields(serde_json::json!({"schema_version": 999}))).unwrap_err();
         assert!(err.contains("schema_version 999"), "{err}");
     }

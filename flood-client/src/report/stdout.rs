@@ -62,7 +62,7 @@ impl Printer {
     /// `interval` event in a stream; nothing with `--json` or `--quiet` text.
     pub(crate) fn interval(&self, view: IntervalView, first: bool) -> io::Result<()> {
         if self.stream {
-            return self.event(&Event::Interval(view));
+            return self.event(&Event::<()>::Interval(view));
         }
         if !self.text() || self.quiet {
             return Ok(());
@@ -120,7 +120,7 @@ impl Printer {
     }
 
     /// Prints `event` as a line of `--json-stream`; nothing in other forms.
-    pub(crate) fn event(&self, event: &Event) -> io::Result<()> {
+    pub(crate) fn event<C: Serialize>(&self, event: &Event<C>) -> io::Result<()> {
         if !self.stream {
             return Ok(());
         }

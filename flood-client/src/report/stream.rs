@@ -1,17 +1,18 @@
 //! What flood-client writes for programs: the final report of `--json` ([`FinalReport`]) and
-//! the events of `--json-stream` ([`Event`], one JSON object per line). Their JSON Schemas
-//! are generated from these types ([`report_schema`], [`stream_schema`]) and published in
-//! docs/schema/, where a test keeps them current.
+//! the events of `--json-stream` ([`Event`], one JSON object per line). Each carries the
+//! run's configuration `C`, the client's RunConfig, which this room below it cannot name:
+//! their JSON Schemas are generated with it (`flood_client::report_schema`,
+//! `stream_schema`) and published in docs/schema/, where a test keeps them current.
 
-use schemars::{JsonSchema, Schema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::interval::IntervalView;
-use super::meta::{Host, RunSettings};
+use super::meta::Host;
 use super::Outcome;
 
 /// The version of the JSON shapes below; raised when a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The tool's name, as written in reports.
 pub const TOOL: &str = "flood-client";
 /// The tool's version, as written in reports.
@@ -19,16 +20,18 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The final report: what `--json` prints, and the `end` event of `--json-stream`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct FinalReport {
+#[schemars(rename = "FinalReport")]
+pub struct FinalReport<C> {
     /// [`SCHEMA_VERSION`] of this report.
     pub schema_version: u32,
     /// `flood-client`.
     pub tool: String,
     /// The tool's version.
     pub version: String,
-    /// The run's configuration. In a report merged from several: the flags they share, with
-    /// their connections and processes added; `null` when they ran with different flags.
-    pub config: Option<RunSettings>,
+    /// The run's configuration, as its worker processes get it. In a report merged from
+    /// several: the run they share, with their connections and processes added; `null` when
+    /// they ran differently.
+    pub config: Option<C>,
     /// The host it ran on (`null` in a report merged from several runs: see `hosts`).
     pub host: Option<Host>,
     /// In a report merged from several: the host of each, in the order merged (absent in a
@@ -42,9 +45,9 @@ pub struct FinalReport {
     pub outcome: Outcome,
 }
 
-impl FinalReport {
+impl<C> FinalReport<C> {
     /// The final report of `outcome`, made with `config` on `host`.
-    pub fn new(outcome: Outcome, config: Option<RunSettings>, host: Option<Host>) -> FinalReport {
+    pub fn new(outcome: Outcome, config: Option<C>, host: Option<Host>) -> FinalReport<C> {
         FinalReport {
             schema_version: SCHEMA_VERSION,
             tool: TOOL.into(),
@@ -60,7 +63,8 @@ impl FinalReport {
 
 /// The start of a run: the first line of `--json-stream`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct Start {
+#[schemars(rename = "Start")]
+pub struct Start<C> {
     /// `flood-client`.
     pub tool: String,
     /// The tool's version.
@@ -70,7 +74,7 @@ pub struct Start {
     /// When the run started, µs since the Unix epoch (interval times count from here).
     pub start_unix_us: u64,
     /// The run's configuration.
-    pub config: RunSettings,
+    pub config: C,
     /// The host it runs on.
     pub host: Host,
 }
@@ -78,21 +82,12 @@ pub struct Start {
 /// One line of `--json-stream`: `start`, then an `interval` per interval, then `end`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
+#[schemars(rename = "Event")]
+pub enum Event<C> {
     /// The run starts.
-    Start(Start),
+    Start(Start<C>),
     /// An interval closed (the whole run's: every loop and process merged).
     Interval(IntervalView),
     /// The run ended: its final report.
-    End(Box<FinalReport>),
-}
-
-/// The JSON Schema of [`FinalReport`] (docs/schema/report.schema.json).
-pub fn report_schema() -> Schema {
-    schemars::schema_for!(FinalReport)
-}
-
-/// The JSON Schema of one [`Event`] line (docs/schema/stream.schema.json).
-pub fn stream_schema() -> Schema {
-    schemars::schema_for!(Event)
+    End(Box<FinalReport<C>>),
 }

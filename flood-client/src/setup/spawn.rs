@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -17,6 +17,8 @@ use std::time::Duration;
 use hostkit::child::{die_with_parent, pin_child, read_listening, signal, signal_group};
 use hostkit::context;
 use hostkit::limits::FdLimit;
+
+use crate::setup::preflight::{self, Facts};
 
 /// The CPU `--pin` gives the server (the original study's layout: one core each).
 pub(crate) const SERVER_CPU: usize = 0;
@@ -93,10 +95,19 @@ impl ServerCommand {
         Ok(ServerCommand { name, argv })
     }
 
-    /// Whether the server can spread `connections` over processes (`{processes}`), or else
-    /// fits them in one process under `limit`.
-    pub(crate) fn can_hold(&self, connections: u64, limit: FdLimit) -> bool {
-        self.argv.iter().any(|a| a.contains(PROCESSES)) || connections <= limit.socket_capacity()
+    /// Why the server cannot hold `connections`, if it cannot: it runs in one process (its
+    /// command has no `{processes}`) and one process holds fewer under `limit`. The one
+    /// wording of this refusal in every mode.
+    pub(crate) fn refusal(&self, connections: u64, limit: FdLimit) -> Option<String> {
+        let capacity = limit.socket_capacity();
+        if self.argv.iter().any(|a| a.contains(PROCESSES)) || connections <= capacity {
+            return None;
+        }
+        Some(format!(
+            "{} runs in one process, which holds {capacity} connections here (open-file \
+             limit {}): raise the limit, or give its command {PROCESSES} to spread them",
+            self.name, limit.hard
+        ))
     }
 
     /// Starts the server for `connections` (pinned to `cpu` if given) in a process group of
@@ -215,6 +226,78 @@ impl StderrTail {
     }
 }
 
+/// The server a run measures: one already listening at an address, or one started here
+/// (`--spawn-server`, `--server-cmd`, each of a sweep's `--server`), pinned if asked. Every
+/// mode gets its server ready through this, so every mode refuses alike.
+#[derive(Debug)]
+pub(crate) struct ServerUnderTest {
+    /// Where it listens when not started here.
+    pub(crate) addr: SocketAddr,
+    /// How to start it here, if it is.
+    pub(crate) command: Option<ServerCommand>,
+    /// Its process id when not started here (`--server-pid`), for its CPU time.
+    pub(crate) pid: Option<u32>,
+    /// How long a start may take to say `listening on` (`--server-start-timeout`).
+    pub(crate) within: Duration,
+    /// Pin a started server to [`SERVER_CPU`].
+    pub(crate) pin: bool,
+    /// Start it afresh for every run (`limit --fresh-server`), not once for all.
+    pub(crate) fresh: bool,
+    /// This process's descriptor limit, which sizes a started server's processes.
+    pub(crate) limit: FdLimit,
+    /// The one started here, while it runs.
+    pub(crate) running: Option<SpawnedServer>,
+}
+
+impl ServerUnderTest {
+    /// Whether a run of `connections` over `processes` client processes from `sources`
+    /// fits this box and this server: the sources to use and a note, or why not (the
+    /// server's refusal first, then the box's, each worded once for every mode).
+    pub(crate) fn fits(
+        &self,
+        connections: u64,
+        processes: u64,
+        sources: &[IpAddr],
+        facts: &Facts,
+    ) -> Result<(Vec<IpAddr>, Option<String>), String> {
+        if let Some(why) = self.refusal(connections) {
+            return Err(why);
+        }
+        preflight::check(connections, processes, sources, self.addr, facts)
+    }
+
+    /// Why it cannot hold `connections`, if it cannot (see [`ServerCommand::refusal`]).
+    pub(crate) fn refusal(&self, connections: u64) -> Option<String> {
+        (self.command.as_ref()).and_then(|c| c.refusal(connections, self.limit))
+    }
+
+    /// Where to send a run of `connections`, and the server's pid if known: a server
+    /// started here is started on first use (for every run, if `fresh`).
+    pub(crate) fn ready(&mut self, connections: u64) -> io::Result<(SocketAddr, Option<u32>)> {
+        if self.fresh {
+            self.stop()?;
+        }
+        let Some(command) = &self.command else {
+            return Ok((self.addr, self.pid));
+        };
+        let running = match self.running.take() {
+            Some(s) => s,
+            None => {
+                let cpu = self.pin.then_some(SERVER_CPU);
+                command.start(connections, self.limit, cpu, self.within)?
+            }
+        };
+        let ready = (running.addr, Some(running.pid()));
+        self.running = Some(running);
+        Ok(ready)
+    }
+
+    /// Stops a server started here, if one runs.
+    pub(crate) fn stop(&mut self) -> io::Result<()> {
+        self.running.take().map_or(Ok(()), SpawnedServer::stop)
+    }
+}
+
 /// A running server started by flood-client, leading its own process group; stopped (SIGTERM
 /// to the group) when dropped.
 #[derive(Debug)]
@@ -271,9 +354,16 @@ mod tests {
             soft: 20_000,
             hard: 20_000,
         };
-        assert!(!c.can_hold(32_768, limit));
-        assert!(c.can_hold(10_000, limit));
+        let why = c
+            .refusal(32_768, limit)
+            .expect("one process cannot hold it");
+        assert!(why.starts_with("go-echo runs in one process"), "{why}");
+        assert!(
+            why.contains("open-file limit 20000") && why.contains(PROCESSES),
+            "{why}"
+        );
+        assert_eq!(c.refusal(10_000, limit), None);
         let multi = ServerCommand::parse("e=echo-server -p {processes}").unwrap();
-        assert!(multi.can_hold(32_768, limit));
+        assert_eq!(multi.refusal(32_768, limit), None);
     }
 }

@@ -33,22 +33,23 @@ const FINE_STEP: Duration = Duration::from_micros(200);
 const FAR: f64 = 1e9;
 
 /// How scheduled times are spread (`--arrivals`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Arrivals {
     /// Evenly: the rate spread evenly over the connections, each at a fixed interval.
     Even,
     /// A Poisson process: exponential gaps of the same mean, from a seeded generator.
     Poisson,
-}
-
-impl Arrivals {
-    /// The flag's spelling.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Arrivals::Even => "even",
-            Arrivals::Poisson => "poisson",
-        }
-    }
 }
 
 /// The scheduled load of one loop.

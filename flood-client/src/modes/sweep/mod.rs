@@ -19,18 +19,18 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use hostkit::limits::{raise_nofile, FdLimit};
+use hostkit::limits::FdLimit;
 use hostkit::units::human_bytes;
 
-use crate::cli::SweepArgs;
+use crate::cli::{StartArgs, SweepArgs};
 use crate::config::RunConfig;
 use crate::fleet;
-use crate::modes::{refuse, stop_flag, verdict};
+use crate::modes::{begin, refuse, verdict};
 use crate::render::chart;
 use crate::report::stdout::Printer;
 use crate::report::Summary;
-use crate::setup::preflight::{self, Facts};
-use crate::setup::spawn::{ServerCommand, CLIENT_CPU, SERVER_CPU};
+use crate::setup::preflight::Facts;
+use crate::setup::spawn::ServerCommand;
 use html::Extras;
 use meta::Meta;
 use output::SweepFile;
@@ -47,17 +47,13 @@ pub(crate) struct SweepConfig {
     pub(crate) payloads: Vec<u64>,
     /// Runs per point.
     pub(crate) repeat: usize,
-    /// Pin servers to CPU 0 (the caller pins itself to CPU 1).
-    pub(crate) pin: bool,
     /// Chunk, window, threads, timeout and retries for every run (target and counts are set
     /// per point).
     pub(crate) base: RunConfig,
-    /// This process's descriptor limit.
-    pub(crate) limit: FdLimit,
-    /// Kernel facts for the per-point preflight.
+    /// Kernel facts (this process's descriptor limit among them) for each point's check.
     pub(crate) facts: Facts,
-    /// How long each server may take to announce its address.
-    pub(crate) server_start: Duration,
+    /// How each server is started (pinned to CPU 0 if asked: the caller pins itself).
+    pub(crate) start: StartArgs,
 }
 
 /// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
@@ -75,11 +71,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
         return Ok(verdict(drawn));
     }
-    let stop = stop_flag()?;
-    let limit = raise_nofile()?;
-    if args.pin {
-        hostkit::child::pin_self(CLIENT_CPU)?;
-    }
+    let (stop, facts) = begin(&args.start)?;
     let servers = if args.servers.is_empty() {
         vec![ServerCommand::echo_server(None)?]
     } else {
@@ -90,17 +82,15 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         connections: args.connections.0.clone(),
         payloads: args.bytes.0.clone(),
         repeat: usize::from(args.repeat),
-        pin: args.pin,
         base: RunConfig {
             duration: Some(args.run_timeout),
             ..args.stream.run_config(1)
         },
-        limit,
-        facts: Facts::of_this_machine(limit),
-        server_start: args.server_start_timeout,
+        facts,
+        start: args.start.clone(),
     };
     let argv: Vec<String> = std::env::args().collect();
-    let meta = Meta::of_this_machine(&argv, settings(args, limit));
+    let meta = Meta::of_this_machine(&argv, settings(args, cfg.facts.fd_limit));
     let points = run(&cfg, &stop)?;
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
@@ -123,7 +113,7 @@ fn settings(args: &SweepArgs, limit: FdLimit) -> String {
         s.threads,
         s.timeout,
         args.run_timeout,
-        if args.pin { "server on CPU 0, client on CPU 1" } else { "not pinned" },
+        if args.start.pin { "server on CPU 0, client on CPU 1" } else { "not pinned" },
         limit.hard
     )
 }
@@ -233,46 +223,29 @@ fn run_point(
         bar.inc(cfg.repeat as u64);
         point.skipped = Some(why);
     };
-    if !server.can_hold(connections, cfg.limit) {
-        skip(
-            &mut point,
-            format!(
-            "one process holds {} connections here (open-file limit {}); this server runs in one",
-            cfg.limit.socket_capacity(),
-            cfg.limit.hard
-        ),
-        );
-        return point;
-    }
-    let processes = connections
-        .div_ceil(cfg.limit.socket_capacity().max(1))
-        .max(1);
+    let limit = cfg.facts.fd_limit;
+    let mut under_test = (cfg.start).server(cfg.base.target, Some(server.clone()), None, limit);
+    let processes = connections.div_ceil(limit.socket_capacity().max(1)).max(1);
     let mut run_cfg = cfg.base.clone();
     run_cfg.indices = 0..connections;
+    run_cfg.processes = processes as usize;
     run_cfg.work.bytes = bytes;
     run_cfg.show_progress = false;
-    match preflight::check(
-        connections,
-        processes,
-        &cfg.base.sources,
-        cfg.base.target,
-        &cfg.facts,
-    ) {
+    match under_test.fits(connections, processes, &cfg.base.sources, &cfg.facts) {
         Ok((sources, _)) => run_cfg.sources = sources,
         Err(why) => {
             skip(&mut point, why);
             return point;
         }
     }
-    let cpu = cfg.pin.then_some(SERVER_CPU);
-    let spawned = match server.start(connections, cfg.limit, cpu, cfg.server_start) {
-        Ok(s) => s,
+    let pid;
+    (run_cfg.target, pid) = match under_test.ready(connections) {
+        Ok(ready) => ready,
         Err(e) => {
             skip(&mut point, e.to_string());
             return point;
         }
     };
-    run_cfg.target = spawned.addr;
     for done in 0..cfg.repeat {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -282,12 +255,7 @@ fn run_point(
             bar.inc((cfg.repeat - done) as u64);
             break;
         }
-        let result = fleet::run_flood(
-            &run_cfg,
-            processes as usize,
-            Some(spawned.pid()),
-            stop.clone(),
-        );
+        let result = fleet::run_flood(&run_cfg, pid, stop.clone());
         point.runs.push(match result {
             Ok(r) => {
                 let summary = Summary::of(&r);
@@ -304,7 +272,7 @@ fn run_point(
         });
         bar.inc(1);
     }
-    drop(spawned);
+    drop(under_test);
     point.summarize();
     point
 }
