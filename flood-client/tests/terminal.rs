@@ -1,44 +1,10 @@
 //! The real binary in a real terminal (tmux), read back from the screen: interval lines and
 //! their header are printed above the live bar, never run into it.
 
-use std::process::Command;
 use std::time::Duration;
 
+use test_support::tmux::Tmux;
 use test_support::{bin, missing, wait_until};
-
-/// A tmux server of this test's own (its socket named after the process), killed on drop.
-struct Tmux(String);
-
-impl Tmux {
-    fn new() -> Option<Tmux> {
-        let t = Tmux(format!("flood-test-{}", std::process::id()));
-        t.run(&["-V"]).map(|_| t)
-    }
-
-    fn run(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The whole pane, its history included.
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "run"])
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 /// Whether `line` holds an interval row (`0.70-1.70` style time span).
 fn has_span(line: &str) -> bool {
@@ -51,7 +17,7 @@ fn has_span(line: &str) -> bool {
 
 #[test]
 fn interval_lines_print_above_the_bar_in_a_terminal() {
-    let Some(tmux) = Tmux::new() else {
+    let Some(tmux) = Tmux::new("bar") else {
         return missing(
             "the terminal test",
             "apt-get install tmux",
@@ -62,18 +28,7 @@ fn interval_lines_print_above_the_bar_in_a_terminal() {
         "{} --spawn-server -c 100 --duration 2500ms --interval 250ms; echo __DONE__; sleep 60",
         bin("flood-client").display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "run",
-        "-x",
-        "120",
-        "-y",
-        "60",
-        &command,
-    ])
-    .expect("tmux new-session");
+    tmux.start(120, 60, &command);
     wait_until(Duration::from_secs(30), "the run to end in tmux", || {
         tmux.screen().contains("__DONE__")
     });
