@@ -41,3 +41,30 @@ fn a_bare_ip_takes_the_echo_port() {
     let r: Outcome = stdout_json(&out);
     assert_eq!(r.report.target, "127.0.0.1:12345");
 }
+
+#[test]
+fn tui_without_a_terminal_is_refused_naming_why() {
+    // Piped stdout and stderr: nothing to draw on. Refused before the server starts.
+    for args in [
+        &["--spawn-server", "-c", "1", "--tui"][..],
+        &["limit", "--spawn-server", "--connections", "1..2", "--tui"][..],
+    ] {
+        let out = flood_client(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("--tui") && err.contains("neither stdout nor stderr is a terminal"),
+            "{err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    for clash in ["--json", "--json-stream", "--quiet"] {
+        let out = flood_client(&["--tui", clash]);
+        assert_eq!(out.status.code(), Some(2), "{clash}");
+        assert!(stderr_of(&out).contains("cannot be used with"), "{clash}");
+    }
+}

@@ -12,6 +12,7 @@ use hostkit::procfs;
 
 use crate::config::Show;
 use crate::fleet::protocol::{self, Message};
+use crate::fleet::tui;
 use crate::report::interval::{Interval, Timeline, HEADER};
 use crate::report::stdout;
 use crate::report::stream::Event;
@@ -131,6 +132,11 @@ impl Series {
                 } else {
                     format!("{HEADER}\n{line}")
                 }
+            }
+            Emit::Show(Show::Tui) => {
+                let rates = timeline.view(interval.clone()).rates;
+                tui::feed(|v| v.interval(&rates));
+                return Ok(());
             }
             Emit::Show(Show::Events) => {
                 let event = Event::Interval(timeline.view(interval.clone()));

@@ -14,6 +14,7 @@ use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::publish;
 use crate::modes::{shards, stop_flag, verdict, worker_stop_flag, USAGE};
 use crate::render::timeline::{self, Recorded};
@@ -48,6 +49,10 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     if args.worker_range.is_some() {
         fleet::run_worker(&cfg, stop)?;
         return Ok(Err(ExitCode::SUCCESS));
+    }
+    if let Some(why) = args.output.tui.then(tui::refusal).flatten() {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
     }
     if let Some(why) = args.output.chart_refusal() {
         eprintln!("flood-client: {why}");
@@ -138,7 +143,9 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
         publish::host(p.limit),
     );
     publish::start(&args.output, &settings, &host)?;
-    let report = fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop)?;
+    let report = tui::shown(args.output.tui, &p.stop, || {
+        fleet::run_flood(&p.cfg, p.processes, p.server_pid, p.stop.clone())
+    })?;
     if let Some(server) = p.server {
         server.stop()?;
     }

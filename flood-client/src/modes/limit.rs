@@ -22,8 +22,9 @@ use hostkit::limits::{raise_nofile, FdLimit};
 use hostkit::procfs::{process_tree, rss_bytes};
 
 use crate::cli::{LimitArgs, Span};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, Show};
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
 use crate::modes::{csv_text, publish, read_input, stop_flag, USAGE};
@@ -201,6 +202,10 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(USAGE));
         }
     };
+    if let Some(why) = args.tui.then(tui::refusal).flatten() {
+        eprintln!("flood-client: {why}");
+        return Ok(ExitCode::from(USAGE));
+    }
     let stop = stop_flag()?;
     let limit = raise_nofile()?;
     if args.pin {
@@ -223,7 +228,7 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     let facts = Facts::of_this_machine(limit);
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(&search));
-    let mut result = run(&search, &mut target, &facts, &stop)?;
+    let mut result = tui::shown(args.tui, &stop, || run(&search, &mut target, &facts, &stop))?;
     result.meta = meta;
     if let Some(server) = target.running.take() {
         server.stop()?;
@@ -273,6 +278,9 @@ impl Search {
         };
         let mut base = args.stream.run_config(bytes);
         base.arrivals = args.arrivals;
+        if args.tui {
+            (base.show, base.show_progress) = (Show::Tui, true);
+        }
         Ok(Search {
             dimension,
             range,
@@ -364,6 +372,7 @@ pub(crate) fn run(
             "warmup",
         )?;
         result.steps.push(warm);
+        show_live(&result);
     }
     let (mut good, mut bad) = (None, None);
     for &value in &ladder {
@@ -374,6 +383,7 @@ pub(crate) fn run(
         let step = run_step(search, target, facts, stop, value, search.step, "step")?;
         let (held, broke) = (step.held, step.broke.clone());
         result.steps.push(step);
+        show_live(&result);
         if held {
             good = Some(value);
             continue;
@@ -393,6 +403,7 @@ pub(crate) fn run(
             let step = run_step(search, target, facts, stop, mid, search.step, "bisect")?;
             let (held, broke) = (step.held, step.broke.clone());
             result.steps.push(step);
+            show_live(&result);
             if held {
                 g = mid;
             } else {
@@ -413,6 +424,18 @@ pub(crate) fn run(
     }
     result.knee = good;
     Ok(result)
+}
+
+/// The `--tui` hook (nothing without it): the steps so far, a line each as printed, and the
+/// knee so far, the highest value that held (the warm-up is not judged).
+fn show_live(result: &LimitResult) {
+    let held = result
+        .steps
+        .iter()
+        .filter(|s| s.held && s.phase != "warmup");
+    let knee = held.map(|s| s.value).reduce(f64::max);
+    let lines = result.steps.iter().map(step_line).collect();
+    tui::feed(|v| v.steps(lines, knee.map(|k| format!("{k} {}", result.unit))));
 }
 
 /// Runs one step (preflight, server, flood, RSS sampling) and judges it.

@@ -81,6 +81,7 @@ pub(crate) fn report<T: Serialize>(json: bool, human: &str, report: &T) -> io::R
         interval: std::time::Duration::ZERO,
         json_stream: false,
         quiet: false,
+        tui: false,
         chart: None,
     };
     finish(&plain, json, human, report)

@@ -14,6 +14,7 @@ use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::flood::{chart, prepare};
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
@@ -48,7 +49,9 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
         publish::host(p.limit),
     );
     publish::start(&flood_args.output, &settings, &host)?;
-    let mut report = run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)?;
+    let mut report = tui::shown(flood_args.output.tui, &p.stop, || {
+        run(&p.cfg, p.processes, p.server_pid, p.stop.clone(), probe)
+    })?;
     if let Some(server) = p.server {
         server.stop()?;
     }
