@@ -1,44 +1,12 @@
 //! The real binary in a real terminal (tmux), read back from the screen: interval lines and
-//! their header are printed above the live bar, never run into it.
+//! their header are printed above the live bar, never run into it; the `--tui` view draws
+//! its panels on the alternate screen, stops the run at `q` or Ctrl-C and leaves the report
+//! on the normal screen.
 
-use std::process::Command;
 use std::time::Duration;
 
+use test_support::tmux::Tmux;
 use test_support::{bin, missing, wait_until};
-
-/// A tmux server of this test's own (its socket named after the process), killed on drop.
-struct Tmux(String);
-
-impl Tmux {
-    fn new() -> Option<Tmux> {
-        let t = Tmux(format!("flood-test-{}", std::process::id()));
-        t.run(&["-V"]).map(|_| t)
-    }
-
-    fn run(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The whole pane, its history included.
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "run"])
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 /// Whether `line` holds an interval row (`0.70-1.70` style time span).
 fn has_span(line: &str) -> bool {
@@ -51,7 +19,7 @@ fn has_span(line: &str) -> bool {
 
 #[test]
 fn interval_lines_print_above_the_bar_in_a_terminal() {
-    let Some(tmux) = Tmux::new() else {
+    let Some(tmux) = Tmux::new("bar") else {
         return missing(
             "the terminal test",
             "apt-get install tmux",
@@ -62,18 +30,7 @@ fn interval_lines_print_above_the_bar_in_a_terminal() {
         "{} --spawn-server -c 100 --duration 2500ms --interval 250ms; echo __DONE__; sleep 60",
         bin("flood-client").display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "run",
-        "-x",
-        "120",
-        "-y",
-        "60",
-        &command,
-    ])
-    .expect("tmux new-session");
+    tmux.start(120, 60, &command);
     wait_until(Duration::from_secs(30), "the run to end in tmux", || {
         tmux.screen().contains("__DONE__")
     });
@@ -101,4 +58,121 @@ fn interval_lines_print_above_the_bar_in_a_terminal() {
         "the header ran into the bar: {header:?}\n{screen}"
     );
     assert!(screen.contains("flood-client PASS"), "{screen}");
+}
+
+/// A tmux server, or `None` (the test then says what it needs and passes).
+fn tmux(name: &str) -> Option<Tmux> {
+    let tmux = Tmux::new(name);
+    if tmux.is_none() {
+        missing(
+            "the terminal test",
+            "apt-get install tmux",
+            "tmux is not runnable",
+        );
+    }
+    tmux
+}
+
+/// `flood-client ARGS` in the session, then its exit code on a line of its own.
+fn in_tmux(tmux: &Tmux, args: &str) {
+    let command = format!(
+        "{} {args}; echo __EXIT__$?; sleep 60",
+        bin("flood-client").display()
+    );
+    tmux.start(120, 50, &command);
+}
+
+/// Waits for the command to end and returns its exit code and the normal screen.
+fn ended(tmux: &Tmux, within: Duration) -> (String, String) {
+    wait_until(within, "the command to end in tmux", || {
+        tmux.screen().contains("__EXIT__")
+    });
+    let screen = tmux.screen();
+    let code = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("__EXIT__"))
+        .unwrap_or_default()
+        .to_string();
+    (code, screen)
+}
+
+/// Waits until the `--tui` view is on the alternate screen with every text of `shown`.
+fn wait_for_view(tmux: &Tmux, shown: &[&str]) {
+    wait_until(Duration::from_secs(30), "the --tui view's panels", || {
+        let screen = tmux.screen();
+        tmux.alternate_on() && shown.iter().all(|s| screen.contains(s))
+    });
+}
+
+#[test]
+fn the_tui_draws_its_panels_and_q_stops_the_run_leaving_the_report() {
+    let Some(tmux) = tmux("tui") else { return };
+    // Long enough that only `q` can end it within the wait below.
+    in_tmux(&tmux, "--spawn-server -c 50 --duration 60s --tui");
+    wait_for_view(
+        &tmux,
+        &[
+            "flood-client live view",
+            "q or Ctrl-C stops the run",
+            "throughput MB/s",
+            "open connections: 50",
+            "chunk round trip p99 ms",
+            "errors by kind",
+        ],
+    );
+    tmux.keys("q");
+    let (code, screen) = ended(&tmux, Duration::from_secs(20));
+    assert!(
+        !tmux.alternate_on(),
+        "still on the alternate screen:\n{screen}"
+    );
+    assert_eq!(
+        code, "1",
+        "an interrupted run exits 1, as at Ctrl-C:\n{screen}"
+    );
+    assert!(
+        screen.contains("flood-client FAIL")
+            && screen.contains("interrupted: this is a partial report"),
+        "no interrupted report on the normal screen:\n{screen}"
+    );
+    assert!(
+        !screen.contains("q or Ctrl-C stops the run"),
+        "the view was drawn on the normal screen:\n{screen}"
+    );
+}
+
+#[test]
+fn the_tui_of_a_limit_search_shows_its_steps_and_ctrl_c_stops_it() {
+    let Some(tmux) = tmux("tui-limit") else {
+        return;
+    };
+    let out = test_support::fresh_dir("tui-limit");
+    // One more connection per step, each held the bound (p99 under 10 s): a search that
+    // goes on until Ctrl-C.
+    in_tmux(
+        &tmux,
+        &format!(
+            "limit --spawn-server --connections 1..200 --linear 1 --step 500ms --warmup 0s \
+             --p99 10s --out {} --tui",
+            out.display()
+        ),
+    );
+    wait_for_view(
+        &tmux,
+        &["limit steps · knee so far 2 connections", "step", "held"],
+    );
+    tmux.keys("C-c");
+    let (code, screen) = ended(&tmux, Duration::from_secs(20));
+    assert!(
+        !tmux.alternate_on(),
+        "still on the alternate screen:\n{screen}"
+    );
+    assert_eq!(code, "1", "an interrupted search exits 1:\n{screen}");
+    assert!(
+        screen.contains("flood-client limit: knee")
+            && screen
+                .lines()
+                .any(|l| l.contains("ended:") && l.ends_with("interrupted")),
+        "no search report on the normal screen:\n{screen}"
+    );
 }

@@ -306,6 +306,11 @@ pub struct LimitArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// A full-screen live view of the search: each step's throughput and open connections
+    /// over time, errors by kind, the steps so far and the knee so far. `q` or Ctrl-C stops
+    /// the search as Ctrl-C does. Needs a terminal on stdout and stderr.
+    #[arg(long, conflicts_with_all = ["json", "from"])]
+    pub tui: bool,
 }
 
 /// A value, or a range `A..B` to step over.

@@ -29,6 +29,12 @@ pub struct OutputArgs {
     /// No live bar and no interval lines (the report is still printed).
     #[arg(short, long)]
     pub quiet: bool,
+    /// A full-screen live view in place of the bar and the interval lines: throughput,
+    /// chunk round trip p50/p99 and open connections over time, errors by kind. `q` or
+    /// Ctrl-C stops the run as Ctrl-C does; the report is printed as usual at the end. Needs
+    /// a terminal on stdout and stderr.
+    #[arg(long, conflicts_with_all = ["json", "json_stream", "quiet"])]
+    pub tui: bool,
     /// At the end, draw the run's timeline (MB/s, chunk round-trip p99, open connections
     /// and, for saturate, server CPU and RSS, against time) to FILE: PNG when it ends in
     /// .png, SVG when it ends in .svg (any other name is refused). Needs intervals (not
@@ -41,6 +47,7 @@ impl OutputArgs {
     /// What to show of the intervals, given whether the final report is JSON.
     pub(crate) fn show(&self, json: bool) -> Show {
         match (self.json_stream, self.quiet || json) {
+            _ if self.tui => Show::Tui,
             (true, _) => Show::Events,
             (false, true) => Show::Nothing,
             (false, false) => Show::Lines,
@@ -96,11 +103,17 @@ mod tests {
             interval: Duration::from_secs(1),
             json_stream,
             quiet,
+            tui: false,
             chart: None,
         };
         assert_eq!(out(false, false).show(false), Show::Lines);
         assert_eq!(out(false, false).show(true), Show::Nothing);
         assert_eq!(out(false, true).show(false), Show::Nothing);
         assert_eq!(out(true, true).show(false), Show::Events);
+        let tui = OutputArgs {
+            tui: true,
+            ..out(false, false)
+        };
+        assert_eq!(tui.show(false), Show::Tui);
     }
 }

@@ -33,6 +33,8 @@ pub(crate) enum Show {
     Lines,
     /// An `interval` event per interval (`--json-stream`).
     Events,
+    /// Its figures to the full-screen live view (`--tui`), which also replaces the bar.
+    Tui,
 }
 
 /// What one process must do: a worker process gets its share of the parent's whole, and a
@@ -64,7 +66,8 @@ pub(crate) struct RunConfig {
     /// Stream for this long, then stop: endless workloads succeed then (`--duration`),
     /// fixed ones fail as timeouts (`--run-timeout`, a sweep's per-run limit).
     pub(crate) duration: Option<Duration>,
-    /// Draw the progress bar (when stderr is a terminal; never in a worker).
+    /// Draw the progress bar (when stderr is a terminal; never in a worker), or feed the
+    /// `--tui` view when `show` says so.
     pub(crate) show_progress: bool,
     /// Length of the aligned intervals recorded (`None`: off).
     pub(crate) interval: Option<Duration>,

@@ -1,10 +1,14 @@
-//! Live counters one process's loops share, read by the progress bar and sent by worker
-//! processes to their parent.
+//! Live counters one process's loops share, read by the progress bar and the `--tui` view
+//! and sent by worker processes to their parent.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use crate::report::ErrorKind;
 
 /// Live counters one process's loops share, for the progress line.
 #[derive(Debug, Default)]
@@ -17,10 +21,21 @@ pub(crate) struct Live {
     pub(crate) failed: AtomicU64,
     /// Bytes verified so far.
     pub(crate) verified: AtomicU64,
+    /// Failed connections by kind (taken once per failure, never per chunk).
+    pub(crate) errors: Mutex<BTreeMap<ErrorKind, u64>>,
+}
+
+impl Live {
+    /// Counts a failed connection of `kind`.
+    pub(crate) fn fail(&self, kind: ErrorKind) {
+        self.failed.fetch_add(1, Relaxed);
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *errors.entry(kind).or_insert(0) += 1;
+    }
 }
 
 /// A copy of the live counters, also what worker processes send their parent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LiveSnapshot {
     /// Connections established now.
     pub(crate) open: u64,
@@ -30,6 +45,9 @@ pub(crate) struct LiveSnapshot {
     pub(crate) failed: u64,
     /// Bytes verified.
     pub(crate) verified: u64,
+    /// Failed connections by kind.
+    #[serde(default)]
+    pub(crate) errors: BTreeMap<ErrorKind, u64>,
 }
 
 impl LiveSnapshot {
@@ -40,6 +58,7 @@ impl LiveSnapshot {
             ok: live.ok.load(Relaxed),
             failed: live.failed.load(Relaxed),
             verified: live.verified.load(Relaxed),
+            errors: (live.errors.lock()).map_or_else(|p| p.into_inner().clone(), |e| e.clone()),
         }
     }
 
@@ -49,5 +68,8 @@ impl LiveSnapshot {
         self.ok += other.ok;
         self.failed += other.failed;
         self.verified += other.verified;
+        for (kind, n) in &other.errors {
+            *self.errors.entry(*kind).or_insert(0) += n;
+        }
     }
 }

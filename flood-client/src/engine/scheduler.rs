@@ -493,9 +493,9 @@ impl Scheduler {
     }
 
     fn fail(&mut self, failure: Failure) {
+        self.shared.live.fail(failure.kind);
         self.report.fail(failure);
         self.intervals.current.failures += 1;
-        self.shared.live.failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The loop's timer: closes intervals whose boundary passed, expires connections.

@@ -6,6 +6,7 @@ pub(crate) mod process;
 pub(crate) mod progress;
 pub(crate) mod protocol;
 pub(crate) mod series;
+pub(crate) mod tui;
 pub(crate) mod workers;
 
 use std::io;

@@ -1,14 +1,16 @@
 //! The live progress bar on stderr (only when stderr is a terminal; silent otherwise): by
 //! time for a `--duration` run, whose bytes have no total, by bytes otherwise; rates in the
-//! report's units (MB/s, 10^6 bytes).
+//! report's units (MB/s, 10^6 bytes). With `--tui` the same figures go to the full-screen
+//! view (`fleet/tui`) instead.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::RunConfig;
+use crate::config::{RunConfig, Show};
 use crate::engine::live::LiveSnapshot;
+use crate::fleet::tui::{self, View};
 use crate::report::{stdout, ENDLESS};
 
 /// What the bar measures the run against.
@@ -57,23 +59,37 @@ impl Measure {
     }
 }
 
+/// Where the progress is drawn.
+#[derive(Debug)]
+enum Drawn {
+    /// The bar on stderr.
+    Bar(ProgressBar),
+    /// The `--tui` view.
+    Tui,
+}
+
 /// The progress bar, with what it measures and when the run started.
 #[derive(Debug)]
-pub(crate) struct Progress(Option<(ProgressBar, Measure, Instant)>);
+pub(crate) struct Progress(Option<(Drawn, Measure, Instant)>);
 
 impl Progress {
-    /// A bar for the run `cfg` when stderr is a terminal, nothing otherwise.
+    /// The `--tui` view for a run that shows itself there, else a bar for the run `cfg` when
+    /// stderr is a terminal, else nothing.
     pub(crate) fn new(cfg: &RunConfig) -> Progress {
+        let measure = Measure::of(cfg);
+        if cfg.show == Show::Tui {
+            tui::feed(View::begin);
+            return Progress(Some((Drawn::Tui, measure, Instant::now())));
+        }
         if !std::io::stderr().is_terminal() {
             return Progress(None);
         }
-        let measure = Measure::of(cfg);
         let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         stdout::draw_above(Some(bar.clone()));
-        Progress(Some((bar, measure, Instant::now())))
+        Progress(Some((Drawn::Bar(bar), measure, Instant::now())))
     }
 
     /// No bar at all (worker processes: their parent draws one).
@@ -83,17 +99,22 @@ impl Progress {
 
     /// Shows the latest counters.
     pub(crate) fn update(&self, now: &LiveSnapshot) {
-        if let Some((bar, measure, started)) = &self.0 {
+        if let Some((drawn, measure, started)) = &self.0 {
             let (length, position, text) = measure.show(now, started.elapsed());
-            bar.set_length(length);
-            bar.set_position(position);
-            bar.set_message(text);
+            match drawn {
+                Drawn::Bar(bar) => {
+                    bar.set_length(length);
+                    bar.set_position(position);
+                    bar.set_message(text);
+                }
+                Drawn::Tui => tui::feed(|v| v.live(now, (length, position, text), Instant::now())),
+            }
         }
     }
 
     /// Removes the bar before the report is printed.
     pub(crate) fn finish(&self) {
-        if let Some((bar, _, _)) = &self.0 {
+        if let Some((Drawn::Bar(bar), _, _)) = &self.0 {
             stdout::draw_above(None);
             bar.finish_and_clear();
         }
@@ -124,6 +145,7 @@ mod tests {
             ok: 0,
             failed: 0,
             verified: 3_390_000_000,
+            ..LiveSnapshot::default()
         };
         let endless = Measure::of(&run(ENDLESS, Some(Duration::from_secs(10))));
         assert_eq!(endless, Measure::Time(Duration::from_secs(10)));

@@ -12,6 +12,7 @@ use hostkit::procfs;
 
 use crate::config::Show;
 use crate::fleet::protocol::{self, Message};
+use crate::fleet::tui;
 use crate::report::interval::{Interval, Timeline};
 use crate::report::stdout::Printer;
 
@@ -123,6 +124,11 @@ impl Series {
         let printer = match self.emit {
             Emit::Parent => return protocol::send(&Message::Interval(Box::new(interval.clone()))),
             Emit::Show(Show::Nothing) => return Ok(()),
+            Emit::Show(Show::Tui) => {
+                let rates = timeline.view(interval.clone()).rates;
+                tui::feed(|v| v.interval(&rates));
+                return Ok(());
+            }
             Emit::Show(show) => Printer::new(false, show == Show::Events, false),
         };
         let first = !std::mem::replace(&mut self.header_shown, true);

@@ -15,6 +15,7 @@ use crate::cli::OutputArgs;
 use crate::config::RunConfig;
 use crate::engine::sender::SendMode;
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::publish;
 use crate::modes::{begin, shards, verdict, worker_stop_flag, USAGE};
 use crate::render::timeline::{self, Recorded};
@@ -39,6 +40,10 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
     let (stop, facts) = begin(&args.server.start)?;
     let mut cfg = args.run_config();
+    if let Some(why) = args.output.tui.then(tui::refusal).flatten() {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
+    }
     if let Some(why) = args.output.chart_refusal() {
         eprintln!("flood-client: {why}");
         return Ok(Err(ExitCode::from(USAGE)));
@@ -110,7 +115,9 @@ pub(crate) fn command(args: &FloodArgs) -> io::Result<ExitCode> {
     };
     let printer = Printer::new(args.json, args.output.json_stream, args.output.quiet);
     let host = publish::start(&printer, &p.cfg, p.server.limit)?;
-    let report = fleet::run_flood(&p.cfg, p.server_pid, p.stop)?;
+    let report = tui::shown(args.output.tui, &p.stop, || {
+        fleet::run_flood(&p.cfg, p.server_pid, p.stop.clone())
+    })?;
     p.server.stop()?;
     let outcome = Outcome::from(report);
     let human = outcome.human();

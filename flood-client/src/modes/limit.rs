@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use hostkit::procfs::{process_tree, rss_bytes};
 
 use crate::cli::{LimitArgs, Span};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, Show};
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::input::{self, Document};
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
@@ -161,12 +162,16 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
         Ok(s) => s,
         Err(why) => return refuse(why),
     };
+    if let Some(why) = args.tui.then(tui::refusal).flatten() {
+        eprintln!("flood-client: {why}");
+        return Ok(ExitCode::from(USAGE));
+    }
     let (stop, facts) = begin(&args.server.start)?;
     let mut server = args.server.under_test(None, facts.fd_limit)?;
     server.fresh = args.fresh_server;
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(&search));
-    let mut result = run(&search, &mut server, &facts, &stop)?;
+    let mut result = tui::shown(args.tui, &stop, || run(&search, &mut server, &facts, &stop))?;
     result.meta = meta;
     server.stop()?;
     for path in write_all(&result, &args.out)? {
@@ -211,6 +216,9 @@ impl Search {
         };
         let mut base = args.stream.run_config(bytes);
         base.arrivals = args.arrivals;
+        if args.tui {
+            (base.show, base.show_progress) = (Show::Tui, true);
+        }
         Ok(Search {
             dimension,
             range,
@@ -302,6 +310,7 @@ pub(crate) fn run(
             "warmup",
         )?;
         result.steps.push(warm);
+        show_live(&result);
     }
     let (mut good, mut bad) = (None, None);
     for &value in &ladder {
@@ -312,6 +321,7 @@ pub(crate) fn run(
         let step = run_step(search, server, facts, stop, value, search.step, "step")?;
         let (held, broke) = (step.held, step.broke.clone());
         result.steps.push(step);
+        show_live(&result);
         if held {
             good = Some(value);
             continue;
@@ -331,6 +341,7 @@ pub(crate) fn run(
             let step = run_step(search, server, facts, stop, mid, search.step, "bisect")?;
             let (held, broke) = (step.held, step.broke.clone());
             result.steps.push(step);
+            show_live(&result);
             if held {
                 g = mid;
             } else {
@@ -351,6 +362,18 @@ pub(crate) fn run(
     }
     result.knee = good;
     Ok(result)
+}
+
+/// The `--tui` hook (nothing without it): the steps so far, a line each as printed, and the
+/// knee so far, the highest value that held (the warm-up is not judged).
+fn show_live(result: &LimitResult) {
+    let held = result
+        .steps
+        .iter()
+        .filter(|s| s.held && s.phase != "warmup");
+    let knee = held.map(|s| s.value).reduce(f64::max);
+    let lines = result.steps.iter().map(step_line).collect();
+    tui::feed(|v| v.steps(lines, knee.map(|k| format!("{k} {}", result.unit))));
 }
 
 /// Runs one step (preflight, server, flood, RSS sampling) and judges it.

@@ -14,6 +14,7 @@ use crate::cli::SaturateArgs;
 use crate::config::RunConfig;
 use crate::engine::intervals::unix_us;
 use crate::fleet;
+use crate::fleet::tui;
 use crate::modes::flood::{chart, prepare};
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
@@ -47,7 +48,9 @@ pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
     let out = &flood_args.output;
     let printer = Printer::new(flood_args.json, out.json_stream, out.quiet);
     let host = publish::start(&printer, &p.cfg, p.server.limit)?;
-    let mut report = run(&p.cfg, p.server_pid, p.stop.clone(), probe)?;
+    let mut report = tui::shown(out.tui, &p.stop, || {
+        run(&p.cfg, p.server_pid, p.stop.clone(), probe)
+    })?;
     p.server.stop()?;
     report.flood.config = Some(p.cfg);
     report.flood.host = Some(host);

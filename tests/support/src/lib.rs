@@ -14,6 +14,7 @@ pub mod netns;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod sys;
+pub mod tmux;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
