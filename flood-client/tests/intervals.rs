@@ -265,8 +265,7 @@ fn real_output_validates_against_the_published_schemas() {
         "20ms",
     ];
     let out = flood(&[&base[..], &["--json-stream"]].concat());
-    let events = events(&out);
-    for event in &events {
+    for event in &events(&out) {
         let errors: Vec<String> = stream.iter_errors(event).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?} in {event}");
     }
@@ -274,6 +273,34 @@ fn real_output_validates_against_the_published_schemas() {
     let value: Value = serde_json::from_slice(&json.stdout).expect("report JSON");
     let errors: Vec<String> = report.iter_errors(&value).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
+    // A --duration run streams without end: its byte count is null in the start event and
+    // in the report alike (the sentinel 18446744073709551615 leaked into the report), and
+    // both still validate.
+    let endless = [
+        "--spawn-server",
+        "-c",
+        "4",
+        "--duration",
+        "300ms",
+        "--interval",
+        "100ms",
+    ];
+    let run = events(&flood(&[&endless[..], &["--json-stream"]].concat()));
+    let (start, end) = (&run[0], run.last().expect("an end event"));
+    assert_eq!(start["config"]["work"]["bytes"], Value::Null, "{start}");
+    assert_eq!(end["bytes_per_connection"], Value::Null, "{end}");
+    assert_eq!(end["config"]["work"]["bytes"], Value::Null, "{end}");
+    for event in [start, end] {
+        let errors: Vec<String> = stream.iter_errors(event).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?} in {event}");
+    }
+    let whole = flood(&[&endless[..], &["--json"]].concat());
+    let whole: Value = serde_json::from_slice(&whole.stdout).expect("report JSON");
+    assert_eq!(whole["bytes_per_connection"], Value::Null, "{whole}");
+    assert!(
+        report.is_valid(&whole),
+        "a --duration report against the schema"
+    );
     // And the validator is real: a report missing a required field fails.
     let mut broken = value.clone();
     broken

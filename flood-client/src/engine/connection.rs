@@ -36,7 +36,10 @@ pub(crate) enum State {
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub(crate) struct Workload {
-    /// Bytes each connection sends and must get back (`report::ENDLESS`: no end).
+    /// Bytes each connection sends and must get back (`report::ENDLESS`: no end, `null` in
+    /// JSON).
+    #[serde(with = "crate::report::endless")]
+    #[schemars(with = "Option<u64>")]
     pub(crate) bytes: u64,
     /// Write size.
     pub(crate) chunk: u64,

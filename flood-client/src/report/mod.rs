@@ -146,8 +146,26 @@ pub struct LostWorker {
 }
 
 /// `bytes_per_connection` of a run whose connections stream until told to stop
-/// (`--duration`).
+/// (`--duration`). In JSON it is `null`, never this number ([`endless`]).
 pub const ENDLESS: u64 = u64::MAX;
+
+/// Serde for a byte count that may be [`ENDLESS`]: `null` in JSON (and in the schema, an
+/// optional integer), so the sentinel never leaks as 18446744073709551615.
+pub mod endless {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ENDLESS;
+
+    /// `null` for [`ENDLESS`], else the count.
+    pub fn serialize<S: Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
+        (*bytes != ENDLESS).then_some(*bytes).serialize(s)
+    }
+
+    /// [`ENDLESS`] for `null`, else the count.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.unwrap_or(ENDLESS))
+    }
+}
 
 /// How many failures are kept in full.
 pub const KEPT_FAILURES: usize = 10;
@@ -194,7 +212,10 @@ pub struct Report {
     /// `peak_concurrent` when `--streaming` held the others open and idle.
     #[serde(default)]
     pub peak_streaming: u64,
-    /// Bytes each connection sends and must get back.
+    /// Bytes each connection sends and must get back (`null`: it streamed until told to
+    /// stop, `--duration`).
+    #[serde(with = "endless")]
+    #[schemars(with = "Option<u64>")]
     pub bytes_per_connection: u64,
     /// Write size.
     pub chunk: u64,
