@@ -947,3 +947,60 @@ fn sweep_gives_up_on_a_run_at_its_deadline_and_skips_larger_counts() {
     assert_eq!(points[1]["skipped"], "every run failed at 1 connections");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn no_data_shows_as_no_data() {
+    // Every connect refused: no latency was measured, so there is no figure to print (it
+    // said 0.000, as if instant) and JSON says null.
+    let (_held, port) = refusing_port();
+    let port = port.to_string();
+    let probe = flood(&[
+        "probe",
+        &port,
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+        "--json",
+    ]);
+    let p: serde_json::Value = stdout_json(&probe);
+    assert_eq!(p["latency"]["p50_us"], serde_json::Value::Null, "{p}");
+    assert_eq!(p["latency"]["count"], 0);
+    let text = flood(&["probe", &port, "--count", "2", "--interval", "10ms"]);
+    assert!(
+        test_support::text(&text.stdout).contains("ms p50 — p90 — p99 — max —"),
+        "{}",
+        test_support::text(&text.stdout)
+    );
+    let args = [
+        port.as_str(),
+        "-c",
+        "1",
+        "--connect-retries",
+        "0",
+        "--timeout",
+        "1s",
+    ];
+    let run = flood(&[&args[..], &["--json"]].concat());
+    let r: serde_json::Value = stdout_json(&run);
+    assert_eq!(
+        r["connect_latency"]["p50_us"],
+        serde_json::Value::Null,
+        "{r}"
+    );
+    assert_eq!(
+        r["connect_latency"]["max_us"],
+        serde_json::Value::Null,
+        "{r}"
+    );
+    let text = test_support::text(&flood(&args).stdout);
+    let connect = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("connect "))
+        .expect("a connect row");
+    assert_eq!(
+        connect.split_whitespace().collect::<Vec<_>>(),
+        ["connect", "—", "—", "—", "—", "—", "0"],
+        "{text}"
+    );
+}

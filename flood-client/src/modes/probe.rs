@@ -61,15 +61,15 @@ pub(crate) struct ProbeReport {
 impl ProbeReport {
     /// One line for the human report.
     pub(crate) fn human(&self) -> String {
-        let ms = |us: u64| us as f64 / 1e3;
+        let l = &self.latency;
         let mut s = format!(
-            "  client delay {} of {} probes ok; ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
+            "  client delay {} of {} probes ok; ms p50 {} p90 {} p99 {} max {}",
             self.ok,
             self.attempts,
-            ms(self.latency.p50_us),
-            ms(self.latency.p90_us),
-            ms(self.latency.p99_us),
-            ms(self.latency.max_us)
+            l.ms(l.p50_us),
+            l.ms(l.p90_us),
+            l.ms(l.p99_us),
+            l.ms(l.max_us)
         );
         for (k, n) in &self.errors {
             let _ = write!(s, ", {} {n}", k.name());

@@ -230,8 +230,11 @@ impl JsonSchema for Latency {
     }
 }
 
-/// Percentiles of a [`Latency`], in microseconds.
+/// Percentiles of a [`Latency`], in microseconds. With no sample there is no figure: JSON
+/// says `null` for each (through [`PercentilesJson`]) and the human report `—`, never 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(into = "PercentilesJson", from = "PercentilesJson")]
+#[schemars(with = "PercentilesJson")]
 pub struct Percentiles {
     /// Samples.
     pub count: u64,
@@ -247,6 +250,66 @@ pub struct Percentiles {
     pub p999_us: u64,
     /// Largest sample.
     pub max_us: u64,
+}
+
+/// [`Percentiles`] as JSON: its figures `null` when it has no sample.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct PercentilesJson {
+    /// Samples.
+    pub count: u64,
+    /// Mean (`null`: no sample).
+    pub mean_us: Option<f64>,
+    /// Median.
+    pub p50_us: Option<u64>,
+    /// 90th percentile.
+    pub p90_us: Option<u64>,
+    /// 99th percentile.
+    pub p99_us: Option<u64>,
+    /// 99.9th percentile.
+    pub p999_us: Option<u64>,
+    /// Largest sample.
+    pub max_us: Option<u64>,
+}
+
+impl From<Percentiles> for PercentilesJson {
+    fn from(p: Percentiles) -> PercentilesJson {
+        let some = |v: u64| (p.count > 0).then_some(v);
+        PercentilesJson {
+            count: p.count,
+            mean_us: (p.count > 0).then_some(p.mean_us),
+            p50_us: some(p.p50_us),
+            p90_us: some(p.p90_us),
+            p99_us: some(p.p99_us),
+            p999_us: some(p.p999_us),
+            max_us: some(p.max_us),
+        }
+    }
+}
+
+impl From<PercentilesJson> for Percentiles {
+    fn from(j: PercentilesJson) -> Percentiles {
+        Percentiles {
+            count: j.count,
+            mean_us: j.mean_us.unwrap_or_default(),
+            p50_us: j.p50_us.unwrap_or_default(),
+            p90_us: j.p90_us.unwrap_or_default(),
+            p99_us: j.p99_us.unwrap_or_default(),
+            p999_us: j.p999_us.unwrap_or_default(),
+            max_us: j.max_us.unwrap_or_default(),
+        }
+    }
+}
+
+impl Percentiles {
+    /// `us` in milliseconds to three decimals, or `—` when there is no sample (the figure
+    /// does not exist, and 0.000 would say it was instant).
+    pub fn ms(&self, us: u64) -> String {
+        if self.count == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.3}", us as f64 / 1e3)
+        }
+    }
 }
 
 #[cfg(test)]

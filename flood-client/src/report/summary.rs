@@ -174,15 +174,14 @@ impl Outcome {
             rows.extend([("corrected", &m.corrected), ("uncorrected", &m.uncorrected)]);
         }
         for (name, p) in rows {
-            let ms = |us: u64| us as f64 / 1e3;
             let _ = writeln!(
                 s,
-                "    {name:<11} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8}",
-                ms(p.p50_us),
-                ms(p.p90_us),
-                ms(p.p99_us),
-                ms(p.p999_us),
-                ms(p.max_us),
+                "    {name:<11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                p.ms(p.p50_us),
+                p.ms(p.p90_us),
+                p.ms(p.p99_us),
+                p.ms(p.p999_us),
+                p.ms(p.max_us),
                 p.count
             );
         }
