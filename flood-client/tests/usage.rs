@@ -92,3 +92,53 @@ fn tui_without_a_terminal_is_refused_naming_why() {
         assert!(stderr_of(&out).contains("cannot be used with"), "{clash}");
     }
 }
+
+#[test]
+fn every_output_is_checked_before_the_work() {
+    // Each refused at once, naming the path, exit 2: nothing runs (a sweep ran every point
+    // and then lost them; --chart printed PASS and then failed with exit 1).
+    for (args, named) in [
+        (
+            &[
+                "sweep",
+                "--connections",
+                "1",
+                "--bytes",
+                "4KiB",
+                "--out",
+                "/proc/nope",
+            ][..],
+            "--out /proc/nope",
+        ),
+        (
+            &["--spawn-server", "-c", "1", "--chart", "/nodir/c.svg"][..],
+            "--chart /nodir/c.svg",
+        ),
+        (
+            &[
+                "limit",
+                "--spawn-server",
+                "--connections",
+                "1..2",
+                "--out",
+                "/proc/nope",
+            ][..],
+            "--out /proc/nope",
+        ),
+        (
+            &["plot", "/nonexistent/run.json", "--out", "/nodir/x.svg"][..],
+            "--out /nodir/x.svg",
+        ),
+    ] {
+        let out = flood_client(args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!err.contains("echo-server"), "{args:?} ran a point: {err}");
+    }
+}

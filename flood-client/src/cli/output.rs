@@ -10,6 +10,7 @@ use clap::Args;
 use hostkit::units::parse_duration;
 
 use crate::config::Show;
+use crate::setup::outputs;
 
 use crate::render::timeline::Format;
 
@@ -65,7 +66,8 @@ impl OutputArgs {
                     .into(),
             );
         }
-        Format::refusal(path).map(|why| format!("--chart {why}"))
+        (Format::refusal(path).map(|why| format!("--chart {why}")))
+            .or_else(|| outputs::file("--chart", path).err())
     }
 
     /// The interval length, `None` when off.

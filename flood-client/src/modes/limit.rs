@@ -30,6 +30,7 @@ use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
 use crate::report::stdout::Printer;
 use crate::report::{Outcome, Pacing, ENDLESS};
+use crate::setup::outputs;
 use crate::setup::preflight::Facts;
 use crate::setup::spawn::ServerUnderTest;
 
@@ -55,6 +56,15 @@ pub(crate) enum Dimension {
 }
 
 impl Dimension {
+    /// The flag that steps it.
+    fn flag(self) -> &'static str {
+        match self {
+            Dimension::Connections => "--connections",
+            Dimension::Rate => "--rate",
+            Dimension::ConnectRate => "--connect-rate",
+        }
+    }
+
     /// The unit of a value and of the offered and achieved figures.
     fn unit(self, paced: bool) -> &'static str {
         match (self, paced) {
@@ -153,6 +163,17 @@ pub(crate) struct LimitResult {
 
 impl Document for LimitResult {}
 
+/// Why a search ended when every step held: the top of the range, not a knee.
+const CEILING_HELD: &str = "the ceiling held the bound";
+
+impl LimitResult {
+    /// Whether its load was a closed loop, which holds as many connections as it asks for
+    /// by construction (offered and achieved are then no result).
+    fn closed(&self) -> bool {
+        self.unit == Dimension::Connections.unit(false)
+    }
+}
+
 /// `flood-client limit`: checks the flags, runs the search, writes and prints the result.
 pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Some(from) = &args.from {
@@ -165,6 +186,9 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Some(why) = args.tui.then(tui::refusal).flatten() {
         eprintln!("flood-client: {why}");
         return Ok(ExitCode::from(USAGE));
+    }
+    if let Err(why) = outputs::folder("--out", &args.out) {
+        return refuse(why);
     }
     let (stop, facts) = begin(&args.server.start)?;
     let mut server = args.server.under_test(None, facts.fd_limit)?;
@@ -356,7 +380,7 @@ pub(crate) fn run(
     }
     if result.ended.is_empty() {
         result.ended = match good {
-            Some(_) => "the ceiling held the bound".into(),
+            Some(_) => CEILING_HELD.into(),
             None => "no step ran".into(),
         };
     }
@@ -372,7 +396,8 @@ fn show_live(result: &LimitResult) {
         .iter()
         .filter(|s| s.held && s.phase != "warmup");
     let knee = held.map(|s| s.value).reduce(f64::max);
-    let lines = result.steps.iter().map(step_line).collect();
+    let closed = result.closed();
+    let lines = result.steps.iter().map(|s| step_line(s, closed)).collect();
     tui::feed(|v| v.steps(lines, knee.map(|k| format!("{k} {}", result.unit))));
 }
 
@@ -397,7 +422,7 @@ fn run_step(
     };
     match server.fits(connections, processes, &cfg.sources, facts) {
         Ok((sources, _)) => cfg.sources = sources,
-        Err(why) => return Ok(cannot_run(step, why)),
+        Err(why) => return Ok(cannot_run(step, why, !search.paced())),
     }
     let pid;
     (cfg.target, pid) = server.ready(connections)?;
@@ -445,7 +470,7 @@ fn run_step(
     step.server_cpu_s = r.server.map(|s| s.cpu_s);
     step.broke = judge(&step, search.p99_ms, r);
     step.held = step.broke.is_none();
-    eprintln!("{}", step_line(&step));
+    eprintln!("{}", step_line(&step, !search.paced()));
     Ok(step)
 }
 
@@ -453,9 +478,9 @@ fn run_step(
 const CANNOT_RUN: &str = "cannot run: ";
 
 /// A step the box or the server cannot hold: it ends the search with the reason.
-fn cannot_run(mut step: Step, why: String) -> Step {
+fn cannot_run(mut step: Step, why: String, closed: bool) -> Step {
     step.broke = Some(format!("{CANNOT_RUN}{why}"));
-    eprintln!("{}", step_line(&step));
+    eprintln!("{}", step_line(&step, closed));
     step
 }
 
@@ -498,27 +523,62 @@ fn judge(step: &Step, p99_ms: f64, r: &crate::report::Report) -> Option<String> 
 }
 
 /// One line per step, printed as the search goes.
-fn step_line(s: &Step) -> String {
+/// One step, as printed while the search goes; a closed loop's offered and achieved are
+/// left out (they are equal by construction).
+fn step_line(s: &Step, closed: bool) -> String {
     let verdict = match &s.broke {
         None => "held".to_string(),
         Some(why) => format!("broke: {why}"),
     };
+    let load = if closed {
+        String::new()
+    } else {
+        format!(
+            "offered {:>10.1} achieved {:>10.1}  ",
+            s.offered, s.achieved
+        )
+    };
     format!(
-        "{:<7} {:>10.0}  offered {:>10.1} achieved {:>10.1}  p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}",
-        s.phase, s.value, s.offered, s.achieved, s.p50_ms, s.p99_ms, s.p999_ms
+        "{:<7} {:>10.0}  {load}p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}",
+        s.phase, s.value, s.p50_ms, s.p99_ms, s.p999_ms
     )
 }
 
 /// The human summary.
 pub(crate) fn human(r: &LimitResult) -> String {
-    let head = match r.knee {
-        Some(k) => format!(
-            "flood-client limit: knee {k} {} (p99 <= {} ms, no failure, achieved >= {:.0}% of offered)",
-            r.unit,
+    let bound = if r.closed() {
+        format!("p99 <= {} ms, no failure", r.p99_bound_ms)
+    } else {
+        format!(
+            "p99 <= {} ms, no failure, achieved >= {:.0}% of offered",
             r.p99_bound_ms,
             ACHIEVED_FLOOR * 100.0
+        )
+    };
+    let flag = r.dimension.flag();
+    let first = r
+        .steps
+        .iter()
+        .find(|s| s.phase != "warmup")
+        .map(|s| s.value);
+    let head = match (r.knee, first) {
+        // Every step held: the range ended before the server did.
+        (Some(k), _) if r.ended == CEILING_HELD => format!(
+            "flood-client limit: no knee found up to {k} {}: every step held ({bound}); \
+             search higher, e.g. {flag} {k}..{}",
+            r.unit,
+            k * 8.0
         ),
-        None => "flood-client limit: no step held the bound".into(),
+        (Some(k), _) => format!("flood-client limit: knee {k} {} ({bound})", r.unit),
+        (None, Some(v)) if !r.steps.iter().any(could_not_run) && r.ended != "interrupted" => {
+            format!(
+                "flood-client limit: no step held the bound: the first, {v} {}, already broke it; \
+                 start lower (e.g. {flag} {}..{v}) or loosen --p99",
+                r.unit,
+                (v / 8.0).max(1.0).floor()
+            )
+        }
+        (None, _) => "flood-client limit: no step held the bound".into(),
     };
     format!("{head}\n  ended: {}\n", r.ended)
 }
@@ -734,6 +794,67 @@ mod tests {
         let two = search(&["--rate", "1..5", "--connections", "1..9"]).unwrap_err();
         assert!(two.contains("only one"), "{two}");
         assert!(search(&["--rate", "1..5", "--connect-rate", "1..9"]).is_err());
+    }
+
+    #[test]
+    fn the_result_says_when_no_knee_was_found_and_what_to_try() {
+        let step = |value: f64, held: bool| Step {
+            phase: "step".into(),
+            value,
+            offered: value,
+            achieved: value,
+            held,
+            broke: (!held).then(|| "p99 60.000 ms above 50 ms".into()),
+            ..Step::default()
+        };
+        let result = |knee, ended: &str, steps| LimitResult {
+            dimension: Dimension::ConnectRate,
+            unit: "connections/s".into(),
+            p99_bound_ms: 50.0,
+            knee,
+            ended: ended.into(),
+            meta: Meta::default(),
+            steps,
+        };
+        // Every step held: the top of the range is no knee (it said "knee 3000").
+        let held = human(&result(
+            Some(3000.0),
+            CEILING_HELD,
+            vec![step(1500.0, true), step(3000.0, true)],
+        ));
+        assert!(
+            held.contains("no knee found up to 3000 connections/s"),
+            "{held}"
+        );
+        assert!(held.contains("--connect-rate 3000..24000"), "{held}");
+        assert!(!held.contains("knee 3000"), "{held}");
+        // The first step broke: start lower or loosen the bound.
+        let low = human(&result(None, "50 broke the bound", vec![step(50.0, false)]));
+        assert!(
+            low.contains("the first, 50 connections/s, already broke it"),
+            "{low}"
+        );
+        assert!(
+            low.contains("--connect-rate 6..50") && low.contains("loosen --p99"),
+            "{low}"
+        );
+        // A real knee is still called one.
+        let knee = human(&result(
+            Some(200.0),
+            "400 broke the bound",
+            vec![step(200.0, true), step(400.0, false)],
+        ));
+        assert!(
+            knee.starts_with("flood-client limit: knee 200 connections/s"),
+            "{knee}"
+        );
+        // A closed loop prints no offered or achieved: equal by construction.
+        let closed = step_line(&step(64.0, true), true);
+        assert!(
+            !closed.contains("offered") && !closed.contains("achieved"),
+            "{closed}"
+        );
+        assert!(step_line(&step(64.0, true), false).contains("offered"));
     }
 
     #[test]

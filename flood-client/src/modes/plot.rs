@@ -13,6 +13,7 @@ use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::read::ReadError;
 use crate::report::stdout::Printer;
 use crate::report::stream::TOOL;
+use crate::setup::outputs;
 
 /// Reads the run, draws its timeline and writes it; exit 2 for input that has none.
 pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
@@ -24,7 +25,7 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file));
     let refused = |why: String| refuse(format!("cannot plot {name}: {why}"));
-    if let Some(why) = Format::refusal(&out) {
+    if let Some(why) = Format::refusal(&out).or_else(|| outputs::file("--out", &out).err()) {
         return refused(why);
     }
     if !stdin && out == args.file {

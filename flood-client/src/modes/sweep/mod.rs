@@ -29,6 +29,7 @@ use crate::modes::{begin, refuse, verdict};
 use crate::render::chart;
 use crate::report::stdout::Printer;
 use crate::report::Summary;
+use crate::setup::outputs;
 use crate::setup::preflight::Facts;
 use crate::setup::spawn::ServerCommand;
 use html::Extras;
@@ -91,6 +92,9 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     };
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(args, cfg.facts.fd_limit));
+    if let Err(why) = outputs::folder("--out", &args.out) {
+        return refuse(why);
+    }
     let points = run(&cfg, &stop)?;
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
