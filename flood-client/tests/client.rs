@@ -1004,3 +1004,64 @@ fn no_data_shows_as_no_data() {
         "{text}"
     );
 }
+
+#[test]
+fn probe_and_limit_results_say_where_they_came_from() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let probe = flood(&[
+        "probe",
+        &addr,
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+        "--json",
+    ]);
+    let p: serde_json::Value = stdout_json(&probe);
+    for key in [
+        "schema_version",
+        "tool",
+        "version",
+        "target",
+        "config",
+        "meta",
+    ] {
+        assert!(p.get(key).is_some(), "probe --json lacks {key}: {p}");
+    }
+    assert_eq!(p["target"], addr.as_str());
+    assert_eq!(p["ok"], 2, "the results stay where they were: {p}");
+    assert!(
+        p["meta"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("probe")),
+        "{p}"
+    );
+    let dir = test_support::fresh_dir("limit-provenance");
+    let out = dir.to_string_lossy();
+    let args = [
+        "limit",
+        &addr,
+        "--connections",
+        "1..2",
+        "--step",
+        "300ms",
+        "--warmup",
+        "0s",
+    ];
+    let limit = flood(&[&args[..], &["--out", &out, "--json"]].concat());
+    let l: serde_json::Value = stdout_json(&limit);
+    assert_eq!(l["schema_version"], p["schema_version"], "{l}");
+    assert_eq!(l["server"], addr.as_str(), "{l}");
+    assert!(
+        l["meta"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("limit")),
+        "{l}"
+    );
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("limit.json")).expect("limit.json"))
+            .expect("JSON");
+    assert_eq!(file["server"], l["server"]);
+    server.stop();
+}

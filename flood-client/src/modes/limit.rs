@@ -29,6 +29,7 @@ use crate::modes::sweep::output;
 use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
 use crate::report::stdout::Printer;
+use crate::report::stream::SCHEMA_VERSION;
 use crate::report::{Outcome, Pacing, ENDLESS};
 use crate::setup::outputs;
 use crate::setup::preflight::Facts;
@@ -159,6 +160,12 @@ pub(crate) struct LimitResult {
     /// was recorded).
     #[serde(default)]
     pub(crate) meta: Meta,
+    /// The schema of flood-client's JSON this was written with (0: before it was recorded).
+    #[serde(default)]
+    pub(crate) schema_version: u32,
+    /// What the load went to: the server started and its command, or the address.
+    #[serde(default)]
+    pub(crate) server: String,
 }
 
 impl Document for LimitResult {}
@@ -321,6 +328,8 @@ pub(crate) fn run(
         ended: String::new(),
         steps: Vec::new(),
         meta: Meta::default(),
+        schema_version: SCHEMA_VERSION,
+        server: server.describe(),
     };
     let ladder = search.ladder();
     if !search.warmup.is_zero() {
@@ -814,6 +823,8 @@ mod tests {
             knee,
             ended: ended.into(),
             meta: Meta::default(),
+            schema_version: SCHEMA_VERSION,
+            server: String::new(),
             steps,
         };
         // Every step held: the top of the range is no knee (it said "knee 3000").
@@ -879,6 +890,8 @@ mod tests {
             knee: Some(200.0),
             ended: "400 broke the bound".into(),
             meta: Meta::default(),
+            schema_version: SCHEMA_VERSION,
+            server: String::new(),
             steps: vec![
                 step(100.0, 2.0, true),
                 step(200.0, 3.0, true),

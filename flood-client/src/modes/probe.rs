@@ -18,7 +18,9 @@ use crate::modes::{stop_flag, verdict};
 use crate::report::stdout::Printer;
 
 use crate::engine::verifier::{Pattern, Salt, StreamId};
+use crate::modes::sweep::meta::Meta;
 use crate::report::histogram::{Latency, Percentiles};
+use crate::report::stream::{SCHEMA_VERSION, TOOL, VERSION};
 use crate::report::ErrorKind;
 
 /// What to probe, how often, for how long.
@@ -39,6 +41,23 @@ pub(crate) struct ProbeConfig {
     /// The salt of the run the probes belong to (saturate's flood's, so a probe's stream
     /// differs from every flood connection's by construction), or a fresh one.
     pub(crate) salt: Salt,
+}
+
+/// What `probe --json` prints: the results with where they came from, as a flood's report
+/// has them (the schema, the tool, what was probed and how, the machine, date and command).
+#[derive(Debug, Serialize)]
+struct ProbeRecord<'a> {
+    schema_version: u32,
+    tool: &'static str,
+    version: &'static str,
+    /// The server probed.
+    target: String,
+    /// The probe's settings.
+    config: serde_json::Value,
+    /// Where, when and with what command.
+    meta: Meta,
+    #[serde(flatten)]
+    report: &'a ProbeReport,
 }
 
 /// Probe results.
@@ -91,9 +110,30 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
         timeout: args.timeout,
         salt: Salt::fresh(),
     };
+    let argv: Vec<String> = std::env::args().collect();
+    let settings = format!(
+        "{} B per probe · interval {:?} · timeout {:?}",
+        cfg.bytes, cfg.interval, cfg.timeout
+    );
+    let meta = Meta::of_this_machine(&argv, settings);
     let report = run(&cfg, &stop);
     let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
-    Printer::new(args.json, false, false).report(&human, &report)?;
+    let record = ProbeRecord {
+        schema_version: SCHEMA_VERSION,
+        tool: TOOL,
+        version: VERSION,
+        target: cfg.target.to_string(),
+        config: serde_json::json!({
+            "interval_s": cfg.interval.as_secs_f64(),
+            "count": cfg.count,
+            "duration_s": cfg.duration.map(|d| d.as_secs_f64()),
+            "bytes": cfg.bytes,
+            "timeout_s": cfg.timeout.as_secs_f64(),
+        }),
+        meta,
+        report: &report,
+    };
+    Printer::new(args.json, false, false).report(&human, &record)?;
     Ok(verdict(report.attempts > 0 && report.ok == report.attempts))
 }
 

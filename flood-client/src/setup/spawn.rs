@@ -250,6 +250,16 @@ pub(crate) struct ServerUnderTest {
 }
 
 impl ServerUnderTest {
+    /// What the load went to, for a result's record: the started server's name and
+    /// command, or the address (and `--server-pid`) of one started elsewhere.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.command, self.pid) {
+            (Some(c), _) => format!("{} (started here: {})", c.name, c.argv.join(" ")),
+            (None, Some(pid)) => format!("{} (pid {pid})", self.addr),
+            (None, None) => self.addr.to_string(),
+        }
+    }
+
     /// Whether a run of `connections` over `processes` client processes from `sources`
     /// fits this box and this server: the sources to use and a note, or why not (the
     /// server's refusal first, then the box's, each worded once for every mode).
