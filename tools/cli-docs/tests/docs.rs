@@ -260,3 +260,63 @@ fn every_page_has_units_examples_that_parse_and_a_synopsis_with_values() {
     assert!(!synopsis.contains("|--"), "{synopsis}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// What fish completes for `line` with the generated completion of flood-client loaded.
+fn fish_completes(script: &Path, line: &str) -> Option<Vec<String>> {
+    let command = format!("source {}; complete -C '{line}'", script.display());
+    let out = Command::new("fish").args(["-c", &command]).output().ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    Some(
+        text.lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(String::from)
+            .collect(),
+    )
+}
+
+#[test]
+fn fish_completes_the_options_of_every_subcommand() {
+    let out = std::env::temp_dir().join(format!("cli-docs-fish-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(CLI_DOCS)
+        .arg(&out)
+        .output()
+        .expect("run cli-docs");
+    assert!(run.status.success());
+    let script = out.join("completions/flood-client.fish");
+    let cases: &[(&str, &[&str])] = &[
+        ("flood-client --conn", &["--connections"]),
+        (
+            "flood-client limit --con",
+            &["--connections", "--connect-rate"],
+        ),
+        (
+            "flood-client saturate --pro",
+            &["--probe-interval", "--probe-bytes"],
+        ),
+        ("flood-client sweep --rep", &["--repeat"]),
+        ("flood-client probe --cou", &["--count"]),
+    ];
+    for (line, want) in cases {
+        let Some(got) = fish_completes(&script, line) else {
+            let _ = std::fs::remove_dir_all(&out);
+            return missing(
+                "fish completion",
+                "apt-get install fish",
+                "fish is not runnable",
+            );
+        };
+        for w in *want {
+            assert!(
+                got.iter().any(|g| g == w),
+                "{line}<TAB> gave {got:?}, not {w}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
