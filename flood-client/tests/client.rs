@@ -1037,6 +1037,25 @@ fn probe_and_limit_results_say_where_they_came_from() {
             .is_some_and(|c| c.contains("probe")),
         "{p}"
     );
+    // probe takes the server flags every mode has: it can start its own.
+    let own = flood(&[
+        "probe",
+        "--spawn-server",
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+        "--json",
+    ]);
+    assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));
+    let o: serde_json::Value = stdout_json(&own);
+    assert_eq!(o["ok"], 2, "{o}");
+    assert!(
+        o["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("started here")),
+        "{o}"
+    );
     let dir = test_support::fresh_dir("limit-provenance");
     let out = dir.to_string_lossy();
     let args = [

@@ -225,9 +225,9 @@ pub struct SaturateArgs {
 /// `flood-client probe`.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345).
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
-    pub addr: SocketAddr,
+    /// The server under test.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Time between intended probe starts.
     #[arg(long, default_value = "100ms", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub interval: Duration,
@@ -362,7 +362,7 @@ pub struct MergeArgs {
 }
 
 /// The server under test, in every mode that starts or targets one (the flood, saturate,
-/// limit): one set of flags, one set of rules between them.
+/// probe, limit): one set of flags, one set of rules between them.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345), unless

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ProbeArgs;
-use crate::modes::{stop_flag, verdict};
+use crate::modes::{begin, verdict};
 use crate::report::stdout::Printer;
 
 use crate::engine::verifier::{Pattern, Salt, StreamId};
@@ -50,7 +50,7 @@ struct ProbeRecord<'a> {
     schema_version: u32,
     tool: &'static str,
     version: &'static str,
-    /// The server probed.
+    /// The server probed: its address, or the server started here and its command.
     target: String,
     /// The probe's settings.
     config: serde_json::Value,
@@ -100,9 +100,11 @@ impl ProbeReport {
 
 /// `flood-client probe`: probes until the count or the duration is reached, then reports.
 pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
-    let stop = stop_flag()?;
+    let (stop, facts) = begin(&args.server.start)?;
+    let mut server = args.server.under_test(None, facts.fd_limit)?;
+    let (target, _) = server.ready(1)?;
     let cfg = ProbeConfig {
-        target: args.addr,
+        target,
         interval: args.interval,
         count: args.count,
         duration: args.count.is_none().then_some(args.duration),
@@ -117,12 +119,14 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
     );
     let meta = Meta::of_this_machine(&argv, settings);
     let report = run(&cfg, &stop);
-    let human = format!("flood-client probe of {}\n{}", args.addr, report.human());
+    let probed = server.describe();
+    server.stop()?;
+    let human = format!("flood-client probe of {target}\n{}", report.human());
     let record = ProbeRecord {
         schema_version: SCHEMA_VERSION,
         tool: TOOL,
         version: VERSION,
-        target: cfg.target.to_string(),
+        target: probed,
         config: serde_json::json!({
             "interval_s": cfg.interval.as_secs_f64(),
             "count": cfg.count,
