@@ -50,7 +50,8 @@ share = lambda b0, a0, b1, a1: 100 * (b1 - b0) / max(a1 - a0, 1)
 try:
     r = json.loads(sys.argv[9])
     outcome = "%d/%d" % (r["connections_ok"], r["connections_failed"])
-    p99 = "%.1f" % (r["corrected"]["p99_us"] / 1000)
+    p99_us = r["corrected"]["p99_us"]
+    p99 = "-" if p99_us is None else "%.1f" % (p99_us / 1000)
 except (ValueError, KeyError):
     outcome, p99 = "no-report", "-"
 print("%.0f %.0f %s %s" % (share(t[0], t[1], t[4], t[5]), share(t[2], t[3], t[6], t[7]), outcome, p99))' \

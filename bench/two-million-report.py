@@ -53,6 +53,10 @@ def main():
     except json.JSONDecodeError:
         pass
 
+    def ms(us):
+        """A latency in ms, or a dash where the run measured none (the report says null)."""
+        return "-" if us is None else f"{us / 1000:.2f} ms"
+
     print(f"== two million on one box: {n} connections asked ==")
     if report:
         lat = report.get("corrected", {})
@@ -61,8 +65,8 @@ def main():
         print(f"connect phase     {report.get('connect_phase_s', 0):.1f} s")
         print(f"rate phase        {report.get('achieved_per_s', 0):.0f}/s achieved of "
               f"{report.get('offered_per_s', 0):.0f}/s offered, {report.get('chunks_verified', 0)} "
-              f"echoes of 32 KiB verified; latency from schedule p50 {lat.get('p50_us', 0) / 1000:.2f} ms, "
-              f"p99 {lat.get('p99_us', 0) / 1000:.2f} ms")
+              f"echoes of 32 KiB verified; latency from schedule p50 {ms(lat.get('p50_us'))}, "
+              f"p99 {ms(lat.get('p99_us'))}")
     else:
         print("no report: the run did not finish (see summary.txt and samples.txt)")
     if not rows:
