@@ -10,6 +10,7 @@
 //! - [`pipe`]: the splice pipe both binaries move bytes through without copying (Linux).
 //! - [`ports`]: keeping the client port range from running out when binding a source.
 //! - [`procfs`]: CPU time and memory of a process, from /proc and getrusage.
+//! - [`kernel`]: load on this box: CPUs' busy shares and affinity, TCP counters, accept queues.
 //! - [`readiness`]: what edge-triggered readiness promises on this platform.
 //!
 //! Every `unsafe` block of the workspace lives in the private `sys` module, each with its
@@ -24,6 +25,7 @@
 
 pub mod calendar;
 pub mod child;
+pub mod kernel;
 pub mod limits;
 #[cfg(target_os = "linux")]
 pub mod pipe;
