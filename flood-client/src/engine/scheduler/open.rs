@@ -22,7 +22,7 @@ use mio::{Events, Token};
 use super::{unix_us, Scheduler, TICK};
 use crate::engine::connection::State;
 use crate::report::histogram::Latency;
-use crate::report::{ErrorKind, Pacing};
+use crate::report::{ErrorKind, Failure, Pacing};
 
 /// The longest sleep while a scheduled time is under a millisecond away: how late a due
 /// message or an echo can be noticed then (epoll's own timeout counts whole milliseconds).
@@ -145,6 +145,8 @@ struct Holder {
 struct Latencies {
     corrected: Latency,
     uncorrected: Latency,
+    /// When each send or connect left against when it was due: the loop's own delay.
+    late: Latency,
 }
 
 impl Scheduler {
@@ -201,6 +203,7 @@ impl Scheduler {
                     conn.last_progress = now; // It was idle by schedule, not stuck.
                 }
                 b.released += 1;
+                lat.late.record(now.saturating_duration_since(at));
                 conn.allowed = b.released * chunk;
                 self.report.due += 1;
                 b.next.advance();
@@ -251,6 +254,7 @@ impl Scheduler {
             self.stop_at_deadline(); // The rest streamed all they were given: they pass.
         }
         self.report.corrected_histogram = lat.corrected;
+        self.report.lateness_histogram = lat.late;
         // The uncorrected figures are the round trips from the actual send: the loop's `rtt`,
         // complete only once `finish` has folded the last interval into it.
         Ok(())
@@ -305,12 +309,14 @@ impl Scheduler {
         self.shared.gate.arrive_and_wait();
         let start = Instant::now();
         let length = self.plan.duration.unwrap_or_default();
-        let end = start + length;
+        let (end, give_up) = (start + length, start + 2 * length.max(TICK));
         self.report.go_unix_us = unix_us(SystemTime::now());
         self.report.pacing = Pacing::Connections;
         self.report.scheduled_us = length.as_micros() as u64;
         let mut arrivals = Cursor::new(start, 1.0 / load.per_s, 0.0, load.arrivals, slots.start);
-        let mut free: Vec<u64> = slots.clone().rev().collect();
+        // Free slots, each with when it became free: an arrival that waited for one was
+        // held by the connections still open (the server's pace), not by this loop.
+        let mut free: Vec<(u64, Instant)> = slots.clone().rev().map(|s| (s, start)).collect();
         let mut holders: Vec<Option<Holder>> = vec![None; free.len()];
         let mut lat = Latencies::default();
         let mut next_sweep = start + TICK;
@@ -320,10 +326,12 @@ impl Scheduler {
             }
             let now = Instant::now();
             while arrivals.at() <= now && arrivals.at() < end {
-                let Some(slot) = free.pop() else {
+                let Some((slot, freed)) = free.pop() else {
                     break; // Every slot busy: this arrival waits, and its wait counts.
                 };
                 let due = arrivals.at();
+                lat.late
+                    .record(now.saturating_duration_since(due.max(freed)));
                 arrivals.advance();
                 self.report.due += 1;
                 let key = self.conns.vacant_key();
@@ -332,11 +340,30 @@ impl Scheduler {
                     let started = now;
                     holders[(slot - slots.start) as usize] = Some(Holder { key, due, started });
                 } else {
-                    free.push(slot); // Failed at once, and counted.
+                    free.push((slot, now)); // Failed at once, and counted.
                 }
             }
             if arrivals.at() >= end && holders.iter().all(Option::is_none) {
                 break;
+            }
+            if now >= give_up {
+                // Arrivals still waiting for a slot, as long again after the schedule, never
+                // start: each fails (the open connections held every slot that long).
+                let slot = free.last().map_or(slots.start, |&(slot, _)| slot);
+                while arrivals.at() < end {
+                    arrivals.advance();
+                    self.report.due += 1;
+                    self.fail(Failure {
+                        connection: slot,
+                        kind: ErrorKind::Timeout,
+                        verified: 0,
+                        mismatch: None,
+                        detail: format!("found no free slot within {length:?} after the run"),
+                    });
+                }
+                if holders.iter().all(Option::is_none) {
+                    break;
+                }
             }
             let next = if free.is_empty() || arrivals.at() >= end {
                 now + TICK
@@ -366,9 +393,9 @@ impl Scheduler {
                     let ok = self.report.connections_ok > ok_before;
                     let i = (slot - slots.start) as usize;
                     if let Some(h) = holders[i].take() {
-                        free.push(slot);
+                        let now = Instant::now();
+                        free.push((slot, now));
                         if ok {
-                            let now = Instant::now();
                             lat.corrected.record(now.saturating_duration_since(h.due));
                             lat.uncorrected
                                 .record(now.saturating_duration_since(h.started));
@@ -386,7 +413,7 @@ impl Scheduler {
                     if let Some(h) = holder {
                         if self.conns.get(h.key).is_none_or(|c| c.index != slot) {
                             *holder = None;
-                            free.push(slot);
+                            free.push((slot, now));
                         }
                     }
                 }
@@ -395,6 +422,7 @@ impl Scheduler {
         self.report.connections_requested = self.report.due;
         self.report.corrected_histogram = lat.corrected;
         self.report.uncorrected_histogram = lat.uncorrected;
+        self.report.lateness_histogram = lat.late;
         Ok(())
     }
 }
