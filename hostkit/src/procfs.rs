@@ -59,6 +59,11 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     pids
 }
 
+/// Threads of a process (the entries of /proc/PID/task; 0 when it cannot be read).
+pub fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.flatten().count())
+}
+
 /// CPU seconds of a process and its live worker children.
 pub fn tree_cpu_seconds(pid: u32) -> f64 {
     process_tree(pid).into_iter().map(cpu_seconds).sum()
@@ -83,6 +88,11 @@ impl ServerCpu {
             pid,
             at_start: tree_cpu_seconds(pid),
         }
+    }
+
+    /// The process counted.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// CPU seconds used since [`ServerCpu::start`].

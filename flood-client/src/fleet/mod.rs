@@ -1,7 +1,9 @@
 //! The fan-out: one process's event-loop threads ([`process`]), or worker processes of this
 //! binary each running a share of the connections ([`workers`]), talking over [`protocol`];
-//! the [`progress`] bar on top. Whatever the fan-out, the result is one merged report.
+//! the [`progress`] bar on top. Whatever the fan-out, the result is one merged report, with
+//! the verdict of whose limit it was weighed from the [`evidence`] measured around it.
 
+pub(crate) mod evidence;
 pub(crate) mod process;
 pub(crate) mod progress;
 pub(crate) mod protocol;
@@ -13,20 +15,19 @@ use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use hostkit::procfs;
-
 use crate::config::RunConfig;
-use crate::report::{Report, ServerUsage};
+use crate::report::{bound, Report, ServerUsage};
 use protocol::{Message, Role};
 
 /// Runs a whole flood — in this process, or over `cfg.processes` worker processes — and
-/// adds the CPU time of the server `server_pid` (and its workers) to the report.
+/// adds the CPU time of the server `server_pid` (and its workers) and the verdict to the
+/// report.
 pub(crate) fn run_flood(
     cfg: &RunConfig,
     server_pid: Option<u32>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Report> {
-    let server_cpu = server_pid.map(procfs::ServerCpu::start);
+    let before = evidence::Before::take(server_pid);
     let mut report = if cfg.processes > 1 {
         workers::run_parent(cfg, stop)?
     } else {
@@ -34,14 +35,15 @@ pub(crate) fn run_flood(
     };
     report.shards =
         (cfg.shard.as_ref()).map(|s| s.stamp(report.peak_concurrent, report.connections_requested));
-    if let Some(cpu) = server_cpu {
-        let cpu_s = cpu.seconds();
+    if let Some(cpu_s) = before.server_cpu_s() {
         let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
         report.server = Some(ServerUsage {
             cpu_s,
             cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
         });
     }
+    let evidence = before.evidence(cfg, &report, bound::LATE_MS);
+    report.bound = Some(bound::weigh(evidence));
     Ok(report)
 }
 

@@ -28,6 +28,7 @@ use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
 use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
+use crate::report::bound::Verdict;
 use crate::report::stdout::Printer;
 use crate::report::stream::SCHEMA_VERSION;
 use crate::report::{Outcome, Pacing, ENDLESS};
@@ -139,6 +140,9 @@ pub(crate) struct Step {
     pub(crate) held: bool,
     /// What broke the bound (or why the step could not run).
     pub(crate) broke: Option<String>,
+    /// Whose limit the step met, with the evidence (null: the step could not run).
+    #[serde(default)]
+    pub(crate) bound: Option<Verdict>,
 }
 
 /// The search's result: `knee` is the highest value that held the bound.
@@ -166,6 +170,10 @@ pub(crate) struct LimitResult {
     /// What the load went to: the server started and its command, or the address.
     #[serde(default)]
     pub(crate) server: String,
+    /// Whose limit the knee is: the verdict of the step that ended the search (of the
+    /// highest step, when every step held).
+    #[serde(default)]
+    pub(crate) bound: Option<Verdict>,
 }
 
 impl Document for LimitResult {}
@@ -330,6 +338,7 @@ pub(crate) fn run(
         meta: Meta::default(),
         schema_version: SCHEMA_VERSION,
         server: server.describe(),
+        bound: None,
     };
     let ladder = search.ladder();
     if !search.warmup.is_zero() {
@@ -394,7 +403,23 @@ pub(crate) fn run(
         };
     }
     result.knee = good;
+    result.bound = knee_bound(&result.steps);
     Ok(result)
+}
+
+/// Whose limit the knee is: the verdict of the lowest step above it that broke the bound
+/// (the one that ended the ladder or the bisection), else of the highest step run.
+fn knee_bound(steps: &[Step]) -> Option<Verdict> {
+    let judged = || {
+        steps
+            .iter()
+            .filter(|s| s.phase != "warmup" && s.bound.is_some())
+    };
+    let lowest_broken = judged()
+        .filter(|s| !s.held)
+        .min_by(|a, b| a.value.total_cmp(&b.value));
+    let highest = judged().max_by(|a, b| a.value.total_cmp(&b.value));
+    lowest_broken.or(highest).and_then(|s| s.bound.clone())
 }
 
 /// The `--tui` hook (nothing without it): the steps so far, a line each as printed, and the
@@ -479,6 +504,8 @@ fn run_step(
     step.server_cpu_s = r.server.map(|s| s.cpu_s);
     step.broke = judge(&step, search.p99_ms, r);
     step.held = step.broke.is_none();
+    step.bound =
+        (r.bound.as_ref()).map(|v| v.reweighed(!step.held, search.p99_ms, &r.lateness_histogram));
     eprintln!("{}", step_line(&step, !search.paced()));
     Ok(step)
 }
@@ -547,8 +574,9 @@ fn step_line(s: &Step, closed: bool) -> String {
             s.offered, s.achieved
         )
     };
+    let bound = (s.bound.as_ref()).map_or(String::new(), |v| format!("  [{}]", v.bound_by.name()));
     format!(
-        "{:<7} {:>10.0}  {load}p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}",
+        "{:<7} {:>10.0}  {load}p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}{bound}",
         s.phase, s.value, s.p50_ms, s.p99_ms, s.p999_ms
     )
 }
@@ -589,7 +617,14 @@ pub(crate) fn human(r: &LimitResult) -> String {
         }
         (None, _) => "flood-client limit: no step held the bound".into(),
     };
-    format!("{head}\n  ended: {}\n", r.ended)
+    let mut text = format!("{head}\n  ended: {}\n", r.ended);
+    if let Some(v) = &r.bound {
+        text += &format!("  {}\n", v.sentence());
+        if let Some(past) = &v.way_past {
+            text += &format!("  way past: {past}\n");
+        }
+    }
+    text
 }
 
 /// The CSV form: one row per step.
@@ -613,13 +648,25 @@ pub(crate) fn csv(r: &LimitResult) -> io::Result<String> {
             opt(p.server_rss_bytes.map(|v| v.to_string())),
             p.held.to_string(),
             p.broke.clone().unwrap_or_default(),
+            opt(p.bound.as_ref().map(|v| v.bound_by.name().to_string())),
+            opt(p
+                .bound
+                .as_ref()
+                .map(|v| format!("{:.1}", v.evidence.client.busy_pct))),
+            opt((p.bound.as_ref())
+                .and_then(|v| v.evidence.server.as_ref())
+                .map(|s| format!("{:.1}", s.busy_pct))),
+            opt((p.bound.as_ref())
+                .and_then(|v| v.evidence.lateness.as_ref())
+                .map(|l| format!("{:.3}", l.p99_ms))),
+            opt(p.bound.as_ref().map(|v| v.why.clone())),
         ]
     });
     csv_text(&CSV_HEADER, rows)
 }
 
 /// The columns of `limit.csv`.
-const CSV_HEADER: [&str; 16] = [
+const CSV_HEADER: [&str; 21] = [
     "phase",
     "value",
     "offered",
@@ -636,6 +683,11 @@ const CSV_HEADER: [&str; 16] = [
     "server_rss_bytes",
     "held",
     "broke",
+    "bound_by",
+    "client_busy_pct",
+    "server_busy_pct",
+    "late_p99_ms",
+    "bound_why",
 ];
 
 /// What every step of `search` shared, for the chart's caption.
@@ -763,6 +815,7 @@ fn redraw(from: &Path, out: &Path, json: bool) -> io::Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::cli::Cli;
+    use crate::report::bound;
     use clap::Parser;
 
     fn search(argv: &[&str]) -> Result<Search, String> {
@@ -826,6 +879,7 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             server: String::new(),
             steps,
+            bound: None,
         };
         // Every step held: the top of the range is no knee (it said "knee 3000").
         let held = human(&result(
@@ -897,6 +951,7 @@ mod tests {
                 step(200.0, 3.0, true),
                 step(400.0, 40.0, false),
             ],
+            bound: None,
         };
         let text = csv(&r).unwrap();
         assert_eq!(text.lines().count(), 4);
@@ -904,7 +959,22 @@ mod tests {
             .lines()
             .nth(3)
             .unwrap()
-            .ends_with(",false,p99 40.000 ms above 10 ms"));
+            .ends_with(",false,p99 40.000 ms above 10 ms,,,,,"));
+        let mut judged = r.clone();
+        judged.steps[2].bound = Some(bound::weigh(bound::Evidence {
+            broke: true,
+            server: Some(bound::EndCpu {
+                busy_pct: 95.0,
+                ..bound::EndCpu::default()
+            }),
+            ..bound::Evidence::default()
+        }));
+        let text = csv(&judged).unwrap();
+        let last = text.lines().nth(3).unwrap();
+        assert!(
+            last.contains(",p99 40.000 ms above 10 ms,server,0.0,95.0,,"),
+            "{last}"
+        );
         let doc = chart::svg(&chart(&r));
         // One document: achieved against offered above, p99 below.
         assert_eq!(doc.matches("<svg").count(), 1);

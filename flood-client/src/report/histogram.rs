@@ -89,6 +89,16 @@ impl Latency {
         }
     }
 
+    /// Percent of the samples above `us` microseconds (0 with no sample).
+    pub fn pct_above(&self, us: u64) -> f64 {
+        let h = self.histogram();
+        if h.is_empty() {
+            return 0.0;
+        }
+        let above = h.len() - h.count_between(0, us);
+        100.0 * above as f64 / h.len() as f64
+    }
+
     /// The histogram to count into, unpacked first if need be.
     fn live(&mut self) -> &mut Histogram<u64> {
         if let Counts::Packed(bytes) = &self.0 {

@@ -5,6 +5,7 @@
 //! human table; it is computed from a report whenever asked, so it cannot be stale.
 //! [`Outcome`] is the two side by side: what `--json` prints.
 
+pub mod bound;
 pub mod histogram;
 pub mod interval;
 pub mod meta;
@@ -293,6 +294,14 @@ pub struct Report {
     /// it got round to doing sees.
     #[serde(default)]
     pub uncorrected_histogram: Latency,
+    /// How late each scheduled send or connect left against its schedule: the generator's
+    /// own delay, apart from the server's (empty in a closed loop).
+    #[serde(default)]
+    pub lateness_histogram: Latency,
+    /// Whose limit it was, with the evidence: weighed by the process that ran the whole
+    /// run (absent from a worker's or a shard's part, and from reports merged afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<bound::Verdict>,
 }
 
 impl Report {
@@ -428,6 +437,9 @@ impl Report {
         self.corrected_histogram.merge(&other.corrected_histogram);
         self.uncorrected_histogram
             .merge(&other.uncorrected_histogram);
+        self.lateness_histogram.merge(&other.lateness_histogram);
+        // A verdict weighs one whole run on one box: parts added together have none.
+        self.bound = None;
         Ok(())
     }
 

@@ -113,15 +113,22 @@ impl<R: Read> Values<R> {
     }
 }
 
+/// The oldest schema this build reads: version 3 only added fields (the verdict, the
+/// generator's lateness), which a version 2 report lacks and reads as absent.
+const OLDEST_READ: u32 = 2;
+
 /// Refuses a report or event of a schema this build does not know (one written by a newer
-/// flood-client); one without a `schema_version` (hand-made) is read as this one.
+/// flood-client, or an older one than [`OLDEST_READ`]); one without a `schema_version`
+/// (hand-made) is read as this one.
 pub(crate) fn known_schema(fields: &Map<String, Value>) -> Result<(), String> {
+    let known = u64::from(OLDEST_READ)..=u64::from(SCHEMA_VERSION);
     match fields.get("schema_version") {
         None => Ok(()),
-        Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => Ok(()),
+        Some(v) if v.as_u64().is_some_and(|v| known.contains(&v)) => Ok(()),
         Some(v) => Err(format!(
             "schema_version {v} is not one this flood-client reads (it reads \
-             {SCHEMA_VERSION}): read it with the flood-client that wrote it, or a newer one"
+             {OLDEST_READ} to {SCHEMA_VERSION}): read it with the flood-client that wrote it, \
+             or a newer one"
         )),
     }
 }
@@ -237,6 +244,8 @@ mod tests {
             serde_json::json!({"schema_version": SCHEMA_VERSION})
         ))
         .is_ok());
+        // Version 2 lacks only fields version 3 added.
+        assert!(known_schema(&fields(serde_json::json!({"schema_version": 2}))).is_ok());
         // Version 1 had flag-shaped settings for `config`, not the RunConfig.
         assert!(known_schema(&fields(serde_json::json!({"schema_version": 1}))).is_err());
         let err = known_schema(&fields(serde_json::json!({"schema_version": 999}))).unwrap_err();

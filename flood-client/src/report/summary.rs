@@ -45,6 +45,9 @@ pub struct Summary {
     /// Latency from the actual send or connect.
     #[serde(default)]
     pub uncorrected: Percentiles,
+    /// How late the generator sent or connected against its schedule (its own delay).
+    #[serde(default)]
+    pub lateness: Percentiles,
 }
 
 impl Summary {
@@ -68,6 +71,7 @@ impl Summary {
             achieved_per_s: (r.pacing != Pacing::Closed).then(|| completed(r) as f64 / stream),
             corrected: r.corrected_histogram.summary(),
             uncorrected: r.uncorrected_histogram.summary(),
+            lateness: r.lateness_histogram.summary(),
         }
     }
 }
@@ -171,7 +175,11 @@ impl Outcome {
         );
         let mut rows = vec![("connect", &m.connect_latency), ("chunk rtt", &m.chunk_rtt)];
         if r.pacing != Pacing::Closed {
-            rows.extend([("corrected", &m.corrected), ("uncorrected", &m.uncorrected)]);
+            rows.extend([
+                ("corrected", &m.corrected),
+                ("uncorrected", &m.uncorrected),
+                ("left late by", &m.lateness),
+            ]);
         }
         for (name, p) in rows {
             let _ = writeln!(
@@ -217,6 +225,12 @@ impl Outcome {
                 "  server cpu   {:.2} s ({:.2} s per GiB echoed)",
                 server.cpu_s, server.cpu_s_per_gib
             );
+        }
+        if let Some(v) = &r.bound {
+            let _ = writeln!(s, "  bound by     {}", v.line());
+            if let Some(past) = &v.way_past {
+                let _ = writeln!(s, "  way past     {past}");
+            }
         }
         for f in &r.failures {
             let _ = match &f.mismatch {
