@@ -1,50 +1,66 @@
-//! Measuring around a run what its verdict weighs (`report::bound`): each end's CPU and
-//! the busy share of its cores from /proc/stat, and the kernel's TCP counters of this
-//! network namespace, read once before the run and once after it (nothing per chunk).
+//! Measuring what a verdict weighs (`report::bound`): each end's CPU and the busy share of
+//! its cores from /proc/stat, and the kernel's TCP counters of this network namespace —
+//! read before and after a run ([`Before`]), and at each interval the showing process
+//! releases ([`Watch`]); nothing per chunk.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use hostkit::kernel::{self, CpuTicks, TcpCounters};
 use hostkit::procfs::{self, ServerCpu};
 
 use crate::config::RunConfig;
-use crate::report::bound::{self, CoreBusy, EndCpu, Evidence, KernelSide};
+use crate::report::bound::{self, CoreBusy, EndCpu, Evidence, IntervalBound, KernelSide};
+use crate::report::interval::Interval;
 use crate::report::{ErrorKind, Pacing, Report, Summary};
 
-/// What is read before the run, to take differences from after it.
-pub(crate) struct Before {
+/// One read of every counter.
+#[derive(Debug)]
+struct Reading {
     at: Instant,
     ticks: Vec<Option<CpuTicks>>,
     tcp: TcpCounters,
-    server: Option<ServerCpu>,
+    /// The server's CPU seconds so far, when its process is known.
+    server_s: Option<f64>,
 }
 
-impl Before {
-    /// Reads the counters now; `server_pid` is the server's process, when known.
-    pub(crate) fn take(server_pid: Option<u32>) -> Before {
-        Before {
-            at: Instant::now(),
-            ticks: kernel::cpu_ticks(),
-            tcp: TcpCounters::read(),
+/// What is measured, and of whom.
+#[derive(Debug)]
+struct Ends {
+    /// The server's process (and its workers), when known.
+    server: Option<ServerCpu>,
+    /// Event loops of the client (processes × threads).
+    loops: usize,
+    /// Where the load goes: a listener there on loopback is in this namespace.
+    target: SocketAddr,
+}
+
+impl Ends {
+    fn of(cfg: &RunConfig, server_pid: Option<u32>) -> Ends {
+        Ends {
             server: server_pid.map(ServerCpu::start),
+            loops: cfg.processes.max(1) * cfg.threads.max(1),
+            target: cfg.target,
         }
     }
 
-    /// The server's CPU seconds since [`Before::take`], when its process is known.
-    pub(crate) fn server_cpu_s(&self) -> Option<f64> {
-        self.server.as_ref().map(ServerCpu::seconds)
+    fn read(&self) -> Reading {
+        Reading {
+            at: Instant::now(),
+            ticks: kernel::cpu_ticks(),
+            tcp: TcpCounters::read(),
+            server_s: self.server.as_ref().map(ServerCpu::seconds),
+        }
     }
 
-    /// The evidence of `r`, the run `cfg` that just ended; sends or connects later than
-    /// `late_ms` count as late.
-    pub(crate) fn evidence(&self, cfg: &RunConfig, r: &Report, late_ms: f64) -> Evidence {
-        let wall = self.at.elapsed().as_secs_f64().max(1e-6);
-        let ticks = kernel::cpu_ticks();
+    /// Both ends between two readings, the client having used `client_s` CPU seconds.
+    fn cpu(&self, from: &Reading, to: &Reading, client_s: f64) -> (EndCpu, Option<EndCpu>) {
+        let wall = to.at.duration_since(from.at).as_secs_f64().max(1e-6);
         let cores_of = |pid: u32| -> Vec<CoreBusy> {
             kernel::allowed_cpus(pid)
                 .into_iter()
                 .filter_map(|cpu| {
-                    let busy_pct = kernel::busy_pct(&self.ticks, &ticks, cpu)?;
+                    let busy_pct = kernel::busy_pct(&from.ticks, &to.ticks, cpu, wall)?;
                     Some(CoreBusy { cpu, busy_pct })
                 })
                 .collect()
@@ -58,7 +74,8 @@ impl Before {
                 .any(|c| client_cores.iter().any(|m| m.cpu == c.cpu))
         });
         let server = self.server.as_ref().zip(server_cores).map(|(s, cores)| {
-            let process_pct = 100.0 * s.seconds() / wall;
+            let used = to.server_s.unwrap_or_default() - from.server_s.unwrap_or_default();
+            let process_pct = 100.0 * used.max(0.0) / wall;
             let threads = procfs::process_tree(s.pid())
                 .into_iter()
                 .map(procfs::thread_count)
@@ -69,16 +86,19 @@ impl Before {
                 cores,
             }
         });
-        let process_pct = 100.0 * r.client_cpu_s / wall;
-        let loops = cfg.processes.max(1) * cfg.threads.max(1);
+        let process_pct = 100.0 * client_s / wall;
         let client = EndCpu {
-            busy_pct: bound::busy(process_pct, loops, &client_cores, shared),
+            busy_pct: bound::busy(process_pct, self.loops, &client_cores, shared),
             process_pct,
             cores: client_cores,
         };
-        let tcp = TcpCounters::read().since(&self.tcp);
-        let errors = |kind| r.errors.get(&kind).copied().unwrap_or(0);
-        let kernel = KernelSide {
+        (client, server)
+    }
+
+    /// The kernel's side between two readings (failures by kind are the caller's).
+    fn kernel(&self, from: &Reading, to: &Reading) -> KernelSide {
+        let tcp = to.tcp.since(&from.tcp);
+        KernelSide {
             listen_overflows: tcp.listen_overflows,
             listen_drops: tcp.listen_drops,
             syn_retrans: tcp.syn_retrans,
@@ -90,13 +110,50 @@ impl Before {
             tcp_mem_pages: tcp.tcp_mem,
             time_wait: tcp.time_wait,
             orphans: tcp.orphans,
-            ports_exhausted: errors(ErrorKind::PortsExhausted),
-            descriptors_exhausted: errors(ErrorKind::DescriptorsExhausted),
+            ports_exhausted: 0,
+            descriptors_exhausted: 0,
             // Only a listener in this namespace is this run's target.
-            listen_backlog: (cfg.target.ip().is_loopback())
-                .then(|| kernel::accept_queue(cfg.target.port()))
+            listen_backlog: (self.target.ip().is_loopback())
+                .then(|| kernel::accept_queue(self.target.port()))
                 .flatten()
                 .map(|q| q.backlog),
+        }
+    }
+}
+
+/// What is read before a run, to take differences from after it.
+#[derive(Debug)]
+pub(crate) struct Before {
+    ends: Ends,
+    first: Reading,
+}
+
+impl Before {
+    /// Reads the counters now, for the run `cfg`; `server_pid` is the server's process,
+    /// when known.
+    pub(crate) fn take(cfg: &RunConfig, server_pid: Option<u32>) -> Before {
+        let ends = Ends::of(cfg, server_pid);
+        Before {
+            first: ends.read(),
+            ends,
+        }
+    }
+
+    /// The server's CPU seconds since [`Before::take`], when its process is known.
+    pub(crate) fn server_cpu_s(&self) -> Option<f64> {
+        self.ends.server.as_ref().map(ServerCpu::seconds)
+    }
+
+    /// The evidence of `r`, the run that just ended; sends or connects later than
+    /// `late_ms` count as late.
+    pub(crate) fn evidence(&self, r: &Report, late_ms: f64) -> Evidence {
+        let last = self.ends.read();
+        let (client, server) = self.ends.cpu(&self.first, &last, r.client_cpu_s);
+        let errors = |kind| r.errors.get(&kind).copied().unwrap_or(0);
+        let kernel = KernelSide {
+            ports_exhausted: errors(ErrorKind::PortsExhausted),
+            descriptors_exhausted: errors(ErrorKind::DescriptorsExhausted),
+            ..self.ends.kernel(&self.first, &last)
         };
         let of = match r.pacing {
             Pacing::Closed => None,
@@ -112,5 +169,46 @@ impl Before {
             broke: r.connections_failed > 0,
             kernel,
         }
+    }
+}
+
+/// Weighs each interval as the showing process releases it: the counters since the last
+/// release, and the interval's own client CPU and failures.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    ends: Ends,
+    last: Reading,
+    /// The run's schedule, per second (the listen queue's rule weighs the queue by it).
+    offered_per_s: Option<f64>,
+}
+
+impl Watch {
+    /// Starts watching the run `cfg` against the server `server_pid`, when known.
+    pub(crate) fn new(cfg: &RunConfig, server_pid: Option<u32>) -> Watch {
+        let ends = Ends::of(cfg, server_pid);
+        Watch {
+            last: ends.read(),
+            ends,
+            offered_per_s: cfg.rate.or(cfg.connect_rate.filter(|_| cfg.churn)),
+        }
+    }
+
+    /// The verdict of `released`, the intervals released together since the last call.
+    pub(crate) fn weigh(&mut self, released: &[&Interval]) -> IntervalBound {
+        let now = self.ends.read();
+        let client_s = released.iter().map(|i| i.client_cpu_s).sum();
+        let (client, server) = self.ends.cpu(&self.last, &now, client_s);
+        let failures = released.iter().map(|i| i.failures).sum();
+        let kernel = self.ends.kernel(&self.last, &now);
+        self.last = now;
+        IntervalBound::of(Evidence {
+            client,
+            server,
+            lateness: None,
+            offered_per_s: self.offered_per_s,
+            failures,
+            broke: failures > 0,
+            kernel,
+        })
     }
 }

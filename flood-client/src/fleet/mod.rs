@@ -27,11 +27,12 @@ pub(crate) fn run_flood(
     server_pid: Option<u32>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Report> {
-    let before = evidence::Before::take(server_pid);
+    let before = evidence::Before::take(cfg, server_pid);
+    let watch = cfg.interval.map(|_| evidence::Watch::new(cfg, server_pid));
     let mut report = if cfg.processes > 1 {
-        workers::run_parent(cfg, stop)?
+        workers::run_parent(cfg, stop, watch)?
     } else {
-        process::run_process(cfg, stop, Role::Alone)?
+        process::run_process(cfg, stop, Role::Alone, watch)?
     };
     report.shards =
         (cfg.shard.as_ref()).map(|s| s.stamp(report.peak_concurrent, report.connections_requested));
@@ -42,7 +43,7 @@ pub(crate) fn run_flood(
             cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
         });
     }
-    let evidence = before.evidence(cfg, &report, bound::LATE_MS);
+    let evidence = before.evidence(&report, bound::LATE_MS);
     report.bound = Some(bound::weigh(evidence));
     Ok(report)
 }
@@ -51,6 +52,6 @@ pub(crate) fn run_flood(
 /// stdin, then its report on stdout.
 pub(crate) fn run_worker(stop: Arc<AtomicBool>) -> io::Result<()> {
     let cfg = protocol::receive_plan()?;
-    let report = process::run_process(&cfg, stop, Role::Worker)?;
+    let report = process::run_process(&cfg, stop, Role::Worker, None)?;
     protocol::send(&Message::Report(Box::new(report)))
 }

@@ -18,6 +18,7 @@ use crate::engine::intervals::Tick;
 use crate::engine::live::{Live, LiveSnapshot};
 use crate::engine::scheduler::{self, LoopPlan, Shared};
 use crate::engine::verifier::Pattern;
+use crate::fleet::evidence::Watch;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message, Role};
 use crate::fleet::series::{Emit, Series};
@@ -33,6 +34,7 @@ pub(crate) fn run_process(
     cfg: &RunConfig,
     stop: Arc<AtomicBool>,
     role: Role,
+    watch: Option<Watch>,
 ) -> io::Result<Report> {
     let cpu_at_start = procfs::self_cpu();
     let (ticks, heard) = mpsc::channel::<Tick>();
@@ -78,7 +80,7 @@ pub(crate) fn run_process(
         Role::Alone => Emit::Show(cfg.show),
         Role::Worker => Emit::Parent,
     };
-    let mut series = Series::new(handles.len(), emit, true);
+    let mut series = Series::new(handles.len(), emit, true).watched(watch);
     let progress = match role {
         Role::Alone if cfg.show_progress => Progress::new(cfg),
         Role::Alone => Progress::hidden(),

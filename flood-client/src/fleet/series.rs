@@ -11,6 +11,7 @@ use std::time::Duration;
 use hostkit::procfs;
 
 use crate::config::Show;
+use crate::fleet::evidence::Watch;
 use crate::fleet::protocol::{self, Message};
 use crate::fleet::tui;
 use crate::report::interval::{Interval, Timeline};
@@ -42,6 +43,9 @@ pub(crate) struct Series {
     /// it (a process's own loops; a parent's workers measure their own).
     cpu: Option<Duration>,
     header_shown: bool,
+    /// Weighs each release's verdict (the process that shows the run, when it records
+    /// intervals).
+    watch: Option<Watch>,
     /// Every released interval, in order: the run's series, each latency histogram packed.
     /// A worker keeps none: it sends each to its parent, which keeps the merged series (a
     /// worker that kept its own grew by a live histogram, ~190 KB then, every second, and a
@@ -61,8 +65,15 @@ impl Series {
             timeline: None,
             cpu: measure_cpu.then(procfs::self_cpu),
             header_shown: false,
+            watch: None,
             kept: Vec::new(),
         }
+    }
+
+    /// The same series, weighing each release's verdict with `watch`.
+    pub(crate) fn watched(mut self, watch: Option<Watch>) -> Series {
+        self.watch = watch;
+        self
     }
 
     /// Takes source `source`'s next closed interval (`None`: it is done) and releases every
@@ -105,10 +116,17 @@ impl Series {
             self.cpu = Some(now);
             now.saturating_sub(then).as_secs_f64() / ready.len() as f64
         });
-        for (_, mut interval) in ready {
+        let mut ready: Vec<Interval> = ready.into_values().collect();
+        for interval in &mut ready {
             if let Some(cpu) = cpu_each {
                 interval.client_cpu_s += cpu;
             }
+        }
+        if let Some(watch) = &mut self.watch {
+            let bound = watch.weigh(&ready.iter().collect::<Vec<_>>());
+            ready.iter_mut().for_each(|i| i.bound = Some(bound));
+        }
+        for mut interval in ready {
             self.show(&interval)?;
             if self.emit != Emit::Parent {
                 // Final now: kept packed, hundreds of bytes instead of tens of kilobytes.

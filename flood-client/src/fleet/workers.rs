@@ -20,6 +20,7 @@ use hostkit::context;
 
 use crate::config::RunConfig;
 use crate::engine::live::LiveSnapshot;
+use crate::fleet::evidence::Watch;
 use crate::fleet::progress::Progress;
 use crate::fleet::protocol::{self, Message};
 use crate::fleet::series::{Emit, Series};
@@ -35,10 +36,14 @@ type Heard = (usize, Option<String>);
 /// Runs `cfg.processes` workers over `cfg.indices` and returns the merged, finalized report;
 /// a worker that ends without its report (killed, crashed) is in it as lost, its connections
 /// failed.
-pub(crate) fn run_parent(cfg: &RunConfig, stop: Arc<AtomicBool>) -> io::Result<Report> {
+pub(crate) fn run_parent(
+    cfg: &RunConfig,
+    stop: Arc<AtomicBool>,
+    watch: Option<Watch>,
+) -> io::Result<Report> {
     let total = cfg.indices.end - cfg.indices.start;
     let processes = (cfg.processes as u64).clamp(1, total.max(1)) as usize;
-    let mut series = Series::new(processes, Emit::Show(cfg.show), false);
+    let mut series = Series::new(processes, Emit::Show(cfg.show), false).watched(watch);
     let (tx, rx) = mpsc::channel::<Heard>();
     let mut children: Vec<Child> = Vec::new();
     let mut stdins: Vec<Option<ChildStdin>> = Vec::new();

@@ -206,6 +206,55 @@ impl Verdict {
     }
 }
 
+/// An interval's verdict, compact: what ran out in it and both ends' busy share (weighed by
+/// the same rules from that interval's CPU and kernel counters; the generator's lateness is
+/// the run's, not the interval's).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IntervalBound {
+    /// What ran out in the interval.
+    pub bound_by: BoundBy,
+    /// The client's busy share, percent.
+    pub client_busy_pct: f64,
+    /// The server's, when measured.
+    pub server_busy_pct: Option<f64>,
+}
+
+impl IntervalBound {
+    /// The compact form for an interval's evidence.
+    pub fn of(e: Evidence) -> IntervalBound {
+        let (client_busy_pct, server_busy_pct) =
+            (e.client.busy_pct, e.server.as_ref().map(|s| s.busy_pct));
+        IntervalBound {
+            bound_by: decide(&e).0,
+            client_busy_pct,
+            server_busy_pct,
+        }
+    }
+
+    /// The interval line's column: "client  97/ 38" (server "  —" when not measured).
+    pub fn column(&self) -> String {
+        let server = self
+            .server_busy_pct
+            .map_or("  —".to_string(), |b| format!("{b:>3.0}"));
+        format!(
+            "{:<8} {:>3.0}/{server}",
+            short(self.bound_by),
+            self.client_busy_pct
+        )
+    }
+}
+
+/// A verdict's name in at most 8 characters, for the interval column.
+fn short(b: BoundBy) -> &'static str {
+    match b {
+        BoundBy::ListenQueue => "listenq",
+        BoundBy::TcpMemory => "tcp mem",
+        BoundBy::Ports => "ports",
+        BoundBy::Descriptors => "fds",
+        other => other.name(),
+    }
+}
+
 /// Weighs the evidence, first rule that applies wins (docs/WHOSE-LIMIT.md).
 pub fn weigh(e: Evidence) -> Verdict {
     let (bound_by, why, way_past) = decide(&e);

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bound::IntervalBound;
 use super::histogram::Latency;
 
 /// What happened in one aligned interval (of one loop, or of several merged).
@@ -37,6 +38,10 @@ pub struct Interval {
     pub client_cpu_s: f64,
     /// Round trips of the chunks verified in it, serialized for exact merging.
     pub rtt_histogram: Latency,
+    /// Whose limit it met, weighed by the process that shows the run as each interval is
+    /// released (absent from a worker's part, and from intervals merged afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<IntervalBound>,
 }
 
 impl Interval {
@@ -75,6 +80,8 @@ impl Interval {
         checked("failures", &mut self.failures, other.failures)?;
         self.client_cpu_s += other.client_cpu_s;
         self.rtt_histogram.merge(&other.rtt_histogram);
+        // A verdict weighs one box's whole interval: parts added together have none.
+        self.bound = None;
         Ok(())
     }
 }
@@ -157,6 +164,8 @@ pub(crate) struct Timeline {
 /// The column heads of [`Timeline::line`].
 pub(crate) const HEADER: &str =
     "     time s     open  conn/s     MB/s  Gbit/s  chunks/s  rtt p50 ms  p99 ms  failed (total)   cpu %";
+/// The heads of the verdict columns, after [`HEADER`] when the intervals carry one.
+pub(crate) const BOUND_HEADER: &str = "  bound    busy c/s %";
 
 impl Timeline {
     /// A timeline of a run that started at `start_unix_us`.
@@ -213,6 +222,9 @@ impl IntervalView {
             r.failures_total,
             r.client_cpu_pct
         );
+        if let Some(b) = &i.bound {
+            let _ = write!(s, "  {}", b.column());
+        }
         s
     }
 }

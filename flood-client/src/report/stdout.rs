@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use super::interval::{IntervalView, HEADER};
+use super::interval::{IntervalView, BOUND_HEADER, HEADER};
 use super::stream::Event;
 
 /// Whether the closed-stdout note has been said.
@@ -68,7 +68,12 @@ impl Printer {
             return Ok(());
         }
         let head = if first {
-            format!("{HEADER}\n")
+            let bound = if view.interval.bound.is_some() {
+                BOUND_HEADER
+            } else {
+                ""
+            };
+            format!("{HEADER}{bound}\n")
         } else {
             String::new()
         };
