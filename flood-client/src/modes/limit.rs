@@ -28,7 +28,7 @@ use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
 use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
-use crate::report::bound::Verdict;
+use crate::report::bound::{self, EndCpu, Evidence, Verdict};
 use crate::report::stdout::Printer;
 use crate::report::stream::SCHEMA_VERSION;
 use crate::report::{Outcome, Pacing, ENDLESS};
@@ -734,12 +734,35 @@ pub(crate) fn chart(r: &LimitResult) -> Chart {
     if steps.iter().any(|s| s.uncorrected_p99_ms.is_some()) {
         lines.push(line("p99 uncorrected", &|s| s.uncorrected_p99_ms));
     }
+    let late = |s: &Step| {
+        let l = s.bound.as_ref()?.evidence.lateness.as_ref()?;
+        Some(l.p99_ms)
+    };
+    if steps.iter().any(|s| late(s).is_some()) {
+        lines.push(line("p99 the client left late by", &late));
+    }
     let mut p99 = Panel::of("p99 against offered, ms", Axis::Log, lines);
     p99.level = Some(Rule {
         at: r.p99_bound_ms,
         label: format!("bound {} ms", r.p99_bound_ms),
     });
     panels.push(p99);
+    let busy = |end: fn(&Evidence) -> Option<&EndCpu>| {
+        move |s: &Step| Some(end(&s.bound.as_ref()?.evidence)?.busy_pct)
+    };
+    let (client, server) = (busy(|e| Some(&e.client)), busy(|e| e.server.as_ref()));
+    if steps.iter().any(|s| client(s).is_some()) {
+        let mut lines = vec![line("client busy", &client)];
+        if steps.iter().any(|s| server(s).is_some()) {
+            lines.push(line("server busy", &server));
+        }
+        let mut panel = Panel::of("Busy share of each end's cores, %", Axis::Linear, lines);
+        panel.level = Some(Rule {
+            at: bound::BUSY_PCT,
+            label: format!("{}% busy: no room left", bound::BUSY_PCT),
+        });
+        panels.push(panel);
+    }
     let knee = r.knee.and_then(|k| {
         let at = steps.iter().find(|s| s.held && s.value == k)?.offered;
         Some(Rule {
@@ -767,7 +790,7 @@ pub(crate) fn chart(r: &LimitResult) -> Chart {
         panels,
         knee,
         legend,
-        notes: Vec::new(),
+        notes: r.bound.iter().map(Verdict::sentence).collect(),
     }
 }
 
