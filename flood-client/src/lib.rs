@@ -70,6 +70,10 @@ fn run(cli: &Cli) -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if setup::Refused::is(&e) => {
+            eprintln!("flood-client: {e}");
+            ExitCode::from(modes::USAGE)
+        }
         Err(e) => {
             eprintln!("flood-client: error: {e}");
             ExitCode::FAILURE

@@ -1,6 +1,6 @@
 //! The sweep's pictures end to end: a tiny real sweep (and `--from` a hand-made sweep.json)
-//! drawn as SVG and report.html, the report loaded in headless Chromium, and the sweep that
-//! ran nothing.
+//! drawn as SVG and report.html, the report loaded in headless Chromium, each point's
+//! verdict (whose limit it met) in the CSV and the report, and the sweep that ran nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -47,6 +47,68 @@ fn tiny_sweep(dir: &Path) -> Output {
     ])
 }
 
+/// Every name a verdict can have (docs/WHOSE-LIMIT.md).
+const VERDICTS: [&str; 8] = [
+    "client",
+    "server",
+    "kernel: listen queue",
+    "kernel: TCP memory",
+    "kernel: ports",
+    "kernel: descriptors",
+    "none",
+    "unknown",
+];
+
+/// A "bound by" cell of a report's tables: the server of its row, the cell's tooltip (the
+/// verdict's evidence, `None` without one) and its text.
+#[derive(Debug)]
+struct BoundCell {
+    server: String,
+    title: Option<String>,
+    text: String,
+}
+
+/// The "bound by" cells of `html` (the file as written, or Chromium's DOM), row by row.
+fn bound_cells(html: &str) -> Vec<BoundCell> {
+    html.split("<tr>")
+        .skip(1)
+        .filter_map(|row| {
+            let server = row.strip_prefix("<td>")?.split("</td>").next()?.to_string();
+            let cell = row.split(r#"<td class="bound""#).nth(1)?;
+            let (attrs, rest) = cell.split_once('>')?;
+            let title = attrs
+                .split_once(r#"title=""#)
+                .and_then(|(_, t)| t.split('"').next())
+                .map(str::to_string);
+            let text = rest.split("</td>").next()?.to_string();
+            Some(BoundCell {
+                server,
+                title,
+                text,
+            })
+        })
+        .collect()
+}
+
+/// Every cell of echo-server's points names a verdict with its evidence as the tooltip, and
+/// every cell of broken's (skipped, never run) is a dash; `tables` cells of each, at least.
+fn assert_each_point_shows_its_verdict(html: &str, tables: usize) {
+    let cells = bound_cells(html);
+    let (ran, skipped): (Vec<&BoundCell>, Vec<&BoundCell>) =
+        cells.iter().partition(|c| c.server == "echo-server");
+    // The table at 4 connections, and both points in the table of every point.
+    assert!(ran.len() >= tables, "{cells:?}\n{html}");
+    for c in &ran {
+        assert!(VERDICTS.contains(&c.text.as_str()), "{c:?}");
+        assert!(c.title.as_ref().is_some_and(|t| !t.is_empty()), "{c:?}");
+    }
+    assert!(skipped.len() >= tables, "{cells:?}");
+    for c in &skipped {
+        assert_eq!(c.server, "broken", "{c:?}");
+        assert!(c.text.contains('–') && c.title.is_none(), "{c:?}");
+    }
+}
+
 fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .expect("hostname")
@@ -73,6 +135,75 @@ fn sweep_chart_marks_the_skipped_points_and_captions_host_and_version() {
     assert!(svg.contains(">32 KiB per connection<"));
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     assert!(html.contains("<svg") && html.contains("did not start"));
+}
+
+#[test]
+fn each_sweep_point_carries_its_verdict_into_the_csv_and_the_report() {
+    let dir = fresh_dir("sweep-verdict");
+    let out = tiny_sweep(&dir);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    // sweep.csv: the columns it had, then the verdict's two.
+    let mut reader = csv::Reader::from_path(dir.join("sweep.csv")).expect("csv");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "server",
+            "connections",
+            "bytes",
+            "runs",
+            "passed_runs",
+            "min_s",
+            "median_s",
+            "max_s",
+            "median_mb_s",
+            "client_cpu_s_per_gib",
+            "server_cpu_s_per_gib",
+            "skipped",
+            "bound_by",
+            "bound_why",
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in &rows {
+        let (runs, bound_by, why) = (&row[3], &row[12], &row[13]);
+        if runs == "0" {
+            assert_eq!((&row[0], bound_by, why), ("broken", "", ""), "{row:?}");
+        } else {
+            assert!(VERDICTS.contains(&bound_by), "{row:?}");
+            assert!(!why.is_empty(), "{row:?}");
+        }
+    }
+    assert_eq!(rows.iter().filter(|r| &r[3] != "0").count(), 2, "{rows:?}");
+    // sweep.json keeps each run's whole verdict, and the point's is its run's.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sweep.json")).expect("json"))
+            .expect("sweep.json");
+    for p in json["points"].as_array().expect("points") {
+        if let [run] = p["runs"].as_array().expect("runs").as_slice() {
+            assert_eq!(run["bound"]["bound_by"], p["bound_by"], "{p}");
+            assert_eq!(run["bound"]["why"], p["bound_why"], "{p}");
+        }
+    }
+    // report.html: a verdict in each of echo-server's rows, a dash in broken's.
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+    assert_each_point_shows_its_verdict(&html, 3);
+    // The line per point on stderr says it too (before the time left).
+    for bound in err.lines().filter(|l| l.starts_with("echo-server")) {
+        assert!(
+            VERDICTS
+                .iter()
+                .any(|v| bound.contains(&format!("  bound: {v}"))),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -141,6 +272,8 @@ fn report_renders_in_chromium_without_errors() {
     assert!(dom.contains("<svg"), "{dom}");
     assert!(dom.contains(r#"class="missing""#));
     assert!(dom.contains("Machine and settings") && dom.contains(&host()));
+    // Each point's verdict, as the browser has it: a name, its evidence as the tooltip.
+    assert_each_point_shows_its_verdict(&dom, 3);
     eprintln!("screenshot: {}", shot.display());
 }
 

@@ -92,6 +92,14 @@ pub fn pin_self(cpu: usize) -> io::Result<()> {
     sys::set_affinity(cpu).map_err(|e| crate::context(e, format_args!("pinning to CPU {cpu}")))
 }
 
+/// Moves this thread (and the threads and processes it starts later) into the network
+/// namespace `name` (`ip netns add NAME`, bound at /run/netns/NAME).
+pub fn enter_netns(name: &str) -> io::Result<()> {
+    let path = std::path::Path::new("/run/netns").join(name);
+    sys::enter_netns(&path)
+        .map_err(|e| crate::context(e, format_args!("entering network namespace {name}")))
+}
+
 /// Pins the child `cmd` starts to `cpu` (Linux; elsewhere its start fails).
 pub fn pin_child(cmd: &mut Command, cpu: usize) {
     sys::pin_child(cmd, cpu);

@@ -120,8 +120,15 @@ pub struct TcpCounters {
 impl TcpCounters {
     /// Reads the four files of the current network namespace.
     pub fn read() -> TcpCounters {
+        TcpCounters::read_of(None)
+    }
+
+    /// Reads them in the network namespace of process `pid` (`None`: this thread's), e.g.
+    /// a server's in a namespace of its own, whose listener overflows there.
+    pub fn read_of(pid: Option<u32>) -> TcpCounters {
+        let dir = pid.map_or("/proc/net".to_string(), |p| format!("/proc/{p}/net"));
         let [netstat, snmp, sockstat] =
-            ["netstat", "snmp", "sockstat"].map(|f| read(&format!("/proc/net/{f}")));
+            ["netstat", "snmp", "sockstat"].map(|f| read(&format!("{dir}/{f}")));
         TcpCounters::from_texts(
             &netstat,
             &snmp,

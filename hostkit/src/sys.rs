@@ -119,6 +119,30 @@ pub(crate) fn set_affinity(cpu: usize) -> io::Result<()> {
     }
 }
 
+/// Moves the calling thread into the network namespace bound at `path` (/run/netns/NAME);
+/// threads and processes it starts afterwards are born there.
+pub(crate) fn enter_netns(path: &std::path::Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let ns = std::fs::File::open(path)?;
+        // SAFETY: the descriptor is open for the call (`ns` lives to the end of the block)
+        // and CLONE_NEWNET only asks that it be a network namespace, which setns checks.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "network namespaces need Linux",
+        ))
+    }
+}
+
 /// Pins the child `cmd` starts to `cpu`, before exec.
 pub(crate) fn pin_child(cmd: &mut Command, cpu: usize) {
     use std::os::unix::process::CommandExt;

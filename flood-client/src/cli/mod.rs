@@ -15,6 +15,7 @@ use crate::config::shard::{parse_run_id, ShardOf};
 use crate::config::{start, CONNECT_RETRIES};
 use crate::engine::scheduler::Arrivals;
 use crate::engine::sender::SendMode;
+use crate::setup::placement::Placement;
 use crate::setup::spawn::ServerCommand;
 
 mod output;
@@ -394,6 +395,11 @@ pub struct StartArgs {
     /// Pin the client to CPU 1 and a started server to CPU 0.
     #[arg(long)]
     pub pin: bool,
+    /// Where each end's kernel work runs: `loopback`, or `split` (the started server and
+    /// this client in two network namespaces joined by a veth pair, each end's receive
+    /// work on its own core; needs root): docs/WHOSE-LIMIT.md.
+    #[arg(long, value_enum, default_value_t = Placement::Loopback, value_name = "WHERE")]
+    pub placement: Placement,
 }
 
 /// The flood.

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hostkit::limits::FdLimit;
 
@@ -17,7 +18,9 @@ use crate::config::RunConfig;
 use crate::engine::connection::Workload;
 use crate::engine::verifier::Salt;
 use crate::report::ENDLESS;
+use crate::setup::placement::Split;
 use crate::setup::spawn::{ServerCommand, ServerUnderTest};
+use crate::setup::Refused;
 
 impl FloodArgs {
     /// The run the flood's flags ask for (a shard's indices are its share of `-c`).
@@ -65,32 +68,44 @@ impl FloodArgs {
 
 impl ServerArgs {
     /// The server these flags name, whose connections get `rcvbuf` if it is this
-    /// workspace's echo-server (`--spawn-server`), under this process's `limit`.
+    /// workspace's echo-server (`--spawn-server`), under this process's `limit`, started in
+    /// `split`'s server namespace when there is one (`--placement split`, which needs a
+    /// server started here).
     pub(crate) fn under_test(
         &self,
         rcvbuf: Option<usize>,
         limit: FdLimit,
+        split: Option<Arc<Split>>,
     ) -> io::Result<ServerUnderTest> {
         let command = match (&self.server_cmd, self.spawn_server) {
             (Some(c), _) => Some(c.clone()),
             (None, true) => Some(ServerCommand::echo_server(rcvbuf)?),
             (None, false) => None,
         };
+        if split.is_some() && command.is_none() {
+            return Err(Refused::error(
+                io::ErrorKind::InvalidInput,
+                "--placement split starts the server in a namespace of its own: add \
+                 --spawn-server or --server-cmd CMD",
+            ));
+        }
         Ok(self
             .start
-            .server(self.addr, command, self.server_pid, limit))
+            .server(self.addr, command, self.server_pid, limit, split))
     }
 }
 
 impl StartArgs {
-    /// The server at `addr` (or started by `command`, as these flags say), whose process
-    /// is `pid` if known, under this process's `limit`.
+    /// The server at `addr` (or started by `command`, as these flags say, in `split`'s
+    /// server namespace if given), whose process is `pid` if known, under this process's
+    /// `limit`.
     pub(crate) fn server(
         &self,
         addr: SocketAddr,
         command: Option<ServerCommand>,
         pid: Option<u32>,
         limit: FdLimit,
+        split: Option<Arc<Split>>,
     ) -> ServerUnderTest {
         ServerUnderTest {
             addr,
@@ -101,6 +116,7 @@ impl StartArgs {
             fresh: false,
             limit,
             running: None,
+            split,
         }
     }
 }
@@ -176,6 +192,7 @@ mod tests {
             start_at: Some(1_893_553_445_250_001),
             shard: None,
             salt: Salt(0x5EED_0000_0000_0017),
+            placement: "split: server in ef-srv-7 (10.199.0.1, efs7 rps_cpus=1)".into(),
         };
         cfg.shard = Some(ShardRun {
             of: ShardOf { k: 1, n: 3 },

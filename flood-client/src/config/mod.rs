@@ -88,6 +88,15 @@ pub(crate) struct RunConfig {
     /// What sets this run's streams apart from another run's: every shard of a run derives
     /// the same one from the run id, a run without an id draws one, and its workers get it.
     pub(crate) salt: Salt,
+    /// Where each end's kernel work runs (`--placement`), read back from the kernel:
+    /// `loopback`, or the split's namespaces and each end's receive steering.
+    #[serde(default = "loopback")]
+    pub(crate) placement: String,
+}
+
+/// The placement of a run that does not say (and of every run before `--placement`).
+fn loopback() -> String {
+    "loopback".into()
 }
 
 impl RunConfig {
@@ -122,6 +131,7 @@ impl RunConfig {
             show: self.show,
             shard: self.shard.clone(),
             salt: self.salt,
+            placement: self.placement.clone(),
             ..other.clone()
         };
         if same_run != *self {
@@ -164,6 +174,7 @@ impl RunConfig {
             start_at: None,
             shard: None,
             salt: Salt::fresh(),
+            placement: loopback(),
         }
     }
 

@@ -33,6 +33,8 @@ struct Ends {
     loops: usize,
     /// Where the load goes: a listener there on loopback is in this namespace.
     target: SocketAddr,
+    /// Where each end's kernel work runs (the run's `placement`).
+    placement: String,
 }
 
 impl Ends {
@@ -41,6 +43,7 @@ impl Ends {
             server: server_pid.map(ServerCpu::start),
             loops: cfg.processes.max(1) * cfg.threads.max(1),
             target: cfg.target,
+            placement: cfg.placement.clone(),
         }
     }
 
@@ -48,7 +51,8 @@ impl Ends {
         Reading {
             at: Instant::now(),
             ticks: kernel::cpu_ticks(),
-            tcp: TcpCounters::read(),
+            // The server's namespace: where its listener overflows (ours, on loopback).
+            tcp: TcpCounters::read_of(self.server.as_ref().map(ServerCpu::pid)),
             server_s: self.server.as_ref().map(ServerCpu::seconds),
         }
     }
@@ -168,6 +172,7 @@ impl Before {
             failures: r.connections_failed,
             broke: r.connections_failed > 0,
             kernel,
+            placement: self.ends.placement.clone(),
         }
     }
 }
@@ -209,6 +214,7 @@ impl Watch {
             failures,
             broke: failures > 0,
             kernel,
+            placement: self.ends.placement.clone(),
         })
     }
 }

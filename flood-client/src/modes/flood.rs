@@ -38,7 +38,7 @@ pub(crate) struct Prepared {
 /// Builds the run from the flags, checks the box and the server (exit 2 when the run
 /// cannot fit) and starts the server if asked. `Err(code)`: nothing more to run.
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
-    let (stop, facts) = begin(&args.server.start)?;
+    let (stop, facts, split) = begin(&args.server.start)?;
     let mut cfg = args.run_config();
     if let Some(why) = args.output.tui.then(tui::refusal).flatten() {
         eprintln!("flood-client: {why}");
@@ -54,7 +54,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     }
     let mut server = args
         .server
-        .under_test(server_rcvbuf(&cfg), facts.fd_limit)?;
+        .under_test(server_rcvbuf(&cfg), facts.fd_limit, split)?;
     let connections = cfg.indices.end - cfg.indices.start;
     match server.fits(connections, cfg.processes as u64, &cfg.sources, &facts) {
         Ok((sources, note)) => {
@@ -83,6 +83,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     }
     let server_pid;
     (cfg.target, server_pid) = server.ready(args.connections)?;
+    cfg.placement = server.placement();
     Ok(Ok(Prepared {
         cfg,
         server,

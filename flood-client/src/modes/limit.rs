@@ -205,8 +205,8 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     if let Err(why) = outputs::folder("--out", &args.out) {
         return refuse(why);
     }
-    let (stop, facts) = begin(&args.server.start)?;
-    let mut server = args.server.under_test(None, facts.fd_limit)?;
+    let (stop, facts, split) = begin(&args.server.start)?;
+    let mut server = args.server.under_test(None, facts.fd_limit, split)?;
     server.fresh = args.fresh_server;
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(&search));
@@ -460,6 +460,7 @@ fn run_step(
     }
     let pid;
     (cfg.target, pid) = server.ready(connections)?;
+    cfg.placement = server.placement();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = pid.map(|pid| {
         let sampling = sampling.clone();

@@ -26,22 +26,32 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use hostkit::limits::raise_nofile;
 
 use crate::cli::StartArgs;
+use crate::setup::placement::{Placement, Split};
 use crate::setup::preflight::Facts;
 use crate::setup::spawn::CLIENT_CPU;
 
 /// Exit code for bad usage or a run that cannot fit.
 pub(crate) const USAGE: u8 = 2;
 
+/// What [`begin`] sets up: the stop flag, this machine's facts, and the namespaces of
+/// `--placement split` (removed when the last holder drops them).
+pub(crate) type Begun = (Arc<AtomicBool>, Facts, Option<Arc<Split>>);
+
 /// The start of every mode that runs floods, before anything is started: the stop flag
-/// (Ctrl-C), the open-file limit raised, this process pinned if asked (`--pin`), and the
-/// facts of this machine each run is checked against.
-pub(crate) fn begin(start: &StartArgs) -> io::Result<(Arc<AtomicBool>, Facts)> {
+/// (Ctrl-C), the placement (`--placement split` moves this process into the client's
+/// namespace), the open-file limit raised, this process pinned if asked (`--pin`), and the
+/// facts of this machine (of its namespace) each run is checked against.
+pub(crate) fn begin(start: &StartArgs) -> io::Result<Begun> {
     let stop = stop_flag()?;
+    let split = match start.placement {
+        Placement::Loopback => None,
+        Placement::Split => Some(Arc::new(Split::create()?)),
+    };
     let facts = Facts::of_this_machine(raise_nofile()?);
     if start.pin {
         hostkit::child::pin_self(CLIENT_CPU)?;
     }
-    Ok((stop, facts))
+    Ok((stop, facts, split))
 }
 
 /// Ctrl-C (or SIGTERM) sets the flag for a partial report; a second one exits at once.

@@ -100,8 +100,8 @@ impl ProbeReport {
 
 /// `flood-client probe`: probes until the count or the duration is reached, then reports.
 pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
-    let (stop, facts) = begin(&args.server.start)?;
-    let mut server = args.server.under_test(None, facts.fd_limit)?;
+    let (stop, facts, split) = begin(&args.server.start)?;
+    let mut server = args.server.under_test(None, facts.fd_limit, split)?;
     let (target, _) = server.ready(1)?;
     let cfg = ProbeConfig {
         target,

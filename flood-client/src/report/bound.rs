@@ -155,8 +155,13 @@ pub struct Evidence {
     pub failures: u64,
     /// Whether the run broke its bound (a failure, or `limit`'s p99 or achieved rate).
     pub broke: bool,
-    /// The kernel's counters.
+    /// The kernel's counters (the server's network namespace's, when its process is
+    /// known).
     pub kernel: KernelSide,
+    /// Where each end's kernel work ran: `loopback`, or the split's namespaces and each
+    /// end's receive steering as read back (`--placement`).
+    #[serde(default)]
+    pub placement: String,
 }
 
 /// Whose limit it was, and why, in one line.

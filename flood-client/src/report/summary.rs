@@ -227,6 +227,7 @@ impl Outcome {
             );
         }
         if let Some(v) = &r.bound {
+            let _ = writeln!(s, "  placement    {}", v.evidence.placement);
             let _ = writeln!(s, "  bound by     {}", v.line());
             if let Some(past) = &v.way_past {
                 let _ = writeln!(s, "  way past     {past}");

@@ -18,6 +18,7 @@ use hostkit::child::{die_with_parent, pin_child, read_listening, signal, signal_
 use hostkit::context;
 use hostkit::limits::FdLimit;
 
+use crate::setup::placement::Split;
 use crate::setup::preflight::{self, Facts};
 
 /// The CPU `--pin` gives the server (the original study's layout: one core each).
@@ -34,6 +35,9 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
 /// Placeholder replaced by the number of server processes a run needs.
 pub(crate) const PROCESSES: &str = "{processes}";
+/// What a server command says for the address to listen on: 127.0.0.1, or the server's
+/// address in its namespace under `--placement split`.
+pub(crate) const HOST: &str = "{host}";
 
 /// A server command line, with a name for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +63,11 @@ impl ServerCommand {
                 ),
             ));
         }
+        let listen = format!("{HOST}:0");
         let mut argv: Vec<String> = [
             &path.to_string_lossy(),
             "--listen",
-            "127.0.0.1:0",
+            &listen,
             "--processes",
             PROCESSES,
         ]
@@ -110,28 +115,37 @@ impl ServerCommand {
         ))
     }
 
-    /// Starts the server for `connections` (pinned to `cpu` if given) in a process group of
-    /// its own and waits at most `within` for its address; a server that does not announce
-    /// it is killed (its whole group) and the error names it, with its last stderr lines.
+    /// Starts the server for `connections` (pinned to `cpu` if given, in `split`'s server
+    /// namespace if given) in a process group of its own and waits at most `within` for its
+    /// address; a server that does not announce it is killed (its whole group) and the
+    /// error names it, with its last stderr lines.
     pub(crate) fn start(
         &self,
         connections: u64,
         limit: FdLimit,
         cpu: Option<usize>,
         within: Duration,
+        split: Option<&Split>,
     ) -> io::Result<SpawnedServer> {
         let processes = connections
             .div_ceil(limit.socket_capacity().max(1))
             .max(1)
             .to_string();
+        let host = split.map_or("127.0.0.1".to_string(), Split::host);
         let argv: Vec<String> = self
             .argv
             .iter()
-            .map(|a| a.replace(PROCESSES, &processes))
+            .map(|a| a.replace(PROCESSES, &processes).replace(HOST, &host))
             .collect();
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .stdin(Stdio::null())
+        let mut cmd = match split {
+            Some(split) => split.server_command(&argv),
+            None => {
+                let mut cmd = Command::new(&argv[0]);
+                cmd.args(&argv[1..]);
+                cmd
+            }
+        };
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -148,7 +162,7 @@ impl ServerCommand {
         };
         let (tail, drained) = StderrTail::drain(stderr)?;
         let addr = match read_listening(stdout, within) {
-            Ok((addr, _rest)) => addr,
+            Ok((addr, _rest)) => split.map_or(addr, |s| s.server_addr(addr)),
             Err(e) => {
                 // The whole group: a shell's children too, which would keep the port.
                 let _ = signal_group(child.id(), libc::SIGKILL);
@@ -247,6 +261,9 @@ pub(crate) struct ServerUnderTest {
     pub(crate) limit: FdLimit,
     /// The one started here, while it runs.
     pub(crate) running: Option<SpawnedServer>,
+    /// The namespaces it is started in (`--placement split`); last, so that the server
+    /// stops before they go.
+    pub(crate) split: Option<Arc<Split>>,
 }
 
 impl ServerUnderTest {
@@ -294,12 +311,18 @@ impl ServerUnderTest {
             Some(s) => s,
             None => {
                 let cpu = self.pin.then_some(SERVER_CPU);
-                command.start(connections, self.limit, cpu, self.within)?
+                let split = self.split.as_deref();
+                command.start(connections, self.limit, cpu, self.within, split)?
             }
         };
         let ready = (running.addr, Some(running.pid()));
         self.running = Some(running);
         Ok(ready)
+    }
+
+    /// Where each end's kernel work runs, as the report records it.
+    pub(crate) fn placement(&self) -> String {
+        (self.split.as_deref()).map_or("loopback".into(), |s| s.describe().into())
     }
 
     /// Stops a server started here, if one runs.

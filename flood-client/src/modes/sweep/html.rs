@@ -64,13 +64,29 @@ impl Extras {
 const STYLE: &str = "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:2em;color:#222;max-width:1300px}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}\
-.unknown{color:#999}svg{max-width:100%;height:auto}";
+.unknown{color:#999}td.bound{text-align:left}svg{max-width:100%;height:auto}";
 
 fn num(v: Option<f64>, digits: usize) -> String {
     v.filter(|v| v.is_finite()).map_or_else(
         || r#"<span class="unknown" title="not measured">–</span>"#.to_string(),
         |v| format!("{v:.digits$}"),
     )
+}
+
+/// A point's "bound by" cell: whose limit its median run met, that verdict's evidence as
+/// the cell's tooltip; a dash when it has none (it did not run, or its sweep.json is from
+/// before verdicts).
+fn bound_cell(p: &Point) -> String {
+    match &p.bound_by {
+        Some(by) => format!(
+            r#"<td class="bound" title="{}">{}</td>"#,
+            escape(p.bound_why.as_deref().unwrap_or_default()),
+            escape(by)
+        ),
+        None => {
+            r#"<td class="bound"><span class="unknown" title="no verdict">–</span></td>"#.into()
+        }
+    }
 }
 
 /// The table of the points at one count and payload, fastest median first.
@@ -80,7 +96,7 @@ fn point_table(s: &mut String, rows: &[&Point]) {
         .filter_map(|p| p.median_s)
         .reduce(f64::min)
         .unwrap_or(0.0);
-    s.push_str("<table><tr><th>server</th><th>median s</th><th>min s</th><th>max s</th><th>ratio to fastest (median)</th><th>MB/s (median)</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th></tr>\n");
+    s.push_str("<table><tr><th>server</th><th>median s</th><th>min s</th><th>max s</th><th>ratio to fastest (median)</th><th>MB/s (median)</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>bound by</th></tr>\n");
     let mut sorted = rows.to_vec();
     sorted.sort_by(|a, b| {
         a.median_s
@@ -91,15 +107,16 @@ fn point_table(s: &mut String, rows: &[&Point]) {
         if let Some(why) = p.missing_reason() {
             let _ = writeln!(
                 s,
-                r#"<tr><td>{}</td><td colspan="8" style="text-align:left">{}</td></tr>"#,
+                r#"<tr><td>{}</td><td colspan="8" style="text-align:left">{}</td>{}</tr>"#,
                 escape(&p.server),
-                escape(&why)
+                escape(&why),
+                bound_cell(p)
             );
             continue;
         }
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td>{}</tr>",
             escape(&p.server),
             num(p.median_s, 3),
             num(p.min_s, 3),
@@ -109,7 +126,8 @@ fn point_table(s: &mut String, rows: &[&Point]) {
             num(p.server_cpu_s_per_gib, 2),
             num(p.client_cpu_s_per_gib, 2),
             p.passed_runs(),
-            p.runs.len()
+            p.runs.len(),
+            bound_cell(p)
         );
     }
     s.push_str("</table>\n");
@@ -210,7 +228,7 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
             escape(v)
         );
     }
-    s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured.</p>\n");
+    s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured. <em>Bound by</em> is whose limit the point's median run met (client, server, kernel: which, none, unknown; docs/WHOSE-LIMIT.md): its evidence shows when the pointer rests on it.</p>\n");
     sweep_tables(&mut s, &sweep.points);
     s.push_str("<h2>Chart</h2>\n<figure>\n");
     s.push_str(svg);
@@ -225,11 +243,11 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
     for (name, text) in &extras.attach {
         let _ = writeln!(s, "<h3>{}</h3><pre>{}</pre>", escape(name), escape(text));
     }
-    s.push_str("<details><summary>Every point</summary>\n<table><tr><th>server</th><th>connections</th><th>payload</th><th>median s</th><th>min s</th><th>max s</th><th>MB/s</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>not drawn because</th></tr>\n");
+    s.push_str("<details><summary>Every point</summary>\n<table><tr><th>server</th><th>connections</th><th>payload</th><th>median s</th><th>min s</th><th>max s</th><th>MB/s</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>bound by</th><th>not drawn because</th></tr>\n");
     for p in &sweep.points {
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td style=\"text-align:left\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td>{}<td style=\"text-align:left\">{}</td></tr>",
             escape(&p.server),
             p.connections,
             size_label(p.bytes),
@@ -241,6 +259,7 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
             num(p.client_cpu_s_per_gib, 2),
             p.passed_runs(),
             p.runs.len(),
+            bound_cell(p),
             escape(&p.missing_reason().unwrap_or_default())
         );
     }
@@ -253,7 +272,7 @@ mod tests {
     use super::*;
     use crate::modes::probe::ProbeReport;
     use crate::modes::sweep::meta::Meta;
-    use crate::modes::sweep::point::tests::fixed;
+    use crate::modes::sweep::point::tests::{fixed, MEDIAN_WHY};
     use crate::report::stream::FinalReport;
     use crate::report::{Outcome, Report};
 
@@ -326,6 +345,29 @@ mod tests {
             let outside_svg_ns = page.replace("http://www.w3.org/2000/svg", "");
             assert!(!outside_svg_ns.contains(banned), "{banned}");
         }
+    }
+
+    #[test]
+    fn each_point_shows_its_verdict_with_its_evidence_escaped_as_the_tooltip() {
+        let sweep = SweepFile {
+            meta: Meta::default(),
+            points: fixed(),
+        };
+        let page = report(&sweep, "<svg></svg>", &Extras::default());
+        // A "bound by" column in each table of points: 1k, 32k, and every point.
+        assert_eq!(page.matches("<th>bound by</th>").count(), 3, "{page}");
+        // The measured point's verdict is its median run's, in its table and in the last.
+        let cell = r#"<td class="bound" title="server 95% busy &lt;core 0&gt; &amp; &quot;client&quot; 40%">server</td>"#;
+        assert_eq!(page.matches(cell).count(), 2, "{page}");
+        assert!(page.contains(&format!("<td>3/4</td>{cell}</tr>")), "{page}");
+        assert!(!page.contains(MEDIAN_WHY), "the why is escaped");
+        // The skipped point ran nothing: a dash in its row of both tables.
+        let none = r#"<td class="bound"><span class="unknown" title="no verdict">–</span></td>"#;
+        assert_eq!(page.matches(none).count(), 2, "{page}");
+        assert!(
+            page.contains(&format!("see docs</td>{none}</tr>")),
+            "{page}"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::render::chart;
 use crate::report::stdout::Printer;
 use crate::report::Summary;
 use crate::setup::outputs;
+use crate::setup::placement::Split;
 use crate::setup::preflight::Facts;
 use crate::setup::spawn::ServerCommand;
 use html::Extras;
@@ -55,6 +56,8 @@ pub(crate) struct SweepConfig {
     pub(crate) facts: Facts,
     /// How each server is started (pinned to CPU 0 if asked: the caller pins itself).
     pub(crate) start: StartArgs,
+    /// The namespaces each server is started in (`--placement split`).
+    pub(crate) split: Option<Arc<Split>>,
 }
 
 /// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
@@ -72,7 +75,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
         return Ok(verdict(drawn));
     }
-    let (stop, facts) = begin(&args.start)?;
+    let (stop, facts, split) = begin(&args.start)?;
     let servers = if args.servers.is_empty() {
         vec![ServerCommand::echo_server(None)?]
     } else {
@@ -89,6 +92,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
         },
         facts,
         start: args.start.clone(),
+        split,
     };
     let argv: Vec<String> = std::env::args().collect();
     let meta = Meta::of_this_machine(&argv, settings(args, cfg.facts.fd_limit));
@@ -228,7 +232,9 @@ fn run_point(
         point.skipped = Some(why);
     };
     let limit = cfg.facts.fd_limit;
-    let mut under_test = (cfg.start).server(cfg.base.target, Some(server.clone()), None, limit);
+    let split = cfg.split.clone();
+    let mut under_test =
+        (cfg.start).server(cfg.base.target, Some(server.clone()), None, limit, split);
     let processes = connections.div_ceil(limit.socket_capacity().max(1)).max(1);
     let mut run_cfg = cfg.base.clone();
     run_cfg.indices = 0..connections;
@@ -250,6 +256,7 @@ fn run_point(
             return point;
         }
     };
+    run_cfg.placement = under_test.placement();
     for done in 0..cfg.repeat {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -270,6 +277,7 @@ fn run_point(
                     server_cpu_s: r.server.map(|s| s.cpu_s).filter(|s| *s > 0.0),
                     passed: r.passed(),
                     failed_connections: r.connections_failed,
+                    bound: r.bound,
                 }
             }
             Err(_) => RunResult::default(),
@@ -310,7 +318,7 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// The one-line summary printed per point.
+/// The one-line summary printed per point, ending in whose limit it met (`bound: server`).
 pub(crate) fn point_line(p: &Point) -> String {
     let head = format!(
         "{:<12} {:>6} x {:<9}",
@@ -322,16 +330,20 @@ pub(crate) fn point_line(p: &Point) -> String {
         return format!("{head} skipped: {why}");
     }
     let failed = p.runs.iter().filter(|r| !r.passed).count();
+    let bound = p
+        .bound_by
+        .as_deref()
+        .map_or(String::new(), |b| format!("  bound: {b}"));
     match (p.min_s, p.median_s, p.median_mb_s) {
         (Some(min), Some(median), Some(mb)) => format!(
-            "{head} min {min:.4} s median {median:.4} s {mb:.0} MB/s{}",
+            "{head} min {min:.4} s median {median:.4} s {mb:.0} MB/s{}{bound}",
             if failed > 0 {
                 format!(" ({failed} failed run(s))")
             } else {
                 String::new()
             }
         ),
-        _ => format!("{head} every run failed"),
+        _ => format!("{head} every run failed{bound}"),
     }
 }
 
@@ -346,5 +358,19 @@ mod tests {
         assert_eq!(eta(ten, 0, 4), None, "no pace before a run");
         assert_eq!(eta(ten, 2, 0), None, "nothing left");
         assert_eq!(clock(Duration::from_secs(3725)), "01:02:05");
+    }
+
+    #[test]
+    fn a_point_line_ends_with_whose_limit_it_met() {
+        let points = point::tests::fixed();
+        let line = point_line(&points[0]);
+        assert!(
+            line.ends_with("50 MB/s (1 failed run(s))  bound: server"),
+            "{line}"
+        );
+        assert!(
+            !point_line(&points[1]).contains("bound:"),
+            "skipped: no run"
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 use crate::modes::csv_text;
+use crate::report::bound::Verdict;
 
 /// One run of one point.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,10 @@ pub(crate) struct RunResult {
     pub(crate) passed: bool,
     /// Failed connections.
     pub(crate) failed_connections: u64,
+    /// Whose limit the run met, with its evidence (`None` when the run ended without a
+    /// report, or in a sweep.json from before runs had verdicts).
+    #[serde(default)]
+    pub(crate) bound: Option<Verdict>,
 }
 
 /// One point: a server, a connection count, a payload, its runs and their summary.
@@ -50,6 +55,14 @@ pub(crate) struct Point {
     pub(crate) server_cpu_s_per_gib: Option<f64>,
     /// Why the point was not run, if it was not.
     pub(crate) skipped: Option<String>,
+    /// Whose limit the point met ("client", "server", "kernel: listen queue", …, "none",
+    /// "unknown"): the verdict of its [`Point::verdict_run`]; `None` when that run has no
+    /// verdict (the point did not run, or its sweep.json is from before verdicts).
+    #[serde(default)]
+    pub(crate) bound_by: Option<String>,
+    /// That verdict's evidence in one line.
+    #[serde(default)]
+    pub(crate) bound_why: Option<String>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -85,6 +98,25 @@ impl Point {
                 .map(|s| s / gib)
                 .collect(),
         );
+        let verdict = self.verdict_run().and_then(|r| r.bound.as_ref());
+        (self.bound_by, self.bound_why) = match verdict {
+            Some(v) => (Some(v.bound_by.name().to_string()), Some(v.why.clone())),
+            None => (None, None),
+        };
+    }
+
+    /// The run whose verdict speaks for the point: the one whose time is the median of the
+    /// passing runs, as the point's time is, so the verdict is that of a typical run, not
+    /// of the fastest or an outlier (with an even count, the slower of the two middle
+    /// runs: a median between two runs is no run's); if no run passed, the last run, whose
+    /// failure ended the point. `None` when the point has no run.
+    pub(crate) fn verdict_run(&self) -> Option<&RunResult> {
+        let mut passing: Vec<&RunResult> = self.runs.iter().filter(|r| r.passed).collect();
+        passing.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
+        match passing.get(passing.len() / 2) {
+            Some(median) => Some(*median),
+            None => self.runs.last(),
+        }
     }
 
     /// Passing runs.
@@ -114,7 +146,7 @@ pub(crate) fn any_ran(points: &[Point]) -> bool {
 }
 
 /// The CSV header, one column per field of a row.
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 14] = [
     "server",
     "connections",
     "bytes",
@@ -127,6 +159,8 @@ const HEADER: [&str; 12] = [
     "client_cpu_s_per_gib",
     "server_cpu_s_per_gib",
     "skipped",
+    "bound_by",
+    "bound_why",
 ];
 
 /// The CSV form: one row per point; a figure that was not measured is an empty field.
@@ -146,6 +180,8 @@ pub(crate) fn csv(points: &[Point]) -> io::Result<String> {
             f(p.client_cpu_s_per_gib),
             f(p.server_cpu_s_per_gib),
             p.skipped.clone().unwrap_or_default(),
+            p.bound_by.clone().unwrap_or_default(),
+            p.bound_why.clone().unwrap_or_default(),
         ]
     });
     csv_text(&HEADER, rows)
@@ -154,26 +190,42 @@ pub(crate) fn csv(points: &[Point]) -> io::Result<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::report::bound::{BoundBy, Evidence};
 
-    /// A measured point (three passing runs and a failed one) and a skipped one.
+    /// The `why` of the fixed point's median run (2 s): text to escape in HTML.
+    pub(crate) const MEDIAN_WHY: &str = r#"server 95% busy <core 0> & "client" 40%"#;
+
+    /// A verdict of `bound_by` for `why`, with no evidence.
+    pub(crate) fn verdict(bound_by: BoundBy, why: &str) -> Verdict {
+        Verdict {
+            bound_by,
+            why: why.into(),
+            way_past: None,
+            evidence: Evidence::default(),
+        }
+    }
+
+    /// A measured point (three passing runs, each with a verdict of its own, the median's
+    /// `server` for [`MEDIAN_WHY`], and a failed one) and a skipped one.
     pub(crate) fn fixed() -> Vec<Point> {
-        let run = |t: f64, passed: bool| RunResult {
+        let run = |t: f64, passed: bool, bound: Verdict| RunResult {
             elapsed_s: t,
             throughput_mb_s: 100.0 / t,
             client_cpu_s: 0.5,
             server_cpu_s: Some(0.25),
             passed,
             failed_connections: u64::from(!passed),
+            bound: Some(bound),
         };
         let mut a = Point {
             server: "echo-server".into(),
             connections: 1024,
             bytes: 1 << 20,
             runs: vec![
-                run(3.0, true),
-                run(1.0, true),
-                run(2.0, true),
-                run(0.1, false),
+                run(3.0, true, verdict(BoundBy::Client, "client 97% busy")),
+                run(1.0, true, verdict(BoundBy::Nothing, "client 20% busy")),
+                run(2.0, true, verdict(BoundBy::Server, MEDIAN_WHY)),
+                run(0.1, false, verdict(BoundBy::Unknown, "it broke")),
             ],
             ..Point::default()
         };
@@ -202,6 +254,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_point_takes_the_verdict_of_its_median_passing_run_else_its_last() {
+        let mut points = fixed();
+        let p = &mut points[0];
+        assert_eq!(p.bound_by.as_deref(), Some("server"));
+        assert_eq!(p.bound_why.as_deref(), Some(MEDIAN_WHY));
+        // Two passing runs (1 s and 3 s): the slower of the middle two.
+        p.runs.remove(2);
+        p.summarize();
+        assert_eq!(p.bound_by.as_deref(), Some("client"));
+        assert_eq!(p.bound_why.as_deref(), Some("client 97% busy"));
+        // No run passed: the last run's, the failure that ended the point.
+        for r in &mut p.runs {
+            r.passed = false;
+        }
+        p.summarize();
+        assert_eq!(p.bound_by.as_deref(), Some("unknown"));
+        assert_eq!(p.bound_why.as_deref(), Some("it broke"));
+        // A run without a verdict (it ended without a report) gives the point none.
+        p.runs.last_mut().expect("run").bound = None;
+        p.summarize();
+        assert_eq!(
+            (p.bound_by.as_deref(), p.bound_why.as_deref()),
+            (None, None)
+        );
+        // A skipped point ran nothing.
+        assert_eq!(points[1].bound_by, None);
+        assert_eq!(points[1].verdict_run(), None);
+    }
+
+    #[test]
     fn server_cpu_that_was_not_measured_is_unknown_not_zero() {
         let mut p = fixed().remove(0);
         for (i, r) in p.runs.iter_mut().enumerate() {
@@ -211,7 +293,10 @@ pub(crate) mod tests {
         assert_eq!(p.server_cpu_s_per_gib, None);
         let text = csv(&[p.clone()]).expect("csv");
         assert!(
-            text.lines().nth(1).expect("row").ends_with("0.500000,,"),
+            text.lines()
+                .nth(1)
+                .expect("row")
+                .contains(",0.500000,,,server,"),
             "{text}"
         );
         let json = serde_json::to_value(&p).expect("json");
@@ -223,6 +308,12 @@ pub(crate) mod tests {
         )
         .expect("old run");
         assert_eq!(old.server_cpu_s, Some(0.5));
+        assert_eq!(old.bound, None, "a run from before verdicts has none");
+        let old: Point = serde_json::from_str(
+            r#"{"server":"a","connections":1,"bytes":1,"runs":[],"min_s":null,"median_s":null,"max_s":null,"median_mb_s":null,"client_cpu_s_per_gib":null,"server_cpu_s_per_gib":null,"skipped":null}"#,
+        )
+        .expect("old point");
+        assert_eq!((old.bound_by, old.bound_why), (None, None));
     }
 
     #[test]
@@ -250,10 +341,17 @@ pub(crate) mod tests {
                 "50.000000",
                 "0.500000",
                 "0.250000",
-                ""
+                "",
+                "server",
+                MEDIAN_WHY
             ]
         );
         assert_eq!(&rows[1][11], points[1].skipped.as_deref().expect("reason"));
         assert_eq!(&rows[1][5], "");
+        assert_eq!(
+            (&rows[1][12], &rows[1][13]),
+            ("", ""),
+            "a skipped point has no verdict"
+        );
     }
 }
