@@ -436,3 +436,51 @@ fn backends_script_costs_each_operation_for_each_server() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("is not churn@RATE"), "{stderr}");
 }
+
+/// bench/whose-limit.sh runs `limit` for each server in each placement and prints each
+/// run's knee with its verdict, then the medians; a server that never starts gives a row
+/// saying so instead of ending the script.
+#[test]
+fn whose_limit_script_prints_each_knee_with_its_verdict() {
+    if !can_make_namespaces("whose_limit_script") {
+        return;
+    }
+    let echo = placed_echo_server("echo", &[]);
+    let never = "never=/bin/false {host}";
+    let out_dir = std::env::temp_dir().join(format!("whose-limit-{}", std::process::id()));
+    let out = out_dir.display().to_string();
+    let env = [
+        ("ROUNDS", "1"),
+        ("PLACEMENTS", "loopback split"),
+        ("CONNECT_RATES", "100..200"),
+        ("STEP", "300ms"),
+        ("OUT", out.as_str()),
+    ];
+    let (stdout, stderr, code) = bench_script("bench/whose-limit.sh", &[&echo, never], &env);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for placement in ["loopback", "split"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().take(3).eq(["1", placement, "echo"]))
+            .unwrap_or_else(|| panic!("no echo row in {placement}: {stdout}"));
+        let knee = row.split_whitespace().nth(3).unwrap_or_default();
+        assert!(knee.parse::<f64>().is_ok(), "a knee: {row}");
+        let verdict = row
+            .splitn(5, char::is_whitespace)
+            .last()
+            .unwrap_or_default();
+        assert!(
+            ["none:", "client:", "server:"]
+                .iter()
+                .any(|v| verdict.contains(v)),
+            "{row}"
+        );
+        let never_row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().take(3).eq(["1", placement, "never"]))
+            .unwrap_or_else(|| panic!("no never row in {placement}: {stdout}"));
+        assert!(never_row.contains("None"), "{never_row}");
+    }
+    assert!(stdout.contains("median churn knee"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
