@@ -20,6 +20,11 @@ pub const LATE_SHARE_PCT: f64 = 1.0;
 /// How late (ms) a send or connect must leave to count as late in a run with no `--p99`
 /// bound of its own (`limit` uses its bound).
 pub const LATE_MS: f64 = 5.0;
+/// A client busier than this (percent) has too little room to clear the step's bursts
+/// quickly: at 75% a queue's wait is already three times its service time (M/M/1), so a p99
+/// over the bound may be its own even with its schedule kept. A broken step with the client
+/// between this and [`BUSY_PCT`] and the server not full is `unknown`, not the server's.
+pub const ROOM_PCT: f64 = 75.0;
 /// A listen queue holding fewer ms of arrivals than this (backlog / arrival rate) is too
 /// short to ride out one scheduling delay of the server: its overflows are the queue's.
 pub const SHORT_QUEUE_MS: f64 = 10.0;
@@ -362,8 +367,17 @@ fn decide(e: &Evidence) -> (BoundBy, String, Option<&'static str>) {
         return (BoundBy::Nothing, both, None);
     }
     match server_busy {
+        Some(_) if e.client.busy_pct >= ROOM_PCT => {
+            let why = format!(
+                "neither end's core was full and no kernel limit was met, but the client had \
+                 little room; {both}"
+            );
+            (BoundBy::Unknown, why, Some(PAST_CLIENT))
+        }
         Some(_) => {
-            let why = format!("the client was on time and no kernel limit was met; {both}");
+            let why = format!(
+                "the client was on time with room to spare and no kernel limit was met; {both}"
+            );
             (BoundBy::Server, why, None)
         }
         None => {
@@ -453,6 +467,8 @@ mod tests {
             (evidence(40.0, Some(50.0), false), BoundBy::Nothing),
             (evidence(40.0, Some(50.0), true), BoundBy::Server),
             (evidence(40.0, None, true), BoundBy::Unknown),
+            // No core full, but the client with little room: either end's delay.
+            (evidence(85.0, Some(55.0), true), BoundBy::Unknown),
             (evidence(40.0, None, false), BoundBy::Nothing),
         ];
         for (e, want) in cases {
