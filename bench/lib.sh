@@ -85,18 +85,13 @@ placement_setup() {
         srv_in=(ip netns exec "$ns"); cli_in=(ip netns exec "$ns")
         ;;
     two-hosts)
-        local srv=ef-srv-$tag cli=ef-cli-$tag
-        ip netns add "$srv" && placement_ns+=("$srv") || return 1
-        ip netns add "$cli" && placement_ns+=("$cli") || return 1
-        ip link add "efs$tag" netns "$srv" type veth peer name "efc$tag" netns "$cli" &&
-            ip -n "$srv" addr add 10.199.0.1/24 dev "efs$tag" &&
-            ip -n "$cli" addr add 10.199.0.2/24 dev "efc$tag" &&
-            ip -n "$srv" link set "efs$tag" mtu 65535 up && ip -n "$cli" link set "efc$tag" mtu 65535 up &&
-            ip -n "$srv" link set lo up && ip -n "$cli" link set lo up &&
-            ip netns exec "$srv" sh -c "echo 1 > /sys/class/net/efs$tag/queues/rx-0/rps_cpus" &&
-            ip netns exec "$cli" sh -c "echo 2 > /sys/class/net/efc$tag/queues/rx-0/rps_cpus" &&
-            ip netns exec "$cli" sysctl -qw net.ipv4.tcp_tw_reuse=1 || return 1
-        srv_in=(ip netns exec "$srv"); cli_in=(ip netns exec "$cli"); srv_host=10.199.0.1
+        # The same namespaces, veth pair and steering as flood-client --placement split:
+        # made by flood-client itself (setup/placement.rs), the one implementation of both.
+        local srv cli host
+        read -r srv cli host < <("$bin/flood-client" placement up "$tag") || return 1
+        [ -n "${host:-}" ] || return 1
+        placement_ns+=("$srv" "$cli")
+        srv_in=(ip netns exec "$srv"); cli_in=(ip netns exec "$cli"); srv_host=$host
         ;;
     *)
         echo "$(basename "$0"): PLACEMENT '$1' is not one of: $placements" >&2

@@ -66,6 +66,7 @@ fn run(cli: &Cli) -> ExitCode {
         Some(Sub::Sweep(args)) => modes::sweep::command(args),
         Some(Sub::Limit(args)) => modes::limit::command(args),
         Some(Sub::Plot(args)) => modes::plot::run(args),
+        Some(Sub::Placement(args)) => modes::placement::command(args),
         None => modes::flood::command(&cli.flood),
     };
     match result {

@@ -61,6 +61,31 @@ pub enum Sub {
     /// against time; server CPU and RSS from a saturate report) as SVG or PNG, from a
     /// --json-stream file, a --json report or a saturate --json report.
     Plot(PlotArgs),
+    /// For bench/lib.sh: make (`up TAG`) or remove (`down TAG`) the namespaces of
+    /// `--placement split` and leave them in place; `up` prints the server's namespace,
+    /// the client's and the server's address.
+    #[command(hide = true)]
+    Placement(PlacementArgs),
+}
+
+/// `flood-client placement` (hidden: bench/lib.sh's two-hosts placement).
+#[derive(Debug, Args)]
+pub struct PlacementArgs {
+    /// `up` or `down`.
+    #[arg(value_enum)]
+    pub action: PlacementAction,
+    /// What the namespaces' names end in: `ef-srv-TAG`, `ef-cli-TAG`.
+    #[arg(value_name = "TAG")]
+    pub tag: String,
+}
+
+/// What `flood-client placement` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlacementAction {
+    /// Make the namespaces and leave them.
+    Up,
+    /// Remove them.
+    Down,
 }
 
 /// `flood-client plot`.

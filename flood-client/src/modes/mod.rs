@@ -9,6 +9,7 @@ pub(crate) mod flood;
 pub(crate) mod input;
 pub(crate) mod limit;
 pub(crate) mod merge;
+pub(crate) mod placement;
 pub(crate) mod plot;
 pub(crate) mod probe;
 pub(crate) mod publish;

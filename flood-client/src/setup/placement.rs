@@ -51,6 +51,15 @@ impl Split {
     /// Makes the namespaces and the veth pair, steers each end's receive work to its core,
     /// and moves this thread (so the client it starts) into the client's namespace.
     pub(crate) fn create() -> io::Result<Split> {
+        let split = Split::make(&std::process::id().to_string())?;
+        enter_netns(&split.client_ns)?;
+        Ok(split)
+    }
+
+    /// Makes the namespaces `ef-srv-TAG` and `ef-cli-TAG`, the veth pair `efsTAG`–`efcTAG`
+    /// between them, each end's receive steering and the client's port reuse; a failure
+    /// removes what was made.
+    pub(crate) fn make(tag: &str) -> io::Result<Split> {
         if !is_root() {
             return Err(Refused::error(
                 io::ErrorKind::PermissionDenied,
@@ -59,7 +68,6 @@ impl Split {
             ));
         }
         clear_stale();
-        let tag = std::process::id();
         let mut split = Split {
             server_ns: format!("{SERVER_NS}{tag}"),
             client_ns: format!("{CLIENT_NS}{tag}"),
@@ -94,7 +102,7 @@ impl Split {
         split.steer(&cli, &cdev, CLIENT_CPU)?;
         // A fresh namespace reuses a TIME_WAIT port only towards loopback (tcp_tw_reuse 2):
         // churn from the client's 28k ports ran out of them at 1,000 connects/s within a
-        // minute. Reuse them towards the server too, as bench/lib.sh's two-hosts does.
+        // minute. Reuse them towards the server too.
         ip(&[
             "netns",
             "exec",
@@ -109,8 +117,22 @@ impl Split {
             split.rps_cpus(&srv, &sdev),
             split.rps_cpus(&cli, &cdev)
         );
-        enter_netns(&cli)?;
         Ok(split)
+    }
+
+    /// Leaves the namespaces in place (for bench/lib.sh, which removes them with
+    /// [`Split::remove`]) and says what they are: the server's namespace, the client's
+    /// and the server's address.
+    pub(crate) fn keep(self) -> String {
+        let line = format!("{} {} {SERVER_IP}", self.server_ns, self.client_ns);
+        std::mem::forget(self);
+        line
+    }
+
+    /// Removes the namespaces of `tag` (what [`Split::keep`] left).
+    pub(crate) fn remove(tag: &str) -> io::Result<()> {
+        ip(&["netns", "del", &format!("{SERVER_NS}{tag}")])?;
+        ip(&["netns", "del", &format!("{CLIENT_NS}{tag}")])
     }
 
     /// Steers `dev`'s receive work in `ns` to `cpu` (RPS).
