@@ -30,15 +30,24 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 
 /// The sum of the first field (ns on a CPU) of every live thread's schedstat.
 fn schedstat_seconds(pid: u32) -> f64 {
+    thread_seconds(pid).into_iter().map(|(_, s)| s).sum()
+}
+
+/// Each live thread of a process with its CPU seconds so far (schedstat's first field),
+/// by thread id; empty when it cannot be read.
+pub fn thread_seconds(pid: u32) -> Vec<(u32, f64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0.0;
+        return Vec::new();
     };
-    let ns: u64 = tasks
+    tasks
         .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 / 1e9
+        .filter_map(|t| {
+            let tid = t.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse::<u64>().ok()?;
+            Some((tid, ns as f64 / 1e9))
+        })
+        .collect()
 }
 
 /// Resident set size of a process in bytes (0 when it cannot be read).
@@ -57,11 +66,6 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
             .filter_map(|p| p.parse::<u32>().ok()),
     );
     pids
-}
-
-/// Threads of a process (the entries of /proc/PID/task; 0 when it cannot be read).
-pub fn thread_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.flatten().count())
 }
 
 /// CPU seconds of a process and its live worker children.

@@ -22,6 +22,8 @@ struct Reading {
     tcp: TcpCounters,
     /// The server's CPU seconds so far, when its process is known.
     server_s: Option<f64>,
+    /// Each of the server's threads (its workers' too) with its CPU seconds so far.
+    server_threads: Vec<(u32, f64)>,
 }
 
 /// What is measured, and of whom.
@@ -54,6 +56,12 @@ impl Ends {
             // The server's namespace: where its listener overflows (ours, on loopback).
             tcp: TcpCounters::read_of(self.server.as_ref().map(ServerCpu::pid)),
             server_s: self.server.as_ref().map(ServerCpu::seconds),
+            server_threads: (self.server.as_ref())
+                .map(|s| procfs::process_tree(s.pid()))
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(procfs::thread_seconds)
+                .collect(),
         }
     }
 
@@ -77,22 +85,28 @@ impl Ends {
                 .iter()
                 .any(|c| client_cores.iter().any(|m| m.cpu == c.cpu))
         });
-        let server = self.server.as_ref().zip(server_cores).map(|(s, cores)| {
+        let server = server_cores.map(|cores| {
             let used = to.server_s.unwrap_or_default() - from.server_s.unwrap_or_default();
             let process_pct = 100.0 * used.max(0.0) / wall;
-            let threads = procfs::process_tree(s.pid())
-                .into_iter()
-                .map(procfs::thread_count)
-                .sum();
+            // A server's threads are not all loops (echo-server has a stats thread, Go
+            // many idle ones): its busiest thread says how full its busiest loop was.
+            let busiest = (to.server_threads.iter())
+                .filter_map(|(tid, now)| {
+                    let (_, then) = from.server_threads.iter().find(|(t, _)| t == tid)?;
+                    Some(100.0 * (now - then).max(0.0) / wall)
+                })
+                .fold(0.0, f64::max);
+            let per_loop = busiest.max(process_pct / cores.len().max(1) as f64);
             EndCpu {
-                busy_pct: bound::busy(process_pct, threads, &cores, shared),
+                busy_pct: bound::busy(per_loop, to.server_threads.len(), &cores, shared),
                 process_pct,
                 cores,
             }
         });
         let process_pct = 100.0 * client_s / wall;
+        let per_loop = process_pct / self.loops.max(1) as f64;
         let client = EndCpu {
-            busy_pct: bound::busy(process_pct, self.loops, &client_cores, shared),
+            busy_pct: bound::busy(per_loop, self.loops, &client_cores, shared),
             process_pct,
             cores: client_cores,
         };

@@ -91,8 +91,10 @@ pub struct EndCpu {
     /// The cores it may run on, each with its busy share (which counts the kernel's work
     /// done there, e.g. the other end's half of a loopback handshake).
     pub cores: Vec<CoreBusy>,
-    /// How busy it was, percent: the higher of its process share per event loop and, when
-    /// it has no more cores than loops and shares none with the other end, its cores' mean.
+    /// How busy it was, percent: the higher of its busiest loop's share of a core (the
+    /// client: its mean loop's; the server: its busiest thread's, or its process share over
+    /// its cores, whichever is higher) and, when it has no more cores than loops and shares
+    /// none with the other end, its cores' mean.
     pub busy_pct: f64,
 }
 
@@ -423,11 +425,12 @@ pub fn lateness(h: &Latency, of: &str, late_ms: f64) -> Option<Lateness> {
     })
 }
 
-/// How busy an end was (see [`EndCpu::busy_pct`]): `loops` event loops (threads in all its
-/// processes), `process_pct` of one core, `cores` it may run on; `shared` when the other end
-/// may run on one of them too (their busy share is then both ends').
-pub fn busy(process_pct: f64, loops: usize, cores: &[CoreBusy], shared: bool) -> f64 {
-    let per_loop = (process_pct / loops.max(1) as f64).min(100.0);
+/// How busy an end was (see [`EndCpu::busy_pct`]): `per_loop_pct` its busiest event loop's
+/// share of a core (or the mean loop's), `loops` its threads, `cores` it may run on;
+/// `shared` when the other end may run on one of them too (their busy share is then both
+/// ends').
+pub fn busy(per_loop_pct: f64, loops: usize, cores: &[CoreBusy], shared: bool) -> f64 {
+    let per_loop = per_loop_pct.min(100.0);
     if cores.is_empty() || shared || cores.len() > loops.max(1) {
         return per_loop;
     }
@@ -533,7 +536,7 @@ mod tests {
         }];
         assert_eq!(busy(60.0, 1, &cores, false), 95.0);
         assert_eq!(busy(60.0, 1, &cores, true), 60.0);
-        assert_eq!(busy(180.0, 2, &[], false), 90.0);
+        assert_eq!(busy(180.0, 2, &[], false), 100.0);
         assert_eq!(busy(60.0, 1, &[cores[0], cores[0]], false), 60.0);
     }
 
