@@ -143,8 +143,8 @@ impl Series {
             Emit::Parent => return protocol::send(&Message::Interval(Box::new(interval.clone()))),
             Emit::Show(Show::Nothing) => return Ok(()),
             Emit::Show(Show::Tui) => {
-                let rates = timeline.view(interval.clone()).rates;
-                tui::feed(|v| v.interval(&rates));
+                let view = timeline.view(interval.clone());
+                tui::feed(|v| v.interval(&view.rates, view.interval.bound));
                 return Ok(());
             }
             Emit::Show(show) => Printer::new(false, show == Show::Events, false),

@@ -12,15 +12,16 @@ use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline};
 use ratatui::Frame;
 
 use crate::engine::live::LiveSnapshot;
+use crate::report::bound::IntervalBound;
 use crate::report::interval::IntervalRates;
 
 /// Points kept of each line over time: more than a wide terminal shows.
 const KEPT: usize = 512;
 /// How often throughput and open connections are read off the live counters.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-/// Where the busy share of both ends will stand once it is measured (not yet: nothing here
-/// makes it up).
-const BUSY_NOT_MEASURED: &str = "client and server: not measured yet";
+/// What the busy-share pane says before the first interval is weighed (or in a run that
+/// records no intervals).
+const BUSY_NOT_MEASURED: &str = "not measured yet: it is weighed at each interval";
 
 /// The latest points of one figure over time, oldest first, at most [`KEPT`].
 #[derive(Debug, Clone, Default)]
@@ -60,6 +61,8 @@ pub(crate) struct View {
     p99: Points,
     /// `limit`'s steps so far, a line each as printed, and the knee so far.
     steps: Option<(Vec<String>, Option<String>)>,
+    /// The last interval's verdict: both ends' busy share and whose limit it met.
+    busy: Option<IntervalBound>,
     /// `q` or Ctrl-C was pressed.
     stopping: bool,
     /// The screen may hold what others wrote over it: clear it before the next draw.
@@ -90,10 +93,29 @@ impl View {
         self.progress = progress;
     }
 
-    /// An interval was released.
-    pub(crate) fn interval(&mut self, rates: &IntervalRates) {
+    /// An interval was released, with its verdict when one was weighed.
+    pub(crate) fn interval(&mut self, rates: &IntervalRates, bound: Option<IntervalBound>) {
         self.p50.push(rates.rtt_p50_us);
         self.p99.push(rates.rtt_p99_us);
+        if bound.is_some() {
+            self.busy = bound;
+        }
+    }
+
+    /// The busy-share pane's text: both ends' busy share and whose limit the last interval
+    /// met.
+    fn busy_text(&self) -> String {
+        let Some(b) = &self.busy else {
+            return BUSY_NOT_MEASURED.into();
+        };
+        let server = b
+            .server_busy_pct
+            .map_or("not measured".into(), |p| format!("{p:.0}%"));
+        format!(
+            "client {:.0}% · server {server} · bound: {}",
+            b.client_busy_pct,
+            b.bound_by.name()
+        )
     }
 
     /// `limit`'s steps so far (a line each) and the knee so far.
@@ -134,7 +156,7 @@ impl View {
             Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(bottom);
         frame.render_widget(self.errors(), errors);
         frame.render_widget(
-            Paragraph::new(BUSY_NOT_MEASURED).block(Block::bordered().title(" busy share ")),
+            Paragraph::new(self.busy_text()).block(Block::bordered().title(" busy share ")),
             busy,
         );
         if let Some((lines, knee)) = &self.steps {
@@ -238,6 +260,7 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::bound::BoundBy;
     use crate::report::ErrorKind;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -289,11 +312,20 @@ mod tests {
         };
         now.errors.insert(ErrorKind::Timeout, 2);
         view.live(&now, (10, 5, "2.5/5.0 s".into()), Instant::now());
-        view.interval(&IntervalRates {
-            rtt_p50_us: 1_500,
-            rtt_p99_us: 9_000,
-            ..IntervalRates::default()
-        });
+        let text = screen(&view);
+        assert!(text.contains("not measured yet"), "{text}");
+        view.interval(
+            &IntervalRates {
+                rtt_p50_us: 1_500,
+                rtt_p99_us: 9_000,
+                ..IntervalRates::default()
+            },
+            Some(IntervalBound {
+                bound_by: BoundBy::Client,
+                client_busy_pct: 97.0,
+                server_busy_pct: Some(38.0),
+            }),
+        );
         let text = screen(&view);
         for panel in [
             "flood-client live view",
@@ -306,6 +338,7 @@ mod tests {
             "errors by kind: 2 failed",
             "timeout",
             "busy share",
+            "client 97% · server 38% · bound: client",
         ] {
             assert!(text.contains(panel), "no {panel:?} in\n{text}");
         }
