@@ -12,6 +12,7 @@ use crate::modes::input::{self, Run};
 use crate::modes::saturate::SaturateReport;
 use crate::modes::sweep::output::{size_label, SweepFile};
 use crate::modes::sweep::point::Point;
+use crate::modes::sweep::study;
 use crate::render::chart::{count_label, escape};
 use crate::report::histogram::Percentiles;
 use crate::setup::sample::SystemRates;
@@ -230,6 +231,7 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
     }
     s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured. <em>Bound by</em> is whose limit the point's median run met (client, server, kernel: which, none, unknown; docs/WHOSE-LIMIT.md): its evidence shows when the pointer rests on it.</p>\n");
     sweep_tables(&mut s, &sweep.points);
+    study::table(&mut s, &sweep.points);
     s.push_str("<h2>Chart</h2>\n<figure>\n");
     s.push_str(svg);
     s.push_str("</figure>\n");

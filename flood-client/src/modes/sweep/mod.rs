@@ -9,6 +9,7 @@ pub(crate) mod html;
 pub(crate) mod meta;
 pub(crate) mod output;
 pub(crate) mod point;
+pub(crate) mod study;
 
 use std::io;
 use std::path::Path;
