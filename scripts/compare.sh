@@ -2,8 +2,15 @@
 # The whole comparison in one command: sweep + saturate/probe + idle memory + the iperf3
 # ceiling, against echo-server and every peer server that could be installed.
 #
-#   scripts/compare.sh [OUT_DIR]          default bench-results/<date-time>
+#   scripts/compare.sh [--only NAMES] [OUT_DIR]   default OUT_DIR bench-results/<date-time>
+#   scripts/compare.sh --list [--only NAMES]
 #   scripts/compare.sh --help
+#
+# --only NAMES: run only these servers (comma-separated names, as --list prints them); an
+# unknown name exits 2. --list prints the NAME=CMD line of every server a run would use
+# here (echo-server and each installed peer: go, node, asyncio, uvloop, twisted, eventlet,
+# erlang, erlang-16k (--buffer 16384), threads, tornado, gevent) and exits, building,
+# installing and running nothing.
 #
 # Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
 # SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure),
@@ -17,10 +24,80 @@
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
 # and report.html: one self-contained page (tables, charts, machine, commands) for a browser.
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+known=(echo-server echo-server-rw go node asyncio uvloop twisted eventlet erlang erlang-16k threads tornado gevent)
+list=0
+only=
+pos=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --list) list=1 ;;
+        --only)
+            [ $# -ge 2 ] || { echo "compare.sh: --only needs NAMES (one or more of: ${known[*]})" >&2; exit 2; }
+            only=$2
+            shift ;;
+        --only=*) only=${1#--only=} ;;
+        --) shift; pos+=("$@"); break ;;
+        -*) echo "compare.sh: unknown option '$1' (--help)" >&2; exit 2 ;;
+        *) pos+=("$1") ;;
+    esac
+    shift
+done
+if [ ${#pos[@]} -gt 1 ]; then
+    echo "compare.sh: one OUT_DIR at most, got ${pos[*]} (--help)" >&2
+    exit 2
+fi
+wanted=()
+if [ -n "$only" ]; then
+    IFS=, read -ra wanted <<< "$only"
+    for name in "${wanted[@]}"; do
+        case " ${known[*]} " in
+            *" $name "*) ;;
+            *) echo "compare.sh: --only: unknown server '$name' (known: ${known[*]})" >&2; exit 2 ;;
+        esac
+    done
+fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-out=${1:-bench-results/$(date +%Y%m%d-%H%M%S)}
+peers=$root/scripts/peers
+# The servers of the run: echo-server, then every peer installed here (NAME=CMD each),
+# narrowed to --only's names.
+collect_servers() {
+    local all=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}"
+               "echo-server-rw=$root/target/release/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
+    [ -x target/peers/go-echo ] && all+=("go=$root/target/peers/go-echo 0")
+    command -v node >/dev/null && all+=("node=node $peers/node-echo.js 0")
+    all+=("asyncio=python3 $peers/asyncio_echo.py 0")
+    python3 -c 'import uvloop' 2>/dev/null && all+=("uvloop=python3 $peers/asyncio_echo.py 0 --uvloop")
+    python3 -c 'import twisted' 2>/dev/null && all+=("twisted=python3 $peers/twisted_echo.py 0")
+    python3 -c 'import eventlet' 2>/dev/null && all+=("eventlet=python3 $peers/eventlet_echo.py 0")
+    if command -v escript >/dev/null; then
+        all+=("erlang=escript $peers/erlang_echo.erl 0"
+              "erlang-16k=escript $peers/erlang_echo.erl 0 --buffer 16384")
+    fi
+    all+=("threads=python3 $peers/threads_echo.py 0")
+    python3 -c 'import tornado' 2>/dev/null && all+=("tornado=python3 $peers/tornado_echo.py 0")
+    python3 -c 'import gevent' 2>/dev/null && all+=("gevent=python3 $peers/gevent_echo.py 0")
+    servers=()
+    local s name
+    for s in "${all[@]}"; do
+        if [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" ${s%%=*} "* ]]; then
+            servers+=("$s")
+        fi
+    done
+    for name in "${wanted[@]}"; do
+        if [[ " ${servers[*]%%=*} " != *" $name "* ]]; then
+            echo "compare.sh: --only: $name is not installed here (scripts/install-peers.sh)" >&2
+            exit 2
+        fi
+    done
+}
+if [ "$list" = 1 ]; then
+    collect_servers
+    printf '%s\n' "${servers[@]}"
+    exit 0
+fi
+out=${pos[0]:-bench-results/$(date +%Y%m%d-%H%M%S)}
 # 32,768 is left out by default: only echo-server (worker processes) can hold it here, and
 # BENCHMARKS.md's scale table covers it. CONNS=1,4,16,64,256,1024,4096,16384,32768 adds it.
 CONNS=${CONNS:-1,4,16,64,256,1024,4096,16384}
@@ -38,23 +115,15 @@ cargo build --release --quiet
 bash scripts/install-peers.sh
 mkdir -p "$out"
 fc=target/release/flood-client
-peers=$root/scripts/peers
 # Every measuring command is written to commands.txt (shown in report.html) before it runs.
-echo "# scripts/compare.sh $out with CONNS=$CONNS BYTES=$BYTES REPEAT=$REPEAT SAT_CONNS=$SAT_CONNS SAT_FOR=$SAT_FOR IDLE=$IDLE" > "$out/commands.txt"
+echo "# scripts/compare.sh ${only:+--only $only }$out with CONNS=$CONNS BYTES=$BYTES REPEAT=$REPEAT SAT_CONNS=$SAT_CONNS SAT_FOR=$SAT_FOR IDLE=$IDLE" > "$out/commands.txt"
 logged() {
     printf '%q ' "$@" >> "$out/commands.txt"
     echo >> "$out/commands.txt"
     "$@"
 }
 
-servers=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}"
-         "echo-server-rw=$root/target/release/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
-[ -x target/peers/go-echo ] && servers+=("go=$root/target/peers/go-echo 0")
-command -v node >/dev/null && servers+=("node=node $peers/node-echo.js 0")
-servers+=("asyncio=python3 $peers/asyncio_echo.py 0")
-python3 -c 'import uvloop' 2>/dev/null && servers+=("uvloop=python3 $peers/asyncio_echo.py 0 --uvloop")
-python3 -c 'import twisted' 2>/dev/null && servers+=("twisted=python3 $peers/twisted_echo.py 0")
-python3 -c 'import eventlet' 2>/dev/null && servers+=("eventlet=python3 $peers/eventlet_echo.py 0")
+collect_servers
 printf '%s\n' "${servers[@]}" > "$out/servers.txt"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -69,7 +138,8 @@ cat "$out/machine.txt"
 echo "== sweep"
 args=()
 for s in "${servers[@]}"; do
-    [ "${s%%=*}" = echo-server-rw ] && [ "${RW_SWEEP:-0}" != 1 ] && continue
+    # Left out of the sweep unless RW_SWEEP=1 or --only names it.
+    [ "${s%%=*}" = echo-server-rw ] && [ "${RW_SWEEP:-0}" != 1 ] && [ -z "$only" ] && continue
     args+=(--server "$s")
 done
 # A server that cannot hold a count (descriptors) fails in seconds (--timeout) or at the

@@ -15,6 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt_want=()
 command -v go >/dev/null || apt_want+=(golang-go)
 command -v node >/dev/null || apt_want+=(nodejs)
+command -v escript >/dev/null || apt_want+=(erlang-base)
 command -v iperf3 >/dev/null || apt_want+=(iperf3)
 command -v taskset >/dev/null || apt_want+=(util-linux)
 if [ ${#apt_want[@]} -gt 0 ]; then
@@ -28,7 +29,7 @@ if [ ${#apt_want[@]} -gt 0 ]; then
     fi
 fi
 
-for pkg in uvloop twisted eventlet; do
+for pkg in uvloop twisted eventlet tornado gevent; do
     python3 -c "import $pkg" 2>/dev/null && continue
     python3 -m pip install -q "$pkg" >/dev/null 2>&1 || echo "install-peers: could not pip install $pkg: that peer is skipped"
 done
@@ -40,10 +41,14 @@ fi
 
 echo "install-peers: available peers:"
 command -v node >/dev/null && echo "  node $(node --version)"
-echo "  asyncio (python $(python3 -c 'import sys; print(sys.version.split()[0])'))"
-for pkg in uvloop twisted eventlet; do
-    v=$(python3 -c "import $pkg; print(getattr($pkg, '__version__', '?'))" 2>/dev/null) && echo "  $pkg $v"
+py=$(python3 -c 'import sys; print(sys.version.split()[0])')
+echo "  asyncio (python $py)"
+echo "  threads (python $py)"
+for pkg in uvloop twisted eventlet tornado gevent; do
+    v=$(python3 -c "import $pkg; print(getattr($pkg, '__version__', getattr($pkg, 'version', '?')))" 2>/dev/null) && echo "  $pkg $v"
 done
+command -v escript >/dev/null &&
+    echo "  erlang OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
 [ -x "$out/go-echo" ] && echo "  go $(go version | awk '{print $3}')"
 command -v iperf3 >/dev/null && echo "  iperf3 $(iperf3 --version | head -1 | awk '{print $2}') (ceiling)"
 exit 0
