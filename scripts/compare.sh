@@ -20,7 +20,8 @@
 # and message rate at 2,000 connections with p99 <= 10 ms; about 1.5 minutes a server with
 # KNEE_STEP=3s). Without them the defaults fit in about 10 minutes on a 2-core box, which
 # is why REPEAT is 2 (the original study kept the best of 3: REPEAT=3 takes longer).
-# Servers run on CPU 0, clients on CPU 1.
+# Servers run on CPU 0, clients on CPU 1. BIN_DIR=DIR takes flood-client and echo-server
+# from DIR and builds nothing (the smoke test runs the debug build: its figures mean nothing).
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
 # and report.html: one self-contained page (tables, charts, machine, commands) for a browser.
 set -euo pipefail
@@ -60,11 +61,12 @@ fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 peers=$root/scripts/peers
+bin=${BIN_DIR:-$root/target/release}
 # The servers of the run: echo-server, then every peer installed here (NAME=CMD each),
 # narrowed to --only's names.
 collect_servers() {
-    local all=("echo-server=$root/target/release/echo-server --listen 127.0.0.1:0 --processes {processes}"
-               "echo-server-rw=$root/target/release/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
+    local all=("echo-server=$bin/echo-server --listen 127.0.0.1:0 --processes {processes}"
+               "echo-server-rw=$bin/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
     [ -x target/peers/go-echo ] && all+=("go=$root/target/peers/go-echo 0")
     command -v node >/dev/null && all+=("node=node $peers/node-echo.js 0")
     all+=("asyncio=python3 $peers/asyncio_echo.py 0")
@@ -111,10 +113,10 @@ if [ "$(nproc)" -lt 2 ]; then
     echo "compare.sh: needs 2 CPUs (server on CPU 0, client on CPU 1)" >&2
     exit 2
 fi
-cargo build --release --quiet
+[ -n "${BIN_DIR:-}" ] || cargo build --release --quiet
 bash scripts/install-peers.sh
 mkdir -p "$out"
-fc=target/release/flood-client
+fc=$bin/flood-client
 # Every measuring command is written to commands.txt (shown in report.html) before it runs.
 echo "# scripts/compare.sh ${only:+--only $only }$out with CONNS=$CONNS BYTES=$BYTES REPEAT=$REPEAT SAT_CONNS=$SAT_CONNS SAT_FOR=$SAT_FOR IDLE=$IDLE" > "$out/commands.txt"
 logged() {
@@ -180,7 +182,7 @@ if [ "${KNEES:-1}" = 1 ]; then
     echo "== knees: new connections/s and messages/s at 2,000 connections, p99 <= 10 ms"
     for s in "${servers[@]}"; do
         [ "${s%%=*}" = echo-server-rw ] && continue
-        logged env STEP="${KNEE_STEP:-3s}" OUT="$out/knees" bash bench/knees.sh "$s" ||
+        logged env STEP="${KNEE_STEP:-3s}" OUT="$out/knees" BIN_DIR="$bin" bash bench/knees.sh "$s" ||
             echo "${s%%=*}: knees failed"
     done
 fi

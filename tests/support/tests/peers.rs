@@ -256,3 +256,54 @@ fn compare_only_refuses_an_unknown_name_naming_the_known_ones() {
     }
     assert!(out.stdout.is_empty(), "ran nothing: {}", all_text(&out));
 }
+
+/// compare.sh end to end, at a tiny size on the debug build (`BIN_DIR`: nothing built, its
+/// figures mean nothing), with echo-server and every new peer installed here: the sweep,
+/// saturation, idle memory and report.html each have a row for every one of them.
+#[test]
+fn compare_runs_the_new_peers_end_to_end() {
+    let test = "compare_runs_the_new_peers_end_to_end";
+    let peers: Vec<&Peer> = [&ERLANG, &ERLANG_16K, &THREADS, &TORNADO, &GEVENT]
+        .into_iter()
+        .filter(|p| installed(test, p))
+        .collect();
+    let names: Vec<&str> = std::iter::once("echo-server")
+        .chain(peers.iter().map(|p| p.name))
+        .collect();
+    let out_dir = std::env::temp_dir().join(format!("compare-smoke-{}", std::process::id()));
+    let bin_dir = bin("flood-client").parent().expect("bin dir").to_path_buf();
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_root().join("scripts/compare.sh"))
+        .args(["--only", &names.join(",")])
+        .arg(&out_dir)
+        .envs([
+            ("KNEES", "0"),
+            ("REPEAT", "1"),
+            ("CONNS", "1,4"),
+            ("BYTES", "32KiB"),
+            ("SAT_CONNS", "4"),
+            ("SAT_FOR", "1s"),
+            ("IDLE", "10"),
+        ])
+        .env("BIN_DIR", &bin_dir)
+        .current_dir(repo_root());
+    let out = output_within(cmd, Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("compare.sh still running after 300 s"));
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).expect("summary.md");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("report.html");
+    for name in &names {
+        let row = format!("| {name} | ");
+        // A sweep row at 4 x 32 KiB, a saturation row and an idle-memory row.
+        assert!(
+            summary.matches(&row).count() >= 3,
+            "{name}: fewer than 3 rows in\n{summary}"
+        );
+        assert!(
+            html.contains(&format!("<td>{name}</td>")),
+            "{name} not in report.html"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
