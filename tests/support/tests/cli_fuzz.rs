@@ -262,12 +262,15 @@ fn flood_client_answers_every_bad_value_with_an_exit_code() {
             "sweep" => "sweep",
             "limit" => "limit",
             "plot" => "plot",
+            "placement" => "placement",
             "help" => continue, // clap's own: takes subcommand names, not values.
             other => panic!("a subcommand the fuzz does not know: {other}; add its base here"),
         };
         let base: Vec<&str> = match name {
             "merge" => vec!["/nonexistent/report.json"],
             "plot" => vec!["/nonexistent/run.jsonl"],
+            // Removes namespaces that do not exist: fails at once (exit 1), makes nothing.
+            "placement" => vec!["down", "fuzz-none"],
             "saturate" => [&flood[..], &["--duration", "300ms"]].concat(),
             "probe" => vec![&target, "--count", "1", "--timeout", "1s"],
             "limit" => vec![
