@@ -21,11 +21,16 @@ fn stat_fields(pid: u32) -> Option<Vec<u64>> {
 /// threads' nanosecond run times from /proc/PID/task/TID/schedstat, or /proc/PID/stat's
 /// clock ticks (10 ms) when those say more (threads that have exited, or no schedstat).
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let ticks = stat_fields(pid).map_or(0.0, |f| {
+    stat_seconds(pid).max(schedstat_seconds(pid))
+}
+
+/// User plus system CPU seconds of one process from /proc/PID/stat's clock ticks (which
+/// count threads that have exited).
+fn stat_seconds(pid: u32) -> f64 {
+    stat_fields(pid).map_or(0.0, |f| {
         let get = |i: usize| f.get(i).copied().unwrap_or(0) as f64;
         (get(11) + get(12)) / sys::clock_ticks()
-    });
-    ticks.max(schedstat_seconds(pid))
+    })
 }
 
 /// The sum of the first field (ns on a CPU) of every live thread's schedstat.
@@ -35,7 +40,7 @@ fn schedstat_seconds(pid: u32) -> f64 {
 
 /// Each live thread of a process with its CPU seconds so far (schedstat's first field),
 /// by thread id; empty when it cannot be read.
-pub fn thread_seconds(pid: u32) -> Vec<(u32, f64)> {
+fn thread_seconds(pid: u32) -> Vec<(u32, f64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
@@ -70,7 +75,29 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
 
 /// CPU seconds of a process and its live worker children.
 pub fn tree_cpu_seconds(pid: u32) -> f64 {
-    process_tree(pid).into_iter().map(cpu_seconds).sum()
+    tree_cpu(pid).seconds
+}
+
+/// A process tree's CPU so far: the whole tree's seconds, as [`tree_cpu_seconds`] counts
+/// them, and each live thread's, from one read of every thread.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeCpu {
+    /// The process's and its worker children's CPU seconds (see [`cpu_seconds`]).
+    pub seconds: f64,
+    /// Each live thread of them, by thread id, with its CPU seconds.
+    pub threads: Vec<(u32, f64)>,
+}
+
+/// [`TreeCpu`] of process `pid` and its direct children.
+pub fn tree_cpu(pid: u32) -> TreeCpu {
+    let mut tree = TreeCpu::default();
+    for p in process_tree(pid) {
+        let threads = thread_seconds(p);
+        let live: f64 = threads.iter().map(|(_, s)| s).sum();
+        tree.seconds += stat_seconds(p).max(live);
+        tree.threads.extend(threads);
+    }
+    tree
 }
 
 /// User plus system CPU time this process has used.
@@ -78,37 +105,18 @@ pub fn self_cpu() -> Duration {
     Duration::from_micros(sys::self_cpu_us())
 }
 
-/// Counts a server's CPU time over a run: started before the run, read after it.
-#[derive(Debug, Clone, Copy)]
-pub struct ServerCpu {
-    pid: u32,
-    at_start: f64,
-}
-
-impl ServerCpu {
-    /// Starts counting for the process `pid` and its worker children.
-    pub fn start(pid: u32) -> ServerCpu {
-        ServerCpu {
-            pid,
-            at_start: tree_cpu_seconds(pid),
-        }
-    }
-
-    /// The process counted.
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// CPU seconds used since [`ServerCpu::start`].
-    pub fn seconds(&self) -> f64 {
-        (tree_cpu_seconds(self.pid) - self.at_start).max(0.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn a_tree_counts_its_threads_and_at_least_their_sum() {
+        let tree = tree_cpu(std::process::id());
+        assert!(!tree.threads.is_empty(), "{tree:?}");
+        let live: f64 = tree.threads.iter().map(|(_, s)| s).sum();
+        assert!(tree.seconds >= live, "{tree:?}");
+    }
 
     #[test]
     fn schedstat_counts_cpu_below_the_clock_tick() {

@@ -3,11 +3,10 @@
 //! read before and after a run ([`Before`]), and at each interval the showing process
 //! releases ([`Watch`]); nothing per chunk.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use hostkit::kernel::{self, CpuTicks, TcpCounters};
-use hostkit::procfs::{self, ServerCpu};
+use hostkit::procfs::{self, TreeCpu};
 
 use crate::config::RunConfig;
 use crate::report::bound::{self, CoreBusy, EndCpu, Evidence, IntervalBound, KernelSide};
@@ -20,31 +19,49 @@ struct Reading {
     at: Instant,
     ticks: Vec<Option<CpuTicks>>,
     tcp: TcpCounters,
-    /// The server's CPU seconds so far, when its process is known.
-    server_s: Option<f64>,
-    /// Each of the server's threads (its workers' too) with its CPU seconds so far.
-    server_threads: Vec<(u32, f64)>,
+    /// The server's CPU so far, its threads' (its workers' too) each, when its process is
+    /// known.
+    server: Option<TreeCpu>,
 }
 
-/// What is measured, and of whom.
-#[derive(Debug)]
+impl Reading {
+    /// The server's threads with their CPU seconds (none when its process is unknown).
+    fn server_threads(&self) -> &[(u32, f64)] {
+        self.server.as_ref().map_or(&[], |t| &t.threads)
+    }
+}
+
+/// What is measured, and of whom; what a run does not change is read once, here.
+#[derive(Debug, Clone)]
 struct Ends {
     /// The server's process (and its workers), when known.
-    server: Option<ServerCpu>,
+    server_pid: Option<u32>,
     /// Event loops of the client (processes × threads).
     loops: usize,
-    /// Where the load goes: a listener there on loopback is in this namespace.
-    target: SocketAddr,
+    /// The CPUs the client may run on.
+    client_cpus: Vec<usize>,
+    /// The CPUs the server may run on, when its process is known.
+    server_cpus: Option<Vec<usize>>,
+    /// The target listener's backlog, when it listens on loopback in this namespace (the
+    /// server is up before the run starts, and its backlog does not change).
+    listen_backlog: Option<u64>,
     /// Where each end's kernel work runs (the run's `placement`).
     placement: String,
 }
 
 impl Ends {
     fn of(cfg: &RunConfig, server_pid: Option<u32>) -> Ends {
+        let target = cfg.target;
         Ends {
-            server: server_pid.map(ServerCpu::start),
+            server_pid,
             loops: cfg.processes.max(1) * cfg.threads.max(1),
-            target: cfg.target,
+            client_cpus: kernel::allowed_cpus(std::process::id()),
+            server_cpus: server_pid.map(kernel::allowed_cpus),
+            // Only a listener in this namespace is this run's target.
+            listen_backlog: (target.ip().is_loopback())
+                .then(|| kernel::accept_queue(target.port()))
+                .flatten()
+                .map(|q| q.backlog),
             placement: cfg.placement.clone(),
         }
     }
@@ -54,31 +71,30 @@ impl Ends {
             at: Instant::now(),
             ticks: kernel::cpu_ticks(),
             // The server's namespace: where its listener overflows (ours, on loopback).
-            tcp: TcpCounters::read_of(self.server.as_ref().map(ServerCpu::pid)),
-            server_s: self.server.as_ref().map(ServerCpu::seconds),
-            server_threads: (self.server.as_ref())
-                .map(|s| procfs::process_tree(s.pid()))
-                .unwrap_or_default()
-                .into_iter()
-                .flat_map(procfs::thread_seconds)
-                .collect(),
+            tcp: TcpCounters::read_of(self.server_pid),
+            server: self.server_pid.map(procfs::tree_cpu),
         }
+    }
+
+    /// The server's CPU seconds between two readings, when its process is known.
+    fn server_s(from: &Reading, to: &Reading) -> Option<f64> {
+        let (from, to) = (from.server.as_ref()?, to.server.as_ref()?);
+        Some((to.seconds - from.seconds).max(0.0))
     }
 
     /// Both ends between two readings, the client having used `client_s` CPU seconds.
     fn cpu(&self, from: &Reading, to: &Reading, client_s: f64) -> (EndCpu, Option<EndCpu>) {
         let wall = to.at.duration_since(from.at).as_secs_f64().max(1e-6);
-        let cores_of = |pid: u32| -> Vec<CoreBusy> {
-            kernel::allowed_cpus(pid)
-                .into_iter()
-                .filter_map(|cpu| {
+        let cores_of = |cpus: &[usize]| -> Vec<CoreBusy> {
+            cpus.iter()
+                .filter_map(|&cpu| {
                     let busy_pct = kernel::busy_pct(&from.ticks, &to.ticks, cpu, wall)?;
                     Some(CoreBusy { cpu, busy_pct })
                 })
                 .collect()
         };
-        let client_cores = cores_of(std::process::id());
-        let server_cores = self.server.as_ref().map(|s| cores_of(s.pid()));
+        let client_cores = cores_of(&self.client_cpus);
+        let server_cores = self.server_cpus.as_deref().map(cores_of);
         // A core both ends may run on shows both ends' work: it says nothing of either.
         let shared = server_cores.as_ref().is_some_and(|cores| {
             cores
@@ -86,19 +102,18 @@ impl Ends {
                 .any(|c| client_cores.iter().any(|m| m.cpu == c.cpu))
         });
         let server = server_cores.map(|cores| {
-            let used = to.server_s.unwrap_or_default() - from.server_s.unwrap_or_default();
-            let process_pct = 100.0 * used.max(0.0) / wall;
+            let process_pct = 100.0 * Ends::server_s(from, to).unwrap_or_default() / wall;
             // A server's threads are not all loops (echo-server has a stats thread, Go
             // many idle ones): its busiest thread says how full its busiest loop was.
-            let busiest = (to.server_threads.iter())
+            let busiest = (to.server_threads().iter())
                 .filter_map(|(tid, now)| {
-                    let (_, then) = from.server_threads.iter().find(|(t, _)| t == tid)?;
+                    let (_, then) = from.server_threads().iter().find(|(t, _)| t == tid)?;
                     Some(100.0 * (now - then).max(0.0) / wall)
                 })
                 .fold(0.0, f64::max);
             let per_loop = busiest.max(process_pct / cores.len().max(1) as f64);
             EndCpu {
-                busy_pct: bound::busy(per_loop, to.server_threads.len(), &cores, shared),
+                busy_pct: bound::busy(per_loop, to.server_threads().len(), &cores, shared),
                 process_pct,
                 cores,
             }
@@ -130,11 +145,7 @@ impl Ends {
             orphans: tcp.orphans,
             ports_exhausted: 0,
             descriptors_exhausted: 0,
-            // Only a listener in this namespace is this run's target.
-            listen_backlog: (self.target.ip().is_loopback())
-                .then(|| kernel::accept_queue(self.target.port()))
-                .flatten()
-                .map(|q| q.backlog),
+            listen_backlog: self.listen_backlog,
         }
     }
 }
@@ -157,14 +168,10 @@ impl Before {
         }
     }
 
-    /// The server's CPU seconds since [`Before::take`], when its process is known.
-    pub(crate) fn server_cpu_s(&self) -> Option<f64> {
-        self.ends.server.as_ref().map(ServerCpu::seconds)
-    }
-
-    /// The evidence of `r`, the run that just ended; sends or connects later than
-    /// `late_ms` count as late.
-    pub(crate) fn evidence(&self, r: &Report, late_ms: f64) -> Evidence {
+    /// The evidence of `r`, the run that just ended (sends or connects later than `late_ms`
+    /// count as late), and the server's CPU seconds over it when its process is known: one
+    /// reading for both.
+    pub(crate) fn evidence(&self, r: &Report, late_ms: f64) -> (Evidence, Option<f64>) {
         let last = self.ends.read();
         let (client, server) = self.ends.cpu(&self.first, &last, r.client_cpu_s);
         let errors = |kind| r.errors.get(&kind).copied().unwrap_or(0);
@@ -178,7 +185,7 @@ impl Before {
             Pacing::Messages => Some("sends"),
             Pacing::Connections => Some("connects"),
         };
-        Evidence {
+        let evidence = Evidence {
             client,
             server,
             lateness: of.and_then(|of| bound::lateness(&r.lateness_histogram, of, late_ms)),
@@ -187,7 +194,8 @@ impl Before {
             broke: r.connections_failed > 0,
             kernel,
             placement: self.ends.placement.clone(),
-        }
+        };
+        (evidence, Ends::server_s(&self.first, &last))
     }
 }
 
@@ -202,9 +210,10 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// Starts watching the run `cfg` against the server `server_pid`, when known.
-    pub(crate) fn new(cfg: &RunConfig, server_pid: Option<u32>) -> Watch {
-        let ends = Ends::of(cfg, server_pid);
+    /// Starts watching the run `cfg` whose ends `before` measures (what it read once
+    /// serves both).
+    pub(crate) fn new(cfg: &RunConfig, before: &Before) -> Watch {
+        let ends = before.ends.clone();
         Watch {
             last: ends.read(),
             ends,

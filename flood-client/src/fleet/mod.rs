@@ -28,7 +28,7 @@ pub(crate) fn run_flood(
     stop: Arc<AtomicBool>,
 ) -> io::Result<Report> {
     let before = evidence::Before::take(cfg, server_pid);
-    let watch = cfg.interval.map(|_| evidence::Watch::new(cfg, server_pid));
+    let watch = cfg.interval.map(|_| evidence::Watch::new(cfg, &before));
     let mut report = if cfg.processes > 1 {
         workers::run_parent(cfg, stop, watch)?
     } else {
@@ -36,14 +36,14 @@ pub(crate) fn run_flood(
     };
     report.shards =
         (cfg.shard.as_ref()).map(|s| s.stamp(report.peak_concurrent, report.connections_requested));
-    if let Some(cpu_s) = before.server_cpu_s() {
+    let (evidence, server_cpu_s) = before.evidence(&report, bound::LATE_MS);
+    if let Some(cpu_s) = server_cpu_s {
         let gib = report.bytes_verified as f64 / f64::from(1u32 << 30);
         report.server = Some(ServerUsage {
             cpu_s,
             cpu_s_per_gib: if gib > 0.0 { cpu_s / gib } else { 0.0 },
         });
     }
-    let evidence = before.evidence(&report, bound::LATE_MS);
     report.bound = Some(bound::weigh(evidence));
     Ok(report)
 }

@@ -98,8 +98,8 @@ impl Split {
             ip(&["-n", ns, "link", "set", dev, "mtu", "65535", "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
-        split.steer(&srv, &sdev, SERVER_CPU)?;
-        split.steer(&cli, &cdev, CLIENT_CPU)?;
+        steer(&srv, &sdev, SERVER_CPU)?;
+        steer(&cli, &cdev, CLIENT_CPU)?;
         // A fresh namespace reuses a TIME_WAIT port only towards loopback (tcp_tw_reuse 2):
         // churn from the client's 28k ports ran out of them at 1,000 connects/s within a
         // minute. Reuse them towards the server too.
@@ -114,8 +114,8 @@ impl Split {
         split.described = format!(
             "split: server in {srv} ({SERVER_IP}, {sdev} rps_cpus={}), client in {cli} \
              ({cdev} rps_cpus={}, tcp_tw_reuse=1)",
-            split.rps_cpus(&srv, &sdev),
-            split.rps_cpus(&cli, &cdev)
+            rps_cpus(&srv, &sdev),
+            rps_cpus(&cli, &cdev)
         );
         Ok(split)
     }
@@ -133,25 +133,6 @@ impl Split {
     pub(crate) fn remove(tag: &str) -> io::Result<()> {
         ip(&["netns", "del", &format!("{SERVER_NS}{tag}")])?;
         ip(&["netns", "del", &format!("{CLIENT_NS}{tag}")])
-    }
-
-    /// Steers `dev`'s receive work in `ns` to `cpu` (RPS).
-    fn steer(&self, ns: &str, dev: &str, cpu: usize) -> io::Result<()> {
-        let mask = format!("{:x}", 1u64 << cpu);
-        let write = format!("echo {mask} > /sys/class/net/{dev}/queues/rx-0/rps_cpus");
-        ip(&["netns", "exec", ns, "sh", "-c", &write])
-    }
-
-    /// `dev`'s rps_cpus in `ns`, read back from sysfs ("?" when unreadable).
-    fn rps_cpus(&self, ns: &str, dev: &str) -> String {
-        let path = format!("/sys/class/net/{dev}/queues/rx-0/rps_cpus");
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns, "cat", &path])
-            .output();
-        match out {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-            _ => "?".into(),
-        }
     }
 
     /// The placement as the report records it.
@@ -184,6 +165,25 @@ impl Drop for Split {
         // The veth pair goes with its namespaces.
         let _ = ip(&["netns", "del", &self.server_ns]);
         let _ = ip(&["netns", "del", &self.client_ns]);
+    }
+}
+
+/// Steers `dev`'s receive work in `ns` to `cpu` (RPS).
+fn steer(ns: &str, dev: &str, cpu: usize) -> io::Result<()> {
+    let mask = format!("{:x}", 1u64 << cpu);
+    let write = format!("echo {mask} > /sys/class/net/{dev}/queues/rx-0/rps_cpus");
+    ip(&["netns", "exec", ns, "sh", "-c", &write])
+}
+
+/// `dev`'s rps_cpus in `ns`, read back from sysfs ("?" when unreadable).
+fn rps_cpus(ns: &str, dev: &str) -> String {
+    let path = format!("/sys/class/net/{dev}/queues/rx-0/rps_cpus");
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", &path])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => "?".into(),
     }
 }
 
