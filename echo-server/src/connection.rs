@@ -219,7 +219,10 @@ impl Connection {
             let n = match pipe.fill(&self.stream, SPLICE_LEN) {
                 Ok(0) => {
                     pool.give(pipe);
-                    return self.finish();
+                    // The end, or an urgent mark that arrived after this turn's event with
+                    // the FIN behind it (splice says 0 there too): a read tells them apart.
+                    self.urgent = true;
+                    return self.drive_urgent(buf, budget.saturating_sub(moved).max(1), tally);
                 }
                 Ok(n) => n,
                 Err(e) => {
@@ -329,5 +332,68 @@ pub(crate) fn classify(err: &io::Error) -> CloseReason {
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe => CloseReason::Reset,
         _ => CloseReason::Error,
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Splice stops at an urgent mark and, once the FIN is in, says 0 there as at the end:
+    /// a connection that splices into the mark before any event told it of urgent data
+    /// (the bytes came while it was already moving the ones before) must still echo the
+    /// urgent byte and everything after it, then the end.
+    #[test]
+    fn splicing_into_an_urgent_mark_with_the_fin_behind_it_loses_nothing() {
+        let listener = crate::listener::bind("127.0.0.1:0".parse().expect("addr"), 8, false, None)
+            .expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let client = socket2::Socket::from(std::net::TcpStream::connect(addr).expect("connect"));
+        let (accepted, _) = listener.accept().expect("accept");
+        accepted.set_nonblocking(true).expect("nonblocking");
+        let expected: Vec<u8> = [vec![1u8; 1000], vec![b'!'], vec![2u8; 1000]].concat();
+        (&client).write_all(&expected[..1000]).expect("write");
+        client
+            .send_out_of_band(&expected[1000..1001])
+            .expect("MSG_OOB");
+        (&client).write_all(&expected[1001..]).expect("write");
+        client.shutdown(Shutdown::Write).expect("FIN");
+
+        // Wait until the FIN is in the server's socket.
+        let mut stream = TcpStream::from_std(accepted);
+        let mut poll = mio::Poll::new().expect("poll");
+        poll.registry()
+            .register(&mut stream, mio::Token(0), mio::Interest::READABLE)
+            .expect("register");
+        let mut events = mio::Events::with_capacity(4);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !events.iter().any(|e| e.is_read_closed()) {
+            assert!(Instant::now() < deadline, "the FIN never arrived");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .expect("poll");
+        }
+
+        let mut conn = Connection::new(stream, 0);
+        let (mut pool, mut buf, mut tally) = (
+            crate::splice::PipePool::default(),
+            vec![0u8; 64 * 1024],
+            Tally::default(),
+        );
+        let step = loop {
+            match conn.drive_splice(&mut pool, &mut buf, crate::splice::SPLICE_LEN, &mut tally) {
+                Step::Yield => continue,
+                step => break step,
+            }
+        };
+        assert_eq!(step, Step::Close(CloseReason::Peer));
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut got = Vec::new();
+        (&client).read_to_end(&mut got).expect("echo and EOF");
+        assert_eq!(got.len(), expected.len(), "echo length");
+        assert!(got == expected, "echo out of order");
+        assert_eq!((tally.bytes_in, tally.bytes_out), (2001, 2001));
     }
 }
