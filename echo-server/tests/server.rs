@@ -645,6 +645,29 @@ fn read_write_an_urgent_byte_is_echoed_in_line_and_nothing_after_it_is_lost() {
     urgent_byte(&["--read-write"]);
 }
 
+/// Stops the process `pid` and returns once every thread of it is stopped. kill(2) returns
+/// before the stop takes effect, and a stop that lands while a loop is in the kernel reading
+/// at the urgent mark makes that read see a pending signal (tcp_recvmsg then returns EAGAIN,
+/// and nothing new arrives to wake the loop again): the paused cases are about bytes queued
+/// before any read, so they wait for the stop.
+fn stop_and_wait(pid: u32) {
+    hostkit::child::signal(pid, libc::SIGSTOP).expect("SIGSTOP");
+    wait_until(DEADLINE, "every thread of the server stopped", || {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                    Some(state == 'T' || state == 't')
+                })
+                .unwrap_or(false)
+        })
+    });
+}
+
 /// 1,000 bytes, one byte sent with MSG_OOB, 1,000 more: the echo is all 2,001 bytes in order
 /// (the urgent byte in line) and the server counts clean closes with in = out. Each case
 /// once as the bytes come and once queued while the server is stopped (the mark and the
@@ -659,7 +682,7 @@ fn urgent_byte(mode: &[&str]) {
         let c = socket2::Socket::from(TcpStream::connect(server.addr).expect("connect"));
         c.set_read_timeout(Some(DEADLINE)).expect("timeout");
         if paused {
-            hostkit::child::signal(server.pid(), libc::SIGSTOP).expect("SIGSTOP");
+            stop_and_wait(server.pid());
         }
         (&c).write_all(&expected[..1000]).expect("write");
         c.send_out_of_band(&expected[1000..1001]).expect("MSG_OOB");
