@@ -320,7 +320,9 @@ impl EventLoop {
                 return; // Dropping the stream closes it.
             }
         }
-        // Without TCP_NODELAY a partial write waits for the peer's delayed ACK (40 ms).
+        // Without TCP_NODELAY a partial write waits for the peer's delayed ACK (40 ms); on
+        // Linux the connection has it from the listener already (listener.rs).
+        #[cfg(not(target_os = "linux"))]
         if let Err(e) = stream.set_nodelay(true) {
             self.log_error(format_args!("TCP_NODELAY: {e}"));
         }
