@@ -8,9 +8,9 @@
 #
 # --only NAMES: run only these servers (comma-separated names, as --list prints them); an
 # unknown name exits 2. --list prints the NAME=CMD line of every server a run would use
-# here (echo-server and each installed peer: go, node, asyncio, uvloop, twisted, eventlet,
-# erlang, erlang-16k (--buffer 16384), threads, tornado, gevent) and exits, building,
-# installing and running nothing.
+# here (echo-server and each installed peer: go, uring-c (C on liburing), node, asyncio,
+# uvloop, twisted, eventlet, erlang, erlang-16k (--buffer 16384), threads, tornado, gevent)
+# and exits, building, installing and running nothing.
 #
 # Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
 # SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure),
@@ -25,7 +25,7 @@
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
 # and report.html: one self-contained page (tables, charts, machine, commands) for a browser.
 set -euo pipefail
-known=(echo-server echo-server-rw go node asyncio uvloop twisted eventlet erlang erlang-16k threads tornado gevent)
+known=(echo-server echo-server-rw go uring-c node asyncio uvloop twisted eventlet erlang erlang-16k threads tornado gevent)
 list=0
 only=
 pos=()
@@ -68,6 +68,7 @@ collect_servers() {
     local all=("echo-server=$bin/echo-server --listen 127.0.0.1:0 --processes {processes}"
                "echo-server-rw=$bin/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
     [ -x target/peers/go-echo ] && all+=("go=$root/target/peers/go-echo 0")
+    [ -x target/peers/uring-echo ] && all+=("uring-c=$root/target/peers/uring-echo 0")
     command -v node >/dev/null && all+=("node=node $peers/node-echo.js 0")
     all+=("asyncio=python3 $peers/asyncio_echo.py 0")
     python3 -c 'import uvloop' 2>/dev/null && all+=("uvloop=python3 $peers/asyncio_echo.py 0 --uvloop")

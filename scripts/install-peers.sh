@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the peer servers of the comparison need (Debian packages, PyPI), and build
-# the Go peer. Anything that cannot be installed is skipped with a message; compare.sh
+# the Go peer and the io_uring peer (C on liburing: gcc, liburing-dev). Anything that cannot be installed is skipped with a message; compare.sh
 # then leaves that peer out. Safe to run again.
 #
 #   scripts/install-peers.sh [--help]
@@ -18,6 +18,8 @@ command -v node >/dev/null || apt_want+=(nodejs)
 command -v escript >/dev/null || apt_want+=(erlang-base)
 command -v iperf3 >/dev/null || apt_want+=(iperf3)
 command -v taskset >/dev/null || apt_want+=(util-linux)
+command -v gcc >/dev/null || apt_want+=(gcc)
+[ -e /usr/include/liburing.h ] || apt_want+=(liburing-dev)
 if [ ${#apt_want[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq >/dev/null 2>&1
@@ -39,6 +41,21 @@ if command -v go >/dev/null; then
         || echo "install-peers: could not build the Go peer: skipped"
 fi
 
+# Built under a temporary name and renamed, so a compare.sh reading target/peers never
+# meets half a binary; one that cannot be built is removed, not left stale.
+if command -v gcc >/dev/null; then
+    tmp="$out/uring-echo.$$"
+    if why=$(gcc -O2 -Wall -Wextra -o "$tmp" "$here/peers/uring-echo.c" -luring 2>&1); then
+        mv -f "$tmp" "$out/uring-echo"
+    else
+        rm -f "$tmp" "$out/uring-echo"
+        echo "install-peers: could not build the io_uring peer (needs liburing-dev): skipped: $(printf '%s\n' "$why" | grep -m1 error)"
+    fi
+else
+    rm -f "$out/uring-echo"
+    echo "install-peers: no gcc: the io_uring peer is skipped"
+fi
+
 echo "install-peers: available peers:"
 command -v node >/dev/null && echo "  node $(node --version)"
 py=$(python3 -c 'import sys; print(sys.version.split()[0])')
@@ -50,5 +67,7 @@ done
 command -v escript >/dev/null &&
     echo "  erlang OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
 [ -x "$out/go-echo" ] && echo "  go $(go version | awk '{print $3}')"
+[ -x "$out/uring-echo" ] &&
+    echo "  uring-c (liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?'))"
 command -v iperf3 >/dev/null && echo "  iperf3 $(iperf3 --version | head -1 | awk '{print $2}') (ceiling)"
 exit 0
