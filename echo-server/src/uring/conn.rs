@@ -4,9 +4,10 @@
 //! What it owes is a queue of pieces, sent front first, one send in flight at a time (so
 //! sends never overtake each other, and a short send is simply sent again from where it
 //! stopped):
-//! - [`Piece::Ring`]: bytes still in a ring buffer the kernel filled. It is sent without
-//!   waiting (MSG_DONTWAIT) and the buffer goes back to the ring only once every byte of it
-//!   was sent.
+//! - [`Piece::Ring`]: bytes still in a ring buffer the kernel filled. The ring pieces at the
+//!   front go in one sendmsg without waiting (MSG_DONTWAIT), so a 32 KiB message received
+//!   into four buffers leaves as one send, not four; each buffer goes back to the ring only
+//!   once every byte of it was sent.
 //! - [`Piece::Heap`]: bytes copied out of ring buffers once a send could not finish at once
 //!   (the client is not reading): the connection is then *blocked*, its ring buffers go back
 //!   at once (a client that never reads holds none of the ring other connections need), it
@@ -20,7 +21,7 @@ use std::collections::VecDeque;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::sys::Uring;
+use super::sys::{Uring, SEND_PIECES};
 use crate::connection::CloseReason;
 
 /// Ring buffers a connection may hold (received, not yet sent back) before it stops
@@ -67,6 +68,9 @@ pub(crate) struct Conn {
     /// Waiting in the loop's queue for a ring buffer to be free (its receive ended on
     /// ENOBUFS).
     pub(crate) starved: bool,
+    /// In the loop's list of connections whose send goes out after this batch of
+    /// completions (so everything the batch received leaves in one send).
+    pub(crate) send_due: bool,
     /// Ending, for this reason, once no operation is in flight.
     pub(crate) closing: Option<CloseReason>,
     /// Loop clock (ms) of the last byte moved, for `--idle-timeout`.
@@ -85,6 +89,7 @@ impl Conn {
             blocked: false,
             eof: false,
             starved: false,
+            send_due: false,
             closing: None,
             last_active_ms: now_ms,
         }
@@ -126,7 +131,13 @@ impl Conn {
         ring.give(bid);
     }
 
-    /// Pushes the send of the queue's front (with user data `data`); false when there is
+    /// Whether it has bytes to send and no send in flight.
+    pub(crate) fn owes(&self) -> bool {
+        !self.sending && !self.queue.is_empty()
+    }
+
+    /// Pushes the send of the queue's front (with user data `data`): every ring piece at
+    /// the front (up to [`SEND_PIECES`]) in one send, or one heap piece. False when there is
     /// nothing to send or a send is already in flight.
     pub(crate) fn send_front(&mut self, ring: &mut Uring, data: u64) -> bool {
         if self.sending {
@@ -135,7 +146,18 @@ impl Conn {
         let fd = self.fd();
         match self.queue.front_mut() {
             None => return false,
-            Some(Piece::Ring { bid, start, end }) => ring.send_buffer(fd, *bid, *start, *end, data),
+            Some(Piece::Ring { .. }) => {
+                let mut pieces = [(0u16, 0u32, 0u32); SEND_PIECES];
+                let mut count = 0;
+                for piece in self.queue.iter().take(SEND_PIECES) {
+                    let Piece::Ring { bid, start, end } = *piece else {
+                        break;
+                    };
+                    pieces[count] = (bid, start, end);
+                    count += 1;
+                }
+                ring.send_buffers(fd, &pieces[..count], data);
+            }
             Some(Piece::Heap { bytes, start }) => {
                 ring.send_owned(fd, std::mem::take(bytes), *start, data)
             }
@@ -144,31 +166,34 @@ impl Conn {
         true
     }
 
-    /// A send completed having taken `n` bytes of the front (`lent`: the heap bytes it
+    /// A send completed having taken `n` bytes from the front (`lent`: the heap bytes it
     /// borrowed, back from the ring). Returns true when a ring piece is left part-sent: the
     /// client is not keeping up, and the connection should [`block`](Conn::block).
-    pub(crate) fn sent(&mut self, ring: &mut Uring, n: usize, lent: Option<Vec<u8>>) -> bool {
+    pub(crate) fn sent(&mut self, ring: &mut Uring, mut n: usize, lent: Option<Vec<u8>>) -> bool {
         self.sending = false;
-        match self.queue.front_mut() {
-            Some(Piece::Ring { bid, start, end }) => {
-                *start += n as u32;
-                if start < end {
-                    return true;
-                }
-                ring.give(*bid);
+        if let Some(Piece::Heap { bytes, start }) = self.queue.front_mut() {
+            if let Some(lent) = lent {
+                *bytes = lent;
             }
-            Some(Piece::Heap { bytes, start }) => {
-                if let Some(lent) = lent {
-                    *bytes = lent;
-                }
-                *start += n;
-                if *start < bytes.len() {
-                    return false;
-                }
+            *start += n;
+            if *start >= bytes.len() {
+                self.queue.pop_front();
             }
-            None => return false,
+            return false;
         }
-        self.queue.pop_front();
+        while let Some(Piece::Ring { bid, start, end }) = self.queue.front_mut() {
+            let left = (*end - *start) as usize;
+            if n < left {
+                *start += n as u32;
+                return true;
+            }
+            n -= left;
+            ring.give(*bid);
+            self.queue.pop_front();
+            if n == 0 {
+                break;
+            }
+        }
         false
     }
 

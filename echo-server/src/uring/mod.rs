@@ -5,8 +5,9 @@
 //! thread, each with its own SO_REUSEPORT listener.
 //!
 //! Data path: a multishot accept on the listener → per connection a multishot receive into
-//! the loop's ring of provided buffers ([`sys::Uring`]) → a send of that buffer → the buffer
-//! back to the ring once the send took all of it. [`conn`] says what a connection owes and
+//! the loop's ring of provided buffers ([`sys::Uring`]) → after each batch of completions,
+//! one sendmsg of the buffers the connection holds → each buffer back to the ring once the
+//! send took all of it. [`conn`] says what a connection owes and
 //! how a client that stops reading is kept from holding ring buffers; [`probe`] checks the
 //! kernel at start; [`sys`] holds every `unsafe`.
 //!
@@ -162,6 +163,7 @@ impl UringLoop {
             },
             wake_armed: false,
             starved: VecDeque::new(),
+            send_due: Vec::new(),
             tally: Tally::default(),
             start: now,
             now,
@@ -194,6 +196,9 @@ struct State {
     wake_armed: bool,
     /// Connections (slot, generation) whose receive ended for want of a ring buffer.
     starved: VecDeque<(usize, u32)>,
+    /// Connections (slot, generation) that owe bytes and have no send in flight: their
+    /// sends are pushed once the whole batch of completions is in (see `flush_sends`).
+    send_due: Vec<(usize, u32)>,
     tally: Tally,
     start: Instant,
     now: Instant,
@@ -303,12 +308,8 @@ impl State {
                 return; // Dropping the stream closes it.
             }
         }
-        // Without TCP_NODELAY a partial send waits for the peer's delayed ACK (40 ms).
-        if let Err(e) = stream.set_nodelay(true) {
-            self.accept
-                .pause
-                .log(self.now, format_args!("TCP_NODELAY: {e}"));
-        }
+        // TCP_NODELAY (a partial send must not wait for the peer's delayed ACK) comes from
+        // the listener: Linux copies it to every connection accepted from it (listener.rs).
         self.generation = (self.generation + 1) & GENERATIONS;
         let slot = self
             .conns
@@ -418,8 +419,12 @@ impl State {
             }
             return;
         }
-        let send = data(OP_SEND);
-        if !conn.send_front(&mut self.ring, send) && !conn.sending {
+        if conn.owes() {
+            if !conn.send_due {
+                conn.send_due = true;
+                self.send_due.push((slot, generation));
+            }
+        } else if !conn.sending {
             // Caught up: bytes may be received again, or the peer's FIN answered.
             conn.blocked = false;
             if conn.eof && conn.recv == Recv::Off {
@@ -495,6 +500,7 @@ impl State {
             }
         }
         self.sweep_idle();
+        self.flush_sends();
         let tally = std::mem::take(&mut self.tally);
         self.stats
             .bytes_in
@@ -502,6 +508,28 @@ impl State {
         self.stats
             .bytes_out
             .fetch_add(tally.bytes_out, Ordering::Relaxed);
+    }
+
+    /// Pushes the sends of the connections that owe bytes. Done once per batch rather than
+    /// at each completion: the buffers one receive filled come as several completions in
+    /// the same batch, and they leave in one send (one packet's worth of work for the
+    /// kernel and one wake-up for the client, not one per buffer). Nothing waits longer for
+    /// it: entries are only submitted at the next wait anyway.
+    fn flush_sends(&mut self) {
+        let mut due = std::mem::take(&mut self.send_due);
+        for (slot, generation) in due.drain(..) {
+            let Some(conn) = live(&mut self.conns, slot, generation) else {
+                continue;
+            };
+            if !conn.send_due {
+                continue;
+            }
+            conn.send_due = false;
+            if conn.closing.is_none() {
+                conn.send_front(&mut self.ring, user_data(slot, generation, OP_SEND));
+            }
+        }
+        self.send_due = due;
     }
 
     /// Stops accepting and starts closing every connection (as closed at shutdown).

@@ -5,9 +5,10 @@
 //! - The buffer ring and its buffers are one mapping owned by [`BufRing`], which outlives the
 //!   ring (the fields of [`Uring`] drop the ring first). A buffer is either the kernel's (in
 //!   the ring) or ours (taken by a completion, until [`Uring::give`]); only ours are read.
-//! - Bytes a send reads are either one of our ring buffers (held until that send's
-//!   completion) or a `Vec` moved into [`Uring`] for the send and moved back out by its
-//!   completion ([`Uring::take_sent`]).
+//! - Bytes a send reads are either our ring buffers (held until that send's completion),
+//!   listed in a message header and vector that [`Uring`] owns until the completion, or a
+//!   `Vec` moved into [`Uring`] for the send and moved back out by its completion
+//!   ([`Uring::take_sent`]).
 //! - Every other operation (accept, poll, cancel) points at no memory of ours.
 
 use std::collections::{HashMap, VecDeque};
@@ -22,6 +23,50 @@ use io_uring::{cqueue, opcode, squeue, IoUring};
 
 /// The buffer group of the loop's one buffer ring.
 const GROUP: u16 = 0;
+
+/// The most ring buffers one send takes (one vector entry each).
+pub(crate) const SEND_PIECES: usize = 16;
+
+/// Message headers kept for reuse (more are freed: a burst of sends leaves no lasting
+/// memory behind).
+const SPARE_MSGS: usize = 64;
+
+/// What a send in flight owns until its completion.
+#[derive(Debug)]
+enum Lent {
+    /// Bytes copied to the heap.
+    Heap(Vec<u8>),
+    /// The header and vector of a send of ring buffers (the buffers are held by the
+    /// connection).
+    Msg(Box<Msg>),
+}
+
+/// A sendmsg(2) header and the vector it points to, in one allocation that does not move
+/// while the kernel may read it.
+#[repr(C)]
+struct Msg {
+    hdr: libc::msghdr,
+    iov: [libc::iovec; SEND_PIECES],
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Msg({} pieces)", self.hdr.msg_iovlen)
+    }
+}
+
+// SAFETY: a `Msg` holds only addresses of itself and of the buffer mapping, both owned by
+// the `Uring` it lives in; moving it to another thread (with the ring, before the ring is
+// enabled there) moves the only access to them.
+unsafe impl Send for Msg {}
+
+impl Msg {
+    fn new() -> Box<Msg> {
+        // SAFETY: msghdr and iovec are plain C structs for which all zeroes (null pointers,
+        // zero lengths) is a valid value.
+        unsafe { Box::new(std::mem::zeroed()) }
+    }
+}
 
 /// One completion, copied out of the completion queue.
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +98,10 @@ pub(crate) struct Uring {
     /// Dropped first: the kernel lets go of every buffer before they are unmapped.
     ring: IoUring,
     bufs: BufRing,
-    /// Bytes of sends in flight from the heap, by their operation's user data.
-    sending: HashMap<u64, Vec<u8>>,
+    /// What sends in flight own, by their operation's user data.
+    sending: HashMap<u64, Lent>,
+    /// Message headers of finished sends, for the next ones.
+    spare_msgs: Vec<Box<Msg>>,
     /// Entries waiting for room in the submission queue.
     waiting: VecDeque<squeue::Entry>,
 }
@@ -85,6 +132,7 @@ impl Uring {
             ring,
             bufs,
             sending: HashMap::new(),
+            spare_msgs: Vec::new(),
             waiting: VecDeque::new(),
         })
     }
@@ -118,19 +166,37 @@ impl Uring {
         self.push(e.user_data(data));
     }
 
-    /// Sends bytes `start..end` of our ring buffer `bid`, without waiting: the completion
-    /// comes at once with what the socket took (or -EAGAIN). Nothing if `bid` is not ours.
-    pub(crate) fn send_buffer(&mut self, fd: RawFd, bid: u16, start: u32, end: u32, data: u64) {
-        let Some(bytes) = self.bufs.held(bid) else {
+    /// Sends bytes `start..end` of each of our ring buffers `(bid, start, end)` in `pieces`
+    /// (at most [`SEND_PIECES`]), in order, in one sendmsg without waiting: the completion
+    /// comes at once with what the socket took (or -EAGAIN). A piece that is not ours ends
+    /// the list there; nothing is sent if the first is not.
+    pub(crate) fn send_buffers(&mut self, fd: RawFd, pieces: &[(u16, u32, u32)], data: u64) {
+        let mut msg = self.spare_msgs.pop().unwrap_or_else(Msg::new);
+        let mut count = 0;
+        for &(bid, start, end) in pieces.iter().take(SEND_PIECES) {
+            let Some(bytes) = self.bufs.held(bid) else {
+                break;
+            };
+            let Some(bytes) = bytes.get(start as usize..end as usize) else {
+                break;
+            };
+            msg.iov[count] = libc::iovec {
+                iov_base: bytes.as_ptr() as *mut libc::c_void,
+                iov_len: bytes.len(),
+            };
+            count += 1;
+        }
+        if count == 0 {
+            self.spare_msgs.push(msg);
             return;
-        };
-        let Some(bytes) = bytes.get(start as usize..end as usize) else {
-            return;
-        };
-        let e = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
-            .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        }
+        msg.hdr.msg_iov = msg.iov.as_mut_ptr();
+        msg.hdr.msg_iovlen = count as _;
+        let e = opcode::SendMsg::new(Fd(fd), &msg.hdr)
+            .flags((libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as u32)
             .build();
         self.push(e.user_data(data));
+        self.sending.insert(data, Lent::Msg(msg));
     }
 
     /// Sends `bytes[from..]`, waiting for room; the bytes stay here until the completion,
@@ -141,12 +207,21 @@ impl Uring {
             .flags(libc::MSG_NOSIGNAL)
             .build();
         self.push(e.user_data(data));
-        self.sending.insert(data, bytes);
+        self.sending.insert(data, Lent::Heap(bytes));
     }
 
-    /// The bytes of the send `data`, once its completion arrived.
+    /// Once the completion of the send `data` arrived: the heap bytes it was lent, if it
+    /// was a send of heap bytes.
     pub(crate) fn take_sent(&mut self, data: u64) -> Option<Vec<u8>> {
-        self.sending.remove(&data)
+        match self.sending.remove(&data)? {
+            Lent::Heap(bytes) => Some(bytes),
+            Lent::Msg(msg) => {
+                if self.spare_msgs.len() < SPARE_MSGS {
+                    self.spare_msgs.push(msg);
+                }
+                None
+            }
+        }
     }
 
     /// Cancels the operation pushed with user data `target`.
@@ -168,8 +243,8 @@ impl Uring {
             let mut sq = self.ring.submission();
             while let Some(entry) = self.waiting.front() {
                 // SAFETY: every entry points only at memory this struct owns until the
-                // operation completes (see the module comment): ring buffers we hold, Vecs
-                // in `sending`, or none at all.
+                // operation completes (see the module comment): ring buffers we hold, the
+                // Vecs and message headers in `sending`, or none at all.
                 if unsafe { sq.push(entry) }.is_err() {
                     break;
                 }
