@@ -100,7 +100,9 @@ pub(crate) struct Uring {
     bufs: BufRing,
     /// What sends in flight own, by their operation's user data.
     sending: HashMap<u64, Lent>,
-    /// Message headers of finished sends, for the next ones.
+    /// Message headers of finished sends, for the next ones: boxed, since what is kept is
+    /// the allocation whose address the next send gives the kernel.
+    #[allow(clippy::vec_box)]
     spare_msgs: Vec<Box<Msg>>,
     /// Entries waiting for room in the submission queue.
     waiting: VecDeque<squeue::Entry>,
