@@ -80,6 +80,10 @@ pub(crate) struct Connection {
     pub(crate) last_progress: Instant,
     /// An event said read-closed or error: read to the end, never stop on a short read.
     pub(crate) peer_closing: bool,
+    /// Bytes (or the end) may be waiting: no read since the last readable event found the
+    /// socket empty. Reads are skipped while false, so a send the open model's schedule
+    /// releases does not first pay a read that can only say WouldBlock.
+    pub(crate) readable: bool,
     /// Bytes the open model's schedule has released so far (`u64::MAX`: closed loop, the
     /// window alone decides).
     pub(crate) allowed: u64,
@@ -108,6 +112,7 @@ impl Connection {
             chunk_started: vec![now; window as usize].into_boxed_slice(),
             last_progress: now,
             peer_closing: false,
+            readable: true,
             allowed: u64::MAX,
         }
     }
@@ -199,7 +204,7 @@ impl Connection {
         rtt: &mut Latency,
         progress: &mut Progress,
     ) -> Result<(), Failure> {
-        loop {
+        while self.readable {
             let n = match (&self.stream).read(buf) {
                 Ok(0) => {
                     let detail = format!(
@@ -209,7 +214,10 @@ impl Connection {
                     return Err(self.failure(ErrorKind::ShortEcho, detail));
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_failure(&e)),
             };
@@ -247,9 +255,11 @@ impl Connection {
                 return Ok(());
             }
             if SHORT_READ_DRAINS && !self.peer_closing && n < buf.len() {
+                self.readable = false; // Emptied: a later arrival raises a new event.
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Sends chunks while fewer than `window` are unanswered and the socket takes them.
@@ -292,18 +302,19 @@ impl Connection {
 
     /// After our FIN: the server must send EOF and nothing else.
     fn drain(&mut self, buf: &mut [u8]) -> Result<bool, Failure> {
-        loop {
+        while self.readable {
             match (&self.stream).read(buf) {
                 Ok(0) => return Ok(true),
                 Ok(n) => {
                     let detail = format!("{n} byte(s) after all {} were echoed", self.verified);
                     return Err(self.failure(ErrorKind::ExtraBytes, detail));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_failure(&e)),
             }
         }
+        Ok(false)
     }
 
     fn io_failure(&self, err: &io::Error) -> Failure {

@@ -229,7 +229,7 @@ impl Scheduler {
             wake = self.intervals.due().map_or(wake, |due| wake.min(due));
             self.poll_once(events, wake.saturating_duration_since(now))?;
             for event in events.iter() {
-                self.note_closing(event);
+                self.note_event(event);
                 self.on_connect_event(event.token());
             }
             self.tick(Instant::now());
@@ -384,7 +384,7 @@ impl Scheduler {
             let wait = until.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
             self.poll_once(events, wait)?;
             for event in events.iter() {
-                self.note_closing(event);
+                self.note_event(event);
                 self.drive(event.token().0);
             }
             let now = Instant::now();
@@ -438,13 +438,15 @@ impl Scheduler {
         self.last_verified = Some(SystemTime::now());
     }
 
-    /// Remembers that an event said the peer closed or failed (see `SHORT_READ_DRAINS`).
-    fn note_closing(&mut self, event: &mio::event::Event) {
-        if event.is_read_closed() || event.is_error() {
-            if let Some(conn) = self.conns.get_mut(event.token().0) {
-                conn.peer_closing = true;
-            }
-        }
+    /// Remembers what an event says before the connection is driven: that bytes (or the
+    /// end) may be waiting, and that the peer closed or failed (see `SHORT_READ_DRAINS`).
+    fn note_event(&mut self, event: &mio::event::Event) {
+        let Some(conn) = self.conns.get_mut(event.token().0) else {
+            return;
+        };
+        let closing = event.is_read_closed() || event.is_error();
+        conn.peer_closing |= closing;
+        conn.readable |= closing || event.is_readable();
     }
 
     fn drive(&mut self, key: usize) {

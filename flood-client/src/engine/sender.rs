@@ -10,6 +10,9 @@
 //! The pipe is empty between sends: bytes the socket did not take are read back out and
 //! sent again later (rare: the window keeps far less in flight than a socket buffer holds).
 //! If the pipe cannot be made or the kernel refuses the splice, the loop writes instead.
+//! Sends shorter than [`SPLICE_MIN`] are written in either mode: below a page, copying
+//! costs less than splice's second system call and the pinning (and the receiver's
+//! handling of page-fragment packets costs more than of a small linear one).
 
 use std::io::{self, IoSlice, Write};
 
@@ -113,7 +116,7 @@ impl Sender {
         scratch: &mut [u8],
     ) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
-        if let Some(pipe) = &self.pipe {
+        if let Some(pipe) = self.pipe.as_ref().filter(|_| splice_pays(data)) {
             let (result, emptied) = splice_send(pipe, stream, data, scratch);
             let refused = matches!(&result, Err(e) if unsupported(e));
             if refused || !emptied {
@@ -134,6 +137,21 @@ impl Sender {
         let mut stream = stream;
         stream.write_vectored(data)
     }
+}
+
+/// Sends shorter than this are written even in splice mode: copying a few KiB costs less
+/// than splice's second system call and the page pinning of vmsplice.
+#[cfg(target_os = "linux")]
+const SPLICE_MIN: usize = 4096;
+
+/// Whether a send of `data`'s pieces is long enough to splice (see [`SPLICE_MIN`]).
+#[cfg(target_os = "linux")]
+fn splice_pays(data: &[IoSlice<'_>]) -> bool {
+    let mut len = 0;
+    data.iter().any(|piece| {
+        len += piece.len();
+        len >= SPLICE_MIN
+    })
 }
 
 /// One spliced send: what it did, and whether the pipe is empty again.

@@ -245,7 +245,7 @@ impl Scheduler {
             let next = self.intervals.due().map_or(next, |at| at.min(next));
             self.poll_until(events, now, next)?;
             for event in events.iter() {
-                self.note_closing(event);
+                self.note_event(event);
                 self.paced_drive(event.token().0, &mut books, &mut lat);
             }
             self.tick(Instant::now());
@@ -372,7 +372,7 @@ impl Scheduler {
             };
             self.poll_until(events, now, next)?;
             for event in events.iter() {
-                self.note_closing(event);
+                self.note_event(event);
                 let key = event.token().0;
                 let Some(slot) = self.conns.get(key).map(|c| c.index) else {
                     continue;
