@@ -34,7 +34,7 @@ r = json.load(sys.stdin)
 if r["connections_failed"]:
     sys.exit("flood-client run failed: %s" % r["errors"])
 srv = r["server"]["cpu_s_per_gib"] if r.get("server") else float("nan")
-print("%.0f %.2f %.2f" % (r["throughput_mb_s"], r["client_cpu_s_per_gib"], srv))'
+print("%.0f %.4g %.4g" % (r["throughput_mb_s"], r["client_cpu_s_per_gib"], srv))'
 }
 
 # The knee (a number, or null when no step held) of a `flood-client limit --json` report on
