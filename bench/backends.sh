@@ -92,9 +92,9 @@ print(f((t1s - t0s) / hz), f((t1c - t0c) / hz), f(r["client_cpu_s"]),
       "%d/%d" % (r["connections_ok"], r["connections_failed"]))' \
                     "${t0[@]}" "${t1[@]}" "$load" "$report")
                 key="$placement/$load/${names[$i]}"
-                srv[$key]+="$s " core[$key]+="$k " cli[$key]+="$c "
+                srv[$key]+="$s " core[$key]+="$c " cli[$key]+="$k "
                 printf '%-5s %-10s %-13s %-14s %10s %10s %10s %9s\n' "$round" "$placement" "$load" \
-                    "${names[$i]}" "$s" "$k" "$c" "$okf"
+                    "${names[$i]}" "$s" "$c" "$k" "$okf"
                 last[i]=$s
             done
             for i in "${!names[@]}"; do
