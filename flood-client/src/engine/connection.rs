@@ -112,7 +112,7 @@ impl Connection {
             chunk_started: vec![now; window as usize].into_boxed_slice(),
             last_progress: now,
             peer_closing: false,
-            readable: true,
+            readable: false, // Nothing arrives before this end has sent something.
             allowed: u64::MAX,
         }
     }
@@ -247,15 +247,19 @@ impl Connection {
                 let detail = format!("{} byte(s) beyond the {} sent", n - good, self.sent);
                 return Err(self.failure(ErrorKind::ExtraBytes, detail));
             }
+            let emptied = SHORT_READ_DRAINS && !self.peer_closing && n < buf.len();
             if self.verified == work.bytes {
+                // The server's EOF comes after our FIN: after a short read it raises an
+                // event of its own, so the drain does not read before it.
+                self.readable = !emptied;
                 self.state = State::Draining;
                 if let Err(e) = self.stream.shutdown(Shutdown::Write) {
                     return Err(self.io_failure(&e));
                 }
                 return Ok(());
             }
-            if SHORT_READ_DRAINS && !self.peer_closing && n < buf.len() {
-                self.readable = false; // Emptied: a later arrival raises a new event.
+            if emptied {
+                self.readable = false; // A later arrival raises a new event.
                 return Ok(());
             }
         }

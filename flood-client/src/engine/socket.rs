@@ -14,12 +14,20 @@ pub(crate) fn open_socket(
     source: Option<IpAddr>,
     rcvbuf: Option<usize>,
 ) -> io::Result<TcpStream> {
+    // Non-blocking from the start where socket(2) takes the flag (SOCK_NONBLOCK): two
+    // fcntl calls fewer per connection, which counts at a churn's connect rate.
+    #[cfg(target_os = "linux")]
     let socket = Socket::new(
         Domain::for_address(target),
-        Type::STREAM,
+        Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    socket.set_nonblocking(true)?;
+    #[cfg(not(target_os = "linux"))]
+    let socket = {
+        let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        socket
+    };
     socket.set_tcp_nodelay(true)?;
     if let Some(bytes) = rcvbuf {
         socket.set_recv_buffer_size(bytes)?;
