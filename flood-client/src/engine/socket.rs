@@ -24,7 +24,11 @@ pub(crate) fn open_socket(
     )?;
     #[cfg(not(target_os = "linux"))]
     let socket = {
-        let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(target),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
         socket.set_nonblocking(true)?;
         socket
     };
