@@ -20,6 +20,10 @@
 # and message rate at 2,000 connections with p99 <= 10 ms; about 1.5 minutes a server with
 # KNEE_STEP=3s). Without them the defaults fit in about 10 minutes on a 2-core box, which
 # is why REPEAT is 2 (the original study kept the best of 3: REPEAT=3 takes longer).
+# BACKENDS=1 adds bench/backends.sh: the server CPU per churn connection, per message and
+# per GiB of echo-server with epoll, echo-server --io uring and uring-c (when it runs),
+# alternated BACKENDS_ROUNDS times (default 3; PLACEMENTS and DURATION pass through, default
+# loopback only), into backends.txt (about 1.5 minutes a round on loopback).
 # Servers run on CPU 0, clients on CPU 1. BIN_DIR=DIR takes flood-client and echo-server
 # from DIR and builds nothing (the smoke test runs the debug build: its figures mean nothing).
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
@@ -188,6 +192,18 @@ if [ "${KNEES:-1}" = 1 ]; then
     done
 fi
 
+if [ "${BACKENDS:-0}" = 1 ]; then
+    echo "== io_uring against epoll: server CPU per operation (bench/backends.sh)"
+    which=("epoll=$bin/echo-server --listen {host}:0" "uring=$bin/echo-server --io uring --listen {host}:0")
+    for s in "${servers[@]}"; do
+        [ "${s%%=*}" = uring-c ] && which+=("uring-c=$root/target/peers/uring-echo {host}:0")
+    done
+    logged env PLACEMENTS="${PLACEMENTS:-loopback}" BIN_DIR="$bin" \
+        bash bench/backends.sh "${BACKENDS_ROUNDS:-3}" "${which[@]}" > "$out/backends.txt" ||
+        echo "backends failed (see $out/backends.txt)"
+    sed -n '/^medians/,$p' "$out/backends.txt"
+fi
+
 echo "== iperf3 single-stream ceiling"
 if command -v iperf3 >/dev/null; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -209,8 +225,9 @@ if [ -f "$out/sweep.json" ]; then
     for f in "$out"/saturate-*.json; do
         if [ -s "$f" ]; then sat+=(--saturate "$f"); fi
     done
-    "$fc" sweep --from "$out/sweep.json" --out "$out" --html "${sat[@]}" \
-        --attach "$out/machine.txt" --attach "$out/commands.txt" --attach "$out/summary.md" \
+    attach=(--attach "$out/machine.txt" --attach "$out/commands.txt" --attach "$out/summary.md")
+    if [ -s "$out/backends.txt" ]; then attach+=(--attach "$out/backends.txt"); fi
+    "$fc" sweep --from "$out/sweep.json" --out "$out" --html "${sat[@]}" "${attach[@]}" \
         || echo "compare.sh: no report.html (see above)"
 fi
 echo "compare.sh: results in $out (open $out/report.html in a browser)"

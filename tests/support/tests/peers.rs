@@ -629,6 +629,11 @@ fn compare_runs_the_new_peers_end_to_end() {
             ("SAT_CONNS", "4"),
             ("SAT_FOR", "1s"),
             ("IDLE", "10"),
+            // The io_uring figures (bench/backends.sh), one short round.
+            ("BACKENDS", "1"),
+            ("BACKENDS_ROUNDS", "1"),
+            ("DURATION", "1s"),
+            ("WORKLOADS", "churn@200 msg64@200"),
         ])
         .env("BIN_DIR", &bin_dir)
         .current_dir(repo_root());
@@ -650,5 +655,24 @@ fn compare_runs_the_new_peers_end_to_end() {
             "{name} not in report.html"
         );
     }
+    // BACKENDS=1: a median row per workload for each io_uring design beside epoll, and the
+    // table attached to the page.
+    let backends = std::fs::read_to_string(out_dir.join("backends.txt")).expect("backends.txt");
+    let medians = backends.split_once("\nmedians").map_or("", |(_, m)| m);
+    for server in ["epoll", "uring"].into_iter().chain(uring) {
+        for load in ["churn@200", "msg64@200"] {
+            assert!(
+                medians.lines().any(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    w.len() >= 4 && w[1] == load && w[2] == server && w[3].parse::<f64>().is_ok()
+                }),
+                "no {server} {load} median in backends.txt:\n{backends}"
+            );
+        }
+    }
+    assert!(
+        html.contains("<h3>backends.txt</h3>"),
+        "backends.txt not attached to report.html"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
