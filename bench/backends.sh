@@ -38,7 +38,7 @@ servers_of "$@"
 check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # flood-client's flags for a workload.
@@ -69,7 +69,7 @@ for round in $(seq "$rounds"); do
                 t0=("$(proc_ticks "$server")" "$(cpu_busy_ticks 0)")
                 # shellcheck disable=SC2046 # the workload's flags, split on purpose.
                 report=$("${cli_in[@]}" taskset -c 1 "$bin/flood-client" "$addr" $(flags_of "$load") \
-                    --json 2>/dev/null) || true
+                    --json 2>"$out.client") || true
                 t1=("$(proc_ticks "$server")" "$(cpu_busy_ticks 0)")
                 stop_server
                 # Per operation: µs per connection (churn), per message (msg), s per GiB (bulk).
@@ -91,6 +91,10 @@ f = lambda secs: "%.3f" % (secs * unit / ops) if unit == 1.0 else "%.1f" % (secs
 print(f((t1s - t0s) / hz), f((t1c - t0c) / hz), f(r["client_cpu_s"]),
       "%d/%d" % (r["connections_ok"], r["connections_failed"]))' \
                     "${t0[@]}" "${t1[@]}" "$load" "$report")
+                if [[ $okf == no-report ]]; then # Say why: the client's last words.
+                    echo "backends.sh: ${names[$i]} $load: flood-client gave no report:" >&2
+                    tail -n 5 "$out.client" >&2
+                fi
                 key="$placement/$load/${names[$i]}"
                 srv[$key]+="$s " core[$key]+="$c " cli[$key]+="$k "
                 printf '%-5s %-10s %-13s %-14s %10s %10s %10s %9s\n' "$round" "$placement" "$load" \

@@ -151,6 +151,10 @@ placement_cleanup() {
 # shellcheck disable=SC2034 # addr is for the scripts that source this.
 start_server() {
     local name=$1 cmd=$2 outfile=$3
+    # Emptied here, not only by the redirection below: that runs in the background child,
+    # maybe after the wait below has already found the previous server's line in the file
+    # (and then read an empty address once the child truncated it).
+    : > "$outfile"
     # shellcheck disable=SC2086 # CMD is a command line, split on purpose.
     "${srv_in[@]}" taskset -c 0 ${cmd//\{host\}/$srv_host} > "$outfile" 2>/dev/null &
     server=$!
