@@ -222,7 +222,7 @@ impl Connection {
                     // The end, or an urgent mark that arrived after this turn's event with
                     // the FIN behind it (splice says 0 there too): a read tells them apart.
                     self.urgent = true;
-                    return self.drive_urgent(buf, budget.saturating_sub(moved).max(1), tally);
+                    return self.drive_urgent(buf, budget - moved, tally);
                 }
                 Ok(n) => n,
                 Err(e) => {

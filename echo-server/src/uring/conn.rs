@@ -137,15 +137,15 @@ impl Conn {
     }
 
     /// Pushes the send of the queue's front (with user data `data`): every ring piece at
-    /// the front (up to [`SEND_PIECES`]) in one send, or one heap piece. False when there is
-    /// nothing to send or a send is already in flight.
-    pub(crate) fn send_front(&mut self, ring: &mut Uring, data: u64) -> bool {
-        if self.sending {
-            return false;
+    /// the front (up to [`SEND_PIECES`]) in one send, or one heap piece. Nothing when it
+    /// [`owes`](Conn::owes) nothing.
+    pub(crate) fn send_front(&mut self, ring: &mut Uring, data: u64) {
+        if !self.owes() {
+            return;
         }
         let fd = self.fd();
         match self.queue.front_mut() {
-            None => return false,
+            None => return,
             Some(Piece::Ring { .. }) => {
                 let mut pieces = [(0u16, 0u32, 0u32); SEND_PIECES];
                 let mut count = 0;
@@ -163,7 +163,6 @@ impl Conn {
             }
         }
         self.sending = true;
-        true
     }
 
     /// A send completed having taken `n` bytes from the front (`lent`: the heap bytes it

@@ -521,9 +521,6 @@ impl State {
             let Some(conn) = live(&mut self.conns, slot, generation) else {
                 continue;
             };
-            if !conn.send_due {
-                continue;
-            }
             conn.send_due = false;
             if conn.closing.is_none() {
                 conn.send_front(&mut self.ring, user_data(slot, generation, OP_SEND));

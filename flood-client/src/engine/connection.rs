@@ -247,19 +247,17 @@ impl Connection {
                 let detail = format!("{} byte(s) beyond the {} sent", n - good, self.sent);
                 return Err(self.failure(ErrorKind::ExtraBytes, detail));
             }
-            let emptied = SHORT_READ_DRAINS && !self.peer_closing && n < buf.len();
+            if SHORT_READ_DRAINS && !self.peer_closing && n < buf.len() {
+                // Emptied: a later arrival raises a new event (the server's EOF, which
+                // follows our FIN, included), so neither this loop nor the drain reads again
+                // before it.
+                self.readable = false;
+            }
             if self.verified == work.bytes {
-                // The server's EOF comes after our FIN: after a short read it raises an
-                // event of its own, so the drain does not read before it.
-                self.readable = !emptied;
                 self.state = State::Draining;
                 if let Err(e) = self.stream.shutdown(Shutdown::Write) {
                     return Err(self.io_failure(&e));
                 }
-                return Ok(());
-            }
-            if emptied {
-                self.readable = false; // A later arrival raises a new event.
                 return Ok(());
             }
         }

@@ -17,21 +17,12 @@ pub(crate) fn open_socket(
     // Non-blocking from the start where socket(2) takes the flag (SOCK_NONBLOCK): two
     // fcntl calls fewer per connection, which counts at a churn's connect rate.
     #[cfg(target_os = "linux")]
-    let socket = Socket::new(
-        Domain::for_address(target),
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
+    let kind = Type::STREAM.nonblocking();
     #[cfg(not(target_os = "linux"))]
-    let socket = {
-        let socket = Socket::new(
-            Domain::for_address(target),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )?;
-        socket.set_nonblocking(true)?;
-        socket
-    };
+    let kind = Type::STREAM;
+    let socket = Socket::new(Domain::for_address(target), kind, Some(Protocol::TCP))?;
+    #[cfg(not(target_os = "linux"))]
+    socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
     if let Some(bytes) = rcvbuf {
         socket.set_recv_buffer_size(bytes)?;
