@@ -518,6 +518,52 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
     }
 }
 
+/// Each event loop keeps its sockets in a descriptor table of its own, so its system calls
+/// skip the reference counting a shared table needs (hostkit::descriptors): the loop
+/// thread's table holds them, the process's (what /proc/PID/fd and `ss -p` read) does not.
+#[test]
+#[cfg(target_os = "linux")]
+fn event_loops_keep_their_sockets_in_a_descriptor_table_of_their_own() {
+    let sockets_in = |table: &std::path::Path| {
+        std::fs::read_dir(table)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|e| std::fs::read_link(e.path()).ok())
+                    .filter(|t| t.to_string_lossy().starts_with("socket:"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let child = Command::new(bin("flood-client"))
+        .args(["--spawn-server", "-c", "4", "--duration", "3s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flood-client");
+    let pid = child.id();
+    let mut in_loop = 0;
+    wait_until(DEADLINE, "the loop's 4 connections", || {
+        in_loop = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flat_map(|tasks| tasks.filter_map(Result::ok))
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == "loop-0")
+            })
+            .map(|task| sockets_in(&task.path().join("fd")))
+            .sum();
+        in_loop == 4
+    });
+    let in_process = sockets_in(std::path::Path::new(&format!("/proc/{pid}/fd")));
+    let out = child.wait_with_output().expect("flood-client");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        (in_loop, in_process),
+        (4, 0),
+        "sockets in the loop's table, in the process's"
+    );
+}
+
 #[test]
 fn bad_flags_exit_2() {
     // Should a flag slip through, its run meets a refusing port, not whatever holds 12345.

@@ -7,6 +7,7 @@
 //! - [`limits`]: the open-file limit, what it lets one process hold, socket buffer grants.
 //! - [`child`]: starting a child process that announces `listening on ADDR`, reading that
 //!   line with a deadline, signalling it, tying its life to ours, pinning it to a CPU.
+//! - [`descriptors`]: a thread's own descriptor table, for an event loop's system calls.
 //! - [`pipe`]: the splice pipe both binaries move bytes through without copying (Linux).
 //! - [`ports`]: keeping the client port range from running out when binding a source.
 //! - [`procfs`]: CPU time and memory of a process, from /proc and getrusage.
@@ -25,6 +26,7 @@
 
 pub mod calendar;
 pub mod child;
+pub mod descriptors;
 pub mod kernel;
 pub mod limits;
 #[cfg(target_os = "linux")]

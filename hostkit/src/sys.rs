@@ -210,6 +210,24 @@ pub(crate) fn bind_address_no_port(socket: &socket2::Socket) {
     let _ = socket;
 }
 
+/// unshare(CLONE_FILES): the calling thread's own copy of the descriptor table (Linux).
+pub(crate) fn unshare_descriptors() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: unshare takes a flag word and changes only the calling thread's
+        // descriptor table; every descriptor Rust holds stays valid in the copy.
+        if unsafe { libc::unshare(libc::CLONE_FILES) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a thread's own descriptor table needs Linux",
+    ))
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
 

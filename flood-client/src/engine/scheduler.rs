@@ -133,6 +133,10 @@ struct Scheduler {
 
 /// Runs one loop to completion and returns its report (times, counts, histograms).
 pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
+    // Before the loop opens anything: its sockets, pipe and poll then live in a descriptor
+    // table of its own, and its system calls skip the reference counting a shared table
+    // needs (hostkit::descriptors). A refusal only costs that.
+    let _ = hostkit::descriptors::unshare();
     let now = Instant::now();
     let sender = Sender::new(plan.send, SEND_MAX);
     let out = shared.intervals.clone().map(|tx| (plan.series.0, tx));

@@ -399,36 +399,39 @@ pub fn fd_count(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// Open socket descriptors of a process (exact, whatever pipes a splice server keeps).
-pub fn socket_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .filter(|target| target.to_string_lossy().starts_with("socket:"))
-                .count()
+/// The inodes of the sockets a process holds, in any of its threads' descriptor tables
+/// (flood-client's event loops each keep a table of their own, which /proc/PID/fd and
+/// `ss -p` do not show).
+pub fn socket_inodes(pid: u32) -> std::collections::HashSet<u64> {
+    let tables = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flat_map(|tasks| tasks.filter_map(Result::ok))
+        .filter_map(|task| std::fs::read_dir(task.path().join("fd")).ok());
+    tables
+        .flat_map(|table| table.filter_map(Result::ok))
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
-        .unwrap_or(0)
+        .collect()
+}
+
+/// Open sockets of a process (exact, whatever pipes a splice server keeps), counted over
+/// every thread's descriptor table.
+pub fn socket_count(pid: u32) -> usize {
+    socket_inodes(pid).len()
 }
 
 /// The IPv4 addresses of the listening TCP sockets held by one of `pids`, read from
 /// /proc: how a test finds a server that could not say `listening on` (its stdout is gone).
 pub fn listening_addrs(pids: &[u32]) -> Vec<SocketAddr> {
-    let inodes: Vec<String> = pids
-        .iter()
-        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
-        .flat_map(|dir| dir.filter_map(Result::ok))
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_string_lossy().into_owned();
-            Some(
-                target
-                    .strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .to_string(),
-            )
-        })
-        .collect();
+    let inodes: std::collections::HashSet<u64> =
+        pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
     let Some(table) = pids
         .first()
         .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok())
@@ -443,7 +446,7 @@ pub fn listening_addrs(pids: &[u32]) -> Vec<SocketAddr> {
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
-            if *state != "0A" || !inodes.iter().any(|i| i == inode) {
+            if *state != "0A" || !inode.parse().is_ok_and(|i: u64| inodes.contains(&i)) {
                 return None;
             }
             let (ip, port) = local.split_once(':')?;
@@ -458,18 +461,24 @@ pub fn listening_addrs(pids: &[u32]) -> Vec<SocketAddr> {
 /// by one of `pids`: what SO_RCVBUF gave them (Linux reports it doubled).
 #[track_caller]
 pub fn receive_buffers(pids: &[u32]) -> Vec<u64> {
+    let held_by: std::collections::HashSet<u64> =
+        pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
     let out = Command::new("ss")
-        .args(["-tmnpH", "state", "established"])
+        .args(["-tmneH", "state", "established"])
         .output()
         .expect("ss (iproute2) is needed to read socket buffers");
     assert!(out.status.success(), "ss failed: {out:?}");
-    let owners: Vec<String> = pids.iter().map(|p| format!("pid={p},")).collect();
     let mut held = false;
     let mut buffers = Vec::new();
-    // One socket per record: a line naming its owners, then an indented `skmem:(…)` line.
+    // One socket per record: a line with its inode (`ino:N`), then an indented `skmem:(…)`
+    // line. Owners are matched by inode, not `ss -p`, which reads only /proc/PID/fd.
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if !line.starts_with(char::is_whitespace) {
-            held = owners.iter().any(|o| line.contains(o.as_str()));
+            held = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ino:"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|ino| held_by.contains(&ino));
         } else if let Some(mem) = line.trim().strip_prefix("skmem:(").filter(|_| held) {
             let rb = mem.split([',', ')']).find_map(|f| f.strip_prefix("rb"));
             buffers.extend(rb.and_then(|n| n.parse::<u64>().ok()));
