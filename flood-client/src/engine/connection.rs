@@ -54,6 +54,8 @@ pub(crate) struct Progress {
     pub(crate) verified: u64,
     /// Whole chunks verified in this drive.
     pub(crate) chunks: u64,
+    /// When the last of those bytes was read.
+    pub(crate) last: Option<Instant>,
 }
 
 /// A connection and its place in the stream.
@@ -233,6 +235,7 @@ impl Connection {
             self.verified += good as u64;
             self.last_progress = now;
             progress.verified += good as u64;
+            progress.last = Some(now);
             // Every chunk boundary crossed by this read completes a round trip.
             let first_done = before / work.chunk;
             let mut done = self.verified / work.chunk;

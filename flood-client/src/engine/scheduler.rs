@@ -124,7 +124,11 @@ struct Scheduler {
     connect_latency: Latency,
     rtt: Latency,
     intervals: Recorder,
-    last_verified: Option<SystemTime>,
+    /// When the last byte was verified, on the monotonic clock (read by the connection
+    /// anyway; made wall-clock time through `clock` once, at the end).
+    last_verified: Option<Instant>,
+    /// The loop's start on both clocks, to turn an `Instant` into wall-clock time.
+    clock: (Instant, SystemTime),
     /// Next time to look for connections past their timeout.
     next_expire_at: Instant,
     /// The slot the next timeout slice starts at.
@@ -137,7 +141,7 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     // table of its own, and its system calls skip the reference counting a shared table
     // needs (hostkit::descriptors). A refusal only costs that.
     let _ = hostkit::descriptors::unshare();
-    let now = Instant::now();
+    let (now, wall) = (Instant::now(), SystemTime::now());
     let sender = Sender::new(plan.send, SEND_MAX);
     let out = shared.intervals.clone().map(|tx| (plan.series.0, tx));
     let intervals = Recorder::new(plan.series.1, out);
@@ -168,10 +172,11 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         rtt: Latency::new(),
         intervals,
         last_verified: None,
+        clock: (now, wall),
         next_expire_at: now + TICK,
         expire_cursor: 0,
     };
-    s.report.start_unix_us = unix_us(SystemTime::now());
+    s.report.start_unix_us = unix_us(wall);
     let mut events = Events::with_capacity(1024);
     if let Some(load) = s.plan.open.filter(|l| l.churn) {
         s.churn_phase(load, &mut events)?;
@@ -439,7 +444,7 @@ impl Scheduler {
             .open
             .fetch_sub(self.open, Ordering::Relaxed);
         self.open = 0;
-        self.last_verified = Some(SystemTime::now());
+        self.last_verified = Some(Instant::now());
     }
 
     /// Remembers what an event says before the connection is driven: that bytes (or the
@@ -471,7 +476,7 @@ impl Scheduler {
             self.report.chunks_verified += progress.chunks;
             self.intervals.current.bytes_verified += progress.verified;
             self.intervals.current.chunks_verified += progress.chunks;
-            self.last_verified = Some(SystemTime::now());
+            self.last_verified = progress.last;
             self.shared
                 .live
                 .verified
@@ -604,7 +609,10 @@ impl Scheduler {
             );
             self.report.interrupted = true;
         }
-        self.report.end_unix_us = self.last_verified.map_or(self.report.go_unix_us, unix_us);
+        let (start, wall) = self.clock;
+        self.report.end_unix_us = self
+            .last_verified
+            .map_or(self.report.go_unix_us, |at| unix_us(wall + (at - start)));
         self.report.send = self.sender.describe();
         self.report.connect_histogram = self.connect_latency;
         self.intervals.finish(self.open, &mut self.rtt);
