@@ -26,7 +26,7 @@ use crate::engine::intervals::{unix_us, Recorder, Tick};
 use crate::engine::live::Live;
 use crate::engine::sender::{SendMode, Sender};
 use crate::engine::socket::open_socket;
-use crate::engine::verifier::{Pattern, Salt, StreamId, SEND_MAX};
+use crate::engine::verifier::{Pattern, Salt, StreamId, SEGMENT, SEND_MAX};
 use crate::report::histogram::Latency;
 use crate::report::{ErrorKind, Failure, Pacing, Report, ENDLESS, KERNEL};
 
@@ -38,6 +38,31 @@ pub(crate) use open::{Arrivals, OpenLoad};
 pub(crate) const MAX_CONNECTING: usize = 512;
 /// Size of each loop's read buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
+
+/// A loop's read buffer, starting where a page of the pattern does: the kernel's copy into
+/// it and the check against the pattern's pages then move aligned lines. (A heap block this
+/// size starts 16 bytes past a page; aligning it saved about 1% of the client's CPU in
+/// bulk.)
+struct ReadBuffer {
+    mem: Box<[u8]>,
+    /// Where the aligned [`BUFFER_SIZE`] bytes start in `mem`.
+    at: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        let mem = vec![0; BUFFER_SIZE + SEGMENT].into_boxed_slice();
+        let at = mem.as_ptr().align_offset(SEGMENT);
+        ReadBuffer {
+            at: if at < SEGMENT { at } else { 0 },
+            mem,
+        }
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        &mut self.mem[self.at..self.at + BUFFER_SIZE]
+    }
+}
 /// First back-off before a refused or timed-out connect is retried; it doubles each time, up
 /// to [`MAX_RETRY_BACKOFF`].
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
@@ -114,7 +139,7 @@ struct Scheduler {
     poll: Poll,
     conns: Slab<Connection>,
     sender: Sender,
-    buf: Box<[u8]>,
+    buf: ReadBuffer,
     report: Report,
     retries: BinaryHeap<Retry>,
     next_index: u64,
@@ -163,7 +188,7 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         poll: Poll::new()?,
         conns: Slab::new(),
         sender,
-        buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
+        buf: ReadBuffer::new(),
         retries: BinaryHeap::new(),
         connecting: 0,
         open: 0,
@@ -467,7 +492,7 @@ impl Scheduler {
             &self.plan.work,
             &self.shared.pattern,
             &mut self.sender,
-            &mut self.buf,
+            self.buf.bytes(),
             &mut self.intervals.current.rtt_histogram,
             &mut progress,
         );
