@@ -38,6 +38,20 @@ pub(crate) use open::{Arrivals, OpenLoad};
 pub(crate) const MAX_CONNECTING: usize = 512;
 /// Size of each loop's read buffer.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
+/// First back-off before a refused or timed-out connect is retried; it doubles each time, up
+/// to [`MAX_RETRY_BACKOFF`].
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest back-off between two connect attempts: the doubling stops here, so many retries
+/// keep knocking every second instead of hours apart (`--connect-retries` help says so).
+pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest gap between two paced connects of one loop: a `--connect-rate` so small that its
+/// share per loop would space connects further apart (1e-30 would not even fit a `Duration`)
+/// connects once an hour, the first connect at once.
+const SLOWEST_CONNECT_GAP: Duration = Duration::from_secs(3600);
+/// Longest poll: how soon a Ctrl-C or a timeout is noticed.
+const TICK: Duration = Duration::from_millis(100);
+/// Timeout sweeps per `--timeout`: every connection is looked at this often within it.
+const EXPIRE_SWEEPS: u32 = 8;
 
 /// A loop's read buffer, starting where a page of the pattern does: the kernel's copy into
 /// it and the check against the pattern's pages then move aligned lines. (A heap block this
@@ -63,20 +77,6 @@ impl ReadBuffer {
         &mut self.mem[self.at..self.at + BUFFER_SIZE]
     }
 }
-/// First back-off before a refused or timed-out connect is retried; it doubles each time, up
-/// to [`MAX_RETRY_BACKOFF`].
-const RETRY_BACKOFF: Duration = Duration::from_millis(50);
-/// Longest back-off between two connect attempts: the doubling stops here, so many retries
-/// keep knocking every second instead of hours apart (`--connect-retries` help says so).
-pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest gap between two paced connects of one loop: a `--connect-rate` so small that its
-/// share per loop would space connects further apart (1e-30 would not even fit a `Duration`)
-/// connects once an hour, the first connect at once.
-const SLOWEST_CONNECT_GAP: Duration = Duration::from_secs(3600);
-/// Longest poll: how soon a Ctrl-C or a timeout is noticed.
-const TICK: Duration = Duration::from_millis(100);
-/// Timeout sweeps per `--timeout`: every connection is looked at this often within it.
-const EXPIRE_SWEEPS: u32 = 8;
 
 /// What one loop must do.
 #[derive(Debug, Clone)]
