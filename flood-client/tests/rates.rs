@@ -124,7 +124,13 @@ fn the_streaming_cap_holds_as_the_server_sees_it() {
         let mut args = vec![addr.as_str(), "-c", "300", "-p", "2", "-b", "96KiB"];
         args.extend_from_slice(extra);
         let out = flood(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "{:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
         server_caught_up(server, 300, 300 * 96 * 1024);
         out
     };

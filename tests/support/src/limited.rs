@@ -71,9 +71,14 @@ struct Shared {
     first_byte: OnceLock<Instant>,
 }
 
+/// Listen queue of the server: a test's whole burst of connects fits in it while the accept
+/// thread is descheduled on a loaded box (std's 128 overflowed under 300 connects at once,
+/// and the client rightly reported the resets), so only `accepts_per_s` limits accepting.
+const BACKLOG: i32 = 1024;
+
 /// Starts a limited echo server on 127.0.0.1:0 (threads that live as long as the test).
 pub fn limited_server(limits: Limits) -> Limited {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = listen_on_loopback();
     let addr = listener.local_addr().expect("addr");
     let counts = Arc::new(Counts::default());
     let shared = Arc::new(Shared {
@@ -151,4 +156,15 @@ fn echo(mut s: TcpStream, shared: &Shared) {
         shared.counts.streaming.fetch_sub(1, Ordering::SeqCst);
     }
     let _ = s.shutdown(std::net::Shutdown::Write);
+}
+
+/// A listener on 127.0.0.1:0 with a [`BACKLOG`]-deep queue.
+fn listen_on_loopback() -> TcpListener {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    socket.listen(BACKLOG).expect("listen");
+    socket.into()
 }
