@@ -130,17 +130,20 @@ impl Connection {
         }
     }
 
-    /// On WRITABLE while connecting: `Ok(true)` once connected, `Ok(false)` if not yet.
+    /// On an event while connecting: `Ok(true)` once connected, `Ok(false)` if not yet, the
+    /// connect's error if it failed. A socket with a peer is connected (one system call,
+    /// the usual case); one without is either still connecting or failed, which SO_ERROR
+    /// tells apart.
     pub(crate) fn finish_connect(&mut self) -> io::Result<bool> {
-        if let Some(err) = self.stream.take_error()? {
-            return Err(err);
-        }
         match self.stream.peer_addr() {
             Ok(_) => {
                 self.state = State::Ready;
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => match self.stream.take_error()? {
+                Some(err) => Err(err),
+                None => Ok(false),
+            },
             Err(e) => Err(e),
         }
     }
