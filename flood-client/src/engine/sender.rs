@@ -135,7 +135,12 @@ impl Sender {
         #[cfg(not(target_os = "linux"))]
         let _ = scratch; // Only used to empty the splice pipe.
         let mut stream = stream;
-        stream.write_vectored(data)
+        match data {
+            // One piece (every send within a page, as small messages are): send(2), which
+            // skips writev's vector import and the file layer.
+            [one] => stream.write(one),
+            _ => stream.write_vectored(data),
+        }
     }
 }
 
