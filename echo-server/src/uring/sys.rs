@@ -169,10 +169,26 @@ impl Uring {
     }
 
     /// Sends bytes `start..end` of each of our ring buffers `(bid, start, end)` in `pieces`
-    /// (at most [`SEND_PIECES`]), in order, in one sendmsg without waiting: the completion
-    /// comes at once with what the socket took (or -EAGAIN). A piece that is not ours ends
-    /// the list there; nothing is sent if the first is not.
+    /// (at most [`SEND_PIECES`]), in order, in one sendmsg without waiting (a plain send for
+    /// one piece, which needs no message header): the completion comes at once with what
+    /// the socket took (or -EAGAIN). A piece that is not ours ends the list there; nothing
+    /// is sent if the first is not.
     pub(crate) fn send_buffers(&mut self, fd: RawFd, pieces: &[(u16, u32, u32)], data: u64) {
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        if let [(bid, start, end)] = *pieces {
+            let Some(bytes) = self
+                .bufs
+                .held(bid)
+                .and_then(|b| b.get(start as usize..end as usize))
+            else {
+                return;
+            };
+            let e = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
+                .flags(flags)
+                .build();
+            self.push(e.user_data(data));
+            return;
+        }
         let mut msg = self.spare_msgs.pop().unwrap_or_else(Msg::new);
         let mut count = 0;
         for &(bid, start, end) in pieces.iter().take(SEND_PIECES) {
@@ -195,7 +211,7 @@ impl Uring {
         msg.hdr.msg_iov = msg.iov.as_mut_ptr();
         msg.hdr.msg_iovlen = count as _;
         let e = opcode::SendMsg::new(Fd(fd), &msg.hdr)
-            .flags((libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as u32)
+            .flags(flags as u32)
             .build();
         self.push(e.user_data(data));
         self.sending.insert(data, Lent::Msg(msg));
