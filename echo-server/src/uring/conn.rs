@@ -5,9 +5,9 @@
 //! sends never overtake each other, and a short send is simply sent again from where it
 //! stopped):
 //! - [`Piece::Ring`]: bytes still in a ring buffer the kernel filled. The ring pieces at the
-//!   front go in one sendmsg without waiting (MSG_DONTWAIT), so a 32 KiB message received
-//!   into four buffers leaves as one send, not four; each buffer goes back to the ring only
-//!   once every byte of it was sent.
+//!   front go in one sendmsg (a send, for one) without waiting (MSG_DONTWAIT), so a 32 KiB
+//!   message received into four buffers leaves as one send, not four; each buffer goes
+//!   back to the ring only once every byte of it was sent.
 //! - [`Piece::Heap`]: bytes copied out of ring buffers once a send could not finish at once
 //!   (the client is not reading): the connection is then *blocked*, its ring buffers go back
 //!   at once (a client that never reads holds none of the ring other connections need), it

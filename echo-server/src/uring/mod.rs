@@ -6,8 +6,8 @@
 //!
 //! Data path: a multishot accept on the listener → per connection a multishot receive into
 //! the loop's ring of provided buffers ([`sys::Uring`]) → after each batch of completions,
-//! one sendmsg of the buffers the connection holds → each buffer back to the ring once the
-//! send took all of it. [`conn`] says what a connection owes and
+//! one sendmsg (a send, for one buffer) of the buffers the connection holds → each buffer
+//! back to the ring once the send took all of it. [`conn`] says what a connection owes and
 //! how a client that stops reading is kept from holding ring buffers; [`probe`] checks the
 //! kernel at start; [`sys`] holds every `unsafe`.
 //!
