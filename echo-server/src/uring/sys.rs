@@ -175,12 +175,8 @@ impl Uring {
     /// is sent if the first is not.
     pub(crate) fn send_buffers(&mut self, fd: RawFd, pieces: &[(u16, u32, u32)], data: u64) {
         let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-        if let [(bid, start, end)] = *pieces {
-            let Some(bytes) = self
-                .bufs
-                .held(bid)
-                .and_then(|b| b.get(start as usize..end as usize))
-            else {
+        if let [piece] = *pieces {
+            let Some(bytes) = self.held_piece(piece) else {
                 return;
             };
             let e = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
@@ -191,11 +187,8 @@ impl Uring {
         }
         let mut msg = self.spare_msgs.pop().unwrap_or_else(Msg::new);
         let mut count = 0;
-        for &(bid, start, end) in pieces.iter().take(SEND_PIECES) {
-            let Some(bytes) = self.bufs.held(bid) else {
-                break;
-            };
-            let Some(bytes) = bytes.get(start as usize..end as usize) else {
+        for &piece in pieces.iter().take(SEND_PIECES) {
+            let Some(bytes) = self.held_piece(piece) else {
                 break;
             };
             msg.iov[count] = libc::iovec {
@@ -215,6 +208,12 @@ impl Uring {
             .build();
         self.push(e.user_data(data));
         self.sending.insert(data, Lent::Msg(msg));
+    }
+
+    /// Bytes `start..end` of our ring buffer `bid`, or `None` if it is not ours or the range
+    /// is not in it.
+    fn held_piece(&self, (bid, start, end): (u16, u32, u32)) -> Option<&[u8]> {
+        self.bufs.held(bid)?.get(start as usize..end as usize)
     }
 
     /// Sends `bytes[from..]`, waiting for room; the bytes stay here until the completion,
