@@ -524,16 +524,6 @@ fn receive_buffers_hold_the_window_unless_told_otherwise() {
 #[test]
 #[cfg(target_os = "linux")]
 fn event_loops_keep_their_sockets_in_a_descriptor_table_of_their_own() {
-    let sockets_in = |table: &std::path::Path| {
-        std::fs::read_dir(table)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter_map(|e| std::fs::read_link(e.path()).ok())
-                    .filter(|t| t.to_string_lossy().starts_with("socket:"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
     let child = Command::new(bin("flood-client"))
         .args(["--spawn-server", "-c", "4", "--duration", "3s", "--json"])
         .stdout(Stdio::piped())
@@ -550,11 +540,11 @@ fn event_loops_keep_their_sockets_in_a_descriptor_table_of_their_own() {
                 std::fs::read_to_string(task.path().join("comm"))
                     .is_ok_and(|comm| comm.trim() == "loop-0")
             })
-            .map(|task| sockets_in(&task.path().join("fd")))
+            .map(|task| test_support::sockets_in_table(&task.path().join("fd")).len())
             .sum();
         in_loop == 4
     });
-    let in_process = sockets_in(std::path::Path::new(&format!("/proc/{pid}/fd")));
+    let in_process = test_support::sockets_in_table(format!("/proc/{pid}/fd").as_ref()).len();
     let out = child.wait_with_output().expect("flood-client");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(

@@ -403,12 +403,18 @@ pub fn fd_count(pid: u32) -> usize {
 /// (flood-client's event loops each keep a table of their own, which /proc/PID/fd and
 /// `ss -p` do not show).
 pub fn socket_inodes(pid: u32) -> std::collections::HashSet<u64> {
-    let tables = std::fs::read_dir(format!("/proc/{pid}/task"))
+    std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flat_map(|tasks| tasks.filter_map(Result::ok))
-        .filter_map(|task| std::fs::read_dir(task.path().join("fd")).ok());
-    tables
-        .flat_map(|table| table.filter_map(Result::ok))
+        .flat_map(|task| sockets_in_table(&task.path().join("fd")))
+        .collect()
+}
+
+/// The inodes of the sockets in one descriptor table (a /proc/…/fd directory).
+pub fn sockets_in_table(table: &std::path::Path) -> std::collections::HashSet<u64> {
+    std::fs::read_dir(table)
+        .into_iter()
+        .flat_map(|entries| entries.filter_map(Result::ok))
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .filter_map(|target| {
             let target = target.to_string_lossy().into_owned();
