@@ -13,6 +13,7 @@
 //! - [`procfs`]: CPU time and memory of a process, from /proc and getrusage.
 //! - [`kernel`]: load on this box: CPUs' busy shares and affinity, TCP counters, accept queues.
 //! - [`readiness`]: what edge-triggered readiness promises on this platform.
+//! - [`waiting`]: an event loop's alarm, a scheduled wake finer than epoll's milliseconds.
 //!
 //! Every `unsafe` block of the workspace lives in the private `sys` module, each with its
 //! SAFETY comment; the rest of this crate and both binaries forbid `unsafe`.
@@ -36,6 +37,7 @@ pub mod procfs;
 pub mod readiness;
 mod sys;
 pub mod units;
+pub mod waiting;
 
 use std::io;
 

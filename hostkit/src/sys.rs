@@ -248,6 +248,44 @@ mod linux {
         Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
     }
 
+    /// A new non-blocking, close-on-exec timer descriptor on the monotonic clock, disarmed.
+    pub(crate) fn timerfd() -> io::Result<OwnedFd> {
+        // SAFETY: timerfd_create takes a clock id and flags and returns a new descriptor or -1.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: raw was just returned open, and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+
+    /// Arms the timer `fd` to expire once, `after` from now (at least a nanosecond: zero
+    /// would disarm it).
+    pub(crate) fn timerfd_arm(fd: RawFd, after: std::time::Duration) -> io::Result<()> {
+        let after = after.max(std::time::Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: after.subsec_nanos().into(),
+            },
+        };
+        // SAFETY: fd is a timer descriptor the caller owns; spec is a valid itimerspec the
+        // call only reads, and the old value is not asked for (null).
+        if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// F_SETPIPE_SZ; a refusal is ignored (the pipe keeps its size).
     pub(crate) fn set_pipe_size(fd: RawFd, bytes: usize) {
         let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
