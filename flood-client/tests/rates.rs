@@ -246,6 +246,31 @@ fn the_correction_shows_a_stall_the_uncorrected_latency_hides() {
     assert!(s.uncorrected.p99_us < stall_us / 2, "{s:?}");
 }
 
+#[test]
+fn an_echo_is_timed_when_it_comes_not_when_the_loop_next_wakes_for_the_schedule() {
+    // One connection, a 64-byte message every 0.9 ms: the loop's next scheduled send is
+    // always under a millisecond away, finer than epoll's timeout. An echo (tens of µs on
+    // loopback) must still be taken when it comes. A loop that slept towards its schedule
+    // without watching its sockets (the 200 µs steps it once took) timed every echo at 200 µs
+    // or more, and handed the server its packets in bursts.
+    let out = flood(&[
+        "--spawn-server",
+        "--rate",
+        "1100",
+        "--duration",
+        "2s",
+        "--chunk",
+        "64",
+        "-c",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stdout_json::<Outcome>(&out).summary;
+    assert_eq!(s.uncorrected.count, 2200, "{s:?}");
+    assert!(s.uncorrected.p50_us < 190, "echoes timed late: {s:?}");
+}
+
 /// Runs `limit` against `server` with `span` (the stepped flag and its workload), 2 s steps
 /// after a 200 ms warm-up, p99 bound 500 ms, outputs in `dir`; asserts it succeeded and found
 /// a knee within 15% of `want`, and returns its JSON.

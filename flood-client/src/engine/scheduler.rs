@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hostkit::units::human_bytes;
+use hostkit::waiting::Alarm;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -50,6 +51,9 @@ pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 const SLOWEST_CONNECT_GAP: Duration = Duration::from_secs(3600);
 /// Longest poll: how soon a Ctrl-C or a timeout is noticed.
 const TICK: Duration = Duration::from_millis(100);
+/// The token of the loop's alarm: past any connection's (slab keys count from 0), so the
+/// drives skip its events as they skip a connection already gone.
+const ALARM: Token = Token(usize::MAX);
 /// Timeout sweeps per `--timeout`: every connection is looked at this often within it.
 const EXPIRE_SWEEPS: u32 = 8;
 
@@ -137,6 +141,8 @@ struct Scheduler {
     plan: LoopPlan,
     shared: Shared,
     poll: Poll,
+    /// Wakes `poll` at a scheduled time finer than its milliseconds (the open model).
+    alarm: Alarm,
     conns: Slab<Connection>,
     sender: Sender,
     buf: ReadBuffer,
@@ -170,6 +176,9 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
     let sender = Sender::new(plan.send, SEND_MAX);
     let out = shared.intervals.clone().map(|tx| (plan.series.0, tx));
     let intervals = Recorder::new(plan.series.1, out);
+    let poll = Poll::new()?;
+    let alarm = Alarm::new(poll.registry(), ALARM, open::ALARM_GAP)
+        .map_err(|e| hostkit::context(e, "the event loop's alarm (a timer in its poll)"))?;
     let mut s = Scheduler {
         report: Report {
             connections_requested: plan.indices.end - plan.indices.start,
@@ -185,7 +194,8 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         next_index: plan.indices.start,
         plan,
         shared,
-        poll: Poll::new()?,
+        poll,
+        alarm,
         conns: Slab::new(),
         sender,
         buf: ReadBuffer::new(),
