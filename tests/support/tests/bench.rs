@@ -1,7 +1,7 @@
-//! bench/c-flood.c, the C client that flood-client's CPU per GiB is compared with, still
-//! builds and moves real, verified bytes (its figures are only printed by bench/, never
-//! asserted on); bench/two-million.sh runs end to end at a small count in its own network
-//! namespaces.
+//! bench/c-flood.c and bench/c-churn.c, the C clients that flood-client's CPU per GiB and
+//! per churn connection are compared with, still build and move real, verified bytes (their
+//! figures are only printed by bench/, never asserted on); bench/two-million.sh runs end to
+//! end at a small count in its own network namespaces.
 
 use std::process::Command;
 
@@ -10,27 +10,9 @@ use test_support::{bin, missing, repo_root, Spawned};
 
 #[test]
 fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
-    let exe = std::env::temp_dir().join(format!("c-flood-test-{}", std::process::id()));
-    let built = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(repo_root().join("bench/c-flood.c"))
-        .output();
-    match built {
-        Ok(out) => assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => {
-            missing(
-                "c_flood",
-                "apt-get install gcc",
-                format!("gcc not runnable ({e})"),
-            );
-            return;
-        }
-    }
+    let Some(exe) = build_c("c-flood.c", "c_flood") else {
+        return;
+    };
     for (server_flags, mode) in [(&["--read-write"][..], "write"), (&[][..], "vmsplice")] {
         let server = Spawned::echo_server(server_flags);
         let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
@@ -64,6 +46,101 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
     let _ = std::fs::remove_file(&exe);
     assert_eq!(out.status.code(), Some(1), "c-flood missed a corrupt byte");
     assert!(String::from_utf8_lossy(&out.stderr).contains("mismatch"));
+}
+
+/// Builds one of bench/'s C clients into a temporary file; None (and a note) without gcc.
+fn build_c(source: &str, test: &str) -> Option<std::path::PathBuf> {
+    let name = source.trim_end_matches(".c");
+    let exe = std::env::temp_dir().join(format!("{name}-test-{}", std::process::id()));
+    let built = Command::new("gcc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(repo_root().join("bench").join(source))
+        .output();
+    match built {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(exe)
+        }
+        Err(e) => {
+            missing(
+                test,
+                "apt-get install gcc",
+                format!("gcc not runnable ({e})"),
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
+    let Some(exe) = build_c("c-churn.c", "c_churn") else {
+        return;
+    };
+    let server = Spawned::echo_server(&[]);
+    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+    let out = Command::new(&exe)
+        .args([&ip, &port, "400", "0.5"])
+        .output()
+        .expect("run c-churn");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"connections_ok\":200,\"connections_failed\":0"),
+        "{stdout}"
+    );
+    let bad = faulty_server(Fault::Corrupt(999));
+    let out = Command::new(&exe)
+        .args([
+            &bad.ip().to_string(),
+            &bad.port().to_string(),
+            "100",
+            "0.05",
+        ])
+        .output()
+        .expect("run c-churn");
+    let _ = std::fs::remove_file(&exe);
+    assert_eq!(out.status.code(), Some(1), "c-churn missed a corrupt byte");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"));
+}
+
+#[test]
+fn churn_floor_script_costs_each_client_beside_the_server() {
+    let env = [
+        ("PLACEMENTS", "loopback"),
+        ("RATE", "200"),
+        ("DURATION", "1"),
+    ];
+    let (stdout, stderr, code) = bench_script("bench/churn-floor.sh", &["1"], &env);
+    if code == Some(2) && stderr.contains("gcc") {
+        missing("churn_floor_script", "apt-get install gcc", stderr);
+        return;
+    }
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for client in ["c-churn", "flood-client"] {
+        let row: Vec<&str> = (stdout.lines())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.len() == 7 && f[0] == "1" && f[2] == client)
+            .unwrap_or_else(|| panic!("no {client} row: {stdout}"));
+        assert_eq!(row[6], "200/0", "{row:?}");
+        for figure in &row[3..6] {
+            let v: f64 = figure.parse().unwrap_or_else(|_| panic!("{row:?}"));
+            assert!(v > 0.0, "{row:?}");
+        }
+    }
+    assert!(stdout.contains("ratio: client / server"), "{stdout}");
+    let (_, stderr, code) = bench_script("bench/churn-floor.sh", &["1"], &[("DURATION", "4s")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("DURATION seconds"), "{stderr}");
 }
 
 #[test]
