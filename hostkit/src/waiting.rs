@@ -113,7 +113,10 @@ mod tests {
         let mut seen = Vec::new();
         while !seen.contains(&token) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no event of {token:?} by the deadline: {seen:?}");
+            assert!(
+                !left.is_zero(),
+                "no event of {token:?} by the deadline: {seen:?}"
+            );
             poll.poll(&mut events, Some(left)).expect("poll");
             seen.extend(events.iter().map(|e| e.token()));
         }
