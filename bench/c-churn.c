@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c-common.h"
+
 #define PERIOD 4096u
 #define MAX_BYTES 65536u
 #define SLOTS 65536u
@@ -50,20 +52,6 @@ static struct conn conns[SLOTS];
 static uint32_t free_slots[SLOTS], nfree;
 static uint64_t ok, failed, bytes = 32768;
 static int ep;
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
 
 static void finish(uint32_t slot, int good) {
     close(conns[slot].fd);

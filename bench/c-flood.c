@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c-common.h"
+
 #define PERIOD (1u << 20)
 
 struct conn {
@@ -45,20 +47,6 @@ static uint64_t bytes;
 static int use_vmsplice, pipe_r, pipe_w;
 static unsigned char scratch[1 << 16];
 static uint64_t leftovers;
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
 
 /* Sends up to len bytes at p: write(2), or vmsplice + splice. Returns bytes taken, -1 on
  * EAGAIN, -2 on error. */
