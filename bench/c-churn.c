@@ -15,7 +15,7 @@
  *   c-churn HOST PORT RATE SECONDS [BYTES]      (BYTES at most 65536; default 32768)
  *
  * Prints one JSON line (connections ok and failed, process CPU seconds, wall seconds); exits
- * 1 on any mismatch or error. Benchmark tool (bench/churn-floor.sh), not part of tests.
+ * 1 on any mismatch or error. Benchmark tool (bench/client-floor.sh), not part of tests.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,7 +1,7 @@
-//! bench/c-flood.c and bench/c-churn.c, the C clients that flood-client's CPU per GiB and
-//! per churn connection are compared with, still build and move real, verified bytes (their
-//! figures are only printed by bench/, never asserted on); bench/two-million.sh runs end to
-//! end at a small count in its own network namespaces.
+//! bench/c-flood.c, c-churn.c and c-paced.c, the C clients that flood-client's CPU per GiB,
+//! per churn connection and per scheduled message are compared with, still build and move
+//! real, verified bytes (their figures are only printed by bench/, never asserted on);
+//! bench/two-million.sh runs end to end at a small count in its own network namespaces.
 
 use std::process::Command;
 
@@ -114,33 +114,79 @@ fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
 }
 
 #[test]
-fn churn_floor_script_costs_each_client_beside_the_server() {
+fn c_paced_builds_verifies_every_message_and_catches_a_corrupt_echo() {
+    let Some(exe) = build_c("c-paced.c", "c_paced") else {
+        return;
+    };
+    let server = Spawned::echo_server(&[]);
+    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+    let out = Command::new(&exe)
+        .args([&ip, &port, "20", "1000", "0.5", "100"])
+        .output()
+        .expect("run c-paced");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
+        "{stdout}"
+    );
+    let bad = faulty_server(Fault::Corrupt(999));
+    let out = Command::new(&exe)
+        .args([
+            &bad.ip().to_string(),
+            &bad.port().to_string(),
+            "2",
+            "1000",
+            "0.5",
+            "100",
+        ])
+        .output()
+        .expect("run c-paced");
+    let _ = std::fs::remove_file(&exe);
+    assert_eq!(out.status.code(), Some(1), "c-paced missed a corrupt byte");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"));
+}
+
+#[test]
+fn client_floor_script_costs_each_client_beside_the_server() {
     let env = [
         ("PLACEMENTS", "loopback"),
-        ("RATE", "200"),
+        ("WORKLOADS", "churn@200 msg64@1000"),
         ("DURATION", "1"),
     ];
-    let (stdout, stderr, code) = bench_script("bench/churn-floor.sh", &["1"], &env);
+    let (stdout, stderr, code) = bench_script("bench/client-floor.sh", &["1"], &env);
     if code == Some(2) && stderr.contains("gcc") {
-        missing("churn_floor_script", "apt-get install gcc", stderr);
+        missing("client_floor_script", "apt-get install gcc", stderr);
         return;
     }
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    for client in ["c-churn", "flood-client"] {
+    for (load, client, ops) in [
+        ("churn@200", "c-churn", "200/0"),
+        ("churn@200", "flood-client", "200/0"),
+        ("msg64@1000", "c-paced", "1000/0"),
+        ("msg64@1000", "flood-client", "1000/0"),
+    ] {
         let row: Vec<&str> = (stdout.lines())
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|f| f.len() == 7 && f[0] == "1" && f[2] == client)
-            .unwrap_or_else(|| panic!("no {client} row: {stdout}"));
-        assert_eq!(row[6], "200/0", "{row:?}");
-        for figure in &row[3..6] {
+            .find(|f| f.len() == 8 && f[0] == "1" && f[2] == load && f[3] == client)
+            .unwrap_or_else(|| panic!("no {client} row for {load}: {stdout}"));
+        assert_eq!(row[7], ops, "{row:?}");
+        for figure in &row[4..7] {
             let v: f64 = figure.parse().unwrap_or_else(|_| panic!("{row:?}"));
             assert!(v > 0.0, "{row:?}");
         }
     }
     assert!(stdout.contains("ratio: client / server"), "{stdout}");
-    let (_, stderr, code) = bench_script("bench/churn-floor.sh", &["1"], &[("DURATION", "4s")]);
+    let (_, stderr, code) = bench_script("bench/client-floor.sh", &["1"], &[("DURATION", "4s")]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("DURATION seconds"), "{stderr}");
+    assert!(stderr.contains("DURATION is seconds"), "{stderr}");
+    let (_, stderr, code) = bench_script("bench/client-floor.sh", &["1"], &[("WORKLOADS", "bulk")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is not churn@RATE"), "{stderr}");
 }
 
 #[test]
