@@ -50,8 +50,6 @@ flags_of() {
         bulk) echo "-c 1000 -b 512KiB" ;;
     esac
 }
-# The process's CPU so far, in clock ticks (user + system, all its threads).
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 declare -A srv cli core ratio
 declare -a last

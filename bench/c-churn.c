@@ -29,7 +29,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +37,7 @@
 #define PERIOD 4096u
 #define MAX_BYTES 65536u
 #define SLOTS 65536u
-#define TIMER UINT32_MAX /* the timer's epoll data: no slot has it */
+#define TIMER UINT64_MAX /* the timer's epoll data: no slot has it */
 
 struct conn {
     uint64_t received;
@@ -71,7 +70,7 @@ static void start(const struct sockaddr_in *to, uint64_t arrival) {
     if (connect(c->fd, (const struct sockaddr *)to, sizeof *to) && errno != EINPROGRESS) die("connect");
     c->received = 0; c->connected = 0; c->shut = 0;
     c->offset = (uint32_t)(arrival * 2654435761u) % PERIOD;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = slot};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = slot};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev)) die("epoll_ctl");
 }
 
@@ -125,10 +124,7 @@ int main(int argc, char **argv) {
     for (uint32_t i = 0; i < SLOTS; i++) free_slots[nfree++] = SLOTS - 1 - i;
     ep = epoll_create1(0);
     if (ep < 0) die("epoll_create1");
-    int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer < 0) die("timerfd_create");
-    struct epoll_event tev = {.events = EPOLLIN | EPOLLET, .data.u32 = TIMER};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, timer, &tev)) die("epoll_ctl timer");
+    int timer = timer_in(ep, TIMER);
 
     uint64_t total = (uint64_t)(rate * seconds), arrivals = 0;
     double gap = 1.0 / rate, t0 = now_s(), cpu0 = cpu_s(), due = t0, drain_until = t0 + seconds + 5;
@@ -140,16 +136,13 @@ int main(int argc, char **argv) {
         if (due < now - 1.0) due = now - 1.0; /* bank at most a second of missed arrivals */
         while (arrivals < total && due <= now) { start(&to, arrivals++); due += gap; }
         if (arrivals < total && due != armed_for) { /* one timer per arrival, not per wait */
-            double wait = due - now > 1e-9 ? due - now : 1e-9;
-            struct itimerspec at = {.it_value = {.tv_sec = (time_t)wait,
-                                                 .tv_nsec = (long)((wait - (time_t)wait) * 1e9)}};
-            if (timerfd_settime(timer, 0, &at, NULL)) die("timerfd_settime");
+            arm_timer(timer, due - now);
             armed_for = due;
         }
         int n = epoll_wait(ep, events, 256, 100);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         for (int i = 0; i < n; i++)
-            if (events[i].data.u32 != TIMER) drive(events[i].data.u32, events[i].events);
+            if (events[i].data.u64 != TIMER) drive((uint32_t)events[i].data.u64, events[i].events);
     }
     failed += SLOTS - nfree; /* still open when the drain ran out */
     printf("{\"connections_ok\":%llu,\"connections_failed\":%llu,\"cpu_s\":%.4f,\"wall_s\":%.3f}\n",

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "c-common.h"
@@ -102,10 +101,7 @@ int main(int argc, char **argv) {
             up++;
         }
     }
-    int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer < 0) die("timerfd_create");
-    struct epoll_event tev = {.events = EPOLLIN | EPOLLET, .data.u64 = TIMER};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, timer, &tev)) die("epoll_ctl timer");
+    int timer = timer_in(ep, TIMER);
 
     uint64_t total = (uint64_t)(rate * seconds), due_count = 0;
     double gap = 1.0 / rate, t0 = now_s(), due = t0, armed_for = -1;
@@ -126,11 +122,8 @@ int main(int argc, char **argv) {
             if (!behind) break;
             if (now > give_up) { fprintf(stderr, "c-paced: %ld connections never echoed all\n", behind); return 1; }
         } else if (armed_for < now) { /* the last ring has passed: the next, at least GAP after it */
-            double ring = due > armed_for + GAP ? due : armed_for + GAP, wait = ring - now;
-            if (wait < 1e-9) wait = 1e-9;
-            struct itimerspec at = {.it_value = {.tv_sec = (time_t)wait,
-                                                 .tv_nsec = (long)((wait - (time_t)wait) * 1e9)}};
-            if (timerfd_settime(timer, 0, &at, NULL)) die("timerfd_settime");
+            double ring = due > armed_for + GAP ? due : armed_for + GAP;
+            arm_timer(timer, ring - now);
             armed_for = ring;
         }
         int n = epoll_wait(ep, evs, 1024, 100);

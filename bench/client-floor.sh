@@ -41,9 +41,6 @@ out=$(mktemp)
 trap 'stop_server; rm -f "$out" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
-# The process's CPU so far, in clock ticks (user + system, all its threads).
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 # The clients compared for a workload.
 clients_of() {
     case $1 in

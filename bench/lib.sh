@@ -172,6 +172,9 @@ stop_server() {
     fi
 }
 
+# A process's CPU so far, in clock ticks (user + system, all its threads).
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # Busy clock ticks of one CPU so far: the time since boot that it was not idle (nor in
 # iowait or stolen), whichever task or interrupt it went to. Not the sum of the busy
 # fields of /proc/stat: those are sampled at the tick, and a core that sleeps and wakes
