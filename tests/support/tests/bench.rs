@@ -3,6 +3,7 @@
 //! real, verified bytes (their figures are only printed by bench/, never asserted on);
 //! bench/two-million.sh runs end to end at a small count in its own network namespaces.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use test_support::faulty::{faulty_server, Fault};
@@ -14,42 +15,17 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
         return;
     };
     for (server_flags, mode) in [(&["--read-write"][..], "write"), (&[][..], "vmsplice")] {
-        let server = Spawned::echo_server(server_flags);
-        let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
-        let out = Command::new(&exe)
-            .args([&ip, &port, "20", "100003", "32768", "4", mode])
-            .output()
-            .expect("run c-flood");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{mode}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = run_clean(&exe, server_flags, &["20", "100003", "32768", "4", mode]);
         assert!(
             stdout.contains(&format!("\"bytes\":{}", 20 * 100_003)),
             "{mode}: {stdout}"
         );
     }
-    let bad = faulty_server(Fault::Corrupt(999));
-    let out = Command::new(&exe)
-        .args([
-            &bad.ip().to_string(),
-            &bad.port().to_string(),
-            "2",
-            "4096",
-            "4096",
-            "1",
-        ])
-        .output()
-        .expect("run c-flood");
-    let _ = std::fs::remove_file(&exe);
-    assert_eq!(out.status.code(), Some(1), "c-flood missed a corrupt byte");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mismatch"));
+    catches_corruption(&exe, &["2", "4096", "4096", "1"], "mismatch");
 }
 
 /// Builds one of bench/'s C clients into a temporary file; None (and a note) without gcc.
-fn build_c(source: &str, test: &str) -> Option<std::path::PathBuf> {
+fn build_c(source: &str, test: &str) -> Option<PathBuf> {
     let name = source.trim_end_matches(".c");
     let exe = std::env::temp_dir().join(format!("{name}-test-{}", std::process::id()));
     let built = Command::new("gcc")
@@ -77,40 +53,55 @@ fn build_c(source: &str, test: &str) -> Option<std::path::PathBuf> {
     }
 }
 
+/// Runs a built C client against a fresh echo-server (with `server_flags`): its host and
+/// port, then `args`. Asserts it succeeded and returns its stdout.
+fn run_clean(exe: &Path, server_flags: &[&str], args: &[&str]) -> String {
+    let server = Spawned::echo_server(server_flags);
+    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+    let out = Command::new(exe)
+        .args([ip.as_str(), port.as_str()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs a built C client against a server that corrupts byte 999 of what it echoes, then
+/// removes the client: it must exit 1 and say `says` on stderr.
+fn catches_corruption(exe: &Path, args: &[&str], says: &str) {
+    let bad = faulty_server(Fault::Corrupt(999));
+    let out = Command::new(exe)
+        .args([bad.ip().to_string(), bad.port().to_string()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    let _ = std::fs::remove_file(exe);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{} missed a corrupt byte",
+        exe.display()
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains(says));
+}
+
 #[test]
 fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-churn.c", "c_churn") else {
         return;
     };
-    let server = Spawned::echo_server(&[]);
-    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
-    let out = Command::new(&exe)
-        .args([&ip, &port, "400", "0.5"])
-        .output()
-        .expect("run c-churn");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_clean(&exe, &[], &["400", "0.5"]);
     assert!(
         stdout.contains("\"connections_ok\":200,\"connections_failed\":0"),
         "{stdout}"
     );
-    let bad = faulty_server(Fault::Corrupt(999));
-    let out = Command::new(&exe)
-        .args([
-            &bad.ip().to_string(),
-            &bad.port().to_string(),
-            "100",
-            "0.05",
-        ])
-        .output()
-        .expect("run c-churn");
-    let _ = std::fs::remove_file(&exe);
-    assert_eq!(out.status.code(), Some(1), "c-churn missed a corrupt byte");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"));
+    catches_corruption(&exe, &["100", "0.05"], "differs");
 }
 
 #[test]
@@ -118,37 +109,12 @@ fn c_paced_builds_verifies_every_message_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-paced.c", "c_paced") else {
         return;
     };
-    let server = Spawned::echo_server(&[]);
-    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
-    let out = Command::new(&exe)
-        .args([&ip, &port, "20", "1000", "0.5", "100"])
-        .output()
-        .expect("run c-paced");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_clean(&exe, &[], &["20", "1000", "0.5", "100"]);
     assert!(
         stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
         "{stdout}"
     );
-    let bad = faulty_server(Fault::Corrupt(999));
-    let out = Command::new(&exe)
-        .args([
-            &bad.ip().to_string(),
-            &bad.port().to_string(),
-            "2",
-            "1000",
-            "0.5",
-            "100",
-        ])
-        .output()
-        .expect("run c-paced");
-    let _ = std::fs::remove_file(&exe);
-    assert_eq!(out.status.code(), Some(1), "c-paced missed a corrupt byte");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"));
+    catches_corruption(&exe, &["2", "1000", "0.5", "100"], "differs");
 }
 
 #[test]
