@@ -119,9 +119,11 @@ fn c_paced_builds_verifies_every_message_and_catches_a_corrupt_echo() {
 
 #[test]
 fn client_floor_script_costs_each_client_beside_the_server() {
+    // Enough load that each server's CPU spans several of the 10 ms ticks it is read in
+    // (200 connections a second once measured 0 ticks).
     let env = [
         ("PLACEMENTS", "loopback"),
-        ("WORKLOADS", "churn@200 msg64@1000"),
+        ("WORKLOADS", "churn@1000 msg64@4000"),
         ("DURATION", "1"),
     ];
     let (stdout, stderr, code) = bench_script("bench/client-floor.sh", &["1"], &env);
@@ -131,10 +133,10 @@ fn client_floor_script_costs_each_client_beside_the_server() {
     }
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     for (load, client, ops) in [
-        ("churn@200", "c-churn", "200/0"),
-        ("churn@200", "flood-client", "200/0"),
-        ("msg64@1000", "c-paced", "1000/0"),
-        ("msg64@1000", "flood-client", "1000/0"),
+        ("churn@1000", "c-churn", "1000/0"),
+        ("churn@1000", "flood-client", "1000/0"),
+        ("msg64@4000", "c-paced", "4000/0"),
+        ("msg64@4000", "flood-client", "4000/0"),
     ] {
         let row: Vec<&str> = (stdout.lines())
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
