@@ -367,8 +367,13 @@ impl Prometheus {
             .expect("start prometheus");
         let log = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = said.clone();
         thread::spawn(move || {
             for line in BufReader::new(log).lines().map_while(Result::ok) {
+                if let Ok(mut said) = heard.lock() {
+                    said.push(line.clone());
+                }
                 let addr = line
                     .contains("msg=\"Listening on\"")
                     .then(|| {
@@ -390,9 +395,10 @@ impl Prometheus {
             dir,
             addr: "127.0.0.1:0".parse().expect("addr"),
         };
-        prom.addr = rx
-            .recv_timeout(DEADLINE)
-            .expect("prometheus's `Listening on` line");
+        prom.addr = rx.recv_timeout(DEADLINE).unwrap_or_else(|e| {
+            let said = said.lock().map(|l| l.join("\n")).unwrap_or_default();
+            panic!("prometheus's `Listening on` line: {e}; it said:\n{said}")
+        });
         prom
     }
 
