@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 26, target 6: what a churn connection and a scheduled message cost flood-client
 # against what they cost the cheapest client that does the same job (bench/c-churn.c,
-# bench/c-paced.c: one thread, plain writes, memcmp, arrivals from a timer, nothing else),
+# bench/c-paced.c: one thread, plain writes, memcmp, arrivals from a timer, nothing else; and
+# bench/c-churn-uring.c, c-paced-uring.c, the same jobs on io_uring, when liburing is there),
 # each beside what the same load costs echo-server. Alternated run by run ROUNDS times, in
 # each placement of the kernel's receive work (bench/lib.sh): a fresh echo-server (epoll) on
 # CPU 0 per run, the client on CPU 1, for DURATION seconds.
@@ -37,6 +38,14 @@ command -v gcc >/dev/null || { echo "client-floor.sh: needs gcc for bench/c-chur
 mkdir -p target/bench
 gcc -O2 -Wall -Wextra -o target/bench/c-churn bench/c-churn.c
 gcc -O2 -Wall -Wextra -o target/bench/c-paced bench/c-paced.c
+# The io_uring floor needs liburing (scripts/install-peers.sh installs it): without it, skipped.
+uring_churn=() uring_paced=()
+if gcc -O2 -Wall -Wextra -o target/bench/c-churn-uring bench/c-churn-uring.c -luring 2>/dev/null &&
+    gcc -O2 -Wall -Wextra -o target/bench/c-paced-uring bench/c-paced-uring.c -luring 2>/dev/null; then
+    uring_churn=(c-churn-uring) uring_paced=(c-paced-uring)
+else
+    echo "client-floor.sh: bench/c-churn-uring.c or c-paced-uring.c did not build (needs liburing-dev): the io_uring floors are skipped" >&2
+fi
 out=$(mktemp)
 trap 'stop_server; rm -f "$out" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
@@ -44,8 +53,8 @@ trap 'exit 130' INT TERM
 # The clients compared for a workload.
 clients_of() {
     case $1 in
-        churn@*) printf '%s\n' "c-churn" "flood-client" "flood-client --send write" ;;
-        msg*) printf '%s\n' "c-paced" "flood-client" ;;
+        churn@*) printf '%s\n' "c-churn" "${uring_churn[@]}" "flood-client" "flood-client --send write" ;;
+        msg*) printf '%s\n' "c-paced" "${uring_paced[@]}" "flood-client" ;;
     esac
 }
 
@@ -54,8 +63,8 @@ run_client() {
     local c=$1 load=$2 rate=${2#*@} size
     size=${load%@*}; size=${size#msg}
     case $c/$load in
-        c-churn/churn@*) "${cli_in[@]}" taskset -c 1 target/bench/c-churn "${addr%:*}" "${addr##*:}" "$rate" "$duration" ;;
-        c-paced/msg*) "${cli_in[@]}" taskset -c 1 target/bench/c-paced "${addr%:*}" "${addr##*:}" 2000 "$rate" "$duration" "$size" ;;
+        c-churn*/churn@*) "${cli_in[@]}" taskset -c 1 "target/bench/$c" "${addr%:*}" "${addr##*:}" "$rate" "$duration" ;;
+        c-paced*/msg*) "${cli_in[@]}" taskset -c 1 "target/bench/$c" "${addr%:*}" "${addr##*:}" 2000 "$rate" "$duration" "$size" ;;
         flood-client*/churn@*)
             # shellcheck disable=SC2086 # the client's extra flags, split on purpose.
             "${cli_in[@]}" taskset -c 1 "$bin"/flood-client "$addr" --churn --connect-rate "$rate" \

@@ -1,5 +1,6 @@
-//! bench/c-flood.c, c-churn.c and c-paced.c, the C clients that flood-client's CPU per GiB,
-//! per churn connection and per scheduled message are compared with, still build and move
+//! bench/c-flood.c, c-churn.c, c-paced.c and their io_uring twins c-churn-uring.c and
+//! c-paced-uring.c, the C clients that flood-client's CPU per GiB, per churn connection and
+//! per scheduled message are compared with, still build and move
 //! real, verified bytes (their figures are only printed by bench/, never asserted on);
 //! bench/two-million.sh runs end to end at a small count in its own network namespaces.
 
@@ -11,7 +12,7 @@ use test_support::{bin, missing, repo_root, Spawned};
 
 #[test]
 fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
-    let Some(exe) = build_c("c-flood.c", "c_flood") else {
+    let Some(exe) = build_c("c-flood.c", &[], "c_flood") else {
         return;
     };
     for (server_flags, mode) in [(&["--read-write"][..], "write"), (&[][..], "vmsplice")] {
@@ -24,14 +25,16 @@ fn c_flood_builds_echoes_every_byte_and_catches_a_corrupt_one() {
     catches_corruption(&exe, &["2", "4096", "4096", "1"], "mismatch");
 }
 
-/// Builds one of bench/'s C clients into a temporary file; None (and a note) without gcc.
-fn build_c(source: &str, test: &str) -> Option<PathBuf> {
+/// Builds one of bench/'s C clients, linked with `libs`, into a temporary file; None (and a
+/// note) without gcc.
+fn build_c(source: &str, libs: &[&str], test: &str) -> Option<PathBuf> {
     let name = source.trim_end_matches(".c");
     let exe = std::env::temp_dir().join(format!("{name}-test-{}", std::process::id()));
     let built = Command::new("gcc")
         .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&exe)
         .arg(repo_root().join("bench").join(source))
+        .args(libs)
         .output();
     match built {
         Ok(out) => {
@@ -93,7 +96,7 @@ fn catches_corruption(exe: &Path, args: &[&str], says: &str) {
 
 #[test]
 fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
-    let Some(exe) = build_c("c-churn.c", "c_churn") else {
+    let Some(exe) = build_c("c-churn.c", &[], "c_churn") else {
         return;
     };
     let stdout = run_clean(&exe, &[], &["400", "0.5"]);
@@ -104,9 +107,56 @@ fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
     catches_corruption(&exe, &["100", "0.05"], "differs");
 }
 
+/// Whether liburing's header is there to build the io_uring clients on (a note if not).
+fn has_liburing(test: &str) -> bool {
+    let there = Path::new("/usr/include/liburing.h").exists();
+    if !there {
+        missing(test, "apt-get install liburing-dev", "no liburing.h");
+    }
+    there
+}
+
+#[test]
+fn c_churn_uring_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
+    if !has_liburing("c_churn_uring") {
+        return;
+    }
+    let Some(exe) = build_c("c-churn-uring.c", &["-luring"], "c_churn_uring") else {
+        return;
+    };
+    let stdout = run_clean(&exe, &[], &["400", "0.5"]);
+    assert!(
+        stdout.contains("\"connections_ok\":200,\"connections_failed\":0"),
+        "{stdout}"
+    );
+    // Against the io_uring backend too: the client's ring and the server's side by side.
+    let stdout = run_clean(&exe, &["--io", "uring"], &["400", "0.25", "20000"]);
+    assert!(
+        stdout.contains("\"connections_ok\":100,\"connections_failed\":0"),
+        "{stdout}"
+    );
+    catches_corruption(&exe, &["100", "0.05"], "differs");
+}
+
 #[test]
 fn c_paced_builds_verifies_every_message_and_catches_a_corrupt_echo() {
-    let Some(exe) = build_c("c-paced.c", "c_paced") else {
+    let Some(exe) = build_c("c-paced.c", &[], "c_paced") else {
+        return;
+    };
+    let stdout = run_clean(&exe, &[], &["20", "1000", "0.5", "100"]);
+    assert!(
+        stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
+        "{stdout}"
+    );
+    catches_corruption(&exe, &["2", "1000", "0.5", "100"], "differs");
+}
+
+#[test]
+fn c_paced_uring_builds_verifies_every_message_and_catches_a_corrupt_echo() {
+    if !has_liburing("c_paced_uring") {
+        return;
+    }
+    let Some(exe) = build_c("c-paced-uring.c", &["-luring"], "c_paced_uring") else {
         return;
     };
     let stdout = run_clean(&exe, &[], &["20", "1000", "0.5", "100"]);
@@ -134,8 +184,10 @@ fn client_floor_script_costs_each_client_beside_the_server() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     for (load, client, ops) in [
         ("churn@1000", "c-churn", "1000/0"),
+        ("churn@1000", "c-churn-uring", "1000/0"),
         ("churn@1000", "flood-client", "1000/0"),
         ("msg64@4000", "c-paced", "4000/0"),
+        ("msg64@4000", "c-paced-uring", "4000/0"),
         ("msg64@4000", "flood-client", "4000/0"),
     ] {
         let row: Vec<&str> = (stdout.lines())

@@ -1,0 +1,135 @@
+/*
+ * c-paced-uring: bench/c-paced.c's job on io_uring, the floor for flood-client's scheduled
+ * messages if its engine used io_uring (issue 26, target 6). CONNS connections, all up before
+ * the first message; then RATE messages a second in all, due evenly and dealt round-robin over
+ * the connections, each sent when due, its echo compared (memcmp against the same pattern at
+ * the same per-connection offset as c-paced) when it comes.
+ *
+ * The connects are plain system calls, counted in the CPU as c-paced counts its own. After
+ * them every connection has a multishot receive into one ring of provided buffers, and each
+ * message is a send queued on the ring that posts nothing when it succeeds: the sends due at
+ * a wake-up and the wait for the next one go to the kernel in one io_uring_enter. The alarm
+ * (a timeout operation) rings at the next due time, at least 200 µs after the last ring, as
+ * flood-client's alarm and c-paced's timer do. One ring, SINGLE_ISSUER and DEFER_TASKRUN
+ * (bench/c-uring.h).
+ *
+ *   c-paced-uring HOST PORT CONNS RATE SECONDS [SIZE]      (SIZE 1..4096; default 64)
+ *
+ * Prints one JSON line like c-paced's (messages sent, bytes verified, process CPU seconds
+ * with the connects, wall seconds of the paced part); exits 1 on any mismatch, failed send or
+ * error. Needs liburing. Benchmark tool (bench/client-floor.sh), not part of tests.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "c-uring.h"
+
+#define PERIOD 4096u
+#define MAX_SIZE 4096u
+#define GAP 200e-6
+#define SEND_FAILED 1 /* a send's user data (only a failure posts); a receive's is its
+                       * connection + 2; the alarm's is 0 */
+
+struct conn {
+    int fd;
+    uint32_t start;
+    uint64_t sent, verified;
+};
+
+static unsigned char pattern[PERIOD + MAX_SIZE];
+static struct conn *cs;
+static struct io_uring ring;
+static struct ubufs bufs;
+
+static void complete(const struct io_uring_cqe *cqe) {
+    if (cqe->user_data == SEND_FAILED) {
+        fprintf(stderr, "c-paced-uring: send: %s\n", strerror(-cqe->res));
+        exit(1);
+    }
+    struct conn *c = &cs[cqe->user_data - 2];
+    int res = cqe->res;
+    if (res > 0) {
+        if (c->verified + (uint64_t)res > c->sent ||
+            memcmp(ubufs_of(&bufs, cqe), pattern + (c->start + c->verified) % PERIOD, (size_t)res)) {
+            fprintf(stderr, "c-paced-uring: echo differs from what was sent\n");
+            exit(1);
+        }
+        ubufs_give(&bufs, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        c->verified += (uint64_t)res;
+    }
+    if (cqe->flags & IORING_CQE_F_MORE) return;
+    if (res > 0 || res == -ENOBUFS) { /* ended by the kernel: the bytes wait in the socket */
+        recv_multi(&ring, c->fd, cqe->user_data);
+        return;
+    }
+    fprintf(stderr, "c-paced-uring: receive: %s\n", res ? strerror(-res) : "the server closed");
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6 || argc > 7) {
+        fprintf(stderr, "usage: c-paced-uring HOST PORT CONNS RATE SECONDS [SIZE]\n");
+        return 2;
+    }
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
+    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) { fprintf(stderr, "c-paced-uring: bad HOST\n"); return 2; }
+    long conns = atol(argv[3]);
+    double rate = atof(argv[4]), seconds = atof(argv[5]);
+    size_t size = argc == 7 ? strtoul(argv[6], NULL, 10) : 64;
+    if (conns <= 0 || rate <= 0 || seconds <= 0 || size == 0 || size > MAX_SIZE) {
+        fprintf(stderr, "c-paced-uring: CONNS, RATE and SECONDS must be positive, SIZE 1..%u\n", MAX_SIZE);
+        return 2;
+    }
+    double cpu0 = cpu_s(); /* the connects count, as in flood-client's figure */
+    for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)(((i % PERIOD) * 131) ^ ((i % PERIOD) >> 7));
+    uring_start(&ring, 4096);
+    ubufs_start(&ring, &bufs, 1024, 16384);
+    cs = calloc((size_t)conns, sizeof *cs);
+    if (!cs) die("calloc");
+    for (long i = 0; i < conns; i++) { /* every connection up before the first message */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd < 0) die("socket");
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)) die("TCP_NODELAY");
+        if (connect(fd, (struct sockaddr *)&to, sizeof to)) die("connect");
+        cs[i] = (struct conn){.fd = fd, .start = (uint32_t)(((uint64_t)i * 2654435761u) % PERIOD)};
+        recv_multi(&ring, fd, (uint64_t)i + 2);
+    }
+
+    uint64_t total = (uint64_t)(rate * seconds), due_count = 0;
+    double gap = 1.0 / rate, t0 = now_s(), due = t0, rang = -1;
+    double give_up = t0 + seconds + 5;
+    for (;;) {
+        double now = now_s();
+        while (due_count < total && due <= now) {
+            struct conn *c = &cs[due_count % (uint64_t)conns];
+            struct io_uring_sqe *sqe = sqe_tagged(&ring, SEND_FAILED);
+            io_uring_prep_send(sqe, c->fd, pattern + (c->start + c->sent) % PERIOD, size, MSG_WAITALL);
+            sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+            c->sent += size;
+            due_count++;
+            due += gap;
+        }
+        if (due_count == total) {
+            long behind = 0;
+            for (long i = 0; i < conns; i++) behind += cs[i].verified < cs[i].sent;
+            if (!behind) break;
+            if (now > give_up) { fprintf(stderr, "c-paced-uring: %ld connections never echoed all\n", behind); return 1; }
+            if (!alarm_set) uring_alarm(&ring, 0.1);
+        } else if (!alarm_set) { /* the last ring has passed: the next, at least GAP after it */
+            rang = due > rang + GAP ? due : rang + GAP;
+            uring_alarm(&ring, rang - now);
+        }
+        uring_wait(&ring, complete);
+    }
+    uint64_t verified = 0;
+    for (long i = 0; i < conns; i++) verified += cs[i].verified;
+    printf("{\"messages\":%llu,\"bytes_verified\":%llu,\"cpu_s\":%.4f,\"wall_s\":%.3f}\n",
+           (unsigned long long)due_count, (unsigned long long)verified, cpu_s() - cpu0, now_s() - t0);
+    return 0;
+}
