@@ -23,7 +23,10 @@
 # BACKENDS=1 adds bench/backends.sh: the server CPU per churn connection, per message and
 # per GiB of echo-server with epoll, echo-server --io uring and uring-c (when it runs),
 # alternated BACKENDS_ROUNDS times (default 3; PLACEMENTS and DURATION pass through, default
-# loopback only), into backends.txt (about 1.5 minutes a round on loopback).
+# loopback only), into backends.txt (about 1.5 minutes a round on loopback); and
+# bench/footprint.sh for the same servers: idle memory per connection (IDLE) and the client
+# delay probe's p99 beside SAT_CONNS streams for SAT_FOR, into footprint.txt (about 1
+# minute a round).
 # Servers run on CPU 0, clients on CPU 1. BIN_DIR=DIR takes flood-client and echo-server
 # from DIR and builds nothing (the smoke test runs the debug build: its figures mean nothing).
 # Prints figures; never fails on timing. Writes summary.md beside the raw JSON, CSV and charts,
@@ -202,6 +205,11 @@ if [ "${BACKENDS:-0}" = 1 ]; then
         bash bench/backends.sh "${BACKENDS_ROUNDS:-3}" "${which[@]}" > "$out/backends.txt" ||
         echo "backends failed (see $out/backends.txt)"
     sed -n '/^medians/,$p' "$out/backends.txt"
+    echo "== io_uring against epoll: idle memory and client delay (bench/footprint.sh)"
+    logged env BIN_DIR="$bin" IDLE="$IDLE" SAT_CONNS="$SAT_CONNS" SAT_FOR="$SAT_FOR" \
+        bash bench/footprint.sh "${BACKENDS_ROUNDS:-3}" "${which[@]}" > "$out/footprint.txt" ||
+        echo "footprint failed (see $out/footprint.txt)"
+    sed -n '/^medians/,$p' "$out/footprint.txt"
 fi
 
 echo "== iperf3 single-stream ceiling"
@@ -226,7 +234,9 @@ if [ -f "$out/sweep.json" ]; then
         if [ -s "$f" ]; then sat+=(--saturate "$f"); fi
     done
     attach=(--attach "$out/machine.txt" --attach "$out/commands.txt" --attach "$out/summary.md")
-    if [ -s "$out/backends.txt" ]; then attach+=(--attach "$out/backends.txt"); fi
+    for f in "$out/backends.txt" "$out/footprint.txt"; do
+        if [ -s "$f" ]; then attach+=(--attach "$f"); fi
+    done
     "$fc" sweep --from "$out/sweep.json" --out "$out" --html "${sat[@]}" "${attach[@]}" \
         || echo "compare.sh: no report.html (see above)"
 fi

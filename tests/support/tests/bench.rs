@@ -1,8 +1,8 @@
 //! bench/c-flood.c, c-churn.c, c-paced.c and their io_uring twins c-churn-uring.c and
 //! c-paced-uring.c, the C clients that flood-client's CPU per GiB, per churn connection and
-//! per scheduled message are compared with, still build and move
-//! real, verified bytes (their figures are only printed by bench/, never asserted on);
-//! bench/two-million.sh runs end to end at a small count in its own network namespaces.
+//! per scheduled message are compared with, still build and move real, verified bytes;
+//! bench/'s scripts run end to end at small sizes (bench/two-million.sh in its own network
+//! namespaces). Their figures are only printed by bench/, never asserted on.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -578,6 +578,66 @@ fn backends_script_costs_each_operation_for_each_server() {
     );
     assert_eq!(code, Some(2));
     assert!(stderr.contains("is not churn@RATE"), "{stderr}");
+}
+
+/// bench/footprint.sh gives each server's memory per idle connection and the delay a new
+/// client sees beside streaming connections, alternated, then the medians and the ratios to
+/// the first server; a server it cannot measure shows "-" and is named on stderr, never a
+/// number.
+#[test]
+fn footprint_script_gives_idle_memory_and_delay_for_each_server() {
+    let epoll = placed_echo_server("epoll", &[]);
+    let uring = placed_echo_server("uring", &["--io", "uring"]);
+    let env = [("IDLE", "300"), ("SAT_CONNS", "50"), ("SAT_FOR", "1s")];
+    let (stdout, stderr, code) = bench_script("bench/footprint.sh", &["1", &epoll, &uring], &env);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for server in ["epoll", "uring"] {
+        let row: Vec<&str> = (stdout.lines())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.len() == 6 && f[0] == "1" && f[1] == server)
+            .unwrap_or_else(|| panic!("no {server} row: {stdout}{stderr}"));
+        let figures: Vec<f64> = (row[2..].iter())
+            .map(|f| f.parse().unwrap_or_else(|_| panic!("{row:?}")))
+            .collect();
+        assert!(
+            figures[0] >= 0.0 && figures[1..].iter().all(|&v| v > 0.0),
+            "{row:?}"
+        );
+    }
+    assert!(stdout.contains("ratio: to epoll"), "{stdout}");
+
+    // A "server" that says it listens where nothing does: both figures missing, said so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let fake = std::env::temp_dir().join(format!("footprint-fake-{}.sh", std::process::id()));
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho 'listening on 127.0.0.1:{port}'\nexec sleep 60\n"),
+    )
+    .expect("write");
+    let status = Command::new("chmod").arg("+x").arg(&fake).status();
+    assert!(status.is_ok_and(|s| s.success()));
+    let fake_server = format!("fake={}", fake.display());
+    let (stdout, stderr, code) = bench_script("bench/footprint.sh", &["1", &fake_server], &env);
+    let _ = std::fs::remove_file(&fake);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("fake: a figure is missing"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "fake", "-", "-", "-", "-"]),
+        "{stdout}"
+    );
+
+    let (_, stderr, code) = bench_script("bench/footprint.sh", &["1", "nonsense"], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (_, stderr, code) = bench_script("bench/footprint.sh", &["1", &epoll], &[("IDLE", "0")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("IDLE and SAT_CONNS are counts"), "{stderr}");
 }
 
 /// bench/whose-limit.sh runs `limit` for each server in each placement and prints each
