@@ -68,6 +68,8 @@ pub(crate) struct Conn {
     /// Waiting in the loop's queue for a ring buffer to be free (its receive ended on
     /// ENOBUFS).
     pub(crate) starved: bool,
+    /// Has waited for a ring buffer before: a first wait goes to the front of the queue.
+    pub(crate) waited: bool,
     /// In the loop's list of connections whose send goes out after this batch of
     /// completions (so everything the batch received leaves in one send).
     pub(crate) send_due: bool,
@@ -89,6 +91,7 @@ impl Conn {
             blocked: false,
             eof: false,
             starved: false,
+            waited: false,
             send_due: false,
             closing: None,
             last_active_ms: now_ms,
