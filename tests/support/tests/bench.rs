@@ -99,12 +99,29 @@ fn c_churn_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-churn.c", &[], "c_churn") else {
         return;
     };
-    let stdout = run_clean(&exe, &[], &["400", "0.5"]);
+    churn_client_verifies(&exe);
+}
+
+/// What either churn client (c-churn, c-churn-uring) must do: 200 connections at 400 a
+/// second, each verified, and exit 1 on a corrupt echo.
+fn churn_client_verifies(exe: &Path) {
+    let stdout = run_clean(exe, &[], &["400", "0.5"]);
     assert!(
         stdout.contains("\"connections_ok\":200,\"connections_failed\":0"),
         "{stdout}"
     );
-    catches_corruption(&exe, &["100", "0.05"], "differs");
+    catches_corruption(exe, &["100", "0.05"], "differs");
+}
+
+/// What either paced client (c-paced, c-paced-uring) must do: 500 messages of 100 bytes
+/// over 20 connections, every byte verified, and exit 1 on a corrupt echo.
+fn paced_client_verifies(exe: &Path) {
+    let stdout = run_clean(exe, &[], &["20", "1000", "0.5", "100"]);
+    assert!(
+        stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
+        "{stdout}"
+    );
+    catches_corruption(exe, &["2", "1000", "0.5", "100"], "differs");
 }
 
 /// Whether liburing's header is there to build the io_uring clients on (a note if not).
@@ -124,18 +141,13 @@ fn c_churn_uring_builds_verifies_every_connection_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-churn-uring.c", &["-luring"], "c_churn_uring") else {
         return;
     };
-    let stdout = run_clean(&exe, &[], &["400", "0.5"]);
-    assert!(
-        stdout.contains("\"connections_ok\":200,\"connections_failed\":0"),
-        "{stdout}"
-    );
     // Against the io_uring backend too: the client's ring and the server's side by side.
     let stdout = run_clean(&exe, &["--io", "uring"], &["400", "0.25", "20000"]);
     assert!(
         stdout.contains("\"connections_ok\":100,\"connections_failed\":0"),
         "{stdout}"
     );
-    catches_corruption(&exe, &["100", "0.05"], "differs");
+    churn_client_verifies(&exe);
 }
 
 #[test]
@@ -143,12 +155,7 @@ fn c_paced_builds_verifies_every_message_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-paced.c", &[], "c_paced") else {
         return;
     };
-    let stdout = run_clean(&exe, &[], &["20", "1000", "0.5", "100"]);
-    assert!(
-        stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
-        "{stdout}"
-    );
-    catches_corruption(&exe, &["2", "1000", "0.5", "100"], "differs");
+    paced_client_verifies(&exe);
 }
 
 #[test]
@@ -159,12 +166,7 @@ fn c_paced_uring_builds_verifies_every_message_and_catches_a_corrupt_echo() {
     let Some(exe) = build_c("c-paced-uring.c", &["-luring"], "c_paced_uring") else {
         return;
     };
-    let stdout = run_clean(&exe, &[], &["20", "1000", "0.5", "100"]);
-    assert!(
-        stdout.contains("\"messages\":500,\"bytes_verified\":50000,"),
-        "{stdout}"
-    );
-    catches_corruption(&exe, &["2", "1000", "0.5", "100"], "differs");
+    paced_client_verifies(&exe);
 }
 
 #[test]
