@@ -58,7 +58,7 @@ struct conn {
 static unsigned char pattern[PERIOD + MAX_BYTES];
 static struct conn conns[SLOTS];
 static uint32_t free_slots[SLOTS], nfree;
-static uint64_t ok, failed, bytes = 32768;
+static uint64_t ok, failed, bytes;
 static struct io_uring ring;
 static struct ubufs bufs;
 static const int one = 1;
@@ -151,19 +151,10 @@ static void complete(const struct io_uring_cqe *cqe) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: c-churn-uring HOST PORT RATE SECONDS [BYTES]\n");
-        return 2;
-    }
-    to.sin_family = AF_INET;
-    to.sin_port = htons((uint16_t)atoi(argv[2]));
-    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) { fprintf(stderr, "c-churn-uring: bad HOST\n"); return 2; }
-    double rate = atof(argv[3]), seconds = atof(argv[4]);
-    if (argc == 6) bytes = strtoull(argv[5], NULL, 10);
-    if (rate <= 0 || seconds <= 0 || bytes == 0 || bytes > MAX_BYTES) {
-        fprintf(stderr, "c-churn-uring: RATE and SECONDS must be positive, BYTES 1..%u\n", MAX_BYTES);
-        return 2;
-    }
+    struct churn_args args = churn_args("c-churn-uring", argc, argv, MAX_BYTES);
+    to = args.to;
+    double rate = args.rate, seconds = args.seconds;
+    bytes = args.bytes;
     for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)((i * 131) ^ (i >> 7));
     for (uint32_t i = 0; i < SLOTS; i++) free_slots[nfree++] = SLOTS - 1 - i;
     uring_start(&ring, 4096);

@@ -49,7 +49,7 @@ static unsigned char pattern[PERIOD + MAX_BYTES];
 static unsigned char scratch[MAX_BYTES];
 static struct conn conns[SLOTS];
 static uint32_t free_slots[SLOTS], nfree;
-static uint64_t ok, failed, bytes = 32768;
+static uint64_t ok, failed, bytes;
 static int ep;
 
 static void finish(uint32_t slot, int good) {
@@ -108,18 +108,10 @@ static void drive(uint32_t slot, uint32_t events) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: c-churn HOST PORT RATE SECONDS [BYTES]\n");
-        return 2;
-    }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
-    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) { fprintf(stderr, "c-churn: bad HOST\n"); return 2; }
-    double rate = atof(argv[3]), seconds = atof(argv[4]);
-    if (argc == 6) bytes = strtoull(argv[5], NULL, 10);
-    if (rate <= 0 || seconds <= 0 || bytes == 0 || bytes > MAX_BYTES) {
-        fprintf(stderr, "c-churn: RATE and SECONDS must be positive, BYTES 1..%u\n", MAX_BYTES);
-        return 2;
-    }
+    struct churn_args args = churn_args("c-churn", argc, argv, MAX_BYTES);
+    struct sockaddr_in to = args.to;
+    double rate = args.rate, seconds = args.seconds;
+    bytes = args.bytes;
     for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)((i * 131) ^ (i >> 7));
     for (uint32_t i = 0; i < SLOTS; i++) free_slots[nfree++] = SLOTS - 1 - i;
     ep = epoll_create1(0);

@@ -36,14 +36,8 @@
 #define SEND_FAILED 1 /* a send's user data (only a failure posts); a receive's is its
                        * connection + 2; the alarm's is 0 */
 
-struct conn {
-    int fd;
-    uint32_t start;
-    uint64_t sent, verified;
-};
-
 static unsigned char pattern[PERIOD + MAX_SIZE];
-static struct conn *cs;
+static struct paced_conn *cs;
 static struct io_uring ring;
 static struct ubufs bufs;
 
@@ -52,7 +46,7 @@ static void complete(const struct io_uring_cqe *cqe) {
         fprintf(stderr, "c-paced-uring: send: %s\n", strerror(-cqe->res));
         exit(1);
     }
-    struct conn *c = &cs[cqe->user_data - 2];
+    struct paced_conn *c = &cs[cqe->user_data - 2];
     int res = cqe->res;
     if (res > 0) {
         if (c->verified + (uint64_t)res > c->sent ||
@@ -73,53 +67,38 @@ static void complete(const struct io_uring_cqe *cqe) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 6 || argc > 7) {
-        fprintf(stderr, "usage: c-paced-uring HOST PORT CONNS RATE SECONDS [SIZE]\n");
-        return 2;
-    }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
-    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) { fprintf(stderr, "c-paced-uring: bad HOST\n"); return 2; }
-    long conns = atol(argv[3]);
-    double rate = atof(argv[4]), seconds = atof(argv[5]);
-    size_t size = argc == 7 ? strtoul(argv[6], NULL, 10) : 64;
-    if (conns <= 0 || rate <= 0 || seconds <= 0 || size == 0 || size > MAX_SIZE) {
-        fprintf(stderr, "c-paced-uring: CONNS, RATE and SECONDS must be positive, SIZE 1..%u\n", MAX_SIZE);
-        return 2;
-    }
+    const struct paced_args a = paced_args("c-paced-uring", argc, argv, MAX_SIZE);
     double cpu0 = cpu_s(); /* the connects count, as in flood-client's figure */
-    for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)(((i % PERIOD) * 131) ^ ((i % PERIOD) >> 7));
+    paced_fill(pattern, sizeof pattern, PERIOD);
     uring_start(&ring, 4096);
     ubufs_start(&ring, &bufs, 1024, 16384);
-    cs = calloc((size_t)conns, sizeof *cs);
+    cs = calloc((size_t)a.conns, sizeof *cs);
     if (!cs) die("calloc");
-    for (long i = 0; i < conns; i++) { /* every connection up before the first message */
+    for (long i = 0; i < a.conns; i++) { /* every connection up before the first message */
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
         if (fd < 0) die("socket");
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)) die("TCP_NODELAY");
-        if (connect(fd, (struct sockaddr *)&to, sizeof to)) die("connect");
-        cs[i] = (struct conn){.fd = fd, .start = (uint32_t)(((uint64_t)i * 2654435761u) % PERIOD)};
+        if (connect(fd, (struct sockaddr *)&a.to, sizeof a.to)) die("connect");
+        cs[i] = (struct paced_conn){.fd = fd, .start = (uint32_t)(((uint64_t)i * 2654435761u) % PERIOD)};
         recv_multi(&ring, fd, (uint64_t)i + 2);
     }
 
-    uint64_t total = (uint64_t)(rate * seconds), due_count = 0;
-    double gap = 1.0 / rate, t0 = now_s(), due = t0, rang = -1;
-    double give_up = t0 + seconds + 5;
+    uint64_t total = (uint64_t)(a.rate * a.seconds), due_count = 0;
+    double gap = 1.0 / a.rate, t0 = now_s(), due = t0, rang = -1;
+    double give_up = t0 + a.seconds + 5;
     for (;;) {
         double now = now_s();
         while (due_count < total && due <= now) {
-            struct conn *c = &cs[due_count % (uint64_t)conns];
+            struct paced_conn *c = &cs[due_count % (uint64_t)a.conns];
             struct io_uring_sqe *sqe = sqe_tagged(&ring, SEND_FAILED);
-            io_uring_prep_send(sqe, c->fd, pattern + (c->start + c->sent) % PERIOD, size, MSG_WAITALL);
+            io_uring_prep_send(sqe, c->fd, pattern + (c->start + c->sent) % PERIOD, a.size, MSG_WAITALL);
             sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-            c->sent += size;
+            c->sent += a.size;
             due_count++;
             due += gap;
         }
         if (due_count == total) {
-            long behind = 0;
-            for (long i = 0; i < conns; i++) behind += cs[i].verified < cs[i].sent;
-            if (!behind) break;
-            if (now > give_up) { fprintf(stderr, "c-paced-uring: %ld connections never echoed all\n", behind); return 1; }
+            if (paced_all_echoed("c-paced-uring", cs, a.conns, now, give_up)) break;
             if (!alarm_set) uring_alarm(&ring, 0.1);
         } else if (!alarm_set) { /* the last ring has passed: the next, at least GAP after it */
             rang = due > rang + GAP ? due : rang + GAP;
@@ -127,9 +106,6 @@ int main(int argc, char **argv) {
         }
         uring_wait(&ring, complete);
     }
-    uint64_t verified = 0;
-    for (long i = 0; i < conns; i++) verified += cs[i].verified;
-    printf("{\"messages\":%llu,\"bytes_verified\":%llu,\"cpu_s\":%.4f,\"wall_s\":%.3f}\n",
-           (unsigned long long)due_count, (unsigned long long)verified, cpu_s() - cpu0, now_s() - t0);
+    paced_report(cs, a.conns, due_count, cpu0, t0);
     return 0;
 }

@@ -35,17 +35,11 @@
 #define TIMER UINT64_MAX /* the timer's epoll data: no connection has it */
 #define GAP 200e-6
 
-struct conn {
-    int fd;
-    uint32_t start;
-    uint64_t sent, verified;
-};
-
 static unsigned char pattern[PERIOD + READ_MAX];
 static unsigned char scratch[READ_MAX];
 
 /* Takes what the connection's socket holds and checks it against what was sent. */
-static void take(struct conn *c) {
+static void take(struct paced_conn *c) {
     for (;;) {
         ssize_t n = read(c->fd, scratch, sizeof scratch);
         if (n < 0 && errno == EAGAIN) return;
@@ -61,37 +55,25 @@ static void take(struct conn *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 6 || argc > 7) {
-        fprintf(stderr, "usage: c-paced HOST PORT CONNS RATE SECONDS [SIZE]\n");
-        return 2;
-    }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
-    if (inet_pton(AF_INET, argv[1], &to.sin_addr) != 1) { fprintf(stderr, "c-paced: bad HOST\n"); return 2; }
-    long conns = atol(argv[3]);
-    double rate = atof(argv[4]), seconds = atof(argv[5]);
-    size_t size = argc == 7 ? strtoul(argv[6], NULL, 10) : 64;
-    if (conns <= 0 || rate <= 0 || seconds <= 0 || size == 0 || size > MAX_SIZE) {
-        fprintf(stderr, "c-paced: CONNS, RATE and SECONDS must be positive, SIZE 1..%u\n", MAX_SIZE);
-        return 2;
-    }
+    const struct paced_args a = paced_args("c-paced", argc, argv, MAX_SIZE);
     double cpu0 = cpu_s(); /* the connects count, as in flood-client's figure */
-    for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)(((i % PERIOD) * 131) ^ ((i % PERIOD) >> 7));
+    paced_fill(pattern, sizeof pattern, PERIOD);
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
-    struct conn *cs = calloc((size_t)conns, sizeof *cs);
+    struct paced_conn *cs = calloc((size_t)a.conns, sizeof *cs);
     if (!cs) die("calloc");
-    for (long i = 0; i < conns; i++) {
+    for (long i = 0; i < a.conns; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
         if (fd < 0) die("socket");
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)) die("TCP_NODELAY");
-        if (connect(fd, (struct sockaddr *)&to, sizeof to) && errno != EINPROGRESS) die("connect");
-        cs[i] = (struct conn){.fd = fd, .start = (uint32_t)(((uint64_t)i * 2654435761u) % PERIOD)};
+        if (connect(fd, (struct sockaddr *)&a.to, sizeof a.to) && errno != EINPROGRESS) die("connect");
+        cs[i] = (struct paced_conn){.fd = fd, .start = (uint32_t)(((uint64_t)i * 2654435761u) % PERIOD)};
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) die("epoll_ctl");
     }
     struct epoll_event evs[1024];
-    for (long up = 0; up < conns;) { /* every connection up before the first message */
+    for (long up = 0; up < a.conns;) { /* every connection up before the first message */
         int n = epoll_wait(ep, evs, 1024, 10000);
         if (n <= 0) { fprintf(stderr, "c-paced: connect timed out\n"); return 1; }
         for (int k = 0; k < n; k++) {
@@ -103,24 +85,21 @@ int main(int argc, char **argv) {
     }
     int timer = timer_in(ep, TIMER);
 
-    uint64_t total = (uint64_t)(rate * seconds), due_count = 0;
-    double gap = 1.0 / rate, t0 = now_s(), due = t0, armed_for = -1;
-    double give_up = t0 + seconds + 5;
+    uint64_t total = (uint64_t)(a.rate * a.seconds), due_count = 0;
+    double gap = 1.0 / a.rate, t0 = now_s(), due = t0, armed_for = -1;
+    double give_up = t0 + a.seconds + 5;
     for (;;) {
         double now = now_s();
         while (due_count < total && due <= now) {
-            struct conn *c = &cs[due_count % (uint64_t)conns];
-            ssize_t w = write(c->fd, pattern + (c->start + c->sent) % PERIOD, size);
-            if (w != (ssize_t)size) die("write (short or failed)");
-            c->sent += size;
+            struct paced_conn *c = &cs[due_count % (uint64_t)a.conns];
+            ssize_t w = write(c->fd, pattern + (c->start + c->sent) % PERIOD, a.size);
+            if (w != (ssize_t)a.size) die("write (short or failed)");
+            c->sent += a.size;
             due_count++;
             due += gap;
         }
         if (due_count == total) {
-            long behind = 0;
-            for (long i = 0; i < conns; i++) behind += cs[i].verified < cs[i].sent;
-            if (!behind) break;
-            if (now > give_up) { fprintf(stderr, "c-paced: %ld connections never echoed all\n", behind); return 1; }
+            if (paced_all_echoed("c-paced", cs, a.conns, now, give_up)) break;
         } else if (armed_for < now) { /* the last ring has passed: the next, at least GAP after it */
             double ring = due > armed_for + GAP ? due : armed_for + GAP;
             arm_timer(timer, ring - now);
@@ -132,9 +111,6 @@ int main(int argc, char **argv) {
             if (evs[k].data.u64 != TIMER && (evs[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
                 take(&cs[evs[k].data.u64]);
     }
-    uint64_t verified = 0;
-    for (long i = 0; i < conns; i++) verified += cs[i].verified;
-    printf("{\"messages\":%llu,\"bytes_verified\":%llu,\"cpu_s\":%.4f,\"wall_s\":%.3f}\n",
-           (unsigned long long)due_count, (unsigned long long)verified, cpu_s() - cpu0, now_s() - t0);
+    paced_report(cs, a.conns, due_count, cpu0, t0);
     return 0;
 }
