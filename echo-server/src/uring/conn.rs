@@ -66,9 +66,9 @@ pub(crate) struct Conn {
     /// The peer's FIN arrived: once caught up, shut down the write side and close.
     pub(crate) eof: bool,
     /// Waiting in the loop's queue for a ring buffer to be free (its receive ended on
-    /// ENOBUFS).
+    /// ENOBUFS, or none was free when it was to be armed).
     pub(crate) starved: bool,
-    /// Has waited for a ring buffer before: a first wait goes to the front of the queue.
+    /// Has waited for a ring buffer before: first waits are served first (`Starved`).
     pub(crate) waited: bool,
     /// In the loop's list of connections whose send goes out after this batch of
     /// completions (so everything the batch received leaves in one send).

@@ -50,7 +50,7 @@ const ENTRIES: u32 = 1024;
 /// The ring's size also bounds a turn: what one wait receives, and so what the next turn
 /// sends, is at most the ring. With 512 buffers a turn under 2,000 streams took several
 /// milliseconds, and a new client's echo waited for them (probe p99 18.5 ms, up to 49,
-/// against epoll's 3.9); with 128, and a first wait for buffers at the front ([`starve`]),
+/// against epoll's 3.9); with 128, and first waits for buffers served first ([`Starved`]),
 /// 3.7 ms, for 3–7% more CPU per GiB of bulk echo and nothing per churn connection or
 /// message (docs/PERFORMANCE.md, "What io_uring costs beside CPU").
 const BUFFERS: u16 = 128;
@@ -84,18 +84,37 @@ fn parse(data: u64) -> (usize, u32, u64) {
     )
 }
 
-/// Puts a connection whose receive found no ring buffer in the queue for the next free ones:
-/// at the front the first time it waits (a new connection, as a rule), at the back after
-/// that. Streams keep the ring dry, so without this a new connection waits behind every
-/// stream that ran dry before it (with the ring's 128 buffers, 23 ms at p99 beside 2,000
-/// streams): the io_uring form of the epoll loop's fast lane for new connections.
-fn starve(starved: &mut VecDeque<(usize, u32)>, conn: &mut Conn, slot: usize) {
-    conn.starved = true;
-    if conn.waited {
-        starved.push_back((slot, conn.generation));
-    } else {
+/// Connections waiting for ring buffers, in two lines: first waits (a new connection, as a
+/// rule) are served before later ones, each line in order of arrival. Streams keep the ring
+/// dry, so with one line a new connection waited behind every stream that ran dry before
+/// it (with the ring's 128 buffers, 23 ms at p99 beside 2,000 streams): the io_uring form
+/// of the epoll loop's fast lane for new connections.
+#[derive(Debug, Default)]
+struct Starved {
+    first: VecDeque<(usize, u32)>,
+    again: VecDeque<(usize, u32)>,
+}
+
+impl Starved {
+    /// Queues a connection whose receive found no ring buffer.
+    fn push(&mut self, conn: &mut Conn, slot: usize) {
+        conn.starved = true;
+        let line = if conn.waited {
+            &mut self.again
+        } else {
+            &mut self.first
+        };
         conn.waited = true;
-        starved.push_front((slot, conn.generation));
+        line.push_back((slot, conn.generation));
+    }
+
+    /// The next connection (slot, generation) to give a buffer.
+    fn pop(&mut self) -> Option<(usize, u32)> {
+        self.first.pop_front().or_else(|| self.again.pop_front())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.again.is_empty()
     }
 }
 
@@ -184,7 +203,7 @@ impl UringLoop {
                 pause: AcceptPause::default(),
             },
             wake_armed: false,
-            starved: VecDeque::new(),
+            starved: Starved::default(),
             send_due: Vec::new(),
             tally: Tally::default(),
             start: now,
@@ -217,7 +236,7 @@ struct State {
     accept: Accept,
     wake_armed: bool,
     /// Connections (slot, generation) whose receive ended for want of a ring buffer.
-    starved: VecDeque<(usize, u32)>,
+    starved: Starved,
     /// Connections (slot, generation) that owe bytes and have no send in flight: their
     /// sends are pushed once the whole batch of completions is in (see `flush_sends`).
     send_due: Vec<(usize, u32)>,
@@ -373,7 +392,7 @@ impl State {
                     0 => conn.eof = true,
                     libc::ENOBUFS => {
                         if conn.closing.is_none() && !conn.starved {
-                            starve(&mut self.starved, conn, slot);
+                            self.starved.push(conn, slot);
                         }
                     }
                     libc::ECANCELED => {}
@@ -463,7 +482,7 @@ impl State {
                     self.ring.recv_multi(conn.fd(), data(OP_RECV));
                     conn.recv = Recv::Armed;
                 } else {
-                    starve(&mut self.starved, conn, slot);
+                    self.starved.push(conn, slot);
                 }
             }
             (false, Recv::Armed) => {
@@ -510,7 +529,7 @@ impl State {
         // Each re-armed receive may take a buffer at once: no more of them than are free.
         let mut budget = self.ring.free_buffers();
         while budget > 0 {
-            let Some((slot, generation)) = self.starved.pop_front() else {
+            let Some((slot, generation)) = self.starved.pop() else {
                 break;
             };
             if let Some(conn) = live(&mut self.conns, slot, generation).filter(|c| c.starved) {
