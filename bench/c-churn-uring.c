@@ -73,6 +73,9 @@ static struct io_uring_sqe *sqe_for(uint32_t slot, int op) {
  * a completion of its own. */
 static void start(uint64_t arrival) {
     if (!nfree) { failed++; return; }
+    /* The chain's four entries go in one submission: a full queue submitted between them
+     * would unlink them. */
+    if (io_uring_sq_space_left(&ring) < 4) io_uring_submit(&ring);
     uint32_t slot = free_slots[--nfree];
     struct conn *c = &conns[slot];
     c->received = 0; c->shut = 0; c->bad = 0;
@@ -107,7 +110,7 @@ static void complete(const struct io_uring_cqe *cqe) {
     switch (op) {
     case OP_NODELAY: case OP_CONNECT: case OP_SEND:
         /* Only failures post (CQE_SKIP_SUCCESS). */
-        if (op == OP_NODELAY && res == -EINVAL) {
+        if (op == OP_NODELAY && (res == -EINVAL || res == -EOPNOTSUPP)) {
             fprintf(stderr, "c-churn-uring: this kernel has no io_uring socket commands (Linux 6.7)\n");
             exit(2);
         }

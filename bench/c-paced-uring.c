@@ -5,7 +5,9 @@
  * the connections, each sent when due, its echo compared (memcmp against the same pattern at
  * the same per-connection offset as c-paced) when it comes.
  *
- * The connects are plain system calls, counted in the CPU as c-paced counts its own. After
+ * The connects are plain system calls, counted in the CPU as c-paced counts its own. A send
+ * that had to wait for room in a full socket could be overtaken by its connection's next
+ * one; that shows as a mismatch (exit 1), never as a pass. After
  * them every connection has a multishot receive into one ring of provided buffers, and each
  * message is a send queued on the ring that posts nothing when it succeeds: the sends due at
  * a wake-up and the wait for the next one go to the kernel in one io_uring_enter. The alarm
@@ -36,13 +38,16 @@
 #define SEND_FAILED 1 /* a send's user data (only a failure posts); a receive's is its
                        * connection + 2; the alarm's is 0 */
 
-static unsigned char pattern[PERIOD + MAX_SIZE];
+/* One receive fills at most one provided buffer: the pattern must reach that far past any
+ * offset. */
+#define BUF_SIZE 16384u
+static unsigned char pattern[PERIOD + BUF_SIZE];
 static struct paced_conn *cs;
 static struct io_uring ring;
 static struct ubufs bufs;
 
 static void complete(const struct io_uring_cqe *cqe) {
-    if (cqe->user_data == SEND_FAILED) {
+    if (cqe->user_data == SEND_FAILED) { /* only a failure posts */
         fprintf(stderr, "c-paced-uring: send: %s\n", strerror(-cqe->res));
         exit(1);
     }
@@ -71,7 +76,7 @@ int main(int argc, char **argv) {
     double cpu0 = cpu_s(); /* the connects count, as in flood-client's figure */
     paced_fill(pattern, sizeof pattern, PERIOD);
     uring_start(&ring, 4096);
-    ubufs_start(&ring, &bufs, 1024, 16384);
+    ubufs_start(&ring, &bufs, 1024, BUF_SIZE);
     cs = calloc((size_t)a.conns, sizeof *cs);
     if (!cs) die("calloc");
     for (long i = 0; i < a.conns; i++) { /* every connection up before the first message */

@@ -54,7 +54,7 @@ for round in $(seq "$rounds"); do
 try:
     c = json.load(open(sys.argv[1]))["cold"]
     print("%.1f %.0f" % (c["user_bytes_per_conn"], c["kernel_slab_bytes_per_socket"]))
-except (ValueError, KeyError):
+except Exception:
     print("- -")' "$out.json")
         start_server "${names[$i]}" "${cmds[$i]}" "$out"
         taskset -c 1 "$bin/flood-client" saturate "$addr" -c "$sat_conns" --duration "$sat_for" \
@@ -64,7 +64,7 @@ except (ValueError, KeyError):
 try:
     r = json.load(open(sys.argv[1]))
     print("%.2f %.0f" % (r["probe"]["latency"]["p99_us"] / 1000, r["flood"]["throughput_mb_s"]))
-except (ValueError, KeyError, TypeError):
+except Exception:
     print("- -")' "$out.json")
         [[ $u == - || $d == - ]] && echo "footprint.sh: ${names[$i]}: a figure is missing (idle: $u, delay: $d)" >&2
         key=${names[$i]}
@@ -80,8 +80,13 @@ except (ValueError, KeyError, TypeError):
             print s }') "
     done
 done
-# The median of the figures in $1 (a list), those that are "-" (missing) left out.
-m() { echo "$1" | tr ' ' '\n' | grep -v '^-$' | median; }
+# The median of the figures in $1 (a list), those that are "-" (missing) left out; "-" if
+# none is left.
+m() {
+    local got
+    got=$(echo "$1" | tr ' ' '\n' | grep -v '^-$' | grep . || true)
+    if [ -n "$got" ]; then echo "$got" | median; else echo "-"; fi
+}
 echo
 echo "medians over $rounds rounds; ratio: to ${names[0]}, median of the rounds' ratios (user, slab, delay p99, MB/s)"
 printf '%-14s %12s %12s %14s %10s  %s\n' server "user B/conn" "slab B/sock" "delay p99 ms" "MB/s" ratio
@@ -90,7 +95,7 @@ for i in "${!names[@]}"; do
     r="-"
     if ((i > 0)); then
         r=$(for k in 1 2 3 4; do
-                echo "${ratio[$key]}" | tr ' ' '\n' | grep . | cut -d, -f"$k" | grep -v '^-$' | median
+                m "$(echo "${ratio[$key]}" | tr ' ' '\n' | grep . | cut -d, -f"$k" | paste -sd' ')"
             done | paste -sd' ')
     fi
     printf '%-14s %12s %12s %14s %10s  %s\n' "$key" "$(m "${user[$key]}")" "$(m "${slab[$key]}")" \
