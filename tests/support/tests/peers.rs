@@ -674,5 +674,22 @@ fn compare_runs_the_new_peers_end_to_end() {
         html.contains("<h3>backends.txt</h3>"),
         "backends.txt not attached to report.html"
     );
+    // And bench/footprint.sh for the same servers: a median row each with a measured delay,
+    // attached too.
+    let footprint = std::fs::read_to_string(out_dir.join("footprint.txt")).expect("footprint.txt");
+    let medians = footprint.split_once("\nmedians").map_or("", |(_, m)| m);
+    for server in ["epoll", "uring"].into_iter().chain(uring) {
+        assert!(
+            medians.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() >= 5 && w[0] == server && w[3].parse::<f64>().is_ok()
+            }),
+            "no {server} median in footprint.txt:\n{footprint}"
+        );
+    }
+    assert!(
+        html.contains("<h3>footprint.txt</h3>"),
+        "footprint.txt not attached to report.html"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
