@@ -115,11 +115,10 @@ for placement in "${chosen[@]}"; do
         for i in "${!names[@]}"; do
             key="$placement/$load/${names[$i]}"
             r="-"
-            ((i > 0)) && r="$(echo "${ratio[$key]}" | tr ' ' '\n' | grep -v '^-$' | median) (${ratio[$key]% })"
+            ((i > 0)) && r="$(echo "${ratio[$key]}" | median) (${ratio[$key]% })"
             printf '%-10s %-13s %-14s %10s %10s %10s %s\n' "$placement" "$load" "${names[$i]}" \
-                "$(echo "${srv[$key]}" | tr ' ' '\n' | grep -v '^-$' | median)" \
-                "$(echo "${core[$key]}" | tr ' ' '\n' | grep -v '^-$' | median)" \
-                "$(echo "${cli[$key]}" | tr ' ' '\n' | grep -v '^-$' | median)" "$r"
+                "$(echo "${srv[$key]}" | median)" "$(echo "${core[$key]}" | median)" \
+                "$(echo "${cli[$key]}" | median)" "$r"
         done
     done
 done

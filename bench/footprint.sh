@@ -80,13 +80,6 @@ except Exception:
             print s }') "
     done
 done
-# The median of the figures in $1 (a list), those that are "-" (missing) left out; "-" if
-# none is left.
-m() {
-    local got
-    got=$(echo "$1" | tr ' ' '\n' | grep -v '^-$' | grep . || true)
-    if [ -n "$got" ]; then echo "$got" | median; else echo "-"; fi
-}
 echo
 echo "medians over $rounds rounds; ratio: to ${names[0]}, median of the rounds' ratios (user, slab, delay p99, MB/s)"
 printf '%-14s %12s %12s %14s %10s  %s\n' server "user B/conn" "slab B/sock" "delay p99 ms" "MB/s" ratio
@@ -95,9 +88,10 @@ for i in "${!names[@]}"; do
     r="-"
     if ((i > 0)); then
         r=$(for k in 1 2 3 4; do
-                m "$(echo "${ratio[$key]}" | tr ' ' '\n' | grep . | cut -d, -f"$k" | paste -sd' ')"
+                echo "${ratio[$key]}" | tr ' ' '\n' | grep . | cut -d, -f"$k" | median
             done | paste -sd' ')
     fi
-    printf '%-14s %12s %12s %14s %10s  %s\n' "$key" "$(m "${user[$key]}")" "$(m "${slab[$key]}")" \
-        "$(m "${p99[$key]}")" "$(m "${mbs[$key]}")" "$r"
+    printf '%-14s %12s %12s %14s %10s  %s\n' "$key" "$(echo "${user[$key]}" | median)" \
+        "$(echo "${slab[$key]}" | median)" "$(echo "${p99[$key]}" | median)" \
+        "$(echo "${mbs[$key]}" | median)" "$r"
 done

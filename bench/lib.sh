@@ -20,10 +20,11 @@ wait_for() {
     done
 }
 
-# Median of the numbers on stdin (space or newline separated).
+# Median of the numbers on stdin (space or newline separated). A "-" is a figure a run could
+# not give and is left out; with no figure left the median is "-" too, never 0.
 median() {
-    tr ' ' '\n' | grep . | sort -n |
-        awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+    tr ' ' '\n' | { grep -v -e '^-$' -e '^$' || true; } | sort -n |
+        awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
 }
 
 # "MB/s client-s/GiB server-s/GiB" from a flood-client --json report on stdin; fails the
