@@ -64,9 +64,10 @@ static struct ubufs bufs;
 static const int one = 1;
 static struct sockaddr_in to;
 
-static struct io_uring_sqe *sqe_for(uint32_t slot, int op) {
-    return sqe_tagged(&ring, (uint64_t)slot << 8 | (uint64_t)op);
-}
+/* The user data of operation `op` of the connection in `slot`. */
+static uint64_t tag(uint32_t slot, int op) { return (uint64_t)slot << 8 | (uint64_t)op; }
+
+static struct io_uring_sqe *sqe_for(uint32_t slot, int op) { return sqe_tagged(&ring, tag(slot, op)); }
 
 /* A new connection in a free slot: TCP_NODELAY, connect, send and receive as one chain. A
  * step that fails cancels the rest, so the receive (last) always ends the chain's story with
@@ -100,7 +101,7 @@ static void start(uint64_t arrival) {
     io_uring_prep_send(sqe, c->fd, pattern + c->offset, bytes, MSG_WAITALL);
     sqe->flags |= chain;
 
-    recv_multi(&ring, c->fd, (uint64_t)slot << 8 | OP_RECV);
+    recv_multi(&ring, c->fd, tag(slot, OP_RECV));
 }
 
 static void complete(const struct io_uring_cqe *cqe) {
@@ -123,7 +124,7 @@ static void complete(const struct io_uring_cqe *cqe) {
                 fprintf(stderr, "c-churn-uring: echo differs from what was sent\n");
                 exit(1);
             }
-            ubufs_give(&bufs, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+            ubufs_give(&bufs, ubufs_bid(cqe));
             c->received += (uint64_t)res;
             /* shutdown(2), not the ring's: the ring runs every shutdown on a worker thread
              * (measured: each one queued to io-wq), a wake-up and a switch per connection. */
@@ -132,11 +133,7 @@ static void complete(const struct io_uring_cqe *cqe) {
                 c->shut = 1;
             }
         }
-        if (cqe->flags & IORING_CQE_F_MORE) return;
-        if (res == -ENOBUFS || res > 0) { /* ended by the kernel: the bytes wait in the socket */
-            recv_multi(&ring, c->fd, (uint64_t)slot << 8 | OP_RECV);
-            return;
-        }
+        if (recv_goes_on(&ring, c->fd, cqe)) return;
         /* End of stream (0) or an error: the connection's last receive. */
         if (res < 0 || !c->shut || c->received != bytes) c->bad = 1;
         {

@@ -59,14 +59,10 @@ static void complete(const struct io_uring_cqe *cqe) {
             fprintf(stderr, "c-paced-uring: echo differs from what was sent\n");
             exit(1);
         }
-        ubufs_give(&bufs, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        ubufs_give(&bufs, ubufs_bid(cqe));
         c->verified += (uint64_t)res;
     }
-    if (cqe->flags & IORING_CQE_F_MORE) return;
-    if (res > 0 || res == -ENOBUFS) { /* ended by the kernel: the bytes wait in the socket */
-        recv_multi(&ring, c->fd, cqe->user_data);
-        return;
-    }
+    if (recv_goes_on(&ring, c->fd, cqe)) return;
     fprintf(stderr, "c-paced-uring: receive: %s\n", res ? strerror(-res) : "the server closed");
     exit(1);
 }

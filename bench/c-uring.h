@@ -59,9 +59,14 @@ static inline void ubufs_start(struct io_uring *ring, struct ubufs *b, unsigned 
     for (unsigned bid = 0; bid < count; bid++) ubufs_give(b, (uint16_t)bid);
 }
 
+/* The buffer a receive's completion filled. */
+static inline uint16_t ubufs_bid(const struct io_uring_cqe *cqe) {
+    return (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 /* The bytes of the buffer a receive's completion filled. */
 static inline const unsigned char *ubufs_of(const struct ubufs *b, const struct io_uring_cqe *cqe) {
-    return b->mem + (size_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) * b->size;
+    return b->mem + (size_t)ubufs_bid(cqe) * b->size;
 }
 
 /* A submission entry tagged `data`, submitting what is queued first if the queue is full. */
@@ -82,6 +87,19 @@ static inline void recv_multi(struct io_uring *ring, int fd, uint64_t data) {
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = URING_GROUP;
+}
+
+/* After a receive's completion on `fd`: whether the receive goes on, still armed, or armed
+ * again under the same user data when the kernel ended it with bytes still to come (its
+ * own limit, or no provided buffer free: the bytes wait in the socket). False when it ended
+ * for good: end of stream or an error, in the completion's result. */
+static inline int recv_goes_on(struct io_uring *ring, int fd, const struct io_uring_cqe *cqe) {
+    if (cqe->flags & IORING_CQE_F_MORE) return 1;
+    if (cqe->res > 0 || cqe->res == -ENOBUFS) {
+        recv_multi(ring, fd, cqe->user_data);
+        return 1;
+    }
+    return 0;
 }
 
 /* The user data of the alarm's completion (no other operation may use it), whether an alarm
