@@ -590,7 +590,9 @@ fn backends_script_costs_each_operation_for_each_server() {
 fn footprint_script_gives_idle_memory_and_delay_for_each_server() {
     let epoll = placed_echo_server("epoll", &[]);
     let uring = placed_echo_server("uring", &["--io", "uring"]);
-    let env = [("IDLE", "300"), ("SAT_CONNS", "50"), ("SAT_FOR", "1s")];
+    // 3 s of streams: under a loaded test run a 1 s saturation once ended before its probe
+    // (every 100 ms, once the streams are up) answered, and the delay was rightly missing.
+    let env = [("IDLE", "300"), ("SAT_CONNS", "50"), ("SAT_FOR", "3s")];
     let (stdout, stderr, code) = bench_script("bench/footprint.sh", &["1", &epoll, &uring], &env);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     for server in ["epoll", "uring"] {
