@@ -51,7 +51,7 @@ pub fn main() -> ExitCode {
     };
     #[cfg(target_os = "linux")]
     if cfg.io == cli::Io::Uring {
-        match uring::probe::check() {
+        match uring::check() {
             // Workers check too, but only the process a person started says it.
             Ok(line) if !cfg.worker => log::say(format_args!("{}: {line}", cfg.name())),
             Ok(_) => {}

@@ -34,7 +34,7 @@ fn the_kernel_features_are_printed_at_start() {
     assert!(
         stderr.contains(
             "echo-server: io_uring: multishot accept, multishot recv, buffer rings, single \
-             issuer, defer taskrun, fast poll (Linux "
+             issuer, defer taskrun, multishot recv cap, fast poll (Linux "
         ),
         "{stderr}"
     );

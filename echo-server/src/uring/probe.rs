@@ -2,7 +2,9 @@
 //! (io_uring's own probe), the setup flags (a ring built with them), a buffer ring (one
 //! registered), and the multishot forms, which no probe reports, by the kernel's release.
 //! [`check`] gives the line printed on stderr, or the error naming the first missing feature
-//! and the Linux release that brought it.
+//! and the Linux release that brought it. One feature is optional: without a cap on what a
+//! multishot receive takes ([`recv_cap`]) the loop still runs, and the line says what a
+//! client that never reads may then hold.
 
 use std::io;
 
@@ -29,6 +31,8 @@ pub(crate) enum Feature {
     SingleIssuer,
     /// IORING_SETUP_DEFER_TASKRUN.
     DeferTaskrun,
+    /// A multishot receive's byte cap (`optlen`): optional, see [`recv_cap`].
+    RecvCap,
 }
 
 impl Feature {
@@ -54,6 +58,7 @@ impl Feature {
             Feature::MultishotRecv => "multishot recv",
             Feature::SingleIssuer => "single issuer",
             Feature::DeferTaskrun => "defer taskrun",
+            Feature::RecvCap => "multishot recv cap",
         }
     }
 
@@ -66,6 +71,7 @@ impl Feature {
             Feature::BufferRings | Feature::MultishotAccept => (5, 19),
             Feature::MultishotRecv | Feature::SingleIssuer => (6, 0),
             Feature::DeferTaskrun => (6, 1),
+            Feature::RecvCap => (6, 17),
         }
     }
 }
@@ -79,9 +85,19 @@ pub(crate) struct Found {
     pub(crate) present: Vec<Feature>,
 }
 
+/// What the loop may hold for a client that never reads, in KiB, for the line's note on a
+/// kernel without the receive cap: with the cap, one receive's cap; without, the whole ring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Holds {
+    /// The loop's ring of provided buffers.
+    pub(crate) ring_kib: u32,
+    /// One multishot receive's cap.
+    pub(crate) cap_kib: u32,
+}
+
 /// The verdict on what was found: `Ok` the line to print, `Err` the first missing feature,
 /// named with the release it needs and the fix.
-pub(crate) fn verdict(found: &Found) -> Result<String, String> {
+pub(crate) fn verdict(found: &Found, holds: Holds) -> Result<String, String> {
     let release = found.release.as_deref().unwrap_or("an unknown release");
     if let Some(missing) = Feature::ALL.iter().find(|f| !found.present.contains(f)) {
         let (major, minor) = missing.since();
@@ -92,24 +108,51 @@ pub(crate) fn verdict(found: &Found) -> Result<String, String> {
         ));
     }
     // The operations and the timed wait are the plumbing; the line names what matters.
-    let shown: Vec<&str> = Feature::ALL[3..].iter().map(|f| f.name()).collect();
+    let mut shown: Vec<&str> = Feature::ALL[3..].iter().map(|f| f.name()).collect();
+    let without_cap = if found.present.contains(&Feature::RecvCap) {
+        shown.push(Feature::RecvCap.name());
+        String::new()
+    } else {
+        let (major, minor) = Feature::RecvCap.since();
+        format!(
+            "; no {} (Linux {major}.{minor}): a client that never reads may hold up to \
+             {} KiB of heap, not {} KiB",
+            Feature::RecvCap.name(),
+            holds.ring_kib,
+            holds.cap_kib,
+        )
+    };
     Ok(format!(
-        "io_uring: {}, fast poll (Linux {release})",
+        "io_uring: {}, fast poll (Linux {release}){without_cap}",
         shown.join(", ")
     ))
 }
 
+/// Whether this kernel caps a multishot receive at a byte count (Linux 6.17): read from the
+/// release, as no probe reports it (an older kernel refuses the cap with EINVAL).
+pub(crate) fn recv_cap() -> bool {
+    release()
+        .as_deref()
+        .and_then(major_minor)
+        .is_some_and(|v| v >= Feature::RecvCap.since())
+}
+
+/// `/proc/sys/kernel/osrelease` (e.g. `6.18.0-1-amd64`), if readable.
+fn release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|r| r.trim().to_string())
+}
+
 /// Looks at the kernel: `Ok` the features line, `Err` why the io_uring loop cannot run here.
-pub(crate) fn check() -> Result<String, String> {
-    verdict(&look().map_err(|why| format!("io_uring: {why}"))?)
+pub(crate) fn check(holds: Holds) -> Result<String, String> {
+    verdict(&look().map_err(|why| format!("io_uring: {why}"))?, holds)
 }
 
 /// Gathers what [`verdict`] judges; `Err` when io_uring itself is unusable (absent or
 /// disabled), which no feature list can say.
 fn look() -> Result<Found, String> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|r| r.trim().to_string());
+    let release = release();
     let plain = IoUring::new(8).map_err(|e| unusable(&e))?;
     let mut present = Vec::new();
     let mut probe = Probe::new();
@@ -132,10 +175,14 @@ fn look() -> Result<Found, String> {
     if params.is_feature_ext_arg() {
         present.push(Feature::ExtArg);
     }
-    // Multishot accept and recv are flags of ACCEPT and RECV: no probe says whether the
-    // kernel knows them, so the release does.
+    // Multishot accept and recv (and the receive's cap) are flags and fields of ACCEPT and
+    // RECV: no probe says whether the kernel knows them, so the release does.
     let version = release.as_deref().and_then(major_minor);
-    for f in [Feature::MultishotAccept, Feature::MultishotRecv] {
+    for f in [
+        Feature::MultishotAccept,
+        Feature::MultishotRecv,
+        Feature::RecvCap,
+    ] {
         if version.is_some_and(|v| v >= f.since()) {
             present.push(f);
         }
@@ -195,11 +242,17 @@ fn major_minor(release: &str) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
 
+    const HOLDS: Holds = Holds {
+        ring_kib: 1024,
+        cap_kib: 128,
+    };
+
     fn found(release: &str, without: &[Feature]) -> Found {
         Found {
             release: Some(release.into()),
             present: Feature::ALL
                 .iter()
+                .chain(&[Feature::RecvCap])
                 .copied()
                 .filter(|f| !without.contains(f))
                 .collect(),
@@ -208,11 +261,23 @@ mod tests {
 
     #[test]
     fn every_feature_present_prints_one_line_naming_them() {
-        let line = verdict(&found("6.18.0", &[])).expect("all present");
+        let line = verdict(&found("6.18.0", &[]), HOLDS).expect("all present");
         assert_eq!(
             line,
             "io_uring: multishot accept, multishot recv, buffer rings, single issuer, \
-             defer taskrun, fast poll (Linux 6.18.0)"
+             defer taskrun, multishot recv cap, fast poll (Linux 6.18.0)"
+        );
+    }
+
+    #[test]
+    fn a_kernel_without_the_receive_cap_runs_and_says_what_that_costs() {
+        let line = verdict(&found("6.12.0", &[Feature::RecvCap]), HOLDS).expect("optional");
+        assert!(
+            line.ends_with(
+                "fast poll (Linux 6.12.0); no multishot recv cap (Linux 6.17): a client that \
+                 never reads may hold up to 1024 KiB of heap, not 128 KiB"
+            ),
+            "{line}"
         );
     }
 
@@ -225,7 +290,7 @@ mod tests {
             (Feature::SingleIssuer, "single issuer needs Linux 6.0"),
         ];
         for (missing, says) in cases {
-            let why = verdict(&found("5.15.0", &[missing])).expect_err("refused");
+            let why = verdict(&found("5.15.0", &[missing]), HOLDS).expect_err("refused");
             assert!(why.contains(says), "{why}");
             assert!(
                 why.contains("5.15.0") && why.contains("--io epoll"),

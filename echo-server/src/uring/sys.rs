@@ -98,6 +98,8 @@ pub(crate) struct Uring {
     /// Dropped first: the kernel lets go of every buffer before they are unmapped.
     ring: IoUring,
     bufs: BufRing,
+    /// Bytes after which a multishot receive ends by itself (0: never).
+    recv_cap: u32,
     /// What sends in flight own, by their operation's user data.
     sending: HashMap<u64, Lent>,
     /// Message headers of finished sends, for the next ones: boxed, since what is kept is
@@ -121,8 +123,14 @@ impl std::fmt::Debug for Uring {
 
 impl Uring {
     /// A ring of `entries` submissions (completions 8 times as many) and `buffers` provided
-    /// buffers of `buffer_size` bytes each (a power of two count, at most 32,768).
-    pub(crate) fn new(entries: u32, buffers: u16, buffer_size: u32) -> io::Result<Uring> {
+    /// buffers of `buffer_size` bytes each (a power of two count, at most 32,768), whose
+    /// multishot receives end after `recv_cap` bytes (0: never; see [`Uring::recv_multi`]).
+    pub(crate) fn new(
+        entries: u32,
+        buffers: u16,
+        buffer_size: u32,
+        recv_cap: u32,
+    ) -> io::Result<Uring> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -133,6 +141,7 @@ impl Uring {
         Ok(Uring {
             ring,
             bufs,
+            recv_cap,
             sending: HashMap::new(),
             spare_msgs: Vec::new(),
             waiting: VecDeque::new(),
@@ -163,9 +172,15 @@ impl Uring {
     }
 
     /// Multishot receive on `fd` into the buffer ring.
+    ///
+    /// With a `recv_cap` above 0 (see [`Uring::new`]) the receive ends by itself (a
+    /// completion without IORING_CQE_F_MORE) once it has taken that many bytes,
+    /// overshooting by less than one buffer (Linux 6.17; older kernels refuse it with EINVAL): what the kernel may
+    /// receive for the connection before the loop sees a completion is then bounded by
+    /// that, not by the free buffers (a multishot receive fills up to 32 per issue).
     pub(crate) fn recv_multi(&mut self, fd: RawFd, data: u64) {
         let e = opcode::RecvMulti::new(Fd(fd), GROUP).build();
-        self.push(e.user_data(data));
+        self.push(with_optlen(e, self.recv_cap).user_data(data));
     }
 
     /// Sends bytes `start..end` of each of our ring buffers `(bid, start, end)` in `pieces`
@@ -316,6 +331,26 @@ impl Uring {
     pub(crate) fn free_buffers(&self) -> usize {
         self.bufs.free
     }
+}
+
+/// Where the kernel's SQE keeps `optlen` (a union with `file_index` and `splice_fd_in`),
+/// which for a multishot receive is its byte cap.
+const SQE_OPTLEN: usize = 44;
+
+/// `entry` with its `optlen` set to `value`: the io-uring crate (0.7) builds multishot
+/// receives without one.
+fn with_optlen(entry: squeue::Entry, value: u32) -> squeue::Entry {
+    const _: () = assert!(std::mem::size_of::<squeue::Entry>() == 64);
+    // SAFETY: `squeue::Entry` is `#[repr(C)]` around the kernel's 64-byte `io_uring_sqe`
+    // (size checked above), whose fields are all plain integers (pointers are carried as
+    // u64): every byte is initialised (the crate zeroes the SQE before filling it), and
+    // every bit pattern is a valid Entry. Bytes 44..48 are `optlen` in the kernel's ABI
+    // (include/uapi/linux/io_uring.h), which a test below checks against the crate's own
+    // SetSockOpt.
+    let mut raw: [u8; 64] = unsafe { std::mem::transmute(entry) };
+    raw[SQE_OPTLEN..SQE_OPTLEN + 4].copy_from_slice(&value.to_ne_bytes());
+    // SAFETY: as above: any 64 initialised bytes are a valid Entry.
+    unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
 }
 
 /// Adopts a descriptor an accept completion returned.
@@ -472,6 +507,33 @@ impl Drop for BufRing {
         // the kernel stopped using it (see the SAFETY of the registration).
         unsafe {
             libc::munmap(self.base.cast(), self.map_len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(entry: squeue::Entry) -> [u8; 64] {
+        // SAFETY: see `with_optlen`: an Entry is 64 initialised bytes.
+        unsafe { std::mem::transmute(entry) }
+    }
+
+    #[test]
+    fn the_receive_cap_lands_where_the_crate_puts_optlen_and_nowhere_else() {
+        let value = 0x0102_0304;
+        let sockopt = opcode::SetSockOpt::new(Fd(3), 1, 2, std::ptr::null(), value).build();
+        let at = SQE_OPTLEN..SQE_OPTLEN + 4;
+        assert_eq!(bytes(sockopt)[at.clone()], value.to_ne_bytes());
+        let plain = bytes(opcode::RecvMulti::new(Fd(7), GROUP).build().user_data(9));
+        let capped = bytes(with_optlen(
+            opcode::RecvMulti::new(Fd(7), GROUP).build().user_data(9),
+            value,
+        ));
+        assert_eq!(capped[at.clone()], value.to_ne_bytes());
+        for i in (0..64).filter(|i| !at.contains(i)) {
+            assert_eq!(plain[i], capped[i], "byte {i}");
         }
     }
 }
