@@ -153,7 +153,7 @@ on_both_backends! {
 }
 
 /// What a client that never reads may leave on the server's heap: what one read took
-/// (epoll: at most its 64 KiB buffer; io_uring: at most one capped receive, 136 KiB) and the
+/// (epoll: at most its 64 KiB buffer; io_uring: at most one capped receive, 144 KiB) and the
 /// allocator's slack. Run alone, sixteen of them grew the io_uring server 1.3–1.4 MiB in
 /// all and the epoll server 0.3–0.7 MiB; an io_uring loop whose multishot receive has no
 /// cap (it fills up to 32 buffers an issue, and is re-issued until its cancel lands) grew

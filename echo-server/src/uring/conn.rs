@@ -6,7 +6,7 @@
 //! stopped):
 //! - [`Piece::Ring`]: bytes still in a ring buffer the kernel filled. The ring pieces at the
 //!   front go in one sendmsg (a send, for one) without waiting (MSG_DONTWAIT), so a 32 KiB
-//!   message received into four buffers leaves as one send, not four; each buffer goes
+//!   message received into two buffers leaves as one send, not two; each buffer goes
 //!   back to the ring only once every byte of it was sent.
 //! - [`Piece::Heap`]: bytes copied out of ring buffers once a send could not finish at once
 //!   (the client is not reading): the connection is then *blocked*, its ring buffers go back
@@ -25,8 +25,8 @@ use super::sys::{Uring, SEND_PIECES};
 use crate::connection::CloseReason;
 
 /// Ring buffers a connection may hold (received, not yet sent back) before it stops
-/// receiving until it has sent them all.
-pub(crate) const MAX_HELD: usize = 8;
+/// receiving until it has sent them all: 64 KiB of 16 KiB buffers.
+pub(crate) const MAX_HELD: usize = 4;
 
 /// Where the connection's multishot receive stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

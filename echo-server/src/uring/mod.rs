@@ -44,17 +44,20 @@ const ENTRIES: u32 = 1024;
 /// Provided buffers in each loop's ring, and their size: 1 MiB per loop, mapped and
 /// populated at start. A multishot receive can fill several buffers for one connection
 /// before the loop sees the first (up to [`recv_cap_bytes`]; without the cap, 32 per issue):
-/// what a connection holds when its client stops reading is that many buffers, so they are
-/// kept small (8 KiB).
+/// what a connection holds when its client stops reading is that many buffers' bytes.
 ///
 /// The ring's size also bounds a turn: what one wait receives, and so what the next turn
-/// sends, is at most the ring. With 512 buffers a turn under 2,000 streams took several
-/// milliseconds, and a new client's echo waited for them (probe p99 18.5 ms, up to 49,
-/// against epoll's 3.9); with 128, and first waits for buffers served first ([`Starved`]),
-/// 3.7 ms, for 3–7% more CPU per GiB of bulk echo and nothing per churn connection or
-/// message (docs/PERFORMANCE.md, "What io_uring costs beside CPU").
-const BUFFERS: u16 = 128;
-const BUFFER_SIZE: u32 = 8 * 1024;
+/// sends, is at most the ring. With 4 MiB (512 × 8 KiB) a turn under 2,000 streams took
+/// several milliseconds, and a new client's echo waited for them (probe p99 18.5 ms, up to
+/// 49, against epoll's 3.9); with 1 MiB, and first waits for buffers served first
+/// ([`Starved`]), 3.7 ms, for 3–7% more CPU per GiB of bulk echo and nothing per churn
+/// connection or message (docs/PERFORMANCE.md, "What io_uring costs beside CPU").
+///
+/// 16 KiB, not 8, once the receive's cap bounded what a connection takes: half the
+/// completions per byte, 5–10% less CPU per GiB of bulk echo and free streaming, and as
+/// much held per connection ([`conn::MAX_HELD`] is 4, 64 KiB, as 8 × 8 KiB was).
+const BUFFERS: u16 = 64;
+const BUFFER_SIZE: u32 = 16 * 1024;
 
 /// What one multishot receive takes before it ends by itself, where the kernel can cap it
 /// ([`probe::recv_cap`]): twice the [`conn::MAX_HELD`] buffers a connection may hold, so a
@@ -106,7 +109,7 @@ fn parse(data: u64) -> (usize, u32, u64) {
 /// Connections waiting for ring buffers, in two lines: first waits (a new connection, as a
 /// rule) are served before later ones, each line in order of arrival. Streams keep the ring
 /// dry, so with one line a new connection waited behind every stream that ran dry before
-/// it (with the ring's 128 buffers, 23 ms at p99 beside 2,000 streams): the io_uring form
+/// it (with a ring of 128 × 8 KiB, 23 ms at p99 beside 2,000 streams): the io_uring form
 /// of the epoll loop's fast lane for new connections.
 #[derive(Debug, Default)]
 struct Starved {
