@@ -339,9 +339,17 @@ struct Prometheus {
 
 impl Prometheus {
     /// Starts `prometheus` scraping `target` every second on a free port of its own choice
-    /// (`127.0.0.1:0`), read back from its `Listening on` log line.
+    /// (`127.0.0.1:0`), read back from its `Listening on` log line. Its folder is named by
+    /// this process and the target's port: the test runs once per backend, in parallel
+    /// threads of one process, and with one folder the second start emptied it while the
+    /// first Prometheus was starting (which then exits on its missing config before
+    /// `Listening on`, as seen once in a run, or scrapes the other's target).
     fn start(binary: &Path, target: SocketAddr) -> Prometheus {
-        let dir = std::env::temp_dir().join(format!("echo-server-prom-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "echo-server-prom-{}-{}",
+            std::process::id(),
+            target.port()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("prometheus.yml");
