@@ -74,7 +74,7 @@ fn recv_cap_bytes() -> u32 {
 pub(crate) fn check() -> Result<String, String> {
     probe::check(probe::Holds {
         ring_kib: u32::from(BUFFERS) * BUFFER_SIZE / 1024,
-        cap_kib: recv_cap_bytes() / 1024,
+        cap_kib: (recv_cap_bytes() + BUFFER_SIZE) / 1024,
     })
 }
 
@@ -654,9 +654,10 @@ mod tests {
     use super::*;
     use std::net::TcpStream;
 
-    /// The kernel honours the cap: with 512 KiB already queued on the socket, a capped
-    /// multishot receive ends (no IORING_CQE_F_MORE) having taken the cap and less than one
-    /// buffer more. Without the cap it takes up to 32 buffers an issue and stays armed.
+    /// The kernel honours the cap: with well over the cap already queued on the socket, a
+    /// capped multishot receive ends (no IORING_CQE_F_MORE) having taken the cap and less
+    /// than one buffer more. Without the cap it takes up to 32 buffers an issue and stays
+    /// armed.
     #[test]
     fn a_capped_multishot_receive_ends_after_its_cap() {
         if !probe::recv_cap() {
@@ -667,7 +668,8 @@ mod tests {
         const CAP: u32 = 64 * 1024;
         let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
             .expect("socket");
-        // Room for everything the client sends, queued before the receive is armed.
+        // Room to queue several caps' worth before the receive is armed (the kernel clamps
+        // this to net.core.rmem_max; the sends below stop where the buffers are full).
         listener.set_recv_buffer_size(4 << 20).expect("SO_RCVBUF");
         let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
         listener.bind(&any.into()).expect("bind");
@@ -676,7 +678,19 @@ mod tests {
         let addr = listener.local_addr().expect("address");
         let mut client = TcpStream::connect(addr).expect("connect");
         let (server, _) = listener.accept().expect("accept");
-        client.write_all(&[5u8; 512 << 10]).expect("send");
+        client.set_nonblocking(true).expect("nonblocking");
+        let mut queued = 0;
+        while queued < 512 << 10 {
+            match client.write(&[5u8; 64 << 10]) {
+                Ok(n) => queued += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        assert!(
+            queued > 2 * (CAP + SIZE) as usize,
+            "only {queued} bytes queued"
+        );
 
         let mut ring = Uring::new(64, 128, SIZE, CAP).expect("ring");
         ring.enable().expect("enable");
