@@ -2,11 +2,14 @@
 //! (io_uring's own probe), the setup flags (a ring built with them), a buffer ring (one
 //! registered), and the multishot forms, which no probe reports, by the kernel's release.
 //! [`check`] gives the line printed on stderr, or the error naming the first missing feature
-//! and the Linux release that brought it. One feature is optional: without a cap on what a
-//! multishot receive takes ([`recv_cap`]) the loop still runs, and the line says what a
-//! client that never reads may then hold.
+//! and the Linux release that brought it. One feature is optional, and tried rather than
+//! read from the release: without a cap on what a multishot receive takes ([`recv_cap`])
+//! the loop still runs, and the line says what a client that never reads may then hold.
 
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use io_uring::{opcode, IoUring, Probe};
 
@@ -128,13 +131,38 @@ pub(crate) fn verdict(found: &Found, holds: Holds) -> Result<String, String> {
     ))
 }
 
-/// Whether this kernel caps a multishot receive at a byte count (Linux 6.17): read from the
-/// release, as no probe reports it (an older kernel refuses the cap with EINVAL).
+/// Whether this kernel caps a multishot receive at a byte count (Linux 6.17), tried on a
+/// ring like the loop's: a receive capped at one byte, with two bytes waiting on a socket
+/// pair, must end at once (no IORING_CQE_F_MORE) having read them; a kernel without the
+/// cap refuses it (EINVAL). So a kernel that has it under an older release number (a
+/// backport) is seen, and one that reports a newer release without it is not trusted.
 pub(crate) fn recv_cap() -> bool {
+    let Ok((mine, theirs)) = UnixStream::pair() else {
+        return false;
+    };
+    let Ok(mut ring) = sys::Uring::new(8, 2, 4096, 1) else {
+        return false;
+    };
+    if (&theirs).write_all(b"ab").is_err() || ring.enable().is_err() {
+        return false;
+    }
+    ring.recv_multi(mine.as_raw_fd(), 1);
+    let mut out = Vec::new();
+    if ring
+        .submit_and_wait(Some(Duration::from_secs(1)), &mut out)
+        .is_err()
+    {
+        return false;
+    }
+    out.first().is_some_and(|c| c.result > 0 && !c.more())
+}
+
+/// Whether the running kernel's release is `version` (major, minor) or later.
+pub(crate) fn release_at_least(version: (u32, u32)) -> bool {
     release()
         .as_deref()
         .and_then(major_minor)
-        .is_some_and(|v| v >= Feature::RecvCap.since())
+        .is_some_and(|v| v >= version)
 }
 
 /// `/proc/sys/kernel/osrelease` (e.g. `6.18.0-1-amd64`), if readable.
@@ -175,17 +203,15 @@ fn look() -> Result<Found, String> {
     if params.is_feature_ext_arg() {
         present.push(Feature::ExtArg);
     }
-    // Multishot accept and recv (and the receive's cap) are flags and fields of ACCEPT and
-    // RECV: no probe says whether the kernel knows them, so the release does.
-    let version = release.as_deref().and_then(major_minor);
-    for f in [
-        Feature::MultishotAccept,
-        Feature::MultishotRecv,
-        Feature::RecvCap,
-    ] {
-        if version.is_some_and(|v| v >= f.since()) {
+    // Multishot accept and recv are flags of ACCEPT and RECV: no probe says whether the
+    // kernel knows them, so the release does.
+    for f in [Feature::MultishotAccept, Feature::MultishotRecv] {
+        if release_at_least(f.since()) {
             present.push(f);
         }
+    }
+    if recv_cap() {
+        present.push(Feature::RecvCap);
     }
     if IoUring::<io_uring::squeue::Entry>::builder()
         .setup_single_issuer()
@@ -297,6 +323,13 @@ mod tests {
                 "{why}"
             );
         }
+    }
+
+    /// Trying the cap finds it exactly where the release says the kernel has it (on a
+    /// kernel with a backport the two would differ, and this would say so).
+    #[test]
+    fn the_receive_cap_is_found_by_trying_it() {
+        assert_eq!(recv_cap(), release_at_least(Feature::RecvCap.since()));
     }
 
     #[test]
