@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, cpu_seconds, echo_roundtrip, fd_count, linux_at_least, pattern, process_tree,
-    receive_buffers, rss_bytes, socket_count, wait_until, with_nofile, Spawned,
+    bin, cpu_seconds, echo_roundtrip, fd_count, pattern, process_tree, receive_buffers, rss_bytes,
+    socket_count, wait_until, with_nofile, Spawned,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -166,7 +166,7 @@ on_both_backends! {
     fn sixteen_clients_that_never_read_each_hold_little_memory(io) {
         // Before Linux 6.17 the io_uring loop runs uncapped, and says a never-reading client
         // may then hold up to its ring (1 MiB).
-        let per_hog = if io.contains(&"uring") && !linux_at_least(6, 17) {
+        let per_hog = if io.contains(&"uring") && !hostkit::kernel::release_at_least((6, 17)) {
             1 << 20
         } else {
             NEVER_READER_HEAP

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use echo_server::stats::Snapshot;
 use test_support::{
-    bin, echo_roundtrip, flood_client, linux_at_least, pattern, socket_count, stderr_of,
-    wait_until, Spawned,
+    bin, echo_roundtrip, flood_client, pattern, socket_count, stderr_of, wait_until, Spawned,
 };
 
 const URING: &[&str] = &["--io", "uring"];
@@ -37,7 +36,11 @@ fn the_kernel_features_are_printed_at_start() {
         "multishot recv cap, fast poll (Linux ",
         "; no multishot recv cap",
     );
-    let expected = if linux_at_least(6, 17) { cap } else { no_cap };
+    let expected = if hostkit::kernel::release_at_least((6, 17)) {
+        cap
+    } else {
+        no_cap
+    };
     assert!(
         stderr.contains(
             "echo-server: io_uring: multishot accept, multishot recv, buffer rings, single \

@@ -1,11 +1,37 @@
 //! What the kernel says about load on this box (Linux; empty, zero or None elsewhere): each
 //! CPU's busy share, which CPUs a process may run on, TCP counters of the current network
 //! namespace (all from /proc), and a listener's accept queue (from sock_diag: /proc/net/tcp
-//! shows a listener's queue but not its backlog).
+//! shows a listener's queue but not its backlog); and which release the kernel is, for
+//! features no probe reports.
 
 use std::collections::HashMap;
 
 use crate::sys;
+
+/// The running kernel's release, `/proc/sys/kernel/osrelease` (e.g. `6.18.0-1-amd64`), if
+/// readable.
+pub fn release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|r| r.trim().to_string())
+}
+
+/// A release's (major, minor): `6.18.0-1-amd64` → (6, 18).
+pub fn major_minor(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Whether the running kernel is Linux `version` (major, minor) or later; false when its
+/// release cannot be read.
+pub fn release_at_least(version: (u32, u32)) -> bool {
+    release()
+        .as_deref()
+        .and_then(major_minor)
+        .is_some_and(|v| v >= version)
+}
 
 /// CPU numbers at or above this are taken for garbage, not allocated for.
 const MAX_CPUS: usize = 1 << 16;
@@ -310,6 +336,13 @@ fn read(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releases_are_read_with_their_suffixes() {
+        assert_eq!(major_minor("6.18.0-1-amd64"), Some((6, 18)));
+        assert_eq!(major_minor("5.19-rc1"), Some((5, 19)));
+        assert_eq!(major_minor("garbage"), None);
+    }
 
     // This machine's /proc, shortened; cpu1 renamed cpu2 (an offline CPU leaves a gap), and in
     // NETSTAT and SOCKSTAT a few equal values made distinct so that no two fields can swap.

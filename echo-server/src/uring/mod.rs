@@ -662,7 +662,7 @@ mod tests {
     fn a_capped_multishot_receive_ends_after_its_cap() {
         // By the release, not by `probe::recv_cap`, which tries the same cap: a broken cap
         // must fail here, not skip.
-        if !probe::release_at_least((6, 17)) {
+        if !hostkit::kernel::release_at_least((6, 17)) {
             eprintln!("skipped: this kernel has no multishot recv cap (Linux 6.17)");
             return;
         }

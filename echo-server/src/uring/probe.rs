@@ -11,6 +11,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use hostkit::kernel::{major_minor, release};
 use io_uring::{opcode, IoUring, Probe};
 
 use super::sys;
@@ -157,21 +158,6 @@ pub(crate) fn recv_cap() -> bool {
     out.first().is_some_and(|c| c.result > 0 && !c.more())
 }
 
-/// Whether the running kernel's release is `version` (major, minor) or later.
-pub(crate) fn release_at_least(version: (u32, u32)) -> bool {
-    release()
-        .as_deref()
-        .and_then(major_minor)
-        .is_some_and(|v| v >= version)
-}
-
-/// `/proc/sys/kernel/osrelease` (e.g. `6.18.0-1-amd64`), if readable.
-fn release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|r| r.trim().to_string())
-}
-
 /// Looks at the kernel: `Ok` the features line, `Err` why the io_uring loop cannot run here.
 pub(crate) fn check(holds: Holds) -> Result<String, String> {
     verdict(&look().map_err(|why| format!("io_uring: {why}"))?, holds)
@@ -205,8 +191,9 @@ fn look() -> Result<Found, String> {
     }
     // Multishot accept and recv are flags of ACCEPT and RECV: no probe says whether the
     // kernel knows them, so the release does.
+    let version = release.as_deref().and_then(major_minor);
     for f in [Feature::MultishotAccept, Feature::MultishotRecv] {
-        if release_at_least(f.since()) {
+        if version.is_some_and(|v| v >= f.since()) {
             present.push(f);
         }
     }
@@ -254,14 +241,6 @@ fn unusable(err: &io::Error) -> String {
         }
         _ => format!("io_uring_setup failed: {err}. Fix: --io epoll"),
     }
-}
-
-/// `6.18.0-1-amd64` → (6, 18).
-fn major_minor(release: &str) -> Option<(u32, u32)> {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
 }
 
 #[cfg(test)]
@@ -329,14 +308,10 @@ mod tests {
     /// kernel with a backport the two would differ, and this would say so).
     #[test]
     fn the_receive_cap_is_found_by_trying_it() {
-        assert_eq!(recv_cap(), release_at_least(Feature::RecvCap.since()));
-    }
-
-    #[test]
-    fn releases_are_read_with_their_suffixes() {
-        assert_eq!(major_minor("6.18.0-1-amd64"), Some((6, 18)));
-        assert_eq!(major_minor("5.19-rc1"), Some((5, 19)));
-        assert_eq!(major_minor("garbage"), None);
+        assert_eq!(
+            recv_cap(),
+            hostkit::kernel::release_at_least(Feature::RecvCap.since())
+        );
     }
 
     #[test]

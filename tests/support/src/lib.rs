@@ -392,20 +392,6 @@ pub fn pattern(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Whether the running kernel is Linux `major`.`minor` or later (from
-/// /proc/sys/kernel/osrelease; false when it cannot be read), for behaviour a kernel
-/// release brought, such as io_uring's multishot receive cap (6.17).
-pub fn linux_at_least(major: u32, minor: u32) -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().ok());
-    match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(have_major), Some(have_minor)) => (have_major, have_minor) >= (major, minor),
-        _ => false,
-    }
-}
-
 /// Open descriptors of a process.
 pub fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
