@@ -9,6 +9,7 @@
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use hostkit::kernel::{major_minor, release};
@@ -137,7 +138,14 @@ pub(crate) fn verdict(found: &Found, holds: Holds) -> Result<String, String> {
 /// pair, must end at once (no IORING_CQE_F_MORE) having read them; a kernel without the
 /// cap refuses it (EINVAL). So a kernel that has it under an older release number (a
 /// backport) is seen, and one that reports a newer release without it is not trusted.
+/// Tried once per process: the start-up check and every loop ask.
 pub(crate) fn recv_cap() -> bool {
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    *FOUND.get_or_init(try_recv_cap)
+}
+
+/// [`recv_cap`]'s trial.
+fn try_recv_cap() -> bool {
     let Ok((mine, theirs)) = UnixStream::pair() else {
         return false;
     };

@@ -175,9 +175,10 @@ impl Uring {
     ///
     /// With a `recv_cap` above 0 (see [`Uring::new`]) the receive ends by itself (a
     /// completion without IORING_CQE_F_MORE) once it has taken that many bytes,
-    /// overshooting by less than one buffer (Linux 6.17; older kernels refuse it with EINVAL): what the kernel may
-    /// receive for the connection before the loop sees a completion is then bounded by
-    /// that, not by the free buffers (a multishot receive fills up to 32 per issue).
+    /// overshooting by less than one buffer (Linux 6.17; older kernels refuse it with
+    /// EINVAL): what the kernel may receive for the connection before the loop sees a
+    /// completion is then bounded by that, not by the free buffers (a multishot receive
+    /// fills up to 32 per issue).
     pub(crate) fn recv_multi(&mut self, fd: RawFd, data: u64) {
         let e = opcode::RecvMulti::new(Fd(fd), GROUP).build();
         self.push(with_optlen(e, self.recv_cap).user_data(data));
