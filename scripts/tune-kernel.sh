@@ -65,20 +65,32 @@ case $only in
 esac
 
 netns_id() { readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9'; }
-# True inside a network namespace other than the host's (pid 1's), and also where pid 1's
-# cannot be read (some containers deny it): this may then not be the host, and a global key
-# written here would change the host under it. Fails closed.
+# The host's network namespace: pid 1's, or where pid 1's cannot be read (a container may
+# deny it, or pid 1 holds capabilities this shell lacks) a kernel thread's. Kernel threads
+# run in the initial network namespace and are seen only from the initial pid namespace,
+# so pid 2 flagged PF_KTHREAD (0x200000, field 9 of its stat) is the host's kthreadd.
+# Prints nothing and fails when neither can be read.
+host_netns() {
+    readlink /proc/1/ns/net 2>/dev/null && return 0
+    local flags
+    flags=$(sed 's/^.*) //' /proc/2/stat 2>/dev/null | cut -d' ' -f7)
+    [[ $flags =~ ^[0-9]+$ ]] && (( flags & 0x200000 )) || return 1
+    readlink /proc/2/ns/net 2>/dev/null
+}
+# True inside a network namespace other than the host's, and also where the host's cannot
+# be read: this may then not be the host, and a global key written here would change the
+# host under it. Fails closed.
 in_netns() {
     local init
-    init=$(readlink /proc/1/ns/net 2>/dev/null) || return 0
+    init=$(host_netns) || return 0
     [ "$(readlink /proc/self/ns/net)" != "$init" ]
 }
 # Where in_netns found this run, for the messages.
 netns_where() {
-    if readlink /proc/1/ns/net > /dev/null 2>&1; then
+    if host_netns > /dev/null; then
         echo "inside a network namespace"
     else
-        echo "where /proc/1/ns/net is unreadable, so maybe not the host"
+        echo "where neither pid 1's nor a kernel thread's network namespace can be read, so maybe not the host"
     fi
 }
 [ -n "$state" ] || state="/var/lib/echo-flood/sysctl-state.net$(netns_id)"

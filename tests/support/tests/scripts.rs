@@ -497,6 +497,53 @@ fn tune_kernel_show_takes_loopback_only_tw_reuse_as_fine() {
     }
 }
 
+/// Where pid 1's network namespace cannot be read (on this VM pid 1 holds a capability
+/// root's shell lacks, so readlink is denied), tune-kernel.sh knows the host by kthreadd's,
+/// so the million profile can set the host's fs.file-max; it used to refuse every global
+/// key there. With kthreadd hidden too it still fails closed. Each case hides /proc/1 (and
+/// /proc/2) under a tmpfs in a private mount namespace and runs `show`, which writes
+/// nothing.
+#[test]
+fn tune_kernel_knows_the_host_by_a_kernel_thread_where_pid_1_is_hidden() {
+    const TEST: &str = "tune_kernel_knows_the_host_by_a_kernel_thread_where_pid_1_is_hidden";
+    let Some((ns, _guard)) = throwaway_namespace("ef-host", TEST) else {
+        return;
+    };
+    let show_hiding = |netns: Option<&str>, hidden: &str| -> String {
+        let mounts: String = hidden
+            .split_whitespace()
+            .map(|dir| format!("mount -t tmpfs none {dir} && "))
+            .collect();
+        let inner = format!("{mounts}exec bash {} show", script("tune-kernel.sh"));
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", ns, "unshare", "-m"]);
+                ip
+            }
+            None => {
+                let mut unshare = Command::new("unshare");
+                unshare.arg("-m");
+                unshare
+            }
+        };
+        let out = cmd.args(["bash", "-c", &inner]).output().expect("unshare");
+        assert!(out.status.success(), "{}", all_text(&out));
+        all_text(&out)
+    };
+    const NOT_SURE: &str = "so maybe not the host";
+    const INSIDE: &str = "(inside a network namespace";
+    let host = show_hiding(None, "/proc/1");
+    assert!(
+        !host.contains(NOT_SURE) && !host.contains(INSIDE),
+        "on the host with pid 1 hidden, kthreadd says it is the host: {host}"
+    );
+    let inside = show_hiding(Some(&ns), "/proc/1");
+    assert!(inside.contains(INSIDE), "{inside}");
+    let blind = show_hiding(None, "/proc/1 /proc/2");
+    assert!(blind.contains(NOT_SURE), "{blind}");
+}
+
 /// A private folder for one test's state files, removed when dropped.
 struct TempDir(PathBuf);
 
