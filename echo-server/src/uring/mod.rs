@@ -357,7 +357,7 @@ impl State {
         }
         if c.result >= 0 {
             self.accept.pause.accepted();
-            self.admit(sys::adopt_stream(c.result));
+            self.admit(std::net::TcpStream::from(sys::adopt(c.result)));
             return;
         }
         let err = io::Error::from_raw_os_error(-c.result);

@@ -1,6 +1,7 @@
 //! What the io_uring loop needs of the kernel, looked at once at start: the operations
 //! (io_uring's own probe), the setup flags (a ring built with them), a buffer ring (one
-//! registered), and the multishot forms, which no probe reports, by the kernel's release.
+//! registered), and the multishot forms, which no probe reports, tried on a ring like the
+//! loop's (by the kernel's release where none can be built).
 //! [`check`] gives the line printed on stderr, or the error naming the first missing feature
 //! and the Linux release that brought it. One feature is optional, and tried rather than
 //! read from the release: without a cap on what a multishot receive takes ([`recv_cap`])
@@ -8,7 +9,9 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -156,14 +159,72 @@ fn try_recv_cap() -> bool {
         return false;
     }
     ring.recv_multi(mine.as_raw_fd(), 1);
-    let mut out = Vec::new();
-    if ring
-        .submit_and_wait(Some(Duration::from_secs(1)), &mut out)
-        .is_err()
-    {
+    first_completion(&mut ring).is_some_and(|c| c.result > 0 && !c.more())
+}
+
+/// Multishot accept and multishot receive, each tried on a ring like the loop's: an
+/// accept armed on a listening socket with a connection waiting, and a receive with two
+/// bytes waiting on a socket pair, must each complete and stay armed
+/// (IORING_CQE_F_MORE); a kernel without the flag refuses the operation (EINVAL). `None`
+/// where no ring like the loop's can be built (before Linux 6.1).
+fn try_multishot() -> Option<(bool, bool)> {
+    let ring = || {
+        let ring = sys::Uring::new(8, 2, 4096, 0).ok()?;
+        ring.enable().ok()?;
+        Some(ring)
+    };
+    let (mut for_accept, mut for_recv) = (ring()?, ring()?);
+    Some((
+        try_accept_multi(&mut for_accept),
+        try_recv_multi(&mut for_recv),
+    ))
+}
+
+/// [`try_multishot`]'s accept: on a listening Unix socket (abstract, so nothing is left on
+/// disk and no network is needed) with one connection waiting.
+fn try_accept_multi(ring: &mut sys::Uring) -> bool {
+    static TRIED: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "echo-server-probe-{}-{}",
+        std::process::id(),
+        TRIED.fetch_add(1, Ordering::Relaxed)
+    );
+    let Ok(addr) = SocketAddr::from_abstract_name(name) else {
+        return false;
+    };
+    let Ok(listener) = UnixListener::bind_addr(&addr) else {
+        return false;
+    };
+    let Ok(_client) = UnixStream::connect_addr(&addr) else {
+        return false;
+    };
+    ring.accept_multi(listener.as_raw_fd(), 0);
+    first_completion(ring).is_some_and(|c| {
+        if c.result >= 0 {
+            drop(sys::adopt(c.result));
+        }
+        c.result >= 0 && c.more()
+    })
+}
+
+/// [`try_multishot`]'s receive: uncapped, with two bytes waiting on a socket pair.
+fn try_recv_multi(ring: &mut sys::Uring) -> bool {
+    let Ok((mine, theirs)) = UnixStream::pair() else {
+        return false;
+    };
+    if (&theirs).write_all(b"ab").is_err() {
         return false;
     }
-    out.first().is_some_and(|c| c.result > 0 && !c.more())
+    ring.recv_multi(mine.as_raw_fd(), 0);
+    first_completion(ring).is_some_and(|c| c.result == 2 && c.more())
+}
+
+/// The first completion of what was pushed on `ring`, waiting up to a second.
+fn first_completion(ring: &mut sys::Uring) -> Option<sys::Completion> {
+    let mut out = Vec::new();
+    ring.submit_and_wait(Some(Duration::from_secs(1)), &mut out)
+        .ok()?;
+    out.first().copied()
 }
 
 /// Looks at the kernel: `Ok` the features line, `Err` why the io_uring loop cannot run here.
@@ -197,13 +258,22 @@ fn look() -> Result<Found, String> {
     if params.is_feature_ext_arg() {
         present.push(Feature::ExtArg);
     }
-    // Multishot accept and recv are flags of ACCEPT and RECV: no probe says whether the
-    // kernel knows them, so the release does.
+    // Multishot accept and recv are flags of ACCEPT and RECV, which no probe lists: tried
+    // where a ring like the loop's can be built, else read from the release (the loop
+    // cannot run there anyway, and the verdict names what its ring lacks, not these).
     let version = release.as_deref().and_then(major_minor);
-    for f in [Feature::MultishotAccept, Feature::MultishotRecv] {
-        if version.is_some_and(|v| v >= f.since()) {
-            present.push(f);
-        }
+    let by_release = |f: Feature| version.is_some_and(|v| v >= f.since());
+    let (accept, recv) = try_multishot().unwrap_or_else(|| {
+        (
+            by_release(Feature::MultishotAccept),
+            by_release(Feature::MultishotRecv),
+        )
+    });
+    if accept {
+        present.push(Feature::MultishotAccept);
+    }
+    if recv {
+        present.push(Feature::MultishotRecv);
     }
     if recv_cap() {
         present.push(Feature::RecvCap);
@@ -320,6 +390,20 @@ mod tests {
             recv_cap(),
             hostkit::kernel::release_at_least(Feature::RecvCap.since())
         );
+    }
+
+    /// The multishot forms tried on this kernel agree with its release; on a kernel that
+    /// cannot build the loop's ring (before 6.1) they are not tried.
+    #[test]
+    fn the_multishot_forms_are_found_by_trying_them() {
+        let at_least = hostkit::kernel::release_at_least;
+        let expected = at_least(Feature::DeferTaskrun.since()).then(|| {
+            (
+                at_least(Feature::MultishotAccept.since()),
+                at_least(Feature::MultishotRecv.since()),
+            )
+        });
+        assert_eq!(try_multishot(), expected);
     }
 
     #[test]

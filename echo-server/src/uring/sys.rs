@@ -13,7 +13,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -355,10 +354,10 @@ fn with_optlen(entry: squeue::Entry, value: u32) -> squeue::Entry {
 }
 
 /// Adopts a descriptor an accept completion returned.
-pub(crate) fn adopt_stream(fd: RawFd) -> TcpStream {
+pub(crate) fn adopt(fd: RawFd) -> OwnedFd {
     // SAFETY: the kernel created this descriptor for us by the accept that completed; no
     // other owner exists, and nothing else closes it.
-    TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) })
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// Whether a ring of provided buffers can be registered on `ring` (Linux 5.19).
