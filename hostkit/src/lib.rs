@@ -11,12 +11,14 @@
 //! - [`pipe`]: the splice pipe both binaries move bytes through without copying (Linux).
 //! - [`ports`]: keeping the client port range from running out when binding a source.
 //! - [`procfs`]: CPU time and memory of a process, from /proc and getrusage.
-//! - [`kernel`]: load on this box: CPUs' busy shares and affinity, TCP counters, accept queues.
+//! - [`kernel`]: load on this box: CPUs' busy shares and affinity, TCP counters, accept queues;
+//!   the kernel's release.
 //! - [`readiness`]: what edge-triggered readiness promises on this platform.
 //! - [`waiting`]: an event loop's alarm, a scheduled wake finer than epoll's milliseconds.
 //!
-//! Every `unsafe` block of the workspace lives in the private `sys` module, each with its
-//! SAFETY comment; the rest of this crate and both binaries forbid `unsafe`.
+//! Every `unsafe` block of the two binaries but echo-server's io_uring loop's (its
+//! `uring/sys.rs`) lives in this crate's private `sys` module, each with its SAFETY comment; the rest of this crate
+//! and flood-client forbid `unsafe`, and echo-server denies it outside `uring/sys.rs`.
 #![deny(
     missing_docs,
     missing_debug_implementations,

@@ -3,7 +3,7 @@
 //! step-up to the knee ([`limit`]), [`merge`] of reports, and [`plot`] of a recorded run.
 //! Modes build their data and print it; the pictures are drawn in `render/`, and getting a
 //! run ready (preflight, the spawned server, sampling) is in `setup/`. A new mode is a module
-//! here and a subcommand in `cli.rs`.
+//! here and a subcommand in `cli/mod.rs`.
 
 pub(crate) mod flood;
 pub(crate) mod input;
