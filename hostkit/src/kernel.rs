@@ -139,7 +139,8 @@ pub struct TcpCounters {
     pub time_wait: u64,
     /// Gauge: pages TCP buffers hold (the whole host's), to compare with `tcp_mem`.
     pub mem_pages: u64,
-    /// net.ipv4.tcp_mem (pages): below [1] no pressure, above [2] allocations fail. [0,0,0] when unreadable.
+    /// net.ipv4.tcp_mem (pages): below `[1]` no pressure, above `[2]` allocations fail;
+    /// `[0, 0, 0]` when unreadable.
     pub tcp_mem: [u64; 3],
 }
 

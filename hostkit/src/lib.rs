@@ -17,8 +17,9 @@
 //! - [`waiting`]: an event loop's alarm, a scheduled wake finer than epoll's milliseconds.
 //!
 //! Every `unsafe` block of the two binaries but echo-server's io_uring loop's (its
-//! `uring/sys.rs`) lives in this crate's private `sys` module, each with its SAFETY comment; the rest of this crate
-//! and flood-client forbid `unsafe`, and echo-server denies it outside `uring/sys.rs`.
+//! `uring/sys.rs`) lives in this crate's private `sys` module, each with its SAFETY
+//! comment; the rest of this crate and flood-client forbid `unsafe`, and echo-server denies
+//! it outside `uring/sys.rs`.
 #![deny(
     missing_docs,
     missing_debug_implementations,
