@@ -225,6 +225,11 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     })
 }
 
+/// The most steps a ladder may take before bisecting: 1,000 steps of the default 5 s are
+/// over an hour, and a range too wide for its `--linear` would otherwise be built whole
+/// before the first step (or never, past 2^53, where adding the step no longer moves it).
+const MAX_STEPS: f64 = 1000.0;
+
 impl Search {
     /// The search the flags ask for, or what is wrong with them.
     pub(crate) fn from_args(args: &LimitArgs) -> Result<Search, String> {
@@ -243,6 +248,22 @@ impl Search {
         )?;
         if ranges.next().is_some() {
             return Err("give only one of --connections, --rate, --connect-rate as a range".into());
+        }
+        let (lo, hi) = (range.0.round().max(1.0), range.1);
+        let steps = match args.linear {
+            Some(step) => (hi - lo) / step,
+            None => (hi / lo).log2(),
+        }
+        .ceil();
+        if steps > MAX_STEPS {
+            let by = args
+                .linear
+                .map_or("doubling".to_string(), |step| format!("--linear {step}"));
+            return Err(format!(
+                "{lo}..{hi} by {by} is {steps} steps before the search bisects (at most \
+                 {MAX_STEPS}, {:?} each): raise --linear or narrow the range",
+                args.step
+            ));
         }
         let one = |s: Option<Span>| match s {
             Some(Span::One(v)) => Some(v),
@@ -880,6 +901,32 @@ mod tests {
         let two = search(&["--rate", "1..5", "--connections", "1..9"]).unwrap_err();
         assert!(two.contains("only one"), "{two}");
         assert!(search(&["--rate", "1..5", "--connect-rate", "1..9"]).is_err());
+    }
+
+    /// A ladder too long to run is refused before any of it is built: past 2^53 adding the
+    /// step no longer moves a value, and building such a ladder never ended.
+    #[test]
+    fn a_ladder_too_long_to_run_is_refused_naming_the_fix() {
+        for argv in [
+            [
+                "--rate",
+                "20000000000000000..40000000000000000",
+                "--linear",
+                "1",
+            ],
+            ["--connections", "1..1000000000", "--linear", "1"],
+        ] {
+            let why = search(&argv).err().unwrap_or_default();
+            assert!(
+                why.contains("steps before the search bisects") && why.contains("raise --linear"),
+                "{argv:?}: {why}"
+            );
+        }
+        let s = search(&["--connect-rate", "1..1000", "--linear", "1"]).unwrap();
+        assert_eq!(s.ladder().len(), 1000);
+        assert!(search(&["--connect-rate", "1..1002", "--linear", "1"]).is_err());
+        let s = search(&["--rate", "1..1000000000000000000000", "-c", "1"]).unwrap();
+        assert_eq!(s.ladder().len(), 71);
     }
 
     #[test]
