@@ -61,6 +61,9 @@ impl Shards {
         other: &Option<Shards>,
         first: bool,
     ) -> Result<(), String> {
+        if let Some(b) = other {
+            b.check()?;
+        }
         if first {
             mine.clone_from(other);
             return Ok(());
@@ -108,28 +111,59 @@ impl Shards {
         Ok(())
     }
 
-    /// The shards of the run that no report covered.
-    pub(crate) fn missing(&self) -> Vec<u64> {
-        (0..self.count).filter(|k| !self.done.contains(k)).collect()
+    /// A report's own shard part, as read: every shard it names is one of the run's (a file
+    /// written by hand or cut short could say otherwise).
+    fn check(&self) -> Result<(), String> {
+        let Some(&k) = self
+            .done
+            .iter()
+            .chain(&self.short_at_gate)
+            .find(|&&k| k >= self.count)
+        else {
+            return Ok(());
+        };
+        Err(format!(
+            "run {}'s report names shard {k}/{}, which no run has (shards count from 0 to \
+             N-1): give the reports flood-client wrote, whole",
+            self.run_id, self.count
+        ))
     }
 
-    /// Error text naming the missing shards, if any.
+    /// The shards of the run that no report covered: the first `at_most` of them, and how
+    /// many in all (counted, not listed, since N is the user's).
+    pub(crate) fn missing(&self, at_most: usize) -> (Vec<u64>, u64) {
+        let first = (0..self.count)
+            .filter(|k| !self.done.contains(k))
+            .take(at_most)
+            .collect();
+        (first, self.count.saturating_sub(self.done.len() as u64))
+    }
+
+    /// Error text naming the missing shards (the first ten), if any.
     pub(crate) fn missing_error(&self) -> Option<String> {
-        let missing = self.missing();
-        (!missing.is_empty()).then(|| {
-            let noun = if missing.len() == 1 {
-                "shard"
+        const NAMED: usize = 10;
+        let (first, all) = self.missing(NAMED);
+        (all > 0).then(|| {
+            let noun = if all == 1 { "shard" } else { "shards" };
+            let more = if all > NAMED as u64 {
+                format!(" and {} more", all - NAMED as u64)
             } else {
-                "shards"
+                String::new()
             };
             let verb = if self.done.len() == 1 { "is" } else { "are" };
+            let here = self.names(&self.done[..self.done.len().min(NAMED)]);
+            let here_more = if self.done.len() > NAMED {
+                format!(" and {} more", self.done.len() - NAMED)
+            } else {
+                String::new()
+            };
             format!(
-                "{noun} {} missing: run {} has {} shards and only {} {verb} here; merge the \
-                 report of every shard (a shard that failed still writes one)",
-                self.names(&missing),
+                "{noun} {}{more} missing: run {} has {} shards and only {here}{here_more} \
+                 {verb} here; merge the report of every shard (a shard that failed still \
+                 writes one)",
+                self.names(&first),
                 self.run_id,
                 self.count,
-                self.names(&self.done)
             )
         })
     }
@@ -199,9 +233,38 @@ mod tests {
         let all = all.unwrap();
         assert_eq!(all.done, [0, 2]);
         assert_eq!(all.largest_peak, 30);
-        assert_eq!(all.missing(), [1]);
+        assert_eq!(all.missing(10), (vec![1], 1));
         let err = all.missing_error().unwrap();
         assert!(err.starts_with("shard 1/3 missing"), "{err}");
+    }
+
+    /// N is the user's (`--shard 0/1000000000` is a valid one-shard run): the missing are
+    /// counted and the first ten named, not listed a billion long.
+    #[test]
+    fn a_run_of_a_billion_shards_names_ten_missing_and_counts_the_rest() {
+        let one = shard("r", 3, 1_000_000_000).unwrap();
+        let err = one.missing_error().unwrap();
+        assert!(
+            err.starts_with(
+                "shards 0/1000000000, 1/1000000000, 2/1000000000, 4/1000000000, \
+                 5/1000000000, 6/1000000000, 7/1000000000, 8/1000000000, 9/1000000000, \
+                 10/1000000000 and 999999989 more missing: run r has 1000000000 shards and \
+                 only 3/1000000000 is here"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_report_naming_a_shard_no_run_has_is_refused() {
+        let mut bad = shard("r", 1, 3);
+        if let Some(b) = bad.as_mut() {
+            b.done = vec![u64::MAX];
+        }
+        let mut all = None;
+        let err = Shards::join(&mut all, &bad, true).unwrap_err();
+        assert!(err.contains("names shard 18446744073709551615/3"), "{err}");
+        assert!(all.is_none());
     }
 
     #[test]
