@@ -118,12 +118,17 @@ impl RunConfig {
         )
     }
 
+    /// How many connections `indices` holds (none for an empty range, or a reversed one
+    /// read back from a report).
+    pub(crate) fn connections(&self) -> u64 {
+        self.indices.end.saturating_sub(self.indices.start)
+    }
+
     /// The configuration of two runs (or shards of one) merged: the same run, their
     /// connections (indices from the first one's start) and processes added, no shard (the
     /// report's `shards` says which it holds), the salt and what it shows left to the first;
     /// `None` when they differ in anything else.
     pub(crate) fn joined(&self, other: &RunConfig) -> Option<RunConfig> {
-        let count = |c: &RunConfig| c.indices.end - c.indices.start;
         let same_run = RunConfig {
             indices: self.indices.clone(),
             processes: self.processes,
@@ -138,7 +143,7 @@ impl RunConfig {
             return None;
         }
         let start = self.indices.start.min(other.indices.start);
-        let end = start.checked_add(count(self).checked_add(count(other))?)?;
+        let end = start.checked_add(self.connections().checked_add(other.connections())?)?;
         Some(RunConfig {
             indices: start..end,
             processes: self.processes.checked_add(other.processes)?,
@@ -196,14 +201,14 @@ impl RunConfig {
 
     /// The part of `rate` that belongs to the connections `part` of this run's indices.
     fn rate_of(&self, part: &Range<u64>, rate: f64) -> f64 {
-        let total = (self.indices.end - self.indices.start).max(1);
+        let total = self.connections().max(1);
         rate * (part.end - part.start) as f64 / total as f64
     }
 
     /// The part of a `--streaming` cap of `n` that belongs to the connections `part` of this
     /// run's indices, rounded up: every part with a connection may stream at least one.
     pub(crate) fn streaming_of(&self, part: &Range<u64>, n: u64) -> u64 {
-        let total = (self.indices.end - self.indices.start).max(1);
+        let total = self.connections().max(1);
         let share = (u128::from(n) * u128::from(part.end - part.start)).div_ceil(u128::from(total));
         (share as u64).max(1)
     }

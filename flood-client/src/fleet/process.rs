@@ -46,7 +46,7 @@ pub(crate) fn run_process(
         intervals: cfg.interval.map(|_| ticks.clone()),
     };
     let sources: Arc<[IpAddr]> = cfg.sources.clone().into();
-    let total = cfg.indices.end - cfg.indices.start;
+    let total = cfg.connections();
     let loops = (cfg.threads as u64).clamp(1, total.max(1));
     let mut handles = Vec::new();
     for i in 0..loops {

@@ -27,9 +27,7 @@ impl Measure {
     pub(crate) fn of(cfg: &RunConfig) -> Measure {
         match cfg.duration {
             Some(d) if cfg.work.bytes == ENDLESS => Measure::Time(d),
-            _ => {
-                Measure::Bytes((cfg.indices.end - cfg.indices.start).saturating_mul(cfg.work.bytes))
-            }
+            _ => Measure::Bytes(cfg.connections().saturating_mul(cfg.work.bytes)),
         }
     }
 

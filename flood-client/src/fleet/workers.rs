@@ -41,7 +41,7 @@ pub(crate) fn run_parent(
     stop: Arc<AtomicBool>,
     watch: Option<Watch>,
 ) -> io::Result<Report> {
-    let total = cfg.indices.end - cfg.indices.start;
+    let total = cfg.connections();
     let processes = (cfg.processes as u64).clamp(1, total.max(1)) as usize;
     let mut series = Series::new(processes, Emit::Show(cfg.show), false).watched(watch);
     let (tx, rx) = mpsc::channel::<Heard>();

@@ -55,7 +55,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     let mut server = args
         .server
         .under_test(server_rcvbuf(&cfg), facts.fd_limit, split)?;
-    let connections = cfg.indices.end - cfg.indices.start;
+    let connections = cfg.connections();
     match server.fits(connections, cfg.processes as u64, &cfg.sources, &facts) {
         Ok((sources, note)) => {
             if let Some(note) = note {

@@ -240,7 +240,7 @@ fn title(run: &Recorded) -> String {
     };
     format!(
         "Run timeline: {} connection(s){load} to {}",
-        c.indices.end - c.indices.start,
+        c.connections(),
         c.target
     )
 }
