@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::{bin, process_tree, socket_count, wait_until, Spawned};
+use test_support::{bin, process_tree, signal_pending, socket_count, wait_until, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -322,16 +322,6 @@ fn ctrl_c_during_a_limit_step_keeps_the_steps_before_it() {
     );
 }
 
-/// Whether `signal` is pending for the whole of process `pid` (`ShdPnd` in its status).
-fn pending(pid: u32, signal: i32) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("ShdPnd:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
-}
-
 #[test]
 fn a_ctrl_c_no_worker_lives_to_report_still_marks_the_report_interrupted() {
     let server = Spawned::echo_server(&[]);
@@ -348,7 +338,7 @@ fn a_ctrl_c_no_worker_lives_to_report_still_marks_the_report_interrupted() {
     wait_until(
         DEADLINE,
         "the parent to forward SIGINT to its workers",
-        || workers.iter().all(|&pid| pending(pid, libc::SIGINT)),
+        || workers.iter().all(|&pid| signal_pending(pid, libc::SIGINT)),
     );
     for &pid in &workers {
         hostkit::child::signal(pid, libc::SIGKILL).expect("SIGKILL a worker");

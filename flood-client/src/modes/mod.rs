@@ -19,10 +19,13 @@ pub(crate) mod sweep;
 
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use hostkit::limits::raise_nofile;
 
@@ -55,9 +58,58 @@ pub(crate) fn begin(start: &StartArgs) -> io::Result<Begun> {
     Ok((stop, facts, split))
 }
 
-/// Ctrl-C (or SIGTERM) sets the flag for a partial report; a second one exits at once.
+/// Ctrl-C (or SIGTERM) sets the flag for a partial report; a second one exits at once
+/// (130, saying so). Watched on a thread of its own, which can print.
 pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
-    flag_on_signals(true)
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let flag = stop.clone();
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut first = None;
+            for _ in signals.forever() {
+                match on_stop_signal(&mut first, Instant::now()) {
+                    StopSignal::Stop => flag.store(true, Ordering::SeqCst),
+                    StopSignal::Same => {}
+                    StopSignal::Quit => {
+                        eprintln!(
+                            "flood-client: stopped again: quitting at once, without a report \
+                             (one Ctrl-C or SIGTERM stops with a partial report)"
+                        );
+                        std::process::exit(130);
+                    }
+                }
+            }
+        })?;
+    Ok(stop)
+}
+
+/// Within this of the first, a stop signal is the same stop: GNU `timeout` signals the
+/// process and then its process group, so one stop arrives twice within microseconds (and
+/// used to quit without a report). A person's second Ctrl-C comes later.
+const SAME_STOP: Duration = Duration::from_millis(100);
+
+/// What a stop signal at `now` means, given when the first came (set by the first).
+#[derive(Debug, PartialEq, Eq)]
+enum StopSignal {
+    /// The first: stop, with a partial report.
+    Stop,
+    /// The first again, delivered twice.
+    Same,
+    /// A second stop: quit at once.
+    Quit,
+}
+
+fn on_stop_signal(first: &mut Option<Instant>, now: Instant) -> StopSignal {
+    match *first {
+        None => {
+            *first = Some(now);
+            StopSignal::Stop
+        }
+        Some(at) if now.saturating_duration_since(at) < SAME_STOP => StopSignal::Same,
+        Some(_) => StopSignal::Quit,
+    }
 }
 
 /// A `--processes` worker's stop flag: SIGINT and SIGTERM only ever ask for its partial
@@ -67,15 +119,8 @@ pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
 /// when its parent does: the parent exits at its own second signal, and the kernel then
 /// sends its workers SIGTERM (`die_with_parent`).
 pub(crate) fn worker_stop_flag() -> io::Result<Arc<AtomicBool>> {
-    flag_on_signals(false)
-}
-
-fn flag_on_signals(second_exits: bool) -> io::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        if second_exits {
-            signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())?;
-        }
         signal_hook::flag::register(sig, stop.clone())?;
     }
     Ok(stop)
@@ -121,5 +166,23 @@ pub(crate) fn verdict(passed: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first stop signal stops; the same one delivered again at once (GNU timeout
+    /// signals the process and its group) is still that stop; a later one quits.
+    #[test]
+    fn a_stop_signalled_twice_at_once_is_one_stop_and_a_later_one_quits() {
+        let t0 = Instant::now();
+        let mut first = None;
+        assert_eq!(on_stop_signal(&mut first, t0), StopSignal::Stop);
+        let soon = t0 + Duration::from_micros(50);
+        assert_eq!(on_stop_signal(&mut first, soon), StopSignal::Same);
+        let later = t0 + SAME_STOP + Duration::from_millis(1);
+        assert_eq!(on_stop_signal(&mut first, later), StopSignal::Quit);
     }
 }

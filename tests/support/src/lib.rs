@@ -184,6 +184,17 @@ pub fn stdout_json<T: serde::de::DeserializeOwned>(out: &Output) -> T {
     })
 }
 
+/// Whether `signal` is pending for the whole of process `pid` (`ShdPnd` in its status):
+/// once it is not, the process has taken it and its handler has run or is running.
+pub fn signal_pending(pid: u32, signal: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("ShdPnd:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
 /// Polls `cond` until it holds or `timeout` passes, then panics naming `what`.
 #[track_caller]
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
