@@ -314,16 +314,34 @@ pub fn parse_nonzero_size(text: &str) -> Result<usize, String> {
 pub const ECHO_PORT: u16 = 12345;
 
 /// Parses an echo server's address: `IP:PORT`, `host:port`, or a bare IP, which takes
-/// [`ECHO_PORT`] (as `--listen` and the client's `ADDR` default to it).
+/// [`ECHO_PORT`] (as `--listen` and the client's `ADDR` default to it). An IPv6 address
+/// without brackets whose last group could be a port (`::1:80`) is refused as ambiguous,
+/// naming both readings, rather than guessed.
 pub fn parse_echo_addr(text: &str) -> Result<SocketAddr, String> {
-    match text
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-    {
-        Ok(ip) => Ok(SocketAddr::new(ip, ECHO_PORT)),
-        Err(_) => parse_addr(text),
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        return match inner.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => Ok(SocketAddr::new(ip.into(), ECHO_PORT)),
+            Err(_) => Err(format!("`{text}`: `{inner}` is not an IPv6 address")),
+        };
     }
+    let Ok(ip) = text.parse::<std::net::IpAddr>() else {
+        if !text.contains(':') {
+            return Err(format!(
+                "`{text}` is neither an IP nor host:port: a bare IP takes port {ECHO_PORT}, \
+                 a host name needs its port (e.g. `{text}:{ECHO_PORT}`)"
+            ));
+        }
+        return parse_addr(text);
+    };
+    if let Some((head, port)) = text.rsplit_once(':') {
+        if head.parse::<std::net::Ipv6Addr>().is_ok() && port.parse::<u16>().is_ok() {
+            return Err(format!(
+                "`{text}` is ambiguous: write `[{head}]:{port}` for port {port} of {head}, or \
+                 `[{text}]` for the address {text} (port {ECHO_PORT})"
+            ));
+        }
+    }
+    Ok(SocketAddr::new(ip, ECHO_PORT))
 }
 
 /// The largest socket buffer size (SO_RCVBUF, SO_SNDBUF) the kernel takes: setsockopt reads
@@ -344,17 +362,27 @@ pub fn parse_socket_buffer(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `IP:PORT` or `host:port` (resolved, first address wins).
+/// Parses `IP:PORT` or `host:port` (resolved, first address wins). Each way it can be
+/// wrong has its own words: no port, a port that is not one, a name that did not resolve.
 pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse() {
         return Ok(addr);
     }
+    let want = "want IP:PORT or host:port, e.g. 127.0.0.1:12345 ([::1]:12345 for IPv6)";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("`{text}` has no port: {want}"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "`{text}`: `{port}` is not a port (0 to 65535): {want}"
+        ));
+    }
     text.to_socket_addrs()
         .map_err(|e| {
-            format!("`{text}` is not an address (want IP:PORT, e.g. 127.0.0.1:12345): {e}")
+            format!("`{host}` did not resolve ({e}): give an IP, or a name this machine resolves")
         })?
         .next()
-        .ok_or_else(|| format!("`{text}` resolves to no address"))
+        .ok_or_else(|| format!("`{host}` resolves to no address: give an IP"))
 }
 
 /// Formats a byte count with a binary unit (`512.0 KiB`).
@@ -393,6 +421,48 @@ mod tests {
             Ok(([127, 0, 0, 2], 7).into())
         );
         assert!(parse_echo_addr("sweeps").is_err());
+        assert_eq!(
+            parse_echo_addr("::1:12345"),
+            Ok(("::1".parse::<std::net::IpAddr>().unwrap(), 12345).into())
+        );
+    }
+
+    /// `::1:80` is an IPv6 address and also `::1` with port 80: it used to be taken as the
+    /// address alone, and the client then waited on a host no one has.
+    #[test]
+    fn an_ipv6_address_that_could_end_in_a_port_must_be_bracketed() {
+        let why = parse_echo_addr("::1:80").unwrap_err();
+        assert!(
+            why.contains("`[::1]:80` for port 80") && why.contains("`[::1:80]` for the address"),
+            "{why}"
+        );
+        assert!(parse_echo_addr("2001:db8::1:0").is_err());
+        assert_eq!(
+            parse_echo_addr("[::1:80]"),
+            Ok(("::1:80".parse::<std::net::IpAddr>().unwrap(), 12345).into())
+        );
+        for clear in ["fe80::1", "2001:db8::1", "::ffff:127.0.0.1", "::"] {
+            assert!(parse_echo_addr(clear).is_ok(), "{clear}");
+        }
+        assert!(parse_echo_addr("[127.0.0.1]").is_err());
+    }
+
+    #[test]
+    fn each_wrong_address_says_what_is_wrong() {
+        let says = |text: &str, what: &str| {
+            let why = parse_echo_addr(text).unwrap_err();
+            assert!(why.contains(what), "{text}: {why}");
+        };
+        says(
+            "localhost",
+            "a host name needs its port (e.g. `localhost:12345`)",
+        );
+        says("127.0.0.1:http", "`http` is not a port");
+        says("127.0.0.1:70000", "`70000` is not a port");
+        says(
+            "nosuchhost.invalid:12345",
+            "`nosuchhost.invalid` did not resolve",
+        );
         assert!(
             parse_addr("127.0.0.1").is_err(),
             "other addresses still need a port"
