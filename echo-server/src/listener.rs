@@ -49,9 +49,21 @@ pub(crate) fn bind(
             .map_err(|e| context(e, "SO_RCVBUF"))?;
     }
     socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| context(e, format_args!("cannot listen on {addr}")))?;
+    socket.bind(&addr.into()).map_err(|e| {
+        let fix = match e.kind() {
+            io::ErrorKind::AddrInUse => format!(
+                " (another process listens on port {}: stop it, or pick another port; port 0 \
+                 takes any free one and the `listening on` line names it)",
+                addr.port()
+            ),
+            io::ErrorKind::AddrNotAvailable => " (no interface of this machine has that \
+                                                 address: 127.0.0.1 or ::1 for loopback, 0.0.0.0 \
+                                                 for every interface)"
+                .to_string(),
+            _ => String::new(),
+        };
+        context(e, format_args!("cannot listen on {addr}{fix}"))
+    })?;
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     socket
         .listen(backlog)

@@ -603,6 +603,7 @@ on_both_backends! {
             err.contains("cannot listen on") && err.contains("in use"),
             "{err}"
         );
+        assert!(err.contains("port 0 takes any free one"), "the fix is named: {err}");
     }
 }
 
