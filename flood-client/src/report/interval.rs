@@ -165,7 +165,7 @@ pub(crate) struct Timeline {
 pub(crate) const HEADER: &str =
     "     time s     open  conn/s     MB/s  Gbit/s  chunks/s  rtt p50 ms  p99 ms  failed (total)   cpu %";
 /// The heads of the verdict columns, after [`HEADER`] when the intervals carry one.
-pub(crate) const BOUND_HEADER: &str = "  bound    busy c/s %";
+pub(crate) const BOUND_HEADER: &str = "  bound  busy cl/sv %";
 
 impl Timeline {
     /// A timeline of a run that started at `start_unix_us`.
