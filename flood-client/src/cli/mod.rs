@@ -391,9 +391,9 @@ pub struct MergeArgs {
 /// probe, limit): one set of flags, one set of rules between them.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345), unless
-    /// --spawn-server or --server-cmd starts one.
-    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
+    /// Echo server address: IP:PORT, host:port, or an IP alone (port 12345); not with
+    /// --spawn-server or --server-cmd, which start one and target the address it prints.
+    #[arg(default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, conflicts_with_all = ["spawn_server", "server_cmd"], value_name = "ADDR")]
     pub addr: SocketAddr,
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
     #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]

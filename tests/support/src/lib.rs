@@ -438,6 +438,23 @@ pub fn sockets_in_table(table: &std::path::Path) -> std::collections::HashSet<u6
         .collect()
 }
 
+/// The inodes of every TCP socket (IPv4 and IPv6) in the network namespace of process
+/// `pid`, from /proc: to tell a process's connections from its other sockets (flood-client's
+/// signal watcher holds a Unix socket pair).
+pub fn tcp_inodes(pid: u32) -> std::collections::HashSet<u64> {
+    ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| line.split_whitespace().nth(9)?.parse().ok())
+                .collect::<Vec<u64>>()
+        })
+        .collect()
+}
+
 /// Open sockets of a process (exact, whatever pipes a splice server keeps), counted over
 /// every thread's descriptor table.
 pub fn socket_count(pid: u32) -> usize {
