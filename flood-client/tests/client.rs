@@ -187,6 +187,31 @@ fn a_server_that_never_answers_times_out_without_hanging() {
     );
 }
 
+/// A timed run (`--duration`) against a server that accepts and never echoes: it used to
+/// pass, every connection "still streaming" at the deadline with 0 bytes verified. A
+/// connection that got not one byte back in the whole run fails, and says why.
+#[test]
+fn a_timed_run_against_a_server_that_never_echoes_fails() {
+    let addr = faulty_server(Fault::Silent).to_string();
+    let out = flood(&[&addr, "-c", "3", "--duration", "1s", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = stdout_json::<Outcome>(&out);
+    assert_eq!(r.report.bytes_verified, 0);
+    assert_eq!(
+        r.report.errors.get(&ErrorKind::Timeout),
+        Some(&3),
+        "{:?}",
+        r.report.errors
+    );
+    assert!(!r.report.failures.is_empty());
+    for failure in &r.report.failures {
+        assert!(
+            failure.detail.contains("no byte echoed in the run's 1s"),
+            "{failure:?}"
+        );
+    }
+}
+
 #[test]
 fn no_server_is_refused_quickly() {
     let (_held, port) = refusing_port();

@@ -420,6 +420,7 @@ impl Scheduler {
             let now = Instant::now();
             if let Some(deadline) = deadline {
                 if now >= deadline {
+                    self.fail_the_unechoed();
                     self.stop_at_deadline();
                     break;
                 }
@@ -456,6 +457,24 @@ impl Scheduler {
                 conn.go(now);
             }
             self.drive(key);
+        }
+    }
+
+    /// A timed stream's deadline passed: a connection that streamed the whole run and got
+    /// not one byte back has shown no echo at all, and fails (a server that accepts and
+    /// never echoes passed a timed run before: every connection was "still streaming").
+    fn fail_the_unechoed(&mut self) {
+        let length = self.plan.duration.unwrap_or_default();
+        let unechoed: Vec<usize> = (self.conns.iter())
+            .filter(|(_, c)| c.state == State::Streaming && c.verified() == 0)
+            .map(|(key, _)| key)
+            .collect();
+        for key in unechoed {
+            let detail = format!(
+                "no byte echoed in the run's {length:?}: a server that echoes nothing, or a \
+                 run too short for one echo (raise --duration)"
+            );
+            self.abandon(key, ErrorKind::Timeout, detail);
         }
     }
 
