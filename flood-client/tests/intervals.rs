@@ -199,13 +199,18 @@ fn two_processes_merge_into_the_parents_series() {
         "the lines are the whole run's, not one worker's"
     );
 
-    // `merge` of the stream with itself adds every interval to itself.
+    // `merge` of the stream with a copy of itself adds every interval to itself. The copy
+    // is another run's by its salt: merge refuses one run's report given twice.
     let dir = std::env::temp_dir().join(format!("flood-intervals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("run.jsonl");
+    let (file, copy) = (dir.join("run.jsonl"), dir.join("copy.jsonl"));
     std::fs::write(&file, &out.stdout).expect("write");
-    let f = file.to_string_lossy();
-    let merged = flood(&["merge", "--json", &f, &f]);
+    std::fs::write(&copy, other_salt(&text(&out.stdout))).expect("write");
+    let (f, c) = (file.to_string_lossy(), copy.to_string_lossy());
+    let same = flood(&["merge", "--json", &f, &f]);
+    assert_eq!(same.status.code(), Some(2), "{}", text(&same.stderr));
+    assert!(text(&same.stderr).contains("a run already given"));
+    let merged = flood(&["merge", "--json", &f, &c]);
     assert!(merged.status.success(), "{}", text(&merged.stderr));
     let merged: Value = serde_json::from_slice(&merged.stdout).expect("merged JSON");
     let twice: Vec<u64> = intervals
@@ -308,4 +313,20 @@ fn real_output_validates_against_the_published_schemas() {
         .expect("object")
         .remove("bytes_verified");
     assert!(!report.is_valid(&broken));
+}
+
+/// `stream` with every `"salt":N` made `"salt":N+1`: the same figures, another run's streams.
+fn other_salt(stream: &str) -> String {
+    let mut out = String::new();
+    let mut rest = stream;
+    while let Some(at) = rest.find("\"salt\":") {
+        let (head, tail) = rest.split_at(at + "\"salt\":".len());
+        let digits = tail.chars().take_while(char::is_ascii_digit).count();
+        let salt: u64 = tail[..digits].parse().expect("a salt");
+        out.push_str(head);
+        out.push_str(&salt.wrapping_add(1).to_string());
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -47,6 +47,15 @@ fn real_report() -> &'static Value {
     })
 }
 
+/// `report` as another run's: the same figures, another pattern salt (merge refuses one run's
+/// report given twice, and knows a run by its salt).
+fn another_run(report: &Value) -> Value {
+    let mut other = report.clone();
+    let salt = report["config"]["salt"].as_u64().expect("a salt");
+    other["config"]["salt"] = json!(salt.wrapping_add(1));
+    other
+}
+
 fn write_json(path: &Path, value: &Value) -> String {
     std::fs::write(path, serde_json::to_vec(value).expect("json")).expect("write");
     path.to_str().expect("utf-8 path").to_string()
@@ -70,6 +79,14 @@ fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
     let r = real_report();
     let a = write_json(&d.join("a.json"), r);
     let out = flood(&["merge", "--json", &a, &a]);
+    assert_eq!(code(&out), Some(2), "one run given twice: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a run already given"),
+        "{}",
+        stderr(&out)
+    );
+    let a2 = write_json(&d.join("a2.json"), &another_run(r));
+    let out = flood(&["merge", "--json", &a, &a2]);
     assert!(out.status.success(), "{}", stderr(&out));
     let m: Value = stdout_json(&out);
     let mut want = r["config"].clone();
@@ -79,7 +96,7 @@ fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
     assert_eq!(m["config"], want);
     assert_eq!(m["hosts"], json!([r["host"], r["host"]]));
     // Reports that ran differently keep no config.
-    let mut other = r.clone();
+    let mut other = another_run(r);
     other["config"]["work"]["chunk"] = json!(1);
     let b = write_json(&d.join("b.json"), &other);
     let out = flood(&["merge", "--json", &a, &b]);
@@ -94,7 +111,7 @@ fn merge_refuses_sums_past_u64_naming_the_field() {
     let mut big = real_report().clone();
     big["connections_requested"] = json!(u64::MAX);
     let a = write_json(&d.join("a.json"), &big);
-    let b = write_json(&d.join("b.json"), real_report());
+    let b = write_json(&d.join("b.json"), &another_run(real_report()));
     let out = flood(&["merge", &a, &b]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(
@@ -255,10 +272,25 @@ fn merge_and_plot_memory_does_not_grow_with_the_number_of_intervals() {
     let d = dir("memory");
     let small = write_json(&d.join("small.json"), &many_intervals(1_000));
     let large = write_json(&d.join("large.json"), &many_intervals(10_000));
+    // Each merged with a copy that is another run's (merge refuses one run twice).
+    let copy = |file: &str| -> String {
+        let value: Value =
+            serde_json::from_slice(&std::fs::read(file).expect("read")).expect("json");
+        write_json(
+            &Path::new(file).with_extension("copy.json"),
+            &another_run(&value),
+        )
+    };
+    let (small_copy, large_copy) = (copy(&small), copy(&large));
     for mode in ["merge", "plot"] {
         let args = |file: &str| -> Vec<String> {
+            let other = if file == small {
+                &small_copy
+            } else {
+                &large_copy
+            };
             match mode {
-                "merge" => vec!["merge".into(), "--json".into(), file.into(), file.into()],
+                "merge" => vec!["merge".into(), "--json".into(), file.into(), other.into()],
                 _ => vec!["plot".into(), file.into()],
             }
         };
@@ -278,7 +310,7 @@ fn merge_and_plot_memory_does_not_grow_with_the_number_of_intervals() {
         );
     }
     // The merged series of the large file with itself is every interval, doubled.
-    let out = flood(&["merge", "--json", &large, &large]);
+    let out = flood(&["merge", "--json", &large, &large_copy]);
     assert!(out.status.success(), "{}", stderr(&out));
     let m: Value = stdout_json(&out);
     let series = m["intervals"].as_array().expect("intervals");

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 use crate::cli::MergeArgs;
 use crate::config::RunConfig;
+use crate::engine::verifier::Salt;
 use crate::modes::input::{self, Reported, Run};
 use crate::modes::{refuse, shards, verdict};
 use crate::report::interval::Interval;
@@ -76,12 +77,27 @@ struct Merged {
     /// The configuration every report merged so far shares.
     config: Option<RunConfig>,
     hosts: Vec<Host>,
+    /// The pattern salts of the whole runs merged so far: one run's report given twice
+    /// has its salt twice (shards share theirs, and are checked by their shard numbers).
+    salts: Vec<Salt>,
 }
 
 impl Merged {
     /// Adds `part`, whose series held an interval if `recorded`.
     fn add(&mut self, part: Reported, recorded: bool) -> Result<(), String> {
+        let whole_run = part.report.shards.is_none();
+        let salt = part.header.config.as_ref().map(|c| c.salt);
+        if let Some(salt) = salt.filter(|_| whole_run) {
+            if self.salts.contains(&salt) {
+                return Err(format!(
+                    "it is a run already given (the same run's streams, salt {}): give \
+                     each run's report once",
+                    salt.0
+                ));
+            }
+        }
         self.report.add(&part.report, [self.recorded, recorded])?;
+        self.salts.extend(salt.filter(|_| whole_run));
         self.recorded |= recorded;
         let config = &part.header.config;
         self.config = match (self.count, &self.config, config) {
