@@ -134,6 +134,9 @@ pub(crate) fn run(input: impl Read, each: &mut Each<'_>) -> Result<Run, ReadErro
     if first.contains_key("event") {
         return stream(first, &mut values, each);
     }
+    if let Some(redraw) = a_document(&first) {
+        return Err(ReadError::Shape(redraw.into()));
+    }
     if values.next(&mut |_| Ok(()))?.is_some() {
         return Err(ReadError::Shape(format!(
             "line {}: a second JSON value, where a report is one",
@@ -145,6 +148,18 @@ pub(crate) fn run(input: impl Read, each: &mut Each<'_>) -> Result<Run, ReadErro
     } else {
         Run::Report(typed(first)?)
     })
+}
+
+/// What a sweep.json or limit.json given where a run's file is wanted is, and the command
+/// that redraws it (they are read whole, by their own mode, not as a run).
+fn a_document(fields: &Map<String, Value>) -> Option<&'static str> {
+    if fields.contains_key("steps") && fields.contains_key("knee") {
+        Some("it is a limit.json, not a run's report: `flood-client limit --from DIR` redraws it")
+    } else if fields.contains_key("points") {
+        Some("it is a sweep.json, not a run's report: `flood-client sweep --from DIR` redraws it")
+    } else {
+        None
+    }
 }
 
 /// A `--json-stream` from its first event on: `start`, `interval` events, `end`.
@@ -197,4 +212,25 @@ fn stream<R: Read>(
 /// `fields` as a `T`.
 fn typed<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<Box<T>, ReadError> {
     Ok(Box::new(serde_json::from_value(Value::Object(fields))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A limit.json or sweep.json handed to plot or merge names itself and the command that
+    /// redraws it, not the field serde missed.
+    #[test]
+    fn a_limit_or_sweep_document_given_for_a_run_names_its_redraw() {
+        for (text, says) in [
+            (r#"{"knee": 2000, "steps": []}"#, "flood-client limit --from DIR"),
+            (r#"{"points": []}"#, "flood-client sweep --from DIR"),
+        ] {
+            let why = run(text.as_bytes(), &mut |_| Ok(()))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(why.contains(says), "{text}: {why}");
+        }
+    }
 }

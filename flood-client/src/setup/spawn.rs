@@ -155,7 +155,7 @@ impl ServerCommand {
         }
         let mut child = cmd
             .spawn()
-            .map_err(|e| context(e, format_args!("starting {}", self.name)))?;
+            .map_err(|e| context(e, format_args!("starting {} (`{}`)", self.name, argv[0])))?;
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
             (Some(out), Some(err)) => (out, err),
             _ => return Err(io::Error::other("server stdout or stderr missing")),
