@@ -236,6 +236,11 @@ fn no_server_is_refused_quickly() {
          or use --spawn-server"
     );
     assert!(stderr(&out).contains(&hint), "{}", stderr(&out));
+    // The probe gives the same hint when every probe was refused.
+    let probe = flood(&["probe", &port.to_string(), "--count", "2"]);
+    assert_eq!(probe.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert!(text.contains(&hint), "{text}");
 }
 
 #[test]

@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn a_limit_or_sweep_document_given_for_a_run_names_its_redraw() {
         for (text, says) in [
-            (r#"{"knee": 2000, "steps": []}"#, "flood-client limit --from DIR"),
+            (
+                r#"{"knee": 2000, "steps": []}"#,
+                "flood-client limit --from DIR",
+            ),
             (r#"{"points": []}"#, "flood-client sweep --from DIR"),
         ] {
             let why = run(text.as_bytes(), &mut |_| Ok(()))

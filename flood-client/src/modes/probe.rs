@@ -21,7 +21,7 @@ use crate::engine::verifier::{Pattern, Salt, StreamId};
 use crate::modes::sweep::meta::Meta;
 use crate::report::histogram::{Latency, Percentiles};
 use crate::report::stream::{SCHEMA_VERSION, TOOL, VERSION};
-use crate::report::ErrorKind;
+use crate::report::{nothing_accepted, ErrorKind};
 
 /// What to probe, how often, for how long.
 #[derive(Debug, Clone)]
@@ -121,7 +121,10 @@ pub(crate) fn command(args: &ProbeArgs) -> io::Result<ExitCode> {
     let report = run(&cfg, &stop);
     let probed = server.describe();
     server.stop()?;
-    let human = format!("flood-client probe of {target}\n{}", report.human());
+    let mut human = format!("flood-client probe of {target}\n{}", report.human());
+    if report.attempts > 0 && report.errors.get(&ErrorKind::Refused) == Some(&report.attempts) {
+        human.push_str(&format!("  hint         {}\n", nothing_accepted(target)));
+    }
     let record = ProbeRecord {
         schema_version: SCHEMA_VERSION,
         tool: TOOL,

@@ -16,6 +16,7 @@ pub mod stream;
 mod summary;
 
 pub use shards::{Shards, Together};
+pub(crate) use summary::nothing_accepted;
 pub use summary::{Outcome, Summary};
 
 use std::collections::BTreeMap;

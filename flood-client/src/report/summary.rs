@@ -207,12 +207,7 @@ impl Outcome {
         if r.connections_requested > 0
             && r.errors.get(&ErrorKind::Refused) == Some(&r.connections_requested)
         {
-            let _ = writeln!(
-                s,
-                "  hint         nothing accepted connections at {t}: start echo-server \
-                 (echo-server --listen {t}) or use --spawn-server",
-                t = r.target
-            );
+            let _ = writeln!(s, "  hint         {}", nothing_accepted(&r.target));
         }
         let _ = writeln!(
             s,
@@ -270,6 +265,14 @@ impl Outcome {
         }
         s
     }
+}
+
+/// The hint when every connection to `target` was refused: what to start there.
+pub(crate) fn nothing_accepted(target: impl std::fmt::Display) -> String {
+    format!(
+        "nothing accepted connections at {target}: start echo-server (echo-server --listen \
+         {target}) or use --spawn-server"
+    )
 }
 
 #[cfg(test)]
