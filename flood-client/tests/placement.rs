@@ -21,7 +21,6 @@ fn namespaces_of(pid: u32) -> Vec<String> {
 fn start_split(duration: &str) -> Child {
     Command::new(bin("flood-client"))
         .args([
-            "127.0.0.1:0",
             "--spawn-server",
             "--pin",
             "--placement",
@@ -103,7 +102,7 @@ fn split_without_root_or_a_server_to_start_is_refused_with_the_fix() {
     let as_nobody = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(bin("flood-client"))
-        .args(["127.0.0.1:9", "--spawn-server", "--placement", "split"])
+        .args(["--spawn-server", "--placement", "split"])
         .output()
         .expect("setpriv (util-linux)");
     assert_eq!(

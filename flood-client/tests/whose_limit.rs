@@ -54,7 +54,6 @@ impl Drop for Hog {
 fn a_busy_client_core_is_the_clients_limit() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let args = [
-        "127.0.0.1:0",
         "--spawn-server",
         "--pin",
         "--churn",
@@ -194,7 +193,6 @@ fn a_run_that_holds_is_bound_by_nothing_and_measures_both_ends() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _ = bin("echo-server");
     let r = report(&[
-        "127.0.0.1:0",
         "--spawn-server",
         "--pin",
         "--rate",
