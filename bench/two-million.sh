@@ -136,7 +136,7 @@ cat /proc/slabinfo > "$out/slabinfo-before.txt"
 ) &
 sampler=$!
 nstat -n
-"$bin/flood-client" --spawn-server --pin -c "$n" -b 32KiB -p "$processes" \
+"$bin/flood-client" --spawn-server --pin -c "$n" --chunk 32KiB -p "$processes" \
     --timeout 300s --rate "$rate" --duration "${duration}s" --json \
     > "$out/report.json" 2> "$out/summary.txt"
 status=$?

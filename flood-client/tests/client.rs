@@ -613,6 +613,8 @@ fn bad_flags_exit_2() {
         &["probe", "--duration", "0"],
         &["probe", "--timeout", "0"],
         &["probe", "--bytes", "1000G"],
+        &["probe", "--count", "2", "--duration", "1s"],
+        &["--duration", "1s", "-b", "1MiB"],
         &["sweep", "--run-timeout", "0"],
         &["sweep", "--server-start-timeout", "0"],
         &["sweep", "--timeout", "0"],

@@ -201,7 +201,7 @@ fn a_run_that_holds_is_bound_by_nothing_and_measures_both_ends() {
         "1s",
         "-c",
         "4",
-        "-b",
+        "--chunk",
         "1KiB",
         "--json",
     ]);

@@ -237,7 +237,7 @@ fn parse_connections(text: &str) -> Result<u64, String> {
 /// `flood-client saturate`.
 #[derive(Debug, Args)]
 pub struct SaturateArgs {
-    /// The flood's options (`--bytes` is ignored: connections stream for --duration).
+    /// The flood's options (connections stream for --duration: `--bytes` is refused with it).
     #[command(flatten)]
     pub flood: FloodArgs,
     /// Also probe client delay at this interval while saturated (e.g. 100ms).
@@ -260,8 +260,8 @@ pub struct ProbeArgs {
     /// Number of probes (default: as many as fit in --duration).
     #[arg(long, value_parser = |t: &str| parse_positive_count(t, "probe"), allow_hyphen_values = true, value_name = "N")]
     pub count: Option<u64>,
-    /// How long to probe when --count is not given.
-    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
+    /// How long to probe (not with --count, which sets the number instead).
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, conflicts_with = "count", allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Duration,
     /// Bytes each probe sends and must get back (at most 16 MiB).
     #[arg(short, long, default_value = "32KiB", value_parser = parse_probe_bytes, allow_hyphen_values = true, value_name = "SIZE")]
@@ -438,9 +438,11 @@ pub struct FloodArgs {
     /// close, and its wait counts).
     #[arg(short, long, default_value_t = 1, value_parser = parse_connections, allow_hyphen_values = true, value_name = "N")]
     pub connections: u64,
-    /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB).
-    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
-    pub bytes: usize,
+    /// Bytes each connection sends and must get back (e.g. 32KiB, 512k, 4MiB; k is 1024
+    /// in sizes) [default: 32KiB]. Not in a --duration run, which streams until the time is
+    /// up, unless with --churn (each fresh connection sends it once).
+    #[arg(short, long, value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    pub bytes: Option<usize>,
     /// Stream without end for this long instead of sending --bytes (what saturate does).
     #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Option<Duration>,

@@ -23,6 +23,21 @@ use crate::setup::spawn::{ServerCommand, ServerUnderTest};
 use crate::setup::Refused;
 
 impl FloodArgs {
+    /// `-b`, or its default of 32 KiB.
+    fn bytes_or_default(&self) -> u64 {
+        self.bytes.map_or(32 << 10, |b| b as u64)
+    }
+
+    /// Why these flags cannot run as given: `-b` beside a `--duration` stream, where it
+    /// would be ignored (the stream has no end; a churn connection sends it once).
+    pub(crate) fn refusal(&self) -> Option<&'static str> {
+        (self.bytes.is_some() && self.duration.is_some() && !self.churn).then_some(
+            "-b/--bytes is what each connection sends in a run that ends when every byte is \
+             back; a --duration run streams until the time is up, so it would be ignored: drop \
+             one (--chunk sets the write size; --churn sends -b once per fresh connection)",
+        )
+    }
+
     /// The run the flood's flags ask for (a shard's indices are its share of `-c`).
     pub(crate) fn run_config(&self) -> RunConfig {
         let args = self;
@@ -44,9 +59,11 @@ impl FloodArgs {
             churn: args.churn,
             streaming: args.streaming,
             start_at: args.start_at,
-            ..args
-                .stream
-                .run_config(if endless { ENDLESS } else { args.bytes as u64 })
+            ..args.stream.run_config(if endless {
+                ENDLESS
+            } else {
+                args.bytes_or_default()
+            })
         };
         cfg.shard = args.shard.map(|of| {
             let config = cfg.fingerprint(of.n, args.connections);

@@ -40,6 +40,10 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>> {
     let (stop, facts, split) = begin(&args.server.start)?;
     let mut cfg = args.run_config();
+    if let Some(why) = args.refusal() {
+        eprintln!("flood-client: {why}");
+        return Ok(Err(ExitCode::from(USAGE)));
+    }
     if let Some(why) = args.output.tui.then(tui::refusal).flatten() {
         eprintln!("flood-client: {why}");
         return Ok(Err(ExitCode::from(USAGE)));
