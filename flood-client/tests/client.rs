@@ -804,18 +804,32 @@ fn ctrl_c_at_the_terminal_interrupts_the_client_not_the_spawned_server() {
     }
 }
 
-#[test]
-fn ctrl_c_prints_a_partial_report_and_exits_1() {
+/// flood-client with `connections` against a server that never echoes, once every one of
+/// them is streaming (the server has bytes from each): a run that only a signal ends.
+fn streaming_to_a_silent_server(connections: usize) -> std::process::Child {
     let (addr, talking) = faulty_server_counting(Fault::Silent);
     let mut cmd = Command::new(bin("flood-client"));
-    cmd.args([&addr.to_string(), "-c", "5", "--timeout", "60s", "--json"]);
+    let count = connections.to_string();
+    cmd.args([
+        &addr.to_string(),
+        "-c",
+        &count,
+        "--timeout",
+        "60s",
+        "--json",
+    ]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
-    // Wait until every connection is streaming (the silent server has bytes from each).
-    wait_until(DEADLINE, "all five connections to send", || {
-        talking.load(Ordering::SeqCst) == 5
+    wait_until(DEADLINE, "every connection to send", || {
+        talking.load(Ordering::SeqCst) == connections
     });
+    child
+}
+
+#[test]
+fn ctrl_c_prints_a_partial_report_and_exits_1() {
+    let child = streaming_to_a_silent_server(5);
     hostkit::child::signal(child.id(), libc::SIGINT).expect("SIGINT");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
@@ -838,15 +852,7 @@ fn ctrl_c_prints_a_partial_report_and_exits_1() {
 #[test]
 fn a_stop_delivered_twice_at_once_still_gives_the_partial_report() {
     for _ in 0..3 {
-        let (addr, talking) = faulty_server_counting(Fault::Silent);
-        let mut cmd = Command::new(bin("flood-client"));
-        cmd.args([&addr.to_string(), "-c", "3", "--timeout", "60s", "--json"]);
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let child = cmd.spawn().expect("spawn");
-        wait_until(DEADLINE, "all three connections to send", || {
-            talking.load(Ordering::SeqCst) == 3
-        });
+        let child = streaming_to_a_silent_server(3);
         let first = Instant::now();
         hostkit::child::signal(child.id(), libc::SIGINT).expect("SIGINT");
         wait_until(DEADLINE, "the first SIGINT to be taken", || {
