@@ -78,7 +78,8 @@ file_max=$(cat /proc/sys/fs/file-max)
 host_keys_above=${HOST_KEYS_ABOVE:-250000}
 if [ "$file_max" -lt "$need_files" ] || [ "$n" -gt "$host_keys_above" ]; then
     echo "$n connections: setting the host's fs.file-max and net.ipv4.tcp_mem until this script ends"
-    rm -f "$host_state"
+    # A state left by a run that could not restore holds the host's real values: kept, so
+    # this apply adds to it and the restore below puts those back, not this run's.
     raised_host=1
     scripts/tune-kernel.sh apply --profile million --only global --state "$host_state" | sed 's/^/host: /'
     file_max=$(cat /proc/sys/fs/file-max)
@@ -108,6 +109,7 @@ printf 'net.core.somaxconn = %s\nfs.file-max = %s\n' "$(cat /proc/sys/net/core/s
     "$(cat /proc/sys/fs/file-max)" >> "$out/limits-in-force.txt"
 printf 'lo rps_cpus = %s (0: receive work on the sending core; 1: on the server'"'"'s CPU 0)\n' \
     "$(cat /sys/class/net/lo/queues/rx-0/rps_cpus)" >> "$out/limits-in-force.txt"
+script_pid=$$
 # Samples every half second: time, sockets in this namespace, TCP buffer pages (global), memory (kB),
 # descriptors, and the resident memory (kB) of every echo-server and flood-client process.
 sample() {
@@ -124,8 +126,9 @@ echo "time sockets tcp_mem_pages mem_available_kb slab_kb files server_rss_kb cl
 sample >> "$out/samples.txt"
 cat /proc/slabinfo > "$out/slabinfo-before.txt"
 (
+    # Bounded by the script it samples for: a Ctrl-C that ends it ends this too.
     peak=0
-    while sleep 0.5; do
+    while kill -0 "$script_pid" 2>/dev/null && sleep 0.5; do
         line=$(sample)
         echo "$line" >> "$out/samples.txt"
         sockets=$(echo "$line" | cut -d' ' -f2)
@@ -135,6 +138,7 @@ cat /proc/slabinfo > "$out/slabinfo-before.txt"
     done
 ) &
 sampler=$!
+trap 'kill "$sampler" 2>/dev/null' EXIT
 nstat -n
 "$bin/flood-client" --spawn-server --pin -c "$n" --chunk 32KiB -p "$processes" \
     --timeout 300s --rate "$rate" --duration "${duration}s" --json \

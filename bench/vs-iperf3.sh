@@ -37,6 +37,8 @@ iperf() {
     wait_for iperf_listening ||
         { kill "$server" 2>/dev/null; echo "vs-iperf3: iperf3 server did not start" >&2; exit 1; }
     taskset -c 1 iperf3 -c 127.0.0.1 -p 5299 -t 3 -J "$@" > "$json"
+    # A client that never connected leaves the one-client server waiting for ever.
+    kill "$server" 2>/dev/null || true
     wait "$server" || true
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit("vs-iperf3: " + d["error"]) if "error" in d else print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 8e6))' "$json"
 }

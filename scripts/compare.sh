@@ -175,6 +175,10 @@ for s in "${servers[@]}"; do
     # shellcheck disable=SC2086 # the command is a word list on purpose
     taskset -c 0 $cmd > "$log" 2>/dev/null &
     pid=$!
+    # A Ctrl-C here must not leave the peer listening (a Python peer started in the
+    # background ignores SIGINT) or its log behind.
+    trap 'kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
+    trap 'exit 130' INT TERM
     for _ in $(seq 200); do grep -q '^listening on ' "$log" && break; sleep 0.05; done
     addr=$(sed -n 's/^listening on //p' "$log" | head -n 1)
     if [ -n "$addr" ]; then
@@ -184,6 +188,7 @@ for s in "${servers[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$log"
+    trap - EXIT INT TERM
 done
 
 if [ "${KNEES:-1}" = 1 ]; then
@@ -220,6 +225,8 @@ if command -v iperf3 >/dev/null; then
     # Wait for the listener without connecting to it: -1 serves exactly one client.
     for _ in $(seq 100); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
     taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t 5 -J > "$out/iperf3.json" || echo "iperf3 failed"
+    # A client that never connected leaves the one-client server waiting for ever.
+    kill "$ipid" 2>/dev/null || true
     wait "$ipid" 2>/dev/null || true
 else
     echo "iperf3 not installed: no ceiling line"

@@ -173,16 +173,27 @@ need_whole_state() {
     echo "  check the current values with '$0 show', set any you know the originals of with sysctl -w, then remove $state and apply again" >&2
     exit 2
 }
-# Saves the current value of every key this run may change to the state file, whole or not
-# at all: written to a temporary file beside it, flushed, then renamed over.
+# Saves the current value of every key this run may change that the state file does not
+# hold yet (all of them when there is none), whole or not at all: the saved lines and the
+# new ones go to a temporary file beside it, flushed, then renamed over. So a second apply
+# with a wider profile (or without --only) saves the keys the first did not, and one
+# restore undoes both; a key saved once keeps its first value.
 save_state() {
-    local key cur tmp
+    local key cur tmp line saved=" "
     mkdir -p "$(dirname "$state")" || { echo "tune-kernel.sh: cannot create $(dirname "$state")" >&2; exit 1; }
     tmp=$(mktemp "$state.tmp.XXXXXX") || { echo "tune-kernel.sh: cannot write beside $state" >&2; exit 1; }
     if ! {
         printf '%s\n' "$state_first"
+        if [ -e "$state" ]; then
+            while IFS= read -r line; do
+                [ "$line" = "$state_first" ] || [ "$line" = "$state_end" ] && continue
+                printf '%s\n' "$line"
+                saved+="${line%%=*} "
+            done < "$state"
+        fi
         for key in "${keys[@]}"; do
             host_key_here "$key" && continue
+            [[ $saved == *" $key "* ]] && continue
             cur=$(current "$key") && printf '%s=%s\n' "$key" "$cur"
         done
         printf '%s\n' "$state_end"
@@ -249,7 +260,8 @@ apply() {
     local i key want cur changed=0 already=0 refused=0
     if [ -e "$state" ]; then
         need_whole_state apply
-        echo "state file $state exists: keeping the values saved by the first apply"
+        save_state
+        echo "state file $state exists: keeping the values saved by the first apply (and saving any key it did not hold)"
     else
         save_state
         echo "saved current values to $state"

@@ -383,6 +383,46 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
     assert_eq!(host_before, host_after, "the host's values must not change");
 }
 
+/// A second `apply` with a wider profile changes keys the first did not save: it saves them
+/// too, so one `restore` puts every key back (they were left changed for good before).
+#[test]
+fn a_wider_second_apply_is_undone_by_one_restore() {
+    let Some((ns, _guard)) = throwaway_namespace("ef-wide", "a_wider_second_apply") else {
+        return;
+    };
+    // Keys the million profile sets and the default one does not.
+    let wider = [
+        "net.ipv4.tcp_child_ehash_entries",
+        "net.ipv4.tcp_max_tw_buckets",
+    ];
+    let before: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
+    let state = std::env::temp_dir().join(format!("ef-wide-state-{}", tag()));
+    let _ = std::fs::remove_file(&state);
+    let state_arg = state.to_string_lossy().into_owned();
+    for args in [
+        &["apply", "--state", &state_arg][..],
+        &[
+            "apply",
+            "--profile",
+            "million",
+            "--only",
+            "net",
+            "--state",
+            &state_arg,
+        ],
+    ] {
+        let out = in_namespace(&ns, "tune-kernel.sh", args);
+        assert!(out.status.success(), "{args:?}: {}", all_text(&out));
+    }
+    let changed: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
+    assert_ne!(before, changed, "the second apply changed them");
+    let out = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state_arg]);
+    assert!(out.status.success(), "{}", all_text(&out));
+    let after: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
+    assert_eq!(before, after, "one restore undoes both applies");
+    let _ = std::fs::remove_file(&state);
+}
+
 /// A throwaway namespace `PREFIX-<tag>`, deleted when the returned guard drops; `None`
 /// (after saying what `test` is missing) where namespaces cannot be made.
 fn throwaway_namespace(prefix: &str, test: &str) -> Option<(String, Namespaces)> {
