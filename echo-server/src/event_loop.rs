@@ -228,7 +228,9 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(token.0) else {
             return; // An event for a connection closed earlier in this turn.
         };
-        conn.last_active_ms = now_ms;
+        // Idle means no byte moved, not no event: a blocked client that never reads could
+        // otherwise keep its connection by sending a byte now and then.
+        let moved_before = tally.bytes_in + tally.bytes_out;
         conn.peer_closing |= flags.closing;
         conn.urgent |= flags.urgent;
         #[cfg(target_os = "linux")]
@@ -239,6 +241,9 @@ impl EventLoop {
         };
         #[cfg(not(target_os = "linux"))]
         let step = conn.drive(&mut self.buf, READ_BUDGET, tally);
+        if tally.bytes_in + tally.bytes_out != moved_before {
+            conn.last_active_ms = now_ms;
+        }
         match step {
             Step::Idle | Step::Blocked => {}
             Step::Yield => {

@@ -561,6 +561,52 @@ on_both_backends! {
     }
 }
 
+/// A kernel setting's numbers (`/proc/sys/...`), the last of them: a buffer ceiling.
+fn ceiling(path: &str) -> usize {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| panic!("{path}"))
+}
+
+on_both_backends! {
+    /// Idle means no byte moved. A client that never reads blocks the server's echo; a
+    /// byte it sends now and then after that wakes the connection but moves nothing (the
+    /// server reads no more while it owes). The epoll loop took every wake-up for activity,
+    /// so such a trickle kept the connection past `--idle-timeout` as long as it went on.
+    fn a_trickle_from_a_client_that_never_reads_does_not_keep_it_alive(io) {
+        // The server's receive buffer as large as the kernel allows; the client sends all
+        // the server's send buffer can grow to, and half that receive buffer more: the
+        // server's send blocks, and its receive buffer keeps room for the trickle.
+        let rmem = ceiling("/proc/sys/net/core/rmem_max");
+        let wmem = ceiling("/proc/sys/net/ipv4/tcp_wmem");
+        let rcvbuf = format!("{rmem}");
+        let server = Spawned::echo_server(
+            &[&["--idle-timeout", "300ms", "--rcvbuf", &rcvbuf, "--json"], io].concat(),
+        );
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&server.addr.into()).expect("connect");
+        let c: TcpStream = socket.into();
+        c.set_write_timeout(Some(DEADLINE)).expect("timeout");
+        (&c).write_all(&vec![7u8; wmem + rmem / 2]).expect("the server takes it in");
+        c.set_nonblocking(true).expect("nonblocking");
+        // A byte every 100 ms, a third of the timeout: the connection must still close.
+        let trickle = Instant::now();
+        let closed = loop {
+            match (&c).write(&[1]) {
+                Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => break true,
+                _ if trickle.elapsed() > Duration::from_secs(5) => break false,
+                _ => thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        assert!(closed, "still open after 5 s of a byte every 100 ms, timeout 300 ms");
+        let stats = final_stats(&server.stop().stdout);
+        assert_eq!(stats.idle_closed, 1);
+    }
+}
+
 on_both_backends! {
     fn bad_flags_exit_2_with_a_clear_message(io) {
         for args in [
