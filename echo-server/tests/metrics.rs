@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::{echo_roundtrip, pattern, wait_until, Spawned};
+use test_support::{bin, echo_roundtrip, pattern, wait_until, with_nofile, Spawned};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -209,6 +209,42 @@ on_both_backends! {
             assert!(!line.contains(" final: accepted 0 "), "{line}");
         }
     }
+}
+
+/// A scrape that arrived while the process had no descriptor left is answered once one is
+/// free. The metrics listener is edge-triggered: an accept that failed for want of a
+/// descriptor used to wait for the next connection to arrive before trying again, so the
+/// queued scrape hung until its client gave up.
+#[test]
+fn a_scrape_that_came_while_descriptors_ran_out_is_answered_once_one_is_free() {
+    let mut cmd = Command::new(bin("echo-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let server = Spawned::start(with_nofile(cmd, 128, 128));
+    let metrics = metrics_addr(&server);
+    let clients: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(server.addr).expect("connect (queued in the backlog)"))
+        .collect();
+    wait_until(DEADLINE, "accept to run out of descriptors", || {
+        server.stderr().contains("accept failed")
+    });
+    let mut scrape = TcpStream::connect(metrics).expect("the kernel queues the scrape");
+    scrape
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: t\r\n\r\n")
+        .expect("request");
+    // The metrics thread tries the accept as the scrape arrives, and fails. The echo loop
+    // logs its failures at most once a second: its next line comes well after that try.
+    let failures = server.stderr().matches("accept failed").count();
+    wait_until(DEADLINE, "a later `accept failed` line", || {
+        server.stderr().matches("accept failed").count() > failures
+    });
+    drop(clients);
+    scrape.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut answer = String::new();
+    let read = scrape.read_to_string(&mut answer);
+    assert!(
+        read.is_ok() && answer.starts_with("HTTP/1.1 200"),
+        "{read:?}: {answer:?}"
+    );
 }
 
 /// The `metrics on http://ADDR/metrics` line on a server's stderr.

@@ -22,6 +22,7 @@ use slab::Slab;
 
 use hostkit::context;
 
+use crate::accept::is_transient_accept_error;
 use crate::config::ServerConfig;
 use crate::log;
 use crate::sample::{Sample, Source};
@@ -31,6 +32,10 @@ const DEADLINE: Duration = Duration::from_secs(5);
 /// Metrics connections held at once.
 const MAX_CLIENTS: usize = 64;
 const LISTENER: Token = Token(usize::MAX);
+/// After an accept failed for want of a descriptor or memory, try again this much later:
+/// the listener is edge-triggered, so a scrape already queued would otherwise wait for the
+/// next connection to arrive.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Starts serving the metrics `cfg` asks for (if any) of the counters in `source`, and says
 /// where on stderr. Bound before the caller's `listening on` line, so a scraper started
@@ -71,6 +76,8 @@ struct Server {
     listener: TcpListener,
     clients: Slab<Client>,
     source: Source,
+    /// When to accept again after running out of descriptors or memory.
+    retry_accept: Option<Instant>,
 }
 
 impl Server {
@@ -83,6 +90,7 @@ impl Server {
             listener,
             clients: Slab::with_capacity(MAX_CLIENTS),
             source,
+            retry_accept: None,
         })
     }
 
@@ -94,6 +102,7 @@ impl Server {
                 .clients
                 .iter()
                 .map(|(_, c)| c.deadline)
+                .chain(self.retry_accept)
                 .min()
                 .map(|at| at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -110,18 +119,26 @@ impl Server {
                 }
             }
             let now = Instant::now();
+            if self.retry_accept.is_some_and(|at| at <= now) {
+                self.accept();
+            }
             self.clients.retain(|_, c| c.deadline > now);
         }
     }
 
     fn accept(&mut self) {
+        self.retry_accept = None;
         loop {
             let mut stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // The client left before the accept, or no descriptor: try the next; the
-                // listener is signalled again for connections still queued.
-                Err(_) => return,
+                // That one client left before the accept: the next may be there.
+                Err(e) if is_transient_accept_error(&e) => continue,
+                // No descriptor or memory: the queued ones wait for a retry on the timer.
+                Err(_) => {
+                    self.retry_accept = Some(Instant::now() + ACCEPT_RETRY);
+                    return;
+                }
             };
             if self.clients.len() >= MAX_CLIENTS {
                 self.evict_oldest();
