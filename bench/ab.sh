@@ -11,6 +11,9 @@
 # beside it). Prints figures, never fails on them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 [[ $# -ge 3 ]] || { sed -n '2,11p' "$0" >&2; exit 2; }
 a=$1 b=$2
 shift 2
@@ -22,8 +25,6 @@ for d in "$a" "$b"; do
     [[ -x $d/flood-client && -x $d/echo-server ]] ||
         { echo "ab: $d has no flood-client and echo-server" >&2; exit 2; }
 done
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 
 run() { # DIR: one pinned run of the pair, "MB/s client-s/GiB server-s/GiB"
     "$1/flood-client" --pin --spawn-server --json "${@:2}" 2>/dev/null | flood_figures

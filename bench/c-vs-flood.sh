@@ -12,8 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 need_release
 rounds=${1:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || usage_of "$0" 2 8,8
 conns=${CONNS:-1000}
 bytes=${BYTES:-4194304}
 window=${WINDOW:-8}

@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 need_release
 step=${STEP:-5s}
 out=${OUT:-bench-results/knees}

@@ -19,6 +19,7 @@ sizes=("$@")
 ((${#sizes[@]})) || sizes=(512KiB 4MiB)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 need_release
 command -v tcpdump >/dev/null || { echo "packets: tcpdump is not installed (apt-get install tcpdump)" >&2; exit 2; }
 work=$(mktemp -d)

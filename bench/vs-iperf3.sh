@@ -21,6 +21,8 @@ bytes=${BYTES:-512KiB}
 window=${WINDOW:-8}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || usage_of "$0" 2 9,9
 need_release
 command -v iperf3 >/dev/null || { echo "vs-iperf3: iperf3 is not installed (apt-get install iperf3)" >&2; exit 2; }
 json=$(mktemp)

@@ -15,9 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-[[ ${1:-} == --help ]] && usage_of "$0" 0
+case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 need_release
 rounds=${ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] ||
+    { echo "whose-limit.sh: ROUNDS must be a positive whole number, not '$rounds'" >&2; exit 2; }
 read -r -a chosen <<< "${PLACEMENTS:-loopback split}"
 out=${OUT:-bench-results/whose-limit}
 specs=("$@")

@@ -260,13 +260,19 @@ fn run_within(limit: Duration, script_path: &PathBuf, args: &[&str]) -> Output {
 
 #[test]
 fn every_script_answers_help_with_its_usage_on_stdout() {
-    let scripts: Vec<PathBuf> = std::fs::read_dir(repo_root().join("scripts"))
-        .expect("scripts/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+    // bench/ too: a bench script that took `--help` for its ROUNDS built and ran things.
+    let scripts: Vec<(&str, PathBuf)> = ["scripts", "bench"]
+        .iter()
+        .flat_map(|dir| {
+            std::fs::read_dir(repo_root().join(dir))
+                .expect("script folder")
+                .map(move |e| (*dir, e.expect("entry").path()))
+        })
+        .filter(|(_, p)| p.extension().is_some_and(|e| e == "sh"))
+        .filter(|(_, p)| !p.ends_with("lib.sh")) // sourced, not run
         .collect();
-    assert!(scripts.len() >= 5, "{scripts:?}");
-    for path in &scripts {
+    assert!(scripts.len() >= 15, "{scripts:?}");
+    for (dir, path) in &scripts {
         let name = path.file_name().expect("name").to_string_lossy();
         for flag in ["--help", "-h"] {
             let out = run_within(Duration::from_secs(10), path, &[flag]);
@@ -278,7 +284,7 @@ fn every_script_answers_help_with_its_usage_on_stdout() {
                 all_text(&out)
             );
             assert!(
-                stdout.contains(&format!("scripts/{name}")),
+                stdout.contains(&format!("{dir}/{name}")),
                 "{name} {flag}: usage on stdout names the script: {stdout}"
             );
             assert!(out.stderr.is_empty(), "{name} {flag}: {}", all_text(&out));
