@@ -69,11 +69,18 @@ def main():
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    host, port = args.addr.rsplit(":", 1)
-    port = int(port)
+    if args.n < 1:
+        ap.error(f"-n must be at least 1 connection, not {args.n}")
+    host, sep, port = args.addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        ap.error(f"--addr wants HOST:PORT (the server's `listening on` address), not {args.addr!r}")
+    host, port = host.strip("[]"), int(port)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if args.n + 64 > hard:
-        raise SystemExit(f"{args.n} connections need more than this process's hard limit {hard}")
+        raise SystemExit(
+            f"{args.n} connections need more than this process's hard open-file limit {hard}: "
+            f"lower -n to {max(hard - 64, 1)} or raise the limit (scripts/raise-limits.sh)"
+        )
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     base_fds = fds(args.pid)

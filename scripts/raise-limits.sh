@@ -22,7 +22,9 @@ ef_main() {
     while [ $# -gt 0 ]; do
         case $1 in
             --install) install=1; shift ;;
-            --dest) dest=${2:-}; shift 2 || return 2 ;;
+            --dest)
+                [ -n "${2:-}" ] || { echo "raise-limits.sh: --dest wants a folder (e.g. --dest /etc/security/limits.d)" >&2; return 2; }
+                dest=$2; shift 2 ;;
             -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; return 0 ;;
             *) echo "raise-limits.sh: unknown argument '$1' (--install, --dest DIR)" >&2; return 2 ;;
         esac

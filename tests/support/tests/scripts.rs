@@ -258,6 +258,43 @@ fn run_within(limit: Duration, script_path: &PathBuf, args: &[&str]) -> Output {
     finish_within(child, limit, &format!("{} {args:?}", script_path.display()))
 }
 
+/// Bad input to the helper scripts is a usage error naming what is wanted, not a Python
+/// traceback or a bare exit code.
+#[test]
+fn bad_input_to_idle_memory_and_raise_limits_names_what_is_wanted() {
+    let idle = repo_root().join("scripts/idle-memory.py");
+    for (args, says) in [
+        (&["--pid", "1", "--addr", "x"][..], "--addr wants HOST:PORT"),
+        (
+            &["--pid", "1", "--addr", "127.0.0.1:1", "-n", "0"],
+            "-n must be at least 1",
+        ),
+    ] {
+        let out = Command::new("python3")
+            .arg(&idle)
+            .args(args)
+            .output()
+            .expect("python3");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", all_text(&out));
+        assert!(
+            all_text(&out).contains(says),
+            "{args:?}: {}",
+            all_text(&out)
+        );
+        assert!(!all_text(&out).contains("Traceback"), "{}", all_text(&out));
+    }
+    let out = Command::new("bash")
+        .args([&script("raise-limits.sh"), "--install", "--dest"])
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(2), "{}", all_text(&out));
+    assert!(
+        all_text(&out).contains("--dest wants a folder"),
+        "{}",
+        all_text(&out)
+    );
+}
+
 #[test]
 fn every_script_answers_help_with_its_usage_on_stdout() {
     // bench/ too: a bench script that took `--help` for its ROUNDS built and ran things.
