@@ -36,13 +36,19 @@ for pkg in uvloop twisted eventlet tornado gevent; do
     python3 -m pip install -q "$pkg" >/dev/null 2>&1 || echo "install-peers: could not pip install $pkg: that peer is skipped"
 done
 
-if command -v go >/dev/null; then
-    (cd "$here/peers" && GOFLAGS=-mod=mod go build -o "$out/go-echo" go-echo.go) \
-        || echo "install-peers: could not build the Go peer: skipped"
-fi
-
 # Built under a temporary name and renamed, so a compare.sh reading target/peers never
 # meets half a binary; one that cannot be built is removed, not left stale.
+if command -v go >/dev/null; then
+    if (cd "$here/peers" && GOFLAGS=-mod=mod go build -o "$out/go-echo.$$" go-echo.go); then
+        mv -f "$out/go-echo.$$" "$out/go-echo"
+    else
+        rm -f "$out/go-echo.$$" "$out/go-echo"
+        echo "install-peers: could not build the Go peer: skipped"
+    fi
+else
+    rm -f "$out/go-echo"
+fi
+
 if command -v gcc >/dev/null; then
     tmp="$out/uring-echo.$$"
     if why=$(gcc -O2 -Wall -Wextra -o "$tmp" "$here/peers/uring-echo.c" -luring 2>&1); then
