@@ -157,10 +157,13 @@ start_server() {
     # (and then read an empty address once the child truncated it).
     : > "$outfile"
     # shellcheck disable=SC2086 # CMD is a command line, split on purpose.
-    "${srv_in[@]}" taskset -c 0 ${cmd//\{host\}/$srv_host} > "$outfile" 2>/dev/null &
+    "${srv_in[@]}" taskset -c 0 ${cmd//\{host\}/$srv_host} > "$outfile" 2> "$outfile.err" &
     server=$!
-    wait_for grep -q '^listening on' "$outfile" ||
-        { echo "$(basename "$0"): $name did not say 'listening on'" >&2; exit 1; }
+    if ! wait_for grep -q '^listening on' "$outfile"; then
+        echo "$(basename "$0"): $name did not say 'listening on'; its last words:" >&2
+        tail -n 5 "$outfile.err" | sed 's/^/  /' >&2
+        exit 1
+    fi
     addr=$(sed -n 's/^listening on //p' "$outfile")
 }
 
