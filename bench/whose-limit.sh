@@ -21,6 +21,14 @@ rounds=${ROUNDS:-3}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] ||
     { echo "whose-limit.sh: ROUNDS must be a positive whole number, not '$rounds'" >&2; exit 2; }
 read -r -a chosen <<< "${PLACEMENTS:-loopback split}"
+for p in "${chosen[@]}"; do
+    case $p in
+        loopback) ;;
+        split) [ "$(id -u)" -eq 0 ] ||
+            { echo "whose-limit.sh: split needs root (network namespaces): run as root or PLACEMENTS=loopback" >&2; exit 2; } ;;
+        *) echo "whose-limit.sh: PLACEMENTS takes loopback and split (flood-client --placement), not '$p'" >&2; exit 2 ;;
+    esac
+done
 out=${OUT:-bench-results/whose-limit}
 specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
