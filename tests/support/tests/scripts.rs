@@ -65,9 +65,7 @@ fn tune_kernel_applies_inside_a_namespace_only_and_restores_exactly() {
         "fs.file-max",
     ];
     let host_before: Vec<String> = keys.iter().map(|k| host(k)).collect();
-    let state = std::env::temp_dir().join(format!("ef-tune-state-{}", tag()));
-    let _ = std::fs::remove_file(&state);
-    let state_arg = state.to_string_lossy().into_owned();
+    let (state, state_arg) = fresh_state("ef-tune");
     let run = |args: &[&str]| {
         Command::new("ip")
             .args(["netns", "exec", &ns, "bash", &script("tune-kernel.sh")])
@@ -340,21 +338,11 @@ fn tune_kernel_million_profile_keeps_its_scope_and_child_namespaces_get_the_bigg
         "net.core.somaxconn",
     ];
     let host_before: Vec<String> = host_keys.iter().map(|k| host(k)).collect();
-    let state = std::env::temp_dir().join(format!("ef-mil-state-{}", tag()));
-    let _ = std::fs::remove_file(&state);
-    let state_arg = state.to_string_lossy().into_owned();
+    let (state, state_arg) = fresh_state("ef-mil");
     let apply = in_namespace(
         &ns,
         "tune-kernel.sh",
-        &[
-            "apply",
-            "--profile",
-            "million",
-            "--only",
-            "net",
-            "--state",
-            &state_arg,
-        ],
+        &[&MILLION_NET[..], &["--state", &state_arg]].concat(),
     );
     let out = all_text(&apply);
     assert!(apply.status.success(), "{out}");
@@ -433,37 +421,37 @@ fn a_wider_second_apply_is_undone_by_one_restore() {
     let Some((ns, _guard)) = throwaway_namespace("ef-wide", "a_wider_second_apply") else {
         return;
     };
-    // Keys the million profile sets and the default one does not.
-    let wider = [
+    // Keys the million profile sets and the default one does not, as they are now.
+    const WIDER: [&str; 2] = [
         "net.ipv4.tcp_child_ehash_entries",
         "net.ipv4.tcp_max_tw_buckets",
     ];
-    let before: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
-    let state = std::env::temp_dir().join(format!("ef-wide-state-{}", tag()));
-    let _ = std::fs::remove_file(&state);
-    let state_arg = state.to_string_lossy().into_owned();
+    let now = || -> Vec<String> { WIDER.iter().map(|k| sysctl_in(&ns, k)).collect() };
+    let before = now();
+    let (state, state_arg) = fresh_state("ef-wide");
     for args in [
-        &["apply", "--state", &state_arg][..],
-        &[
-            "apply",
-            "--profile",
-            "million",
-            "--only",
-            "net",
-            "--state",
-            &state_arg,
-        ],
+        vec!["apply", "--state", &state_arg],
+        [&MILLION_NET[..], &["--state", &state_arg]].concat(),
     ] {
-        let out = in_namespace(&ns, "tune-kernel.sh", args);
+        let out = in_namespace(&ns, "tune-kernel.sh", &args);
         assert!(out.status.success(), "{args:?}: {}", all_text(&out));
     }
-    let changed: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
-    assert_ne!(before, changed, "the second apply changed them");
+    assert_ne!(before, now(), "the second apply changed them");
     let out = in_namespace(&ns, "tune-kernel.sh", &["restore", "--state", &state_arg]);
     assert!(out.status.success(), "{}", all_text(&out));
-    let after: Vec<String> = wider.iter().map(|k| sysctl_in(&ns, k)).collect();
-    assert_eq!(before, after, "one restore undoes both applies");
+    assert_eq!(before, now(), "one restore undoes both applies");
     let _ = std::fs::remove_file(&state);
+}
+
+/// `apply` of the million profile's namespaced keys.
+const MILLION_NET: [&str; 5] = ["apply", "--profile", "million", "--only", "net"];
+
+/// A state file path of its own for one test (none there yet), and it as an argument.
+fn fresh_state(prefix: &str) -> (PathBuf, String) {
+    let state = std::env::temp_dir().join(format!("{prefix}-state-{}", tag()));
+    let _ = std::fs::remove_file(&state);
+    let arg = state.to_string_lossy().into_owned();
+    (state, arg)
 }
 
 /// A throwaway namespace `PREFIX-<tag>`, deleted when the returned guard drops; `None`
