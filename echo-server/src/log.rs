@@ -3,34 +3,47 @@
 //! SIGPIPE, so a write to a pipe nobody reads fails with EPIPE (and one to a full device
 //! with ENOSPC), and `eprintln!`/`println!` panic on that: a closed log pipe used to kill
 //! the server mid-service and lose its final stats, and a closed stdout (`echo-server 2>&1 |
-//! head -1`) made it exit 1 at start. Both streams now count what they could not write.
+//! head -1`) made it exit 1 at start. A reader that stops reading without closing (a paused
+//! pager, a stuck collector) fills the pipe, and a blocking write would then stop the loop
+//! or the main thread that wrote (its signals unanswered): a line that would block is
+//! skipped. Both streams count what they could not write.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use hostkit::child::LISTENING_ON;
+use hostkit::readiness::writable_now;
 
 /// One output stream whose failed writes are counted, never fatal.
 #[derive(Debug)]
 struct Stream {
-    /// Lines that could not be written.
+    /// Lines that could not be written: the stream failed (and is not tried again).
     dropped: AtomicU64,
+    /// Lines skipped because the stream would have blocked (its reader is not reading).
+    unread: AtomicU64,
 }
 
 impl Stream {
     const fn new() -> Stream {
         Stream {
             dropped: AtomicU64::new(0),
+            unread: AtomicU64::new(0),
         }
     }
 
-    /// Writes `line` and a newline to `out` and flushes it; a failure is counted.
-    fn line(&self, mut out: impl Write, line: fmt::Arguments<'_>) {
+    /// Writes `line` and a newline to `out` and flushes it, unless that would block; a line
+    /// not written is counted.
+    fn line(&self, mut out: impl Write + AsRawFd, line: fmt::Arguments<'_>) {
         if self.dropped.load(Relaxed) > 0 {
             // Once the stream failed, do not pay a failing syscall per line.
             self.dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        if !writable_now(&out) {
+            self.unread.fetch_add(1, Relaxed);
             return;
         }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
@@ -38,8 +51,9 @@ impl Stream {
         }
     }
 
+    /// Lines not written, for either reason.
     fn dropped(&self) -> u64 {
-        self.dropped.load(Relaxed)
+        self.dropped.load(Relaxed) + self.unread.load(Relaxed)
     }
 }
 
@@ -75,15 +89,15 @@ pub(crate) fn dropped_notes(name: &str, json: bool) {
     let lost_stdout = STDOUT.dropped();
     if lost_stdout > 0 {
         say(format_args!(
-            "{name}: {lost_stdout} stdout line(s) were dropped: stdout was closed or failing; \
-             serving went on"
+            "{name}: {lost_stdout} stdout line(s) were dropped: stdout was closed, failing or \
+             not read; serving went on"
         ));
     }
     let lost_log = STDERR.dropped();
     if lost_log > 0 && !json {
         print(format_args!(
-            "{name}: {lost_log} log line(s) were dropped: stderr was closed or failing; \
-             serving went on"
+            "{name}: {lost_log} log line(s) were dropped: stderr was closed, failing or not \
+             read; serving went on"
         ));
     }
 }

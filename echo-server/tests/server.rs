@@ -832,6 +832,59 @@ on_both_backends! {
     }
 }
 
+/// A child killed (and reaped) when the test ends, however it ends.
+struct KilledAtDrop(std::process::Child);
+
+impl Drop for KilledAtDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+on_both_backends! {
+    /// A log reader that stops reading without closing (a paused pager, a stuck collector)
+    /// fills the pipe; a blocking write then stopped whoever wrote: the first log line at
+    /// start, so the server never said `listening on`, and later the main thread, whose
+    /// SIGTERM then went unanswered. Here stderr is a socket filled full before the server
+    /// starts and never read: the server must start, echo, print a stats line every
+    /// millisecond, stop at SIGTERM and count the lines it could not write.
+    fn a_full_log_that_is_never_read_never_stops_the_service(io) {
+        // A stream socket, as journald hands a service its stderr, filled until it takes no
+        // more, then blocking again as the server will find it.
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        writer.set_nonblocking(true).expect("nonblocking");
+        while (&writer).write(&[b'.'; 4096]).is_ok() {}
+        writer.set_nonblocking(false).expect("blocking");
+        let mut cmd = Command::new(bin("echo-server"));
+        cmd.args(["--listen", "127.0.0.1:0", "--stats-interval", "1ms", "--json"])
+            .args(io)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::os::fd::OwnedFd::from(writer)));
+        let mut child = KilledAtDrop(cmd.spawn().expect("spawn"));
+        let stdout = child.0.stdout.take().expect("stdout piped");
+        let (addr, mut rest) = hostkit::child::read_listening(stdout, DEADLINE)
+            .unwrap_or_else(|e| panic!("the server {e}"));
+        for i in 0..10u8 {
+            let data = Arc::new(pattern(i, 100_000));
+            assert!(echo_roundtrip(addr, data.clone()) == *data);
+        }
+        hostkit::child::signal(child.0.id(), libc::SIGTERM).expect("SIGTERM");
+        let started = Instant::now();
+        while child.0.try_wait().expect("wait").is_none() {
+            assert!(started.elapsed() < DEADLINE, "SIGTERM unanswered: a log write blocked");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let mut out = String::new();
+        rest.read_to_string(&mut out).expect("stdout");
+        let last: serde_json::Value =
+            serde_json::from_str(out.lines().last().unwrap_or_default()).expect("final JSON");
+        assert!(last["log_lines_dropped"].as_u64() > Some(0), "{out}");
+        drop(reader);
+    }
+}
+
 /// Issue 23, fault 2: a stdout nobody can write to never stops the service either. The
 /// reader of stdout (and of stderr, as with `echo-server 2>&1 | head -1` once head has left)
 /// is gone before the server starts, or stdout is /dev/full, so the `listening on` line, the

@@ -8,3 +8,10 @@
 /// event says the peer is closing (or sent urgent data) reads go on to WouldBlock.
 /// Elsewhere mio does not promise this, so reads always go on until WouldBlock.
 pub const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Whether a write to `fd` would not block now (a terminal, a file, a pipe with room for a
+/// line): what a server checks before a log or stats line, so a reader that stopped reading
+/// without closing its end costs it that line, not its service.
+pub fn writable_now(fd: &impl std::os::fd::AsRawFd) -> bool {
+    crate::sys::writable_now(fd.as_raw_fd())
+}

@@ -228,6 +228,21 @@ pub(crate) fn unshare_descriptors() -> io::Result<()> {
     ))
 }
 
+/// Whether a write to `fd` would not block now: poll(2) for POLLOUT with no wait. A pipe is
+/// writable while it has a free page, enough for a line up to PIPE_BUF. An error or hang-up
+/// also counts as "go ahead": the write then fails and says why.
+pub(crate) fn writable_now(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid, initialised pollfd and the count passed is 1; a zero
+    // timeout returns at once. An invalid fd is reported in `revents` (POLLNVAL), not UB.
+    let ready = unsafe { libc::poll(&mut p, 1, 0) };
+    ready != 0
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
 
