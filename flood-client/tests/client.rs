@@ -236,6 +236,8 @@ fn no_server_is_refused_quickly() {
          or use --spawn-server"
     );
     assert!(stderr(&out).contains(&hint), "{}", stderr(&out));
+    // Nothing connected, so nothing was weighed: no verdict line beside the hint.
+    assert!(!stderr(&out).contains("bound by"), "{}", stderr(&out));
     // The probe gives the same hint when every probe was refused.
     let probe = flood(&["probe", &port.to_string(), "--count", "2"]);
     assert_eq!(probe.status.code(), Some(1));

@@ -204,9 +204,9 @@ impl Outcome {
             parts.join(", ")
         };
         let _ = writeln!(s, "  errors       {errors}");
-        if r.connections_requested > 0
-            && r.errors.get(&ErrorKind::Refused) == Some(&r.connections_requested)
-        {
+        let refused_all = r.connections_requested > 0
+            && r.errors.get(&ErrorKind::Refused) == Some(&r.connections_requested);
+        if refused_all {
             let _ = writeln!(s, "  hint         {}", nothing_accepted(&r.target));
         }
         let _ = writeln!(
@@ -221,7 +221,8 @@ impl Outcome {
                 server.cpu_s, server.cpu_s_per_gib
             );
         }
-        if let Some(v) = &r.bound {
+        // Nothing was weighed when nothing connected: the hint above says what happened.
+        if let Some(v) = r.bound.as_ref().filter(|_| !refused_all) {
             let _ = writeln!(s, "  placement    {}", v.evidence.placement);
             let _ = writeln!(s, "  bound by     {}", v.line());
             if let Some(past) = &v.way_past {
