@@ -17,7 +17,7 @@ pub(crate) mod saturate;
 pub(crate) mod shards;
 pub(crate) mod sweep;
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,11 +69,17 @@ pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
         .spawn(move || {
             let mut first = None;
             for _ in signals.forever() {
-                match on_stop_signal(&mut first, Instant::now()) {
+                // --tui takes its first `q` or Ctrl-C as a key and sets the flag itself; its
+                // second comes as this process's SIGINT, the first this thread sees.
+                let stopping = flag.load(Ordering::SeqCst);
+                match on_stop_signal(&mut first, Instant::now(), stopping) {
                     StopSignal::Stop => flag.store(true, Ordering::SeqCst),
                     StopSignal::Same => {}
                     StopSignal::Quit => {
-                        eprintln!(
+                        // Not eprintln!, which panics on a closed stderr: this thread must
+                        // get to the exit.
+                        let _ = writeln!(
+                            io::stderr().lock(),
                             "flood-client: stopped again: quitting at once, without a report \
                              (one Ctrl-C or SIGTERM stops with a partial report)"
                         );
@@ -90,7 +96,8 @@ pub(crate) fn stop_flag() -> io::Result<Arc<AtomicBool>> {
 /// used to quit without a report). A person's second Ctrl-C comes later.
 const SAME_STOP: Duration = Duration::from_millis(100);
 
-/// What a stop signal at `now` means, given when the first came (set by the first).
+/// What a stop signal at `now` means, given when the first came (set by the first) and
+/// whether the run is already stopping by other means (a key in --tui).
 #[derive(Debug, PartialEq, Eq)]
 enum StopSignal {
     /// The first: stop, with a partial report.
@@ -101,8 +108,9 @@ enum StopSignal {
     Quit,
 }
 
-fn on_stop_signal(first: &mut Option<Instant>, now: Instant) -> StopSignal {
+fn on_stop_signal(first: &mut Option<Instant>, now: Instant, stopping: bool) -> StopSignal {
     match *first {
+        None if stopping => StopSignal::Quit,
         None => {
             *first = Some(now);
             StopSignal::Stop
@@ -179,10 +187,12 @@ mod tests {
     fn a_stop_signalled_twice_at_once_is_one_stop_and_a_later_one_quits() {
         let t0 = Instant::now();
         let mut first = None;
-        assert_eq!(on_stop_signal(&mut first, t0), StopSignal::Stop);
+        assert_eq!(on_stop_signal(&mut first, t0, false), StopSignal::Stop);
         let soon = t0 + Duration::from_micros(50);
-        assert_eq!(on_stop_signal(&mut first, soon), StopSignal::Same);
+        assert_eq!(on_stop_signal(&mut first, soon, true), StopSignal::Same);
         let later = t0 + SAME_STOP + Duration::from_millis(1);
-        assert_eq!(on_stop_signal(&mut first, later), StopSignal::Quit);
+        assert_eq!(on_stop_signal(&mut first, later, true), StopSignal::Quit);
+        // --tui stopped the run on its first key; the signal of its second quits.
+        assert_eq!(on_stop_signal(&mut None, t0, true), StopSignal::Quit);
     }
 }
