@@ -464,6 +464,9 @@ impl Scheduler {
     /// not one byte back has shown no echo at all, and fails (a server that accepts and
     /// never echoes passed a timed run before: every connection was "still streaming").
     fn fail_the_unechoed(&mut self) {
+        if self.plan.work.bytes != ENDLESS {
+            return; // A fixed workload not done fails as not finished (stop_at_deadline).
+        }
         let length = self.plan.duration.unwrap_or_default();
         let unechoed: Vec<usize> = (self.conns.iter())
             .filter(|(_, c)| c.state == State::Streaming && c.verified() == 0)

@@ -251,7 +251,7 @@ impl Search {
         }
         let (lo, hi) = (range.0.round().max(1.0), range.1);
         let steps = match args.linear {
-            Some(step) => (hi - lo) / step,
+            Some(step) => (hi - lo) / step.max(1.0), // the ladder moves at least 1 a step
             None => (hi / lo).log2(),
         }
         .ceil();
