@@ -5,8 +5,10 @@
 //! the server mid-service and lose its final stats, and a closed stdout (`echo-server 2>&1 |
 //! head -1`) made it exit 1 at start. A reader that stops reading without closing (a paused
 //! pager, a stuck collector) fills the pipe, and a blocking write would then stop the loop
-//! or the main thread that wrote (its signals unanswered): a line that would block is
-//! skipped. Both streams count what they could not write.
+//! or the main thread that wrote (its signals unanswered): a log or stats line that would
+//! block is skipped. The lines another program reads (`listening on`, a worker's `live`
+//! lines, the final object) wait for room instead. Both streams count what they could not
+//! write.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -34,15 +36,15 @@ impl Stream {
         }
     }
 
-    /// Writes `line` and a newline to `out` and flushes it, unless that would block; a line
-    /// not written is counted.
-    fn line(&self, mut out: impl Write + AsRawFd, line: fmt::Arguments<'_>) {
+    /// Writes `line` and a newline to `out` and flushes it, unless the stream failed, or
+    /// `skippable` and the write would block; a line not written is counted.
+    fn line(&self, mut out: impl Write + AsRawFd, line: fmt::Arguments<'_>, skippable: bool) {
         if self.dropped.load(Relaxed) > 0 {
             // Once the stream failed, do not pay a failing syscall per line.
             self.dropped.fetch_add(1, Relaxed);
             return;
         }
-        if !writable_now(&out) {
+        if skippable && !writable_now(&out) {
             self.unread.fetch_add(1, Relaxed);
             return;
         }
@@ -60,15 +62,24 @@ impl Stream {
 static STDERR: Stream = Stream::new();
 static STDOUT: Stream = Stream::new();
 
-/// Writes one line on stderr; a failed write is counted (see [`dropped_notes`]).
+/// Writes one line on stderr, or skips it when that would block; a line not written is
+/// counted (see [`dropped_notes`]).
 pub(crate) fn say(line: fmt::Arguments<'_>) {
-    STDERR.line(io::stderr().lock(), line);
+    STDERR.line(io::stderr().lock(), line, true);
 }
 
-/// Writes one line on stdout and flushes it; a failed write is counted (see
-/// [`dropped_notes`]): a reader of stdout that left takes nothing from the service.
+/// Writes one line on stdout and flushes it, waiting for room: the lines another program
+/// reads (`listening on`, a worker's `live` lines to its parent, the final `--json`
+/// object). A failed write is counted (see [`dropped_notes`]): a reader of stdout that left
+/// takes nothing from the service.
 pub(crate) fn print(line: fmt::Arguments<'_>) {
-    STDOUT.line(io::stdout().lock(), line);
+    STDOUT.line(io::stdout().lock(), line, false);
+}
+
+/// A stats line on stdout (`--stats-format json`): skipped and counted when it would block,
+/// so a reader that stopped reading holds up neither the main thread nor its signals.
+pub(crate) fn print_stats(line: fmt::Arguments<'_>) {
+    STDOUT.line(io::stdout().lock(), line, true);
 }
 
 /// Prints the first stdout line, `listening on ADDR`, that starters, tests and scripts read.

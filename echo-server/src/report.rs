@@ -107,7 +107,9 @@ impl Reporter {
                     "{}",
                     text_line(&self.name, &self.last, &sample)
                 )),
-                StatsFormat::Json => log::print(format_args!("{}", json_line(&self.last, &sample))),
+                StatsFormat::Json => {
+                    log::print_stats(format_args!("{}", json_line(&self.last, &sample)))
+                }
             }
             self.last = sample;
         }
