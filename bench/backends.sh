@@ -38,7 +38,7 @@ servers_of "$@"
 check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out" "$out.client"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.err" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # flood-client's flags for a workload.

@@ -47,7 +47,7 @@ else
     echo "client-floor.sh: bench/c-churn-uring.c or c-paced-uring.c did not build (needs liburing-dev): the io_uring floors are skipped" >&2
 fi
 out=$(mktemp)
-trap 'stop_server; rm -f "$out" "$out.client"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.err" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # The clients compared for a workload.

@@ -28,7 +28,7 @@ servers_of "$@"
 check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.err"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A busy0 busy1

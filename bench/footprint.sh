@@ -36,7 +36,7 @@ servers_of "$@"
 placement_setup loopback
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out" "$out.json"' EXIT
+trap 'stop_server; rm -f "$out" "$out.err" "$out.json"' EXIT
 trap 'exit 130' INT TERM
 
 declare -A user slab p99 mbs ratio

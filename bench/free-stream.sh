@@ -45,7 +45,7 @@ hz=$(getconf CLK_TCK)
 declare -A per_gib per_gib0
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.err"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 placement_setup "$placement" || exit $?
 echo "# $placement: $(placement_describe)"
