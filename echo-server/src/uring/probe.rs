@@ -147,19 +147,11 @@ pub(crate) fn recv_cap() -> bool {
     *FOUND.get_or_init(try_recv_cap)
 }
 
-/// [`recv_cap`]'s trial.
+/// [`recv_cap`]'s trial: a receive capped at one byte.
 fn try_recv_cap() -> bool {
-    let Ok((mine, theirs)) = UnixStream::pair() else {
-        return false;
-    };
-    let Ok(mut ring) = sys::Uring::new(8, 2, 4096, 1) else {
-        return false;
-    };
-    if (&theirs).write_all(b"ab").is_err() || ring.enable().is_err() {
-        return false;
-    }
-    ring.recv_multi(mine.as_raw_fd(), 1);
-    first_completion(&mut ring).is_some_and(|c| c.result > 0 && !c.more())
+    trial_ring(1)
+        .and_then(|mut ring| receive_two_bytes(&mut ring))
+        .is_some_and(|c| c.result > 0 && !c.more())
 }
 
 /// Multishot accept and multishot receive, each tried on a ring like the loop's: an
@@ -168,16 +160,19 @@ fn try_recv_cap() -> bool {
 /// (IORING_CQE_F_MORE); a kernel without the flag refuses the operation (EINVAL). `None`
 /// where no ring like the loop's can be built (before Linux 6.1).
 fn try_multishot() -> Option<(bool, bool)> {
-    let ring = || {
-        let ring = sys::Uring::new(8, 2, 4096, 0).ok()?;
-        ring.enable().ok()?;
-        Some(ring)
-    };
-    let (mut for_accept, mut for_recv) = (ring()?, ring()?);
+    let (mut for_accept, mut for_recv) = (trial_ring(0)?, trial_ring(0)?);
     Some((
         try_accept_multi(&mut for_accept),
-        try_recv_multi(&mut for_recv),
+        receive_two_bytes(&mut for_recv).is_some_and(|c| c.result == 2 && c.more()),
     ))
+}
+
+/// A small ring like the loop's, enabled on this thread, whose receives end after `cap`
+/// bytes (0: never); `None` where the kernel cannot build one.
+fn trial_ring(cap: u32) -> Option<sys::Uring> {
+    let ring = sys::Uring::new(8, 2, 4096, cap).ok()?;
+    ring.enable().ok()?;
+    Some(ring)
 }
 
 /// [`try_multishot`]'s accept: on a listening Unix socket (abstract, so nothing is left on
@@ -207,16 +202,13 @@ fn try_accept_multi(ring: &mut sys::Uring) -> bool {
     })
 }
 
-/// [`try_multishot`]'s receive: uncapped, with two bytes waiting on a socket pair.
-fn try_recv_multi(ring: &mut sys::Uring) -> bool {
-    let Ok((mine, theirs)) = UnixStream::pair() else {
-        return false;
-    };
-    if (&theirs).write_all(b"ab").is_err() {
-        return false;
-    }
+/// The first completion of a multishot receive armed on `ring` with two bytes waiting on a
+/// socket pair: what the receive trials judge.
+fn receive_two_bytes(ring: &mut sys::Uring) -> Option<sys::Completion> {
+    let (mine, theirs) = UnixStream::pair().ok()?;
+    (&theirs).write_all(b"ab").ok()?;
     ring.recv_multi(mine.as_raw_fd(), 0);
-    first_completion(ring).is_some_and(|c| c.result == 2 && c.more())
+    first_completion(ring)
 }
 
 /// The first completion of what was pushed on `ring`, waiting up to a second.
