@@ -9,6 +9,9 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// How many shards an error names before it counts the rest: N is the user's.
+const NAMED: usize = 10;
+
 /// Which run a report is (part of), and which of its shards it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Shards {
@@ -139,33 +142,30 @@ impl Shards {
         (first, self.count.saturating_sub(self.done.len() as u64))
     }
 
-    /// Error text naming the missing shards (the first ten), if any.
+    /// Error text naming the missing shards (the first [`NAMED`]), if any.
     pub(crate) fn missing_error(&self) -> Option<String> {
-        const NAMED: usize = 10;
         let (first, all) = self.missing(NAMED);
         (all > 0).then(|| {
             let noun = if all == 1 { "shard" } else { "shards" };
-            let more = if all > NAMED as u64 {
-                format!(" and {} more", all - NAMED as u64)
-            } else {
-                String::new()
-            };
             let verb = if self.done.len() == 1 { "is" } else { "are" };
-            let here = self.names(&self.done[..self.done.len().min(NAMED)]);
-            let here_more = if self.done.len() > NAMED {
-                format!(" and {} more", self.done.len() - NAMED)
-            } else {
-                String::new()
-            };
             format!(
-                "{noun} {}{more} missing: run {} has {} shards and only {here}{here_more} \
-                 {verb} here; merge the report of every shard (a shard that failed still \
-                 writes one)",
-                self.names(&first),
+                "{noun} {} missing: run {} has {} shards and only {} {verb} here; merge the \
+                 report of every shard (a shard that failed still writes one)",
+                self.some_names(&first, all),
                 self.run_id,
                 self.count,
+                self.some_names(&self.done, self.done.len() as u64),
             )
         })
+    }
+
+    /// The first [`NAMED`] of `shards` as `1/3, 2/3`, then how many more of `all` there are.
+    fn some_names(&self, shards: &[u64], all: u64) -> String {
+        let shown = &shards[..shards.len().min(NAMED)];
+        match all.saturating_sub(shown.len() as u64) {
+            0 => self.names(shown),
+            more => format!("{} and {more} more", self.names(shown)),
+        }
     }
 
     /// The human lines of the shard part.
