@@ -468,16 +468,16 @@ impl Scheduler {
             return; // A fixed workload not done fails as not finished (stop_at_deadline).
         }
         let length = self.plan.duration.unwrap_or_default();
+        let detail = format!(
+            "no byte echoed in the run's {length:?}: a server that echoes nothing, or a run \
+             too short for one echo (raise --duration)"
+        );
         let unechoed: Vec<usize> = (self.conns.iter())
             .filter(|(_, c)| c.state == State::Streaming && c.verified() == 0)
             .map(|(key, _)| key)
             .collect();
         for key in unechoed {
-            let detail = format!(
-                "no byte echoed in the run's {length:?}: a server that echoes nothing, or a \
-                 run too short for one echo (raise --duration)"
-            );
-            self.abandon(key, ErrorKind::Timeout, detail);
+            self.abandon(key, ErrorKind::Timeout, detail.clone());
         }
     }
 

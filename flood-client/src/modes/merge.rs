@@ -85,9 +85,12 @@ struct Merged {
 impl Merged {
     /// Adds `part`, whose series held an interval if `recorded`.
     fn add(&mut self, part: Reported, recorded: bool) -> Result<(), String> {
+        // Shards of one run share its salt: only a whole run's is its own.
         let whole_run = part.report.shards.is_none();
-        let salt = part.header.config.as_ref().map(|c| c.salt);
-        if let Some(salt) = salt.filter(|_| whole_run) {
+        let salt = (part.header.config.as_ref())
+            .map(|c| c.salt)
+            .filter(|_| whole_run);
+        if let Some(salt) = salt {
             if self.salts.contains(&salt) {
                 return Err(format!(
                     "it is a run already given (the same run's streams, salt {}): give \
@@ -97,7 +100,7 @@ impl Merged {
             }
         }
         self.report.add(&part.report, [self.recorded, recorded])?;
-        self.salts.extend(salt.filter(|_| whole_run));
+        self.salts.extend(salt);
         self.recorded |= recorded;
         let config = &part.header.config;
         self.config = match (self.count, &self.config, config) {
