@@ -561,14 +561,6 @@ on_both_backends! {
     }
 }
 
-/// A kernel setting's numbers (`/proc/sys/...`), the last of them: a buffer ceiling.
-fn ceiling(path: &str) -> usize {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.split_whitespace().last()?.parse().ok())
-        .unwrap_or_else(|| panic!("{path}"))
-}
-
 on_both_backends! {
     /// Idle means no byte moved. A client that never reads blocks the server's echo; a
     /// byte it sends now and then after that wakes the connection but moves nothing (the
@@ -578,8 +570,12 @@ on_both_backends! {
         // The server's receive buffer as large as the kernel allows; the client sends all
         // the server's send buffer can grow to, and half that receive buffer more: the
         // server's send blocks, and its receive buffer keeps room for the trickle.
-        let rmem = ceiling("/proc/sys/net/core/rmem_max");
-        let wmem = ceiling("/proc/sys/net/ipv4/tcp_wmem");
+        let rmem = hostkit::limits::read_u64("/proc/sys/net/core/rmem_max")
+            .expect("net.core.rmem_max is readable on Linux") as usize;
+        let wmem: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+            .ok()
+            .and_then(|t| t.split_whitespace().last()?.parse().ok())
+            .expect("net.ipv4.tcp_wmem's ceiling");
         let rcvbuf = format!("{rmem}");
         let server = Spawned::echo_server(
             &[&["--idle-timeout", "300ms", "--rcvbuf", &rcvbuf, "--json"], io].concat(),
