@@ -258,14 +258,13 @@ show() {
 apply() {
     need_root
     local i key want cur changed=0 already=0 refused=0
+    local note="saved current values to $state"
     if [ -e "$state" ]; then
         need_whole_state apply
-        save_state
-        echo "state file $state exists: keeping the values saved by the first apply (and saving any key it did not hold)"
-    else
-        save_state
-        echo "saved current values to $state"
+        note="state file $state exists: keeping the values saved by the first apply (and saving any key it did not hold)"
     fi
+    save_state
+    echo "$note"
     for i in "${!keys[@]}"; do
         key=${keys[$i]}; want=${wants[$i]}
         if ! cur=$(current "$key"); then
