@@ -157,7 +157,7 @@ pub struct StreamArgs {
     pub chunk: usize,
     /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
     /// then sends the next (the original flood test).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096), allow_hyphen_values = true, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=crate::engine::connection::MAX_WINDOW), allow_hyphen_values = true, value_name = "N")]
     pub window: u64,
     /// How chunks are sent: splice maps the pattern's pages into the socket without a copy
     /// (vmsplice + splice, Linux), write copies them.

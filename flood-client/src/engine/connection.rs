@@ -31,6 +31,9 @@ pub(crate) enum State {
     Draining,
 }
 
+/// The most chunks a connection may have in flight (`--window`).
+pub(crate) const MAX_WINDOW: u64 = 4096;
+
 /// The fixed shape of every connection's work.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
@@ -43,7 +46,7 @@ pub(crate) struct Workload {
     pub(crate) bytes: u64,
     /// Write size.
     pub(crate) chunk: u64,
-    /// Chunks allowed in flight.
+    /// Chunks allowed in flight (1 to [`MAX_WINDOW`]).
     pub(crate) window: u64,
 }
 

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
+use crate::engine::connection::MAX_WINDOW;
 use crate::engine::live::LiveSnapshot;
 use crate::report::interval::Interval;
 use crate::report::Report;
@@ -67,11 +68,11 @@ fn plan_from(line: &str) -> io::Result<RunConfig> {
         ))
     })?;
     let work = cfg.work;
-    if work.chunk == 0 || !(1..=4096).contains(&work.window) {
+    if work.chunk == 0 || !(1..=MAX_WINDOW).contains(&work.window) {
         return Err(bad(format!(
-            "a worker's plan wants a chunk of at least 1 byte and a window of 1 to 4096, not \
-             chunk {} and window {}: --worker is for flood-client's own processes, which \
-             write their plans; run flood-client without it",
+            "a worker's plan wants a chunk of at least 1 byte and a window of 1 to \
+             {MAX_WINDOW}, not chunk {} and window {}: --worker is for flood-client's own \
+             processes, which write their plans; run flood-client without it",
             work.chunk, work.window
         )));
     }
