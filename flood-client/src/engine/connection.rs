@@ -46,7 +46,7 @@ pub(crate) struct Workload {
     pub(crate) bytes: u64,
     /// Write size.
     pub(crate) chunk: u64,
-    /// Chunks allowed in flight (1 to [`MAX_WINDOW`]).
+    /// Chunks allowed in flight.
     pub(crate) window: u64,
 }
 
