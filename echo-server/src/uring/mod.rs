@@ -13,7 +13,8 @@
 //!
 //! Completions carry user data `slot << 32 | generation << 8 | op`: a connection's slot is
 //! freed only once none of its operations is in flight, and the generation keeps a cancel
-//! aimed at an earlier connection of the slot from reaching a later one.
+//! aimed at an earlier connection of the slot from reaching a later one. (The top bit is
+//! [`sys`]'s: it marks an accept, whose completion alone can bring a descriptor.)
 
 mod conn;
 mod probe;
@@ -293,12 +294,11 @@ impl State {
                     return Err(self.abandon());
                 }
             }
-            done.clear();
             self.ring
                 .submit_and_wait(self.timeout(), &mut done)
                 .map_err(|e| context(e, "io_uring_enter"))?;
             self.now = Instant::now();
-            for &c in &done {
+            for c in done.drain(..) {
                 self.complete(c);
             }
             self.after_batch();
@@ -351,13 +351,13 @@ impl State {
         self.accept.armed = true;
     }
 
-    fn accepted(&mut self, c: Completion) {
+    fn accepted(&mut self, mut c: Completion) {
         if !c.more() {
             self.accept.armed = false;
         }
-        if c.result >= 0 {
+        if let Some(fd) = c.take_accepted() {
             self.accept.pause.accepted();
-            self.admit(std::net::TcpStream::from(sys::adopt(c.result)));
+            self.admit(std::net::TcpStream::from(fd));
             return;
         }
         let err = io::Error::from_raw_os_error(-c.result);
@@ -599,7 +599,7 @@ impl State {
     fn begin_stop(&mut self) {
         self.stopping = Some(self.now);
         if self.accept.armed {
-            self.ring.cancel(OP_ACCEPT, OP_CANCEL);
+            self.ring.cancel_accept(OP_ACCEPT, OP_CANCEL);
         }
         if self.wake_armed {
             self.ring.cancel(OP_WAKE, OP_CANCEL);

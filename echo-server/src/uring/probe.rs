@@ -194,12 +194,8 @@ fn try_accept_multi(ring: &mut sys::Uring) -> bool {
         return false;
     };
     ring.accept_multi(listener.as_raw_fd(), 0);
-    first_completion(ring).is_some_and(|c| {
-        if c.result >= 0 {
-            drop(sys::adopt(c.result));
-        }
-        c.result >= 0 && c.more()
-    })
+    // The completion owns the accepted descriptor: dropped here, it closes it.
+    first_completion(ring).is_some_and(|c| c.result >= 0 && c.more())
 }
 
 /// The first completion of a multishot receive armed on `ring` with two bytes waiting on a
@@ -211,12 +207,13 @@ fn receive_two_bytes(ring: &mut sys::Uring) -> Option<sys::Completion> {
     first_completion(ring)
 }
 
-/// The first completion of what was pushed on `ring`, waiting up to a second.
+/// The first completion of what was pushed on `ring`, waiting up to a second (any others
+/// are dropped, closing what they accepted).
 fn first_completion(ring: &mut sys::Uring) -> Option<sys::Completion> {
     let mut out = Vec::new();
     ring.submit_and_wait(Some(Duration::from_secs(1)), &mut out)
         .ok()?;
-    out.first().copied()
+    out.into_iter().next()
 }
 
 /// Looks at the kernel: `Ok` the features line, `Err` why the io_uring loop cannot run here.

@@ -10,6 +10,11 @@
 //!   `Vec` moved into [`Uring`] for the send and moved back out by its completion
 //!   ([`Uring::take_sent`]).
 //! - Every other operation (accept, poll, cancel) points at no memory of ours.
+//!
+//! And what the kernel gives us is owned as soon as it is reaped: the descriptor an accept
+//! made belongs to its [`Completion`] (closed with it unless [`Completion::take_accepted`]
+//! takes it). Only accepts carry [`ACCEPT_TAG`] in their user data, so no other result (a
+//! byte count, say) can become a descriptor of ours.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -25,6 +30,12 @@ const GROUP: u16 = 0;
 
 /// The most ring buffers one send takes (one vector entry each).
 pub(crate) const SEND_PIECES: usize = 16;
+
+/// The user data bit of accepts: [`Uring::accept_multi`] sets it and every other push
+/// clears it, so a completion carrying it is an accept's, whose non-negative result is a
+/// descriptor the kernel made for us. Callers never see it: a completion comes back with the
+/// user data its operation was pushed with.
+const ACCEPT_TAG: u64 = 1 << 63;
 
 /// Message headers kept for reuse (more are freed: a burst of sends leaves no lasting
 /// memory behind).
@@ -67,18 +78,28 @@ impl Msg {
     }
 }
 
-/// One completion, copied out of the completion queue.
-#[derive(Debug, Clone, Copy)]
+/// One completion, copied out of the completion queue; an accept's also owns the
+/// descriptor it made, until [`Completion::take_accepted`] (dropped with it, it is closed).
+#[derive(Debug)]
 pub(crate) struct Completion {
     /// Which operation (the user data it was pushed with).
     pub(crate) data: u64,
-    /// Its result: bytes, a descriptor, or a negative errno.
+    /// Its result: bytes, a descriptor (an accept's, owned by `accepted`), or a negative
+    /// errno.
     pub(crate) result: i32,
     /// IORING_CQE_F_* flags: more to come, the buffer used.
     pub(crate) flags: u32,
+    /// The descriptor a successful accept made.
+    accepted: Option<OwnedFd>,
 }
 
 impl Completion {
+    /// The descriptor a successful accept made, once: `None` for any other completion, a
+    /// failed accept, or one already taken.
+    pub(crate) fn take_accepted(&mut self) -> Option<OwnedFd> {
+        self.accepted.take()
+    }
+
     /// Whether a multishot operation stays armed after this completion.
     pub(crate) fn more(&self) -> bool {
         cqueue::more(self.flags)
@@ -152,22 +173,28 @@ impl Uring {
         self.ring.submitter().register_enable_rings()
     }
 
-    fn push(&mut self, entry: squeue::Entry) {
-        self.waiting.push_back(entry);
+    /// Queues `entry`, an operation other than an accept, with user data `data`.
+    fn push(&mut self, entry: squeue::Entry, data: u64) {
+        self.waiting.push_back(entry.user_data(untagged(data)));
     }
 
-    /// Multishot accept on `listener` (a blocking listener: the ring waits for connections).
+    /// Multishot accept on `listener` (a blocking listener: the ring waits for connections);
+    /// each connection comes as a completion owning its descriptor
+    /// ([`Completion::take_accepted`]). Cancelled by [`Uring::cancel_accept`].
     pub(crate) fn accept_multi(&mut self, listener: RawFd, data: u64) {
+        // A plain descriptor, not a slot in a registered file table: its number is the
+        // result `submit_and_wait` adopts.
         let e = opcode::AcceptMulti::new(Fd(listener))
             .flags(libc::SOCK_CLOEXEC)
             .build();
-        self.push(e.user_data(data));
+        self.waiting
+            .push_back(e.user_data(untagged(data) | ACCEPT_TAG));
     }
 
     /// One-shot poll for `fd` readable.
     pub(crate) fn poll_readable(&mut self, fd: RawFd, data: u64) {
         let e = opcode::PollAdd::new(Fd(fd), libc::POLLIN as u32).build();
-        self.push(e.user_data(data));
+        self.push(e, data);
     }
 
     /// Multishot receive on `fd` into the buffer ring.
@@ -180,7 +207,7 @@ impl Uring {
     /// fills up to 32 per issue).
     pub(crate) fn recv_multi(&mut self, fd: RawFd, data: u64) {
         let e = opcode::RecvMulti::new(Fd(fd), GROUP).build();
-        self.push(with_optlen(e, self.recv_cap).user_data(data));
+        self.push(with_optlen(e, self.recv_cap), data);
     }
 
     /// Sends bytes `start..end` of each of our ring buffers `(bid, start, end)` in `pieces`
@@ -197,7 +224,7 @@ impl Uring {
             let e = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
                 .flags(flags)
                 .build();
-            self.push(e.user_data(data));
+            self.push(e, data);
             return;
         }
         let mut msg = self.spare_msgs.pop().unwrap_or_else(Msg::new);
@@ -221,7 +248,7 @@ impl Uring {
         let e = opcode::SendMsg::new(Fd(fd), &msg.hdr)
             .flags(flags as u32)
             .build();
-        self.push(e.user_data(data));
+        self.push(e, data);
         self.sending.insert(data, Lent::Msg(msg));
     }
 
@@ -238,7 +265,7 @@ impl Uring {
         let e = opcode::Send::new(Fd(fd), rest.as_ptr(), rest.len() as u32)
             .flags(libc::MSG_NOSIGNAL)
             .build();
-        self.push(e.user_data(data));
+        self.push(e, data);
         self.sending.insert(data, Lent::Heap(bytes));
     }
 
@@ -256,10 +283,16 @@ impl Uring {
         }
     }
 
-    /// Cancels the operation pushed with user data `target`.
+    /// Cancels the operation pushed with user data `target` (an accept:
+    /// [`Uring::cancel_accept`]).
     pub(crate) fn cancel(&mut self, target: u64, data: u64) {
         let e = opcode::AsyncCancel::new(target).build();
-        self.push(e.user_data(data));
+        self.push(e, data);
+    }
+
+    /// Cancels the accept pushed with user data `target`.
+    pub(crate) fn cancel_accept(&mut self, target: u64, data: u64) {
+        self.cancel(target | ACCEPT_TAG, data);
     }
 
     /// Submits what was pushed and waits up to `timeout` (`None`: no limit) for at least one
@@ -304,10 +337,23 @@ impl Uring {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {}
             Err(e) => return Err(e),
         }
-        out.extend(self.ring.completion().map(|c| Completion {
-            data: c.user_data(),
-            result: c.result(),
-            flags: c.flags(),
+        out.extend(self.ring.completion().map(|cqe| {
+            let (data, result) = (cqe.user_data(), cqe.result());
+            let accepted = (data & ACCEPT_TAG != 0 && result >= 0).then(|| {
+                // SAFETY: only `accept_multi` pushes the tag (`push` clears it), and only
+                // what is pushed here completes on this ring (its descriptor is the
+                // IoUring's, lent to no other ring that could post to it). So this is an
+                // accept's result: a plain descriptor the kernel just made for us, which no
+                // one else owns or closes, reaped once (the queue hands out each entry
+                // once); the Completion owns it from here.
+                unsafe { OwnedFd::from_raw_fd(result) }
+            });
+            Completion {
+                data: data & !ACCEPT_TAG,
+                result,
+                flags: cqe.flags(),
+                accepted,
+            }
         }));
         Ok(())
     }
@@ -333,6 +379,17 @@ impl Uring {
     }
 }
 
+/// `data` without [`ACCEPT_TAG`], which callers' user data must leave to this module (a
+/// caller's own use of the bit would be lost, not turn a result into a descriptor).
+fn untagged(data: u64) -> u64 {
+    debug_assert_eq!(
+        data & ACCEPT_TAG,
+        0,
+        "user data {data:#x} has the accept tag"
+    );
+    data & !ACCEPT_TAG
+}
+
 /// Where the kernel's SQE keeps `optlen` (a union with `file_index` and `splice_fd_in`),
 /// which for a multishot receive is its byte cap.
 const SQE_OPTLEN: usize = 44;
@@ -351,13 +408,6 @@ fn with_optlen(entry: squeue::Entry, value: u32) -> squeue::Entry {
     raw[SQE_OPTLEN..SQE_OPTLEN + 4].copy_from_slice(&value.to_ne_bytes());
     // SAFETY: as above: any 64 initialised bytes are a valid Entry.
     unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
-}
-
-/// Adopts a descriptor an accept completion returned.
-pub(crate) fn adopt(fd: RawFd) -> OwnedFd {
-    // SAFETY: the kernel created this descriptor for us by the accept that completed; no
-    // other owner exists, and nothing else closes it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// Whether a ring of provided buffers can be registered on `ring` (Linux 5.19).
@@ -514,6 +564,106 @@ impl Drop for BufRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::IntoRawFd;
+    use std::time::Instant;
+
+    /// A small ring, enabled on this thread; `None` (the test skips) on a kernel that
+    /// cannot build one (before Linux 6.1, or io_uring disabled).
+    fn test_ring() -> Option<Uring> {
+        if !hostkit::kernel::release_at_least((6, 1)) || IoUring::new(2).is_err() {
+            eprintln!("skipped: no io_uring like the loop's here (Linux 6.1)");
+            return None;
+        }
+        let ring = Uring::new(8, 2, 4096, 0).expect("ring");
+        ring.enable().expect("enable");
+        Some(ring)
+    }
+
+    /// A listener on 127.0.0.1 with one client connected, not yet accepted.
+    fn waiting_connection() -> (TcpListener, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        (listener, client)
+    }
+
+    /// Completions of `ring` until `count` came, or 5 seconds passed.
+    fn completions(ring: &mut Uring, count: usize) -> Vec<Completion> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut out = Vec::new();
+        while out.len() < count && Instant::now() < deadline {
+            ring.submit_and_wait(Some(Duration::from_millis(100)), &mut out)
+                .expect("wait");
+        }
+        assert_eq!(out.len(), count, "completions in 5 s: {out:?}");
+        out
+    }
+
+    /// A receive pushed with the very user data of an accept, whose byte count (2) is a
+    /// descriptor's number too (stderr's), yields no descriptor; the accept's completion
+    /// does, and comes back with the user data it was pushed with.
+    #[test]
+    fn only_an_accepts_completion_yields_a_descriptor() {
+        let Some(mut ring) = test_ring() else {
+            return;
+        };
+        let (listener, _client) = waiting_connection();
+        let (mine, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+        (&theirs).write_all(b"ab").expect("write");
+        ring.accept_multi(listener.as_raw_fd(), 7);
+        ring.recv_multi(mine.as_raw_fd(), 7);
+        for mut c in completions(&mut ring, 2) {
+            assert_eq!(c.data, 7);
+            let fd = c.take_accepted();
+            if c.buffer().is_some() {
+                assert_eq!(c.result, 2, "receive: {c:?}");
+                // Released unclosed if given: stderr is not ours to close.
+                let fd = fd.map(IntoRawFd::into_raw_fd);
+                assert_eq!(fd, None, "a receive's byte count became a descriptor");
+            } else {
+                let fd = fd.as_ref().map(AsRawFd::as_raw_fd);
+                assert_eq!(fd, Some(c.result), "the accept's descriptor: {c:?}");
+            }
+        }
+    }
+
+    /// An accept's completion dropped without its descriptor taken closes it: the client
+    /// reads the end of the stream.
+    #[test]
+    fn an_accepted_descriptor_not_taken_is_closed_with_its_completion() {
+        let Some(mut ring) = test_ring() else {
+            return;
+        };
+        let (listener, mut client) = waiting_connection();
+        ring.accept_multi(listener.as_raw_fd(), 7);
+        let accepted = completions(&mut ring, 1);
+        assert!(accepted[0].result >= 0, "accept: {accepted:?}");
+        drop(accepted);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        // (read_to_end reads again after an interrupted read)
+        let read = client.read_to_end(&mut Vec::new());
+        assert!(
+            matches!(read, Ok(0)),
+            "the server's end is still open: {read:?}"
+        );
+    }
+
+    /// [`Uring::cancel_accept`] reaches the accept pushed with that user data, which ends.
+    #[test]
+    fn an_accept_is_cancelled_by_its_user_data() {
+        let Some(mut ring) = test_ring() else {
+            return;
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        ring.accept_multi(listener.as_raw_fd(), 7);
+        ring.cancel_accept(7, 8);
+        let done = completions(&mut ring, 2);
+        let accept = done.iter().find(|c| c.data == 7).expect("the accept's end");
+        assert_eq!((accept.result, accept.more()), (-libc::ECANCELED, false));
+    }
 
     fn bytes(entry: squeue::Entry) -> [u8; 64] {
         // SAFETY: see `with_optlen`: an Entry is 64 initialised bytes.
