@@ -1,5 +1,6 @@
 //! The real binary in a real terminal (tmux), read back from the screen: interval lines and
-//! their header are printed above the live bar, never run into it; the `--tui` view draws
+//! their header are printed above the live bar, never run into it, the bar keeps its width
+//! at 80 columns and is gone before the report; the `--tui` view draws
 //! its panels on the alternate screen, stops the run at `q` or Ctrl-C and leaves the report
 //! on the normal screen.
 
@@ -17,6 +18,14 @@ fn has_span(line: &str) -> bool {
     })
 }
 
+/// The cells of the live bar's bar on `screen` (its line holds `[HH:MM:SS]`), if it is drawn.
+fn bar_cells(screen: &str) -> Option<usize> {
+    let line = screen
+        .lines()
+        .find(|l| l.contains("] ") && l.contains("[00:"))?;
+    Some(line.chars().filter(|c| matches!(c, '█' | '░')).count())
+}
+
 #[test]
 fn interval_lines_print_above_the_bar_in_a_terminal() {
     let Some(tmux) = Tmux::new("bar") else {
@@ -30,11 +39,30 @@ fn interval_lines_print_above_the_bar_in_a_terminal() {
         "{} --spawn-server -c 100 --duration 2500ms --interval 250ms; echo __DONE__; sleep 60",
         bin("flood-client").display()
     );
-    tmux.start(120, 60, &command);
+    // 80 columns: the bar and its counters must fit there (the interval lines wrap).
+    tmux.start(80, 60, &command);
+    let mut drawn = String::new();
+    wait_until(
+        Duration::from_secs(30),
+        "the bar's counters in tmux",
+        || {
+            drawn = tmux.screen();
+            drawn.contains("MB verified") || drawn.contains("__DONE__")
+        },
+    );
+    let cells = bar_cells(&drawn);
+    assert!(
+        cells.is_some_and(|n| n >= 20) && drawn.lines().any(|l| l.starts_with("  now ")),
+        "the bar has {cells:?} cells at 80 columns, or no counters line under it:\n{drawn}"
+    );
     wait_until(Duration::from_secs(30), "the run to end in tmux", || {
         tmux.screen().contains("__DONE__")
     });
     let screen = tmux.screen();
+    assert!(
+        bar_cells(&screen).is_none() && !screen.contains("MB verified"),
+        "the bar was not cleared before the report:\n{screen}"
+    );
     let rows: Vec<&str> = screen.lines().filter(|l| has_span(l)).collect();
     assert!(
         rows.len() >= 5,
