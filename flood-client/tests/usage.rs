@@ -142,3 +142,83 @@ fn every_output_is_checked_before_the_work() {
         assert!(!err.contains("echo-server"), "{args:?} ran a point: {err}");
     }
 }
+
+#[test]
+fn saturate_refuses_what_its_endless_run_would_ignore_in_its_own_words() {
+    // saturate sets its own --duration: the flood's "-b beside a --duration run" wording
+    // blamed a flag never given, and --run-timeout and --streaming went through unchecked
+    // (the one ignored, the other starving the connections it held back).
+    for (flag, value, named) in [
+        ("-b", "64KiB", "--chunk sets the size of each message"),
+        ("--run-timeout", "1s", "--run-timeout would be ignored"),
+        ("--streaming", "1", "--streaming held back would never send"),
+    ] {
+        let mut cmd = std::process::Command::new(test_support::bin("flood-client"));
+        cmd.args(["saturate", "127.0.0.1:1", "-c", "2", flag, value]);
+        let out = test_support::output_within(cmd, std::time::Duration::from_secs(60))
+            .expect("refused at once, not run");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.starts_with("flood-client: saturate") && err.contains(named),
+            "{err}"
+        );
+        assert!(!err.contains("a --duration run"), "{err}");
+        assert!(out.stdout.is_empty(), "{flag} ran");
+    }
+}
+
+/// The help paragraph of `flag` (as its line in `--help` starts, e.g. `--interval <DUR>`).
+fn flag_help(help: &str, flag: &str) -> String {
+    let mut lines = help
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(flag));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {flag} in:\n{help}"));
+    let rest = lines.take_while(|l| !l.trim_start().starts_with('-'));
+    std::iter::once(first)
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_mode_says_what_its_flags_mean_there() {
+    let help = |mode: &[&str]| {
+        let out = flood_client(&[mode, &["--help"]].concat());
+        assert!(out.status.success(), "{mode:?}: {}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (flood, saturate) = (help(&[]), help(&["saturate"]));
+    for report in [&flood, &saturate] {
+        let interval = flag_help(report, "--interval <DUR>");
+        assert!(
+            interval.contains("Report interval") && interval.contains("paces nothing"),
+            "{interval}"
+        );
+    }
+    let probing = flag_help(&saturate, "--probe-interval <DUR>");
+    assert!(probing.contains("probe's --interval"), "{probing}");
+    let spacing = flag_help(&help(&["probe"]), "--interval <DUR>");
+    assert!(
+        spacing.contains("Probe spacing") && spacing.contains("not a report interval"),
+        "{spacing}"
+    );
+    let server = flag_help(&help(&["sweep"]), "--server <CMD>");
+    assert!(
+        server.contains("the form --server-cmd takes") && server.contains("alias: --server-cmd"),
+        "{server}"
+    );
+    let bytes = flag_help(&saturate, "-b, --bytes <SIZE>");
+    assert!(
+        bytes.contains("Only with --churn") && bytes.contains("--chunk"),
+        "{bytes}"
+    );
+    let duration = flag_help(&saturate, "--duration <DUR>");
+    assert!(duration.contains("[default: 10s]"), "{duration}");
+    assert!(
+        !saturate.contains("--run-timeout") && !saturate.contains("--streaming"),
+        "{saturate}"
+    );
+}

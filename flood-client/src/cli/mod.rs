@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, Args, Parser, Subcommand};
 
 use hostkit::units::{
     parse_duration, parse_echo_addr, parse_nonzero_size, parse_positive_count, parse_rate,
@@ -44,9 +44,21 @@ pub struct Cli {
 pub enum Sub {
     /// Merge JSON reports (from --json) of runs on several hosts into one report.
     Merge(MergeArgs),
-    /// Saturate a server: N connections stream without end for --duration while /proc is
-    /// sampled (context switches, interrupts, CPU us/sy/id, server CPU and RSS), optionally
-    /// with a client-delay probe alongside.
+    /// Saturate a server: N connections stream without end for --duration (default 10s)
+    /// while /proc is sampled (context switches, interrupts, CPU us/sy/id, server CPU and
+    /// RSS), optionally with a client-delay probe alongside.
+    // Saturate always runs for a time: --duration gets a default, so --rate and --churn
+    // need no --duration (clap counts only a given one for `requires`), and the flags of a
+    // run that ends with its bytes (-b but for churn, --run-timeout, --streaming) are
+    // refused (SaturateArgs::refusal); those it never honours are hidden.
+    #[command(
+        mut_arg("duration", saturate_duration),
+        mut_arg("bytes", saturate_bytes),
+        mut_arg("rate", |a| a.requires(clap::builder::Resettable::Reset)),
+        mut_arg("churn", |a| a.requires(clap::builder::Resettable::Reset).requires("connect_rate")),
+        mut_arg("run_timeout", |a| a.hide(true)),
+        mut_arg("streaming", |a| a.hide(true))
+    )]
     Saturate(SaturateArgs),
     /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
     Probe(ProbeArgs),
@@ -104,14 +116,18 @@ pub struct PlotArgs {
 /// `flood-client sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// A server to compare, "NAME=CMD ARGS" printing `listening on ADDR` first (repeat
-    /// for several). Default: this workspace's echo-server.
-    #[arg(long = "server", value_parser = ServerCommand::parse, value_name = "CMD")]
+    /// A server to compare: "[NAME=]CMD ARGS", the form --server-cmd takes in the other
+    /// modes (and an alias here), named --server because sweep takes several: repeat it.
+    /// NAME labels its points (default: the program's name); its first stdout line is
+    /// `listening on ADDR`; `{processes}` becomes the worker count a point needs. Default:
+    /// this workspace's echo-server.
+    #[arg(long = "server", visible_alias = "server-cmd", value_parser = ServerCommand::parse, value_name = "CMD")]
     pub servers: Vec<ServerCommand>,
     /// Connection counts, comma-separated (`k` = 1000, `Ki` = 1024: 1,2k,32Ki).
     #[arg(long, default_value = "1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192,16384,32768", value_parser = parse_counts, allow_hyphen_values = true, value_name = "LIST")]
     pub connections: Counts,
-    /// Payloads (bytes per connection), comma-separated.
+    /// Payloads (bytes each connection sends), comma-separated sizes (k is 1024 in sizes:
+    /// 32k = 32KiB).
     #[arg(long, default_value = "32KiB,512KiB", value_parser = parse_sizes, allow_hyphen_values = true, value_name = "LIST")]
     pub bytes: Counts,
     /// Runs per point (min and median are kept).
@@ -152,11 +168,12 @@ pub struct SweepArgs {
 /// How each connection streams, shared by the flood, saturate and sweep.
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
-    /// Write size.
+    /// Size of each chunk (message) a connection writes, at most 16 MiB; with --rate, the
+    /// size of each scheduled message.
     #[arg(long, default_value = "32KiB", value_parser = parse_chunk, allow_hyphen_values = true, value_name = "SIZE")]
     pub chunk: usize,
-    /// Chunks in flight per connection: 1 sends a chunk, reads its whole echo, verifies it,
-    /// then sends the next (the original flood test).
+    /// Chunks in flight per connection, at most 4096: 1 sends a chunk, reads its whole echo,
+    /// verifies it, then sends the next (the original flood test).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=crate::engine::connection::MAX_WINDOW), allow_hyphen_values = true, value_name = "N")]
     pub window: u64,
     /// How chunks are sent: splice maps the pattern's pages into the socket without a copy
@@ -237,15 +254,37 @@ fn parse_connections(text: &str) -> Result<u64, String> {
 /// `flood-client saturate`.
 #[derive(Debug, Args)]
 pub struct SaturateArgs {
-    /// The flood's options (connections stream for --duration: `--bytes` is refused with it).
+    /// The flood's options, with saturate's meanings (see `Sub::Saturate`).
     #[command(flatten)]
     pub flood: FloodArgs,
-    /// Also probe client delay at this interval while saturated (e.g. 100ms).
+    /// Also run the client-delay probe while saturated, one probe every DUR (e.g. 100ms)
+    /// once the first second (the connect phase) is past: probe's --interval, named apart because --interval here
+    /// is the report interval. Default: no probe.
     #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub probe_interval: Option<Duration>,
     /// Bytes each probe sends and must get back (at most 16 MiB).
     #[arg(long, default_value = "32KiB", value_parser = parse_probe_bytes, allow_hyphen_values = true, value_name = "SIZE")]
     pub probe_bytes: usize,
+}
+
+/// How long saturate runs unless `--duration` says.
+pub(crate) const SATURATE_FOR: &str = "10s";
+
+/// The flood's `--duration` under saturate: a default instead of an alternative to `-b`.
+fn saturate_duration(arg: Arg) -> Arg {
+    arg.default_value(SATURATE_FOR).help(
+        "How long saturate runs: its connections stream without end (or to --rate's or \
+         --churn's schedule) until then",
+    )
+}
+
+/// The flood's `-b` under saturate, where only churn honours it.
+fn saturate_bytes(arg: Arg) -> Arg {
+    arg.help(
+        "Only with --churn: bytes each fresh connection sends once (e.g. 32KiB; k is 1024 in \
+         sizes) [default: 32KiB]. Without --churn saturate's connections stream without end \
+         and -b is refused: --chunk sets each message's size",
+    )
 }
 
 /// `flood-client probe`.
@@ -254,7 +293,9 @@ pub struct ProbeArgs {
     /// The server under test.
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Time between intended probe starts.
+    /// Probe spacing: time between intended probe starts, each a fresh connection (not a
+    /// report interval, as --interval is in the flood and saturate: probe reports once, at
+    /// the end).
     #[arg(long, default_value = "100ms", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub interval: Duration,
     /// Number of probes (default: as many as fit in --duration).
@@ -266,7 +307,8 @@ pub struct ProbeArgs {
     /// Bytes each probe sends and must get back (at most 16 MiB).
     #[arg(short, long, default_value = "32KiB", value_parser = parse_probe_bytes, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: usize,
-    /// Each step (connect, write, read) of a probe fails after this long.
+    /// A probe fails (as a timeout) when its connect takes this long, or its write or a
+    /// read of its echo makes no progress for this long.
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub timeout: Duration,
     /// Print the probe report as JSON on stdout.
@@ -398,8 +440,9 @@ pub struct ServerArgs {
     /// Start this workspace's echo-server on 127.0.0.1:0 and target it.
     #[arg(long, conflicts_with_all = ["server_pid", "server_cmd"])]
     pub spawn_server: bool,
-    /// Start this server command and target it ("NAME=CMD ARGS", first stdout line
-    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs).
+    /// Start this server command and target it ("[NAME=]CMD ARGS", first stdout line
+    /// `listening on ADDR`; `{processes}` becomes the worker count the run needs). sweep
+    /// takes the same form as --server, repeatable.
     #[arg(long, value_parser = ServerCommand::parse, conflicts_with = "server_pid", value_name = "CMD")]
     pub server_cmd: Option<ServerCommand>,
     /// How a started server is started.
@@ -443,12 +486,13 @@ pub struct FloodArgs {
     /// up, unless with --churn (each fresh connection sends it once).
     #[arg(short, long, value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
     pub bytes: Option<usize>,
-    /// Stream without end for this long instead of sending --bytes (what saturate does).
+    /// Run for this long instead of until every connection's --bytes is back: connections
+    /// stream without end (what saturate does), or follow --rate's or --churn's schedule.
     #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub duration: Option<Duration>,
     /// Fail the run if it is not finished this long after its connections are up (the
     /// connections still streaming count as timeouts).
-    #[arg(long, value_parser = parse_positive_duration, conflicts_with = "duration", allow_hyphen_values = true, value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, conflicts_with_all = ["duration", "rate", "churn"], allow_hyphen_values = true, value_name = "DUR")]
     pub run_timeout: Option<Duration>,
     /// Chunk, window, threads and timeout.
     #[command(flatten)]
@@ -611,6 +655,16 @@ mod tests {
             panic!("not a sweep")
         };
         assert_eq!(sweep.connections, Counts(vec![1, 2000, 32_768]));
+    }
+
+    #[test]
+    fn sweep_takes_its_servers_by_the_other_modes_name_too() {
+        let argv = "flood-client sweep --server a=x --server-cmd y --server b=z";
+        let Some(Sub::Sweep(sweep)) = Cli::try_parse_from(argv.split(' ')).unwrap().command else {
+            panic!("not a sweep")
+        };
+        let names: Vec<&str> = sweep.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "y", "b"]);
     }
 
     #[test]

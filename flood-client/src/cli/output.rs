@@ -17,10 +17,11 @@ use crate::render::timeline::Format;
 /// The flags that choose what a flood shows while it runs.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Print a line per interval on stdout (open connections, new connections/s, MB/s,
-    /// Gbit/s, chunks/s, chunk round trip p50/p99, failures, client CPU); boundaries fall on
-    /// whole multiples of the interval in Unix time, so series of several hosts line up.
-    /// 0 turns intervals off.
+    /// Report interval: print a line per interval on stdout (open connections, new
+    /// connections/s, MB/s, Gbit/s, chunks/s, chunk round trip p50/p99, failures, client
+    /// CPU); boundaries fall on whole multiples of the interval in Unix time, so series of
+    /// several hosts line up. 0 turns intervals off. It paces nothing (--rate paces
+    /// messages; probe's --interval and saturate's --probe-interval space probes).
     #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DUR")]
     pub interval: Duration,
     /// Print one JSON object per line on stdout: a `start` event, an `interval` event per

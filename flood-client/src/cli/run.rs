@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use hostkit::limits::FdLimit;
 
-use crate::cli::{FloodArgs, ServerArgs, StartArgs, StreamArgs};
+use crate::cli::{FloodArgs, SaturateArgs, ServerArgs, StartArgs, StreamArgs, SATURATE_FOR};
 use crate::config::shard::{default_run_id, ShardRun};
 use crate::config::RunConfig;
 use crate::engine::connection::Workload;
@@ -80,6 +80,38 @@ impl FloodArgs {
             None => Salt::fresh(),
         };
         cfg
+    }
+}
+
+impl SaturateArgs {
+    /// Why saturate cannot run these flags as given: it always streams for `--duration`
+    /// (a default of its own, so clap's checks against a given `--duration` never fire),
+    /// and the flood's flags for a run that ends when its bytes are back would be ignored.
+    pub(crate) fn refusal(&self) -> Option<String> {
+        let flood = &self.flood;
+        if flood.bytes.is_some() && !flood.churn {
+            Some(format!(
+                "saturate streams every connection without end until --duration is up \
+                 ({SATURATE_FOR} unless given), so -b/--bytes, a total per connection, would be \
+                 ignored: drop it. --chunk sets the size of each message; the flood \
+                 (flood-client -b SIZE ...) sends a fixed total per connection; with --churn \
+                 each fresh connection sends -b once"
+            ))
+        } else if flood.run_timeout.is_some() {
+            Some(
+                "saturate ends when --duration is up, so --run-timeout would be ignored: drop \
+                 it (--duration sets how long saturate runs)"
+                    .into(),
+            )
+        } else if flood.streaming.is_some() {
+            Some(
+                "saturate's connections stream until --duration is up, so those --streaming \
+                 held back would never send: drop it (-c sets how many stream)"
+                    .into(),
+            )
+        } else {
+            None
+        }
     }
 }
 
@@ -164,7 +196,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::Cli;
+    use crate::cli::{Cli, Sub};
     use crate::config::shard::ShardOf;
     use crate::config::Show;
     use crate::engine::scheduler::Arrivals;
@@ -373,6 +405,48 @@ mod tests {
         let text = cfg.shard.expect("a shard").config;
         assert!(!text.contains("  "), "stray spaces in {text:?}");
         assert!(text.contains("chunk 32768 B, window 1, send "), "{text}");
+    }
+
+    #[test]
+    fn saturate_runs_for_a_time_of_its_own_and_refuses_what_it_would_ignore() {
+        let saturate = |line: &str| {
+            let argv = ["flood-client", "saturate"].into_iter();
+            match Cli::try_parse_from(argv.chain(line.split_whitespace())) {
+                Ok(Cli {
+                    command: Some(Sub::Saturate(args)),
+                    ..
+                }) => Ok(args),
+                Ok(_) => panic!("not saturate"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let plain = saturate("-c 9").expect("flags parse");
+        assert_eq!(plain.flood.duration, Some(Duration::from_secs(10)));
+        assert_eq!(plain.refusal(), None);
+        // Its own duration serves --rate and --churn as a given one does the flood's.
+        let paced = saturate("--rate 100").expect("flags parse");
+        assert_eq!((paced.refusal(), paced.flood.rate), (None, Some(100.0)));
+        let churn = saturate("--churn --connect-rate 50 -b 1KiB").expect("flags parse");
+        assert_eq!(churn.refusal(), None);
+        assert_eq!(churn.flood.run_config().work.bytes, 1024);
+        assert!(saturate("--churn").unwrap_err().contains("--connect-rate"));
+        for line in [
+            "-b 64KiB",
+            "--duration 2s -b 1KiB",
+            "--run-timeout 1s",
+            "--streaming 1",
+        ] {
+            let why = saturate(line).expect("flags parse").refusal();
+            assert!(why.is_some_and(|w| w.starts_with("saturate")), "{line}");
+        }
+        // Nor is the flood's --run-timeout a --duration for --rate or --churn.
+        for line in [
+            "--rate 100 --run-timeout 1s",
+            "--churn --connect-rate 5 --run-timeout 1s",
+        ] {
+            let argv = std::iter::once("flood-client").chain(line.split_whitespace());
+            assert!(Cli::try_parse_from(argv).is_err(), "{line}");
+        }
     }
 
     #[test]

@@ -18,21 +18,22 @@ use crate::fleet::tui;
 use crate::modes::flood::{chart, prepare};
 use crate::modes::probe::{self, ProbeConfig, ProbeReport};
 use crate::modes::publish;
-use crate::modes::verdict;
+use crate::modes::{verdict, USAGE};
 use crate::render::timeline::Recorded;
 use crate::report::stdout::Printer;
 use crate::report::stream::FinalReport;
 use crate::report::Outcome;
 use crate::setup::sample::{add_throughput, Sampler, SystemRates};
 
-/// Default length of a saturation run.
-const SATURATE_FOR: Duration = Duration::from_secs(10);
-
-/// `flood-client saturate`: starts as a flood does, runs, prints the saturation report.
+/// `flood-client saturate`: starts as a flood does, runs, prints the saturation report. Its
+/// `--duration` is always given (saturate's command line defaults it).
 pub(crate) fn command(args: &SaturateArgs) -> io::Result<ExitCode> {
-    let mut flood_args = args.flood.clone();
-    flood_args.duration = Some(flood_args.duration.unwrap_or(SATURATE_FOR));
-    let mut p = match prepare(&flood_args)? {
+    if let Some(why) = args.refusal() {
+        eprintln!("flood-client: {why}");
+        return Ok(ExitCode::from(USAGE));
+    }
+    let flood_args = &args.flood;
+    let mut p = match prepare(flood_args)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
