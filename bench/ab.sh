@@ -27,7 +27,7 @@ for d in "$a" "$b"; do
 done
 
 run() { # DIR: one pinned run of the pair, "MB/s client-s/GiB server-s/GiB"
-    "$1/flood-client" --pin --spawn-server --json "${@:2}" 2>/dev/null | flood_figures
+    flood_run "$1/flood-client" --pin --spawn-server --json "${@:2}"
 }
 
 declare -A last runs # runs: "a mbs" → "1234 1300 …", and so on for each build and figure

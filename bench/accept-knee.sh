@@ -56,8 +56,7 @@ for round in $(seq "$rounds"); do
                 --out "$dir" --json 2> "$dir/stderr.txt") || true
             knee=$(knee_of_report <<< "$report")
             if [ -z "$knee" ]; then
-                echo "accept-knee.sh: $name in $placement: flood-client limit failed; see $dir/stderr.txt:" >&2
-                tail -n 3 "$dir/stderr.txt" >&2
+                last_words "$name in $placement: flood-client limit failed (all it said: $dir/stderr.txt)" "$dir/stderr.txt"
                 exit 1
             fi
             knee=${knee%.0}

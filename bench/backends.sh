@@ -89,9 +89,8 @@ f = lambda secs: "%.3f" % (secs * unit / ops) if unit == 1.0 else "%.1f" % (secs
 print(f((t1s - t0s) / hz), f((t1c - t0c) / hz), f(r["client_cpu_s"]),
       "%d/%d" % (r["connections_ok"], r["connections_failed"]))' \
                     "${t0[@]}" "${t1[@]}" "$load" "$report")
-                if [[ $okf == no-report ]]; then # Say why: the client's last words.
-                    echo "backends.sh: ${names[$i]} $load: flood-client gave no report:" >&2
-                    tail -n 5 "$out.client" >&2
+                if [[ $okf == no-report ]]; then
+                    last_words "${names[$i]} $load: flood-client gave no report" "$out.client"
                 fi
                 key="$placement/$load/${names[$i]}"
                 srv[$key]+="$s " core[$key]+="$c " cli[$key]+="$k "

@@ -25,12 +25,10 @@ gcc -O2 -Wall -Wextra -o target/bench/c-flood bench/c-flood.c
 flags=(--splice)
 [[ ${SERVER_RW:-0} == 1 ]] && flags=(--read-write)
 out=$(mktemp)
-taskset -c 0 "$bin"/echo-server --listen 127.0.0.1:0 "${flags[@]}" > "$out" 2>/dev/null &
-server=$!
-trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 100); do grep -q '^listening on' "$out" && break; sleep 0.05; done
-addr=$(sed -n 's/^listening on //p' "$out")
-[[ -n $addr ]] || { echo "c-vs-flood: echo-server did not start" >&2; exit 1; }
+server=""
+trap 'stop_server; rm -f "$out" "$out.err"' EXIT
+placement_setup loopback
+start_server echo-server "$bin/echo-server --listen {host}:0 ${flags[*]}" "$out"
 
 declare -A all
 cases=("c-flood write" "c-flood vmsplice" "flood-client --send write" "flood-client --send splice")
@@ -41,8 +39,8 @@ for ((r = 1; r <= rounds; r++)); do
                 line=$(taskset -c 1 target/bench/c-flood "${addr%:*}" "${addr##*:}" "$conns" "$bytes" 32768 "$window" "${c#c-flood }" |
                     python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f %.2f" % (r["mb_per_s"], r["cpu_s_per_gib"]))') ;;
             *)
-                line=$(taskset -c 1 "$bin"/flood-client "$addr" -c "$conns" -b "$bytes" --window "$window" \
-                    --send "${c##* }" --json 2>/dev/null | flood_figures)
+                line=$(flood_run taskset -c 1 "$bin"/flood-client "$addr" -c "$conns" -b "$bytes" \
+                    --window "$window" --send "${c##* }" --json)
                 line=${line% *} ;;
         esac
         all[$c]+="${line#* } "

@@ -110,7 +110,7 @@ server = (t1 - t0) / 100.0 * 1e6 / ops_
 client = client * 1e6 / ops_
 print("%.1f %.1f %.3f %d/%d" % (server, client, client / server if server else float("nan"), ops, failed))' \
                     "$t0" "$t1" "$load" "$report")
-                [[ $okf == no-report ]] && { echo "client-floor.sh: $c $load gave no report:" >&2; tail -n 5 "$out.client" >&2; }
+                [[ $okf == no-report ]] && last_words "$c $load gave no report" "$out.client"
                 key="$placement/$load/$c"
                 srv[$key]+="$s " cli[$key]+="$k " ratio[$key]+="$r "
                 printf '%-5s %-10s %-12s %-26s %10s %10s %8s %12s\n' "$round" "$placement" "$load" "$c" "$s" "$k" "$r" "$okf"

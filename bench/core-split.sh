@@ -28,7 +28,7 @@ servers_of "$@"
 check_placements "${chosen[@]}"
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out" "$out.err"; placement_cleanup' EXIT
+trap 'stop_server; rm -f "$out" "$out.err" "$out.client"; placement_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A busy0 busy1
@@ -41,7 +41,7 @@ for round in $(seq "$rounds"); do
             start_server "${names[$i]}" "${cmds[$i]}" "$out"
             ticks=("$(cpu_busy_ticks 0)" "$(cpu_all_ticks 0)" "$(cpu_busy_ticks 1)" "$(cpu_all_ticks 1)")
             report=$("${cli_in[@]}" taskset -c 1 "$bin/flood-client" "$addr" --churn \
-                --connect-rate "$rate" --duration "$duration" -b 32KiB -c 512 --json 2>/dev/null) || true
+                --connect-rate "$rate" --duration "$duration" -b 32KiB -c 512 --json 2> "$out.client") || true
             ticks+=("$(cpu_busy_ticks 0)" "$(cpu_all_ticks 0)" "$(cpu_busy_ticks 1)" "$(cpu_all_ticks 1)")
             stop_server
             read -r share0 share1 outcome p99 < <(python3 -c 'import json,sys
@@ -56,6 +56,9 @@ except (ValueError, KeyError):
     outcome, p99 = "no-report", "-"
 print("%.0f %.0f %s %s" % (share(t[0], t[1], t[4], t[5]), share(t[2], t[3], t[6], t[7]), outcome, p99))' \
                 "${ticks[@]}" "$report")
+            if [[ $outcome == no-report ]]; then
+                last_words "${names[$i]} in $placement: flood-client gave no report" "$out.client"
+            fi
             busy0[$placement/${names[$i]}]+="$share0 "
             busy1[$placement/${names[$i]}]+="$share1 "
             printf '%-6s %-12s %-14s %8s %8s %9s %8s\n' "$round" "$placement" "${names[$i]}" \

@@ -36,7 +36,7 @@ servers_of "$@"
 placement_setup loopback
 out=$(mktemp)
 server=""
-trap 'stop_server; rm -f "$out" "$out.err" "$out.json"' EXIT
+trap 'stop_server; rm -f "$out" "$out.err" "$out.json" "$out.idle" "$out.client"' EXIT
 trap 'exit 130' INT TERM
 
 declare -A user slab p99 mbs ratio
@@ -48,7 +48,7 @@ for round in $(seq "$rounds"); do
     for i in "${order[@]}"; do
         start_server "${names[$i]}" "${cmds[$i]}" "$out"
         taskset -c 1 python3 scripts/idle-memory.py --pid "$server" --addr "$addr" -n "$idle" --json \
-            > "$out.json" 2>/dev/null || : > "$out.json"
+            > "$out.json" 2> "$out.idle" || : > "$out.json"
         stop_server
         read -r u s < <(python3 -c 'import json,sys
 try:
@@ -58,7 +58,7 @@ except Exception:
     print("- -")' "$out.json")
         start_server "${names[$i]}" "${cmds[$i]}" "$out"
         taskset -c 1 "$bin/flood-client" saturate "$addr" -c "$sat_conns" --duration "$sat_for" \
-            --probe-interval 100ms --timeout 10s --server-pid "$server" --json > "$out.json" 2>/dev/null || true
+            --probe-interval 100ms --timeout 10s --server-pid "$server" --json > "$out.json" 2> "$out.client" || true
         stop_server
         read -r d m < <(python3 -c 'import json,sys
 try:
@@ -66,7 +66,11 @@ try:
     print("%.2f %.0f" % (r["probe"]["latency"]["p99_us"] / 1000, r["flood"]["throughput_mb_s"]))
 except Exception:
     print("- -")' "$out.json")
-        [[ $u == - || $d == - ]] && echo "footprint.sh: ${names[$i]}: a figure is missing (idle: $u, delay: $d)" >&2
+        if [[ $u == - || $d == - ]]; then
+            echo "footprint.sh: ${names[$i]}: a figure is missing (idle: $u, delay: $d)" >&2
+            [[ $u != - ]] || last_words "${names[$i]}: scripts/idle-memory.py gave no figure" "$out.idle"
+            [[ $d != - ]] || last_words "${names[$i]}: flood-client saturate gave no delay" "$out.client"
+        fi
         key=${names[$i]}
         user[$key]+="$u " slab[$key]+="$s " p99[$key]+="$d " mbs[$key]+="$m "
         printf '%-5s %-14s %12s %12s %14s %10s\n' "$round" "$key" "$u" "$s" "$d" "$m"

@@ -1,13 +1,43 @@
 # Helpers shared by the bench/ scripts (sourced, not run).
 # shellcheck shell=bash
 
-# The binaries every bench script runs (BIN_DIR overrides, e.g. a test's debug build).
+# The binaries every bench script runs (BIN_DIR overrides, e.g. a test's debug build). The
+# scripts run from the checkout's root, so a BIN_DIR inside it is taken relative to it: the
+# server command lines split on spaces then hold no part of the checkout's path.
 bin=${BIN_DIR:-target/release}
+bin=${bin#"$PWD"/}
 
-# Fails with a message unless the release binaries exist.
+# Fails with a message if the binaries' path has white space: server command lines are split
+# on it.
+need_plain_bin() {
+    [[ $bin != *[[:space:]]* ]] ||
+        { echo "$(basename "$0"): BIN_DIR '$bin' has a space in its path, and server command lines are split on spaces: use binaries under a path without one, or under this checkout" >&2; exit 2; }
+}
+
+# Fails with a message unless the release binaries exist (at a path need_plain_bin takes).
 need_release() {
     [[ -x $bin/flood-client && -x $bin/echo-server ]] ||
         { echo "$(basename "$0"): run cargo build --release first" >&2; exit 2; }
+    need_plain_bin
+}
+
+# last_words WHAT FILE: says on stderr that WHAT (a client or server that failed) and shows
+# the last lines of FILE, its stderr, for the reason.
+last_words() {
+    echo "$(basename "$0"): $1; its last words:" >&2
+    tail -n 5 "$2" | sed 's/^/  /' >&2
+}
+
+# flood_run CMD...: runs CMD (a flood-client --json run) and prints flood_figures of its
+# report; CMD's stderr is kept, and shown (last_words) when CMD fails. Returns 1 on no report.
+flood_run() {
+    local err report status=0
+    err=$(mktemp)
+    report=$("$@" 2> "$err") || status=$?
+    ((status == 0)) || last_words "flood-client exited $status" "$err"
+    rm -f "$err"
+    [[ -n $report ]] || return 1
+    flood_figures <<< "$report"
 }
 
 # Runs the command every 50 ms until it succeeds; returns 1 if it has not within 5 s.
@@ -160,8 +190,7 @@ start_server() {
     "${srv_in[@]}" taskset -c 0 ${cmd//\{host\}/$srv_host} > "$outfile" 2> "$outfile.err" &
     server=$!
     if ! wait_for grep -q '^listening on' "$outfile"; then
-        echo "$(basename "$0"): $name did not say 'listening on'; its last words:" >&2
-        tail -n 5 "$outfile.err" | sed 's/^/  /' >&2
+        last_words "$name did not say 'listening on'" "$outfile.err"
         exit 1
     fi
     addr=$(sed -n 's/^listening on //p' "$outfile")

@@ -26,18 +26,18 @@ case ${1:-} in -h|--help) usage_of "$0" 0 ;; esac
 need_release
 command -v iperf3 >/dev/null || { echo "vs-iperf3: iperf3 is not installed (apt-get install iperf3)" >&2; exit 2; }
 json=$(mktemp)
-trap 'rm -f "$json"' EXIT
+trap 'rm -f "$json" "$json.server"' EXIT
 
 iperf_listening() {
     [[ -n $(ss -Hltn "sport = :5299") ]]
 }
 
 iperf() {
-    taskset -c 0 iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
+    taskset -c 0 iperf3 -s -1 -p 5299 > "$json.server" 2>&1 &
     local server=$!
     # iperf3 -s prints no readiness line: wait for its listening socket.
     wait_for iperf_listening ||
-        { kill "$server" 2>/dev/null; echo "vs-iperf3: iperf3 server did not start" >&2; exit 1; }
+        { kill "$server" 2>/dev/null; last_words "the iperf3 server did not start" "$json.server"; exit 1; }
     taskset -c 1 iperf3 -c 127.0.0.1 -p 5299 -t 3 -J "$@" > "$json"
     # A client that never connected leaves the one-client server waiting for ever.
     kill "$server" 2>/dev/null || true
@@ -46,7 +46,7 @@ iperf() {
 }
 
 flood() { # flood-client flags choosing the server and the buffers
-    "$bin"/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --json "$@" 2>/dev/null | flood_figures
+    flood_run "$bin"/flood-client --pin -c "$conns" -b "$bytes" --window "$window" --json "$@"
 }
 
 declare -A all

@@ -46,7 +46,7 @@ for round in $(seq 1 "$rounds"); do
             dir="$out/$round-$placement-${names[$i]}"
             "$bin/flood-client" limit --server-cmd "${names[$i]}=${cmds[$i]}" --pin \
                 --placement "$placement" --connect-rate "${CONNECT_RATES:-1000..200000}" \
-                --bytes 32KiB --step "${STEP:-5s}" --out "$dir" --json > "$dir.json" 2>/dev/null || true
+                --bytes 32KiB --step "${STEP:-5s}" --out "$dir" --json > "$dir.json" 2> "$dir.err" || true
             read -r knee verdict < <(python3 -c 'import json,sys
 try:
     r = json.load(open(sys.argv[1]))
@@ -54,6 +54,9 @@ try:
     print(r.get("knee"), "%s: %s" % (b.get("bound_by", "-"), b.get("why", "no verdict")))
 except (OSError, ValueError):
     print("None no report")' "$dir.json")
+            if [[ $verdict == "no report" ]]; then
+                last_words "${names[$i]} in $placement: flood-client limit gave no report" "$dir.err"
+            fi
             knees[$placement/${names[$i]}]+="${knee/None/} "
             printf '%-6s %-9s %-12s %9s  %s\n' "$round" "$placement" "${names[$i]}" "$knee" "$verdict"
         done

@@ -2,7 +2,7 @@
 # The whole comparison in one command: sweep + saturate/probe + idle memory + the iperf3
 # ceiling, against echo-server and every peer server that could be installed.
 #
-#   scripts/compare.sh [--only NAMES] [OUT_DIR]   default OUT_DIR bench-results/<date-time>
+#   scripts/compare.sh [--only NAMES] [--install-peers] [OUT_DIR]   default OUT_DIR bench-results/<date-time>
 #   scripts/compare.sh --list [--only NAMES]
 #   scripts/compare.sh --help
 #
@@ -10,7 +10,18 @@
 # unknown name exits 2. --list prints the NAME=CMD line of every server a run would use
 # here (echo-server and each installed peer: go, uring-c (C on liburing), node, asyncio,
 # uvloop, twisted, eventlet, erlang, erlang-16k (--buffer 16384), threads, tornado, gevent)
-# and exits, building, installing and running nothing.
+# and exits, building, installing and running nothing. Paths in those lines are relative to
+# the checkout's root, where every command runs.
+#
+# A run first has scripts/install-peers.sh (apt and pip, as root) install what it lacks, and
+# says on stderr what: a peer of its servers not installed, or built from a source changed
+# since; taskset; and, without --only, iperf3 (the ceiling). With nothing lacking it
+# installs nothing; --install-peers runs install-peers.sh anyway.
+#
+# OUT_DIR is new, empty, or an earlier compare.sh run's (its commands.txt says so): the
+# files such a run wrote there are removed before this one writes, so none of them joins
+# its report, and any other file is kept. Any other folder with files in it is refused
+# (exit 2), touching nothing.
 #
 # Settings (environment): CONNS (sweep counts), BYTES (payloads), REPEAT (runs per point),
 # SAT_CONNS and SAT_FOR (saturation), IDLE (idle connections for the memory figure),
@@ -35,6 +46,7 @@ set -euo pipefail
 known=(echo-server echo-server-rw go uring-c node asyncio uvloop twisted eventlet erlang erlang-16k threads tornado gevent)
 list=0
 only=
+install=0
 pos=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -45,6 +57,7 @@ while [ $# -gt 0 ]; do
             only=$2
             shift ;;
         --only=*) only=${1#--only=} ;;
+        --install-peers) install=1 ;;
         --) shift; pos+=("$@"); break ;;
         -*) echo "compare.sh: unknown option '$1' (--help)" >&2; exit 2 ;;
         *) pos+=("$1") ;;
@@ -66,41 +79,83 @@ if [ -n "$only" ]; then
     done
 fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Every command runs from the root with paths relative to it: the server command lines are
+# split on spaces, and a checkout path may hold one.
 cd "$root"
-peers=$root/scripts/peers
-bin=${BIN_DIR:-$root/target/release}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh # bin (BIN_DIR, relative when inside the checkout), last_words
+need_plain_bin
+peers=scripts/peers
+
+# Whether server NAME is one the run wants (--only; all without it).
+is_wanted() { [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
+
+# Whether server NAME can run here: its program installed, its peer built (install-peers.sh).
+installed() {
+    case $1 in
+        go) [ -x target/peers/go-echo ] ;;
+        uring-c) [ -x target/peers/uring-echo ] ;;
+        node) command -v node >/dev/null ;;
+        erlang|erlang-16k) command -v escript >/dev/null ;;
+        uvloop|twisted|eventlet|tornado|gevent) python3 -c "import $1" 2>/dev/null ;;
+        *) true ;; # echo-server (cargo builds it) and the peers on python3 alone
+    esac
+}
+
+# Whether server NAME's peer binary is older than its source (install-peers.sh rebuilds it).
+stale() {
+    case $1 in
+        go) [ "$peers/go-echo.go" -nt target/peers/go-echo ] ;;
+        uring-c) [ "$peers/uring-echo.c" -nt target/peers/uring-echo ] ;;
+        *) false ;;
+    esac
+}
+
+# The command line of server NAME.
+command_of() {
+    case $1 in
+        echo-server) echo "$bin/echo-server --listen 127.0.0.1:0 --processes {processes}" ;;
+        echo-server-rw) echo "$bin/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}" ;;
+        go) echo "target/peers/go-echo 0" ;;
+        uring-c) echo "target/peers/uring-echo 0" ;;
+        node) echo "node $peers/node-echo.js 0" ;;
+        uvloop) echo "python3 $peers/asyncio_echo.py 0 --uvloop" ;;
+        erlang) echo "escript $peers/erlang_echo.erl 0" ;;
+        erlang-16k) echo "escript $peers/erlang_echo.erl 0 --buffer 16384" ;;
+        asyncio|threads|twisted|eventlet|tornado|gevent) echo "python3 $peers/${1}_echo.py 0" ;;
+    esac
+}
+
 # The servers of the run: echo-server, then every peer installed here (NAME=CMD each),
 # narrowed to --only's names.
 collect_servers() {
-    local all=("echo-server=$bin/echo-server --listen 127.0.0.1:0 --processes {processes}"
-               "echo-server-rw=$bin/echo-server --listen 127.0.0.1:0 --read-write --processes {processes}")
-    [ -x target/peers/go-echo ] && all+=("go=$root/target/peers/go-echo 0")
-    [ -x target/peers/uring-echo ] && all+=("uring-c=$root/target/peers/uring-echo 0")
-    command -v node >/dev/null && all+=("node=node $peers/node-echo.js 0")
-    all+=("asyncio=python3 $peers/asyncio_echo.py 0")
-    python3 -c 'import uvloop' 2>/dev/null && all+=("uvloop=python3 $peers/asyncio_echo.py 0 --uvloop")
-    python3 -c 'import twisted' 2>/dev/null && all+=("twisted=python3 $peers/twisted_echo.py 0")
-    python3 -c 'import eventlet' 2>/dev/null && all+=("eventlet=python3 $peers/eventlet_echo.py 0")
-    if command -v escript >/dev/null; then
-        all+=("erlang=escript $peers/erlang_echo.erl 0"
-              "erlang-16k=escript $peers/erlang_echo.erl 0 --buffer 16384")
-    fi
-    all+=("threads=python3 $peers/threads_echo.py 0")
-    python3 -c 'import tornado' 2>/dev/null && all+=("tornado=python3 $peers/tornado_echo.py 0")
-    python3 -c 'import gevent' 2>/dev/null && all+=("gevent=python3 $peers/gevent_echo.py 0")
     servers=()
-    local s name
-    for s in "${all[@]}"; do
-        if [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" ${s%%=*} "* ]]; then
-            servers+=("$s")
+    local name
+    for name in "${known[@]}"; do
+        if is_wanted "$name" && installed "$name"; then
+            servers+=("$name=$(command_of "$name")")
         fi
     done
     for name in "${wanted[@]}"; do
-        if [[ " ${servers[*]%%=*} " != *" $name "* ]]; then
+        if ! installed "$name"; then
             echo "compare.sh: --only: $name is not installed here (scripts/install-peers.sh)" >&2
             exit 2
         fi
     done
+}
+
+# What the run lacks that scripts/install-peers.sh installs, one word each: its servers
+# not installed or stale, taskset, and, without --only, iperf3.
+lacking() {
+    local name lack=()
+    for name in "${known[@]}"; do
+        if is_wanted "$name" && { ! installed "$name" || stale "$name"; }; then
+            lack+=("$name")
+        fi
+    done
+    command -v taskset >/dev/null || lack+=(taskset)
+    [ -n "$only" ] || command -v iperf3 >/dev/null || lack+=(iperf3)
+    echo "${lack[*]}"
 }
 if [ "$list" = 1 ]; then
     collect_servers
@@ -121,8 +176,36 @@ if [ "$(nproc)" -lt 2 ]; then
     echo "compare.sh: needs 2 CPUs (server on CPU 0, client on CPU 1)" >&2
     exit 2
 fi
+# OUT_DIR: an earlier run's files are removed below, once the build and the install are
+# through, so none of them joins this run's report; a folder that is not an earlier run's is
+# refused, so nothing a person put there is lost.
+earlier=0
+if [ -e "$out" ] && [ ! -d "$out" ]; then
+    echo "compare.sh: OUT_DIR '$out' is not a folder: name a new one" >&2
+    exit 2
+elif [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+    if ! head -n 1 "$out/commands.txt" 2>/dev/null | grep -q '^# scripts/compare\.sh '; then
+        echo "compare.sh: OUT_DIR '$out' is neither empty nor an earlier compare.sh run's (no commands.txt of one): name a new or empty folder (the default, bench-results/<date-time>, is new)" >&2
+        exit 2
+    fi
+    earlier=1
+fi
 [ -n "${BIN_DIR:-}" ] || cargo build --release --quiet
-bash scripts/install-peers.sh
+lacks=$(lacking)
+if [ "$install" = 1 ]; then
+    echo "compare.sh: --install-peers: running scripts/install-peers.sh" >&2
+    bash scripts/install-peers.sh
+elif [ -n "$lacks" ]; then
+    echo "compare.sh: installing what this run lacks: $lacks (scripts/install-peers.sh; --only NAMES leaves servers out)" >&2
+    bash scripts/install-peers.sh
+fi
+if [ "$earlier" = 1 ]; then
+    echo "compare.sh: $out holds an earlier run: removing the files it wrote (any other file is kept)" >&2
+    # Every file a run below writes.
+    (cd "$out" && rm -rf -- commands.txt servers.txt machine.txt sweep.json sweep.csv sweep.svg \
+        sweep.png saturate-*.json saturate-*.txt idle-*.json knees backends.txt footprint.txt \
+        iperf3.json summary.md report.html)
+fi
 mkdir -p "$out"
 fc=$bin/flood-client
 # Every measuring command is written to commands.txt (shown in report.html) before it runs.
@@ -173,21 +256,23 @@ for s in "${servers[@]}"; do
     cmd=${cmd//\{processes\}/1}
     log=$(mktemp)
     # shellcheck disable=SC2086 # the command is a word list on purpose
-    taskset -c 0 $cmd > "$log" 2>/dev/null &
+    taskset -c 0 $cmd > "$log" 2> "$log.err" &
     pid=$!
     # A Ctrl-C here must not leave the peer listening (a Python peer started in the
     # background ignores SIGINT) or its log behind.
-    trap 'kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
+    trap 'kill "$pid" 2>/dev/null; rm -f "$log" "$log.err"' EXIT
     trap 'exit 130' INT TERM
     for _ in $(seq 200); do grep -q '^listening on ' "$log" && break; sleep 0.05; done
     addr=$(sed -n 's/^listening on //p' "$log" | head -n 1)
     if [ -n "$addr" ]; then
         logged taskset -c 1 python3 scripts/idle-memory.py --pid "$pid" --addr "$addr" -n "$IDLE" --json \
             > "$out/idle-$name.json" || echo "$name: idle memory failed"
+    else
+        last_words "$name: no idle memory: it did not say 'listening on'" "$log.err"
     fi
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    rm -f "$log"
+    rm -f "$log" "$log.err"
     trap - EXIT INT TERM
 done
 
@@ -204,7 +289,7 @@ if [ "${BACKENDS:-0}" = 1 ]; then
     echo "== io_uring against epoll: server CPU per operation (bench/backends.sh)"
     which=("epoll=$bin/echo-server --listen {host}:0" "uring=$bin/echo-server --io uring --listen {host}:0")
     for s in "${servers[@]}"; do
-        [ "${s%%=*}" = uring-c ] && which+=("uring-c=$root/target/peers/uring-echo {host}:0")
+        [ "${s%%=*}" = uring-c ] && which+=("uring-c=target/peers/uring-echo {host}:0")
     done
     logged env PLACEMENTS="${PLACEMENTS:-loopback}" BIN_DIR="$bin" \
         bash bench/backends.sh "${BACKENDS_ROUNDS:-3}" "${which[@]}" > "$out/backends.txt" ||
@@ -220,14 +305,20 @@ fi
 echo "== iperf3 single-stream ceiling"
 if command -v iperf3 >/dev/null; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+    log=$(mktemp)
+    taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" > "$log" 2>&1 &
     ipid=$!
+    trap 'kill "$ipid" 2>/dev/null; rm -f "$log"' EXIT
+    trap 'exit 130' INT TERM
     # Wait for the listener without connecting to it: -1 serves exactly one client.
     for _ in $(seq 100); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
-    taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t 5 -J > "$out/iperf3.json" || echo "iperf3 failed"
+    taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t 5 -J > "$out/iperf3.json" ||
+        last_words "iperf3 failed (the client's error is in $out/iperf3.json); the server" "$log"
     # A client that never connected leaves the one-client server waiting for ever.
     kill "$ipid" 2>/dev/null || true
     wait "$ipid" 2>/dev/null || true
+    rm -f "$log"
+    trap - EXIT INT TERM
 else
     echo "iperf3 not installed: no ceiling line"
 fi

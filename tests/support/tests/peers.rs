@@ -453,8 +453,10 @@ fn compare(args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|| panic!("compare.sh {args:?} still running after 60 s"))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
+/// Whether `word`, a path in a compare.sh line (relative to the checkout's root, where
+/// compare.sh runs every command), names `file`.
+fn names_file(word: &str, file: &Path) -> bool {
+    match (repo_root().join(word).canonicalize(), file.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -469,7 +471,7 @@ fn is_line_of(line: &str, peer: &Peer) -> bool {
     name == peer.name
         && words.len() == 2 + peer.args.len()
         && words[0] == peer.program
-        && same_file(Path::new(words[1]), &peer_file(peer))
+        && names_file(words[1], &peer_file(peer))
         && words[2..] == *peer.args
 }
 
@@ -543,7 +545,7 @@ fn compare_lists_the_uring_peer_where_install_peers_built_it() {
         .collect();
     let is_uring_line = |line: &str| {
         let words: Vec<&str> = line["uring-c=".len()..].split_whitespace().collect();
-        words.len() == 2 && same_file(Path::new(words[0]), &exe) && words[1] == "0"
+        words.len() == 2 && names_file(words[0], &exe) && words[1] == "0"
     };
     if before != after {
         eprintln!("target/peers/uring-echo appeared or went while compare.sh ran: not judged");
@@ -595,6 +597,101 @@ fn compare_only_refuses_an_unknown_name_naming_the_known_ones() {
         );
     }
     assert!(out.stdout.is_empty(), "ran nothing: {}", all_text(&out));
+}
+
+/// Runs compare.sh on echo-server alone into `out` at a tiny size on the debug build
+/// (`BIN_DIR`: nothing built, its figures mean nothing; a few seconds).
+fn tiny_compare(out: &Path) -> std::process::Output {
+    let bin_dir = bin("flood-client").parent().expect("bin dir").to_path_buf();
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_root().join("scripts/compare.sh"))
+        .args(["--only", "echo-server"])
+        .arg(out)
+        .envs([
+            ("KNEES", "0"),
+            ("REPEAT", "1"),
+            ("CONNS", "1"),
+            ("BYTES", "32KiB"),
+            ("SAT_CONNS", "2"),
+            ("SAT_FOR", "1s"),
+            ("IDLE", "2"),
+        ])
+        .env("BIN_DIR", &bin_dir)
+        .current_dir(repo_root());
+    output_within(cmd, Duration::from_secs(120))
+        .unwrap_or_else(|| panic!("compare.sh still running after 120 s"))
+}
+
+/// compare.sh starts from a clean OUT_DIR, and installs only what its servers lack: a
+/// folder that is not an earlier run's is refused and left as it was; an earlier run's
+/// files (a saturation of a server this run does not have, a backends.txt it does not
+/// write) are gone before the run and every other file is kept; and with echo-server alone,
+/// which needs nothing installed, scripts/install-peers.sh (apt and pip) does not run.
+#[test]
+fn compare_starts_from_a_clean_out_dir_and_installs_only_what_it_lacks() {
+    let test = "compare_starts_from_a_clean_out_dir_and_installs_only_what_it_lacks";
+    if let Err(e) = Command::new("taskset").arg("--version").output() {
+        missing(
+            test,
+            "apt-get install util-linux",
+            format!("no taskset ({e})"),
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("compare-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create OUT_DIR");
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "mine").expect("write notes.txt");
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("read OUT_DIR")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    let out = tiny_compare(&dir);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("name a new or empty folder"), "{text}");
+    assert_eq!(files(), ["notes.txt"], "refused, touching nothing: {text}");
+
+    // An earlier run's folder, with files this run does not write.
+    std::fs::write(
+        dir.join("commands.txt"),
+        "# scripts/compare.sh /elsewhere with CONNS=1\n",
+    )
+    .expect("write commands.txt");
+    std::fs::write(dir.join("saturate-ghost.json"), "[1]").expect("write saturate");
+    std::fs::write(dir.join("backends.txt"), "medians\nghost\n").expect("write backends");
+    let out = tiny_compare(&dir);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !text.contains("install-peers"),
+        "nothing lacking, nothing installed: {text}"
+    );
+    let names = files();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("ghost") || n == "backends.txt"),
+        "{names:?}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html"))
+        .unwrap_or_else(|e| panic!("report.html: {e}\n{text}"));
+    assert!(
+        !html.contains("ghost"),
+        "an earlier run's file in the report"
+    );
+    assert!(html.contains("<td>echo-server</td>"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&notes).expect("notes.txt kept"),
+        "mine"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// compare.sh end to end, at a tiny size on the debug build (`BIN_DIR`: nothing built, its
