@@ -95,14 +95,80 @@ fn merge_keeps_a_config_the_reports_agree_on_and_lists_their_hosts() {
     want["processes"] = json!(2);
     assert_eq!(m["config"], want);
     assert_eq!(m["hosts"], json!([r["host"], r["host"]]));
-    // Reports that ran differently keep no config.
-    let mut other = another_run(r);
-    other["config"]["work"]["chunk"] = json!(1);
+    // Reports that ran one workload each its own way (here, threads) keep no config.
+    let mut other = another_run(&another_run(r));
+    other["config"]["threads"] = json!(r["config"]["threads"].as_u64().expect("threads") + 1);
     let b = write_json(&d.join("b.json"), &other);
     let out = flood(&["merge", "--json", &a, &b]);
     assert!(out.status.success(), "{}", stderr(&out));
     let m: Value = stdout_json(&out);
     assert_eq!(m["config"], Value::Null);
+}
+
+#[test]
+fn merge_refuses_runs_of_other_workloads_naming_both_files_and_the_field() {
+    let d = dir("workloads");
+    let closed = write_json(&d.join("closed.json"), real_report());
+    // A paced run of the same bytes, chunk and window: only its config tells them apart.
+    let out = flood(&[
+        "--spawn-server",
+        "-c",
+        "2",
+        "--duration",
+        "300ms",
+        "--interval",
+        "10ms",
+        "--rate",
+        "200",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let paced = write_json(&d.join("paced.json"), &stdout_json::<Value>(&out));
+    let mut chunk = another_run(real_report());
+    chunk["config"]["work"]["chunk"] = json!(1);
+    let chunk = write_json(&d.join("chunk.json"), &chunk);
+    for (other, field) in [(&paced, "config.rate"), (&chunk, "config.work.chunk")] {
+        let out = flood(&["merge", "--json", &closed, other]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), Some(2), "{err}");
+        assert!(out.stdout.is_empty(), "no merged report");
+        for says in [closed.as_str(), other, field, "side by side"] {
+            assert!(err.contains(says), "{says}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_merged_report_lists_every_run_so_a_later_merge_refuses_one_again() {
+    let d = dir("salts");
+    let r = real_report();
+    let a = write_json(&d.join("a.json"), r);
+    let b = write_json(&d.join("b.json"), &another_run(r));
+    let c = write_json(&d.join("c.json"), &another_run(&another_run(r)));
+    let out = flood(&["merge", "--json", &a, &b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged: Value = stdout_json(&out);
+    let salt = |v: &Value| v["config"]["salt"].clone();
+    let b_salt = salt(&another_run(r));
+    assert_eq!(merged["salts"], json!([salt(r), b_salt]));
+    let ab = write_json(&d.join("ab.json"), &merged);
+    // Either run again beside the merge that holds it, before it or after, first or not.
+    for files in [[&ab, &a], [&ab, &b], [&b, &ab]] {
+        let out = flood(&["merge", files[0], files[1]]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), Some(2), "{files:?}: {err}");
+        assert!(err.contains("a run already given"), "{files:?}: {err}");
+    }
+    // A merge of merges lists every run; one merged before salts were listed still reads.
+    let out = flood(&["merge", "--json", &ab, &c]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let abc: Value = stdout_json(&out);
+    assert_eq!(abc["salts"].as_array().map(Vec::len), Some(3));
+    let mut old = merged.clone();
+    old.as_object_mut().expect("an object").remove("salts");
+    let old = write_json(&d.join("old.json"), &old);
+    let out = flood(&["merge", "--json", &old, &c]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
@@ -172,14 +238,21 @@ fn bytes_that_are_not_utf8_are_bad_input_for_merge_plot_and_limit() {
 
 /// A V2 histogram header whose payload length says 4 GiB: 40 bytes, 56 in base64.
 fn lying_histogram() -> String {
+    v2_histogram(u32::MAX, &[])
+}
+
+/// A V2 histogram of three digits from 1 to 2 µs in base64: its header says `length`
+/// payload bytes, and `payload` follows.
+fn v2_histogram(length: u32, payload: &[u8]) -> String {
     let mut h = Vec::new();
     h.extend_from_slice(&0x1c84_9313u32.to_be_bytes()); // V2 cookie
-    h.extend_from_slice(&u32::MAX.to_be_bytes()); // payload length
+    h.extend_from_slice(&length.to_be_bytes()); // payload length
     h.extend_from_slice(&0u32.to_be_bytes()); // normalizing offset
     h.extend_from_slice(&3u32.to_be_bytes()); // significant digits
     h.extend_from_slice(&1u64.to_be_bytes()); // lowest
     h.extend_from_slice(&2u64.to_be_bytes()); // highest
     h.extend_from_slice(&1f64.to_be_bytes()); // integer to double ratio
+    h.extend_from_slice(payload);
     base64::engine::general_purpose::STANDARD.encode(h)
 }
 
@@ -214,6 +287,39 @@ fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() 
     let out = flood_limited(&["plot", &interval, "--out", svg.to_str().expect("utf-8")]);
     assert_eq!(code(&out), Some(2), "plot: {}", stderr(&out));
     assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
+}
+
+/// A payload entry of nine 0xff bytes zig-zag decodes to i64::MIN, which hdrhistogram 7.6
+/// negates: an overflow, which panicked the debug build that `cargo test` runs.
+#[test]
+fn a_histogram_entry_the_crate_cannot_negate_is_bad_input_not_a_panic() {
+    let d = dir("negate");
+    let histogram = v2_histogram(9, &[0xff; 9]);
+    let mut report = real_report().clone();
+    report["rtt_histogram"] = json!(histogram);
+    let whole = write_json(&d.join("whole.json"), &report);
+    let mut report = real_report().clone();
+    report["intervals"][0]["rtt_histogram"] = json!(histogram);
+    let interval = write_json(&d.join("interval.json"), &report);
+    let svg = d.join("interval.svg");
+    for args in [
+        vec!["merge", whole.as_str()],
+        vec!["merge", interval.as_str()],
+        vec![
+            "plot",
+            interval.as_str(),
+            "--out",
+            svg.to_str().expect("utf-8"),
+        ],
+    ] {
+        let out = flood(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(args[1]) && err.contains("2^63 empty buckets"),
+            "{args:?}: {err}"
+        );
+    }
 }
 
 /// The real report with its intervals replaced by `n` copies of its first one, one after

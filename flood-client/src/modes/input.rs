@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
+use crate::engine::verifier::Salt;
 use crate::modes::cannot_read;
 use crate::modes::saturate::SaturateReport;
 use crate::report::meta::Host;
@@ -59,6 +60,10 @@ pub(crate) struct Reported {
     /// The host of each report a merged one adds.
     #[serde(default)]
     pub(crate) hosts: Vec<Host>,
+    /// The salt of each whole run a merged one adds (none in a report merged before they
+    /// were listed).
+    #[serde(default)]
+    pub(crate) salts: Vec<Salt>,
     /// The figures, without the series.
     #[serde(flatten)]
     pub(crate) report: Report,

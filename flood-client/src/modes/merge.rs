@@ -2,8 +2,10 @@
 //! one; histograms travel serialized, so the merged percentiles are exact, and the series of
 //! intervals add up interval by aligned interval. A file is a `--json` report or a
 //! `--json-stream` (its `end` event holds the report). Shards of one run (`--shard K/N`) must
-//! all be there, and `shards` says whether they started together. The merged report keeps
-//! the configuration the reports share and lists their hosts.
+//! all be there, and `shards` says whether they started together. Runs of different
+//! workloads do not add up to anything and are refused (`workload.rs`), as is a run given
+//! twice. The merged report keeps the configuration the reports share and lists their hosts
+//! and the salts of their whole runs.
 //!
 //! Memory does not grow with the runs' length: the files are read as they stream, twice.
 //! The first pass adds up everything but the series and checks each series is in index
@@ -29,6 +31,7 @@ use crate::report::stream::FinalReport;
 use crate::report::{Outcome, Report};
 
 mod series;
+mod workload;
 
 use series::Series;
 
@@ -43,7 +46,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
             Err(why) => return refuse(why),
         };
         input.recorded = recorded;
-        if let Err(e) = merged.add(*part, recorded) {
+        if let Err(e) = merged.add(*part, recorded, &input.name) {
             return refuse(format!("cannot merge {}: {e}", input.name));
         }
     }
@@ -54,6 +57,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
     let human = outcome.human();
     let mut report = FinalReport::new(outcome, merged.config, None);
     report.hosts = merged.hosts;
+    report.salts = merged.salts.iter().map(|s| s.0).collect();
     let passed = report.passed;
     let series: Vec<&Path> = inputs
         .0
@@ -76,6 +80,9 @@ struct Merged {
     count: usize,
     /// The configuration every report merged so far shares.
     config: Option<RunConfig>,
+    /// The first configuration read and the name of its file: every other report's must
+    /// have run its workload.
+    first: Option<(RunConfig, String)>,
     hosts: Vec<Host>,
     /// The pattern salts of the whole runs merged so far: one run's report given twice
     /// has its salt twice (shards share theirs, and are checked by their shard numbers).
@@ -83,24 +90,38 @@ struct Merged {
 }
 
 impl Merged {
-    /// Adds `part`, whose series held an interval if `recorded`.
-    fn add(&mut self, part: Reported, recorded: bool) -> Result<(), String> {
-        // Shards of one run share its salt: only a whole run's is its own.
-        let whole_run = part.report.shards.is_none();
-        let salt = (part.header.config.as_ref())
-            .map(|c| c.salt)
-            .filter(|_| whole_run);
-        if let Some(salt) = salt {
-            if self.salts.contains(&salt) {
-                return Err(format!(
-                    "it is a run already given (the same run's streams, salt {}): give \
-                     each run's report once",
-                    salt.0
-                ));
+    /// Adds `part`, read from the file called `name`, whose series held an interval if
+    /// `recorded`.
+    fn add(&mut self, part: Reported, recorded: bool, name: &str) -> Result<(), String> {
+        if let Some(config) = &part.header.config {
+            match &self.first {
+                None => self.first = Some((config.clone(), name.into())),
+                Some((first, first_name)) => {
+                    if let Some(d) = workload::difference(first, config) {
+                        return Err(format!(
+                            "it ran another workload than {first_name} (config.{}: {} there, \
+                             {} here): merge adds up the shards or the repeats of one \
+                             workload; compare different ones side by side instead \
+                             (`flood-client plot` each)",
+                            d.field, d.first, d.other
+                        ));
+                    }
+                }
             }
         }
+        let salts = whole_runs(&part);
+        if let Some(salt) = salts.iter().find(|s| self.salts.contains(s)) {
+            let is = match part.salts.is_empty() {
+                true => "is a run already given (the same run's streams",
+                false => "holds a run already given (a merged report holds its runs' streams",
+            };
+            return Err(format!(
+                "it {is}, salt {}): give each run's report once",
+                salt.0
+            ));
+        }
         self.report.add(&part.report, [self.recorded, recorded])?;
-        self.salts.extend(salt);
+        self.salts.extend(salts);
         self.recorded |= recorded;
         let config = &part.header.config;
         self.config = match (self.count, &self.config, config) {
@@ -114,6 +135,19 @@ impl Merged {
             .extend(part.header.host.filter(|_| part.hosts.is_empty()));
         self.hosts.extend(part.hosts);
         Ok(())
+    }
+}
+
+/// The salts of the whole runs in `part`: those a merged report lists, else its own. A
+/// shard's is its run's, shared with the other shards (told apart by their numbers); a
+/// report merged by a flood-client that did not list them has only its first run's.
+fn whole_runs(part: &Reported) -> Vec<Salt> {
+    if part.report.shards.is_some() {
+        return Vec::new();
+    }
+    match part.salts.is_empty() {
+        true => part.header.config.iter().map(|c| c.salt).collect(),
+        false => part.salts.clone(),
     }
 }
 

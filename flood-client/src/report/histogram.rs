@@ -170,7 +170,9 @@ impl<'de> Deserialize<'de> for Latency {
         let bytes = STANDARD
             .decode(text.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("histogram base64: {e}")))?;
-        bounded(&bytes).map_err(|e| serde::de::Error::custom(format!("histogram: {e}")))?;
+        payload(&bytes)
+            .and_then(readable_entries)
+            .map_err(|e| serde::de::Error::custom(format!("histogram: {e}")))?;
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| serde::de::Error::custom(format!("histogram: {e:?}")))?;
@@ -191,11 +193,11 @@ const V2_HEADER: usize = 40;
 /// Significant digits of the histograms this module makes ([`empty`]).
 const DIGITS: u32 = 3;
 
-/// Checks what a serialized histogram's header says against the bytes there are, before
-/// anything is allocated from it: its payload fits in them, and its precision is this
-/// module's (each further digit is ten times the counts). Deserializing trusts the header:
-/// a 56-byte text claiming a 4 GiB payload allocated 4 GiB.
-fn bounded(bytes: &[u8]) -> Result<(), String> {
+/// The payload of a serialized histogram, once what its header says is checked against the
+/// bytes there are, before anything is allocated from it: its payload fits in them, and its
+/// precision is this module's (each further digit is ten times the counts). Deserializing
+/// trusts the header: a 56-byte text claiming a 4 GiB payload allocated 4 GiB.
+fn payload(bytes: &[u8]) -> Result<&[u8], String> {
     let word =
         |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     if bytes.len() < V2_HEADER {
@@ -221,6 +223,33 @@ fn bounded(bytes: &[u8]) -> Result<(), String> {
             "{} significant digits, where flood-client writes {DIGITS}",
             word(12)
         ));
+    }
+    Ok(&bytes[V2_HEADER..V2_HEADER + payload])
+}
+
+/// Checks a V2 payload holds no entry hdrhistogram 7.6 cannot read. Each entry is a varint
+/// of at most 9 bytes (7 bits a byte while the top bit says more follow, the ninth byte
+/// whole), zig-zag encoding a count or, negative, a run of empty buckets; the entry of nine
+/// `0xff` bytes decodes to i64::MIN, which the crate negates: an overflow, a panic in a
+/// debug build (a release build wraps it, and the crate refuses the negative length). No
+/// histogram writes it: a run that long is 2^63 buckets.
+fn readable_entries(payload: &[u8]) -> Result<(), String> {
+    const UNREADABLE: [u8; 9] = [0xff; 9];
+    let mut at = 0;
+    while at < payload.len() {
+        let entry = &payload[at..];
+        if entry.starts_with(&UNREADABLE) {
+            return Err(format!(
+                "payload byte {at} says a run of 2^63 empty buckets, which no histogram \
+                 holds: the report is damaged or hand-edited; give the one flood-client wrote"
+            ));
+        }
+        // One past the entry's last byte (a cut-off last entry is the crate's to refuse).
+        at += entry
+            .iter()
+            .take(8)
+            .position(|b| b & 0x80 == 0)
+            .map_or(9, |last| last + 1);
     }
     Ok(())
 }
@@ -419,7 +448,7 @@ mod tests {
         let mut one = Latency::new();
         one.record(Duration::from_micros(250));
         let good = serialized(&one.histogram());
-        assert_eq!(bounded(&good), Ok(()));
+        assert_eq!(payload(&good), Ok(&good[V2_HEADER..]));
         let lie = |at: usize, value: u32| {
             let mut bytes = good.clone();
             bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
@@ -432,6 +461,46 @@ mod tests {
         assert!(err.contains("4294967295-byte payload"), "{err}");
         assert!(lie(0, V2_COOKIE + 1).contains("cookie"));
         assert!(lie(12, 5).contains("5 significant digits"));
-        assert!(bounded(&good[..39]).unwrap_err().contains("shorter"));
+        assert!(payload(&good[..39]).unwrap_err().contains("shorter"));
+    }
+
+    #[test]
+    fn a_run_of_empty_buckets_the_crate_cannot_negate_is_refused() {
+        // The payload's one entry zig-zag decodes to i64::MIN, which hdrhistogram negates
+        // into a run of empty buckets (an overflow: a panic in a debug build).
+        let text = serde_json::to_string(&STANDARD.encode(crafted(&[0xff; 9]))).unwrap();
+        let err = serde_json::from_str::<Latency>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("payload byte 0"), "{err}");
+        // Found where it starts, after other entries (a count of 1, then a 9-byte count).
+        let mut payload = vec![0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
+        payload.extend([0xff; 9]);
+        let text = serde_json::to_string(&STANDARD.encode(crafted(&payload))).unwrap();
+        let err = serde_json::from_str::<Latency>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("payload byte 10"), "{err}");
+        // An entry one bit short of it (a run of about 2^63 empty buckets, which the crate
+        // negates and skips) reads as an empty histogram, as it did before: the check refuses
+        // that one entry, no more.
+        let mut nearly = [0xff; 9];
+        nearly[8] = 0xfe;
+        let text = serde_json::to_string(&STANDARD.encode(crafted(&nearly))).unwrap();
+        assert!(serde_json::from_str::<Latency>(&text).is_ok());
+    }
+
+    /// A V2 histogram of three digits, 1 to 2 µs, whose payload is `payload`.
+    fn crafted(payload: &[u8]) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend_from_slice(&V2_COOKIE.to_be_bytes());
+        h.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        h.extend_from_slice(&0u32.to_be_bytes()); // normalizing offset
+        h.extend_from_slice(&DIGITS.to_be_bytes());
+        h.extend_from_slice(&1u64.to_be_bytes()); // lowest
+        h.extend_from_slice(&2u64.to_be_bytes()); // highest
+        h.extend_from_slice(&1f64.to_be_bytes()); // integer to double ratio
+        h.extend_from_slice(payload);
+        h
     }
 }

@@ -30,7 +30,8 @@ pub struct FinalReport<C> {
     pub version: String,
     /// The run's configuration, as its worker processes get it. In a report merged from
     /// several: the run they share, with their connections and processes added; `null` when
-    /// they ran differently.
+    /// each host ran the one workload its own way (another target, threads, …: `merge`
+    /// refuses runs of other workloads).
     pub config: Option<C>,
     /// The host it ran on (`null` in a report merged from several runs: see `hosts`).
     pub host: Option<Host>,
@@ -38,6 +39,11 @@ pub struct FinalReport<C> {
     /// report of one run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<Host>,
+    /// In a report merged from whole runs: the pattern salt (`config.salt`) of each, so a
+    /// later merge refuses one of them given again beside it (absent in a report of one
+    /// run, whose salt is its `config.salt`, and in one of shards, which share their run's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub salts: Vec<u64>,
     /// True when every requested connection verified every byte.
     pub passed: bool,
     /// The additive figures and what they come to.
@@ -55,6 +61,7 @@ impl<C> FinalReport<C> {
             config,
             host,
             hosts: Vec::new(),
+            salts: Vec::new(),
             passed: outcome.report.passed(),
             outcome,
         }
