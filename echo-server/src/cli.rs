@@ -73,10 +73,15 @@ pub(crate) struct Args {
     /// buffers, send; needs Linux 6.1 with io_uring enabled, checked and printed at start).
     #[arg(long = "io", value_enum, default_value_t = Io::Epoll, value_name = "BACKEND")]
     pub(crate) io: Io,
-    /// Print the final stats as one JSON object on stdout at exit: stdout then holds only
-    /// the `listening on` line and that object (every other line goes to stderr).
+    /// Print the final stats as one JSON object on stdout at exit, marked `"type":"final"`:
+    /// stdout then holds only the `listening on` line, the --stats-format json lines if
+    /// asked (which have no `type`), and that object last (every other line goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
+    /// Print the completion script for SHELL on stdout and exit, e.g. `--completions bash >
+    /// ~/.local/share/bash-completion/completions/echo-server`.
+    #[arg(long, value_enum, exclusive = true, value_name = "SHELL")]
+    pub(crate) completions: Option<hostkit::completions::Shell>,
     /// Internal: run as a worker of a --processes parent (JSON stats line at exit).
     #[arg(long, hide = true)]
     pub(crate) worker: bool,

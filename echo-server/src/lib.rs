@@ -37,11 +37,14 @@ use clap::{CommandFactory, Parser};
 use cli::Args;
 use config::ServerConfig;
 
-/// The whole program: parses the command line, serves until SIGINT/SIGTERM, reports and
-/// returns the exit code: 0 served and stopped, 1 a run-time failure (address in use, a
+/// The whole program: parses the command line, serves until SIGINT/SIGTERM/SIGHUP, reports
+/// and returns the exit code: 0 served and stopped, 1 a run-time failure (address in use, a
 /// worker died), 2 bad usage or a configuration the open-file limit cannot hold.
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(shell) = args.completions {
+        return hostkit::completions::print(shell, &command());
+    }
     let cfg = match ServerConfig::from_args(&args) {
         Ok(cfg) => cfg,
         Err(why) => {
@@ -114,6 +117,19 @@ struct FinalReport {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Whether the event loop `cfg` asks for can run here: `Ok` with the line that says what
+/// io_uring offers (`--io uring`), said once the server is up; `Err` why not, naming the fix.
+fn io_check(cfg: &ServerConfig) -> Result<Option<String>, String> {
+    match cfg.io {
+        cli::Io::Epoll => Ok(None),
+        #[cfg(target_os = "linux")]
+        cli::Io::Uring => uring::check().map(Some),
+        // `ServerConfig::from_args` refuses it off Linux.
+        #[cfg(not(target_os = "linux"))]
+        cli::Io::Uring => Ok(None),
+    }
 }
 
 /// The command-line definition, for man pages and shell completions.

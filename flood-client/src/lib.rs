@@ -31,6 +31,10 @@ use cli::{Cli, Sub};
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match Cli::try_parse_from(&args) {
+        Ok(Cli {
+            completions: Some(shell),
+            ..
+        }) => hostkit::completions::print(shell, &command()),
         Ok(cli) => run(&cli),
         Err(e) if e.use_stderr() => match usage::hint(&args) {
             Some(hint) => {

@@ -1,10 +1,12 @@
 //! Plain words for the usage mistakes clap reports as something else. The flood is the
 //! implicit subcommand, so its `ADDR` takes the first free word: a misspelt subcommand
-//! (`sweeps`) came back as "not an address", and a size written with a space (`-b 5 MB`)
-//! as a conflict between a subcommand and `--bytes`. Only consulted once clap has refused
-//! the command line, so a valid one is never second-guessed.
+//! (`sweeps`) came back as "not an address", a size written with a space (`-b 5 MB`) and
+//! an address written as nc and telnet take it (`127.0.0.1 12345`) as a conflict between a
+//! subcommand and `--bytes` or `[ADDR]`, and `completions bash` likewise. Only consulted
+//! once clap has refused the command line, so a valid one is never second-guessed.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 
 /// Subcommands a misspelt first word is compared with.
 const SUBCOMMANDS: [&str; 6] = ["sweep", "saturate", "probe", "merge", "plot", "limit"];
@@ -23,6 +25,12 @@ pub(crate) fn hint(args: &[OsString]) -> Option<String> {
         .map(|a| a.to_string_lossy().into())
         .collect();
     if let Some(first) = words.first().filter(|w| !w.starts_with('-')) {
+        if matches!(first.as_str(), "completions" | "completion") {
+            return Some(format!(
+                "`{first}` is a flag, not a subcommand: `flood-client --completions SHELL` \
+                 prints the script (bash, zsh, fish, elvish or powershell)"
+            ));
+        }
         if let Some(near) = SUBCOMMANDS
             .iter()
             .find(|s| (1..=2).contains(&distance(first, s)))
@@ -34,7 +42,7 @@ pub(crate) fn hint(args: &[OsString]) -> Option<String> {
             }
         }
     }
-    words.windows(2).find_map(|pair| {
+    let spaced_unit = words.windows(2).find_map(|pair| {
         let number = pair[0].parse::<f64>().is_ok();
         (number && UNITS.contains(&pair[1].as_str())).then(|| {
             format!(
@@ -42,7 +50,91 @@ pub(crate) fn hint(args: &[OsString]) -> Option<String> {
                 pair[0], pair[1], pair[0], pair[1]
             )
         })
-    })
+    });
+    spaced_unit.or_else(|| host_port(&words))
+}
+
+/// `HOST PORT` as nc and telnet take it: the first two free words (option values and a
+/// subcommand's name skipped) of a command whose first positional is `ADDR`, the first a
+/// host and the second a bare port number. The hint names the one word meant.
+fn host_port(words: &[String]) -> Option<String> {
+    let mut root = crate::command();
+    root.build();
+    let mut cmd = &root;
+    let mut free = Vec::new();
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        if word == "--" {
+            free.extend(rest.by_ref());
+            break;
+        }
+        if word.len() > 1 && word.starts_with('-') {
+            if option_of(cmd, word).is_some_and(|a| a.get_action().takes_values()) {
+                rest.next();
+            }
+        } else if let Some(sub) = cmd.find_subcommand(word).filter(|_| free.is_empty()) {
+            cmd = sub;
+        } else {
+            free.push(word);
+        }
+    }
+    let first = cmd
+        .get_positionals()
+        .next()
+        .and_then(|a| a.get_value_names());
+    if !first.is_some_and(|names| names.iter().any(|n| n == "ADDR")) {
+        return None;
+    }
+    let [host, port, ..] = free[..] else {
+        return None;
+    };
+    let number = port
+        .parse::<u16>()
+        .ok()
+        .filter(|_| port.bytes().all(|b| b.is_ascii_digit()))?;
+    let addr = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(IpAddr::V6(ip)) => format!("[{ip}]:{number}"),
+        Ok(IpAddr::V4(ip)) => format!("{ip}:{number}"),
+        Err(_) if is_host_name(host) => format!("{host}:{number}"),
+        Err(_) => return None,
+    };
+    Some(format!(
+        "`{host} {port}` is two words: write `{addr}` (HOST:PORT, one word)"
+    ))
+}
+
+/// The option of `cmd` that `word` (`--long`, a long alias or `-s`) names, when its value
+/// would be the next word (`--long=VALUE` and `-sVALUE` name none).
+fn option_of<'a>(cmd: &'a clap::Command, word: &str) -> Option<&'a clap::Arg> {
+    if let Some(long) = word.strip_prefix("--") {
+        return cmd.get_arguments().find(|a| {
+            let visible = a.get_long_and_visible_aliases();
+            (visible.into_iter().chain(a.get_aliases())).any(|names| names.contains(&long))
+        });
+    }
+    let mut short = word.chars().skip(1);
+    let (Some(short), None) = (short.next(), short.next()) else {
+        return None;
+    };
+    cmd.get_arguments().find(|a| a.get_short() == Some(short))
+}
+
+/// A DNS name as a resolver takes it: dot-separated labels of letters, digits and inner
+/// dashes, not all digits (`5` and `1.2.3` are not hosts).
+fn is_host_name(text: &str) -> bool {
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    text.len() <= 253
+        && text.split('.').all(label)
+        && !text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 /// Edit distance (insertions, deletions, substitutions) between two short words.
@@ -84,6 +176,36 @@ mod tests {
         // A real subcommand's own mistakes are clap's to name.
         assert_eq!(hint_of("flood-client sweep --connections 1,0"), None);
         assert_eq!(distance("sweeps", "sweep"), 1);
+        assert!(hint_of("flood-client completions bash")
+            .is_some_and(|h| h.contains("--completions SHELL")));
+    }
+
+    #[test]
+    fn names_the_address_written_as_host_and_port() {
+        let meant = |line: &str| hint_of(line).and_then(|h| h.split('`').nth(3).map(String::from));
+        assert_eq!(
+            meant("flood-client 127.0.0.1 12345").as_deref(),
+            Some("127.0.0.1:12345")
+        );
+        assert_eq!(
+            meant("flood-client -c 5 localhost 7 --json").as_deref(),
+            Some("localhost:7")
+        );
+        assert_eq!(meant("flood-client ::1 9").as_deref(), Some("[::1]:9"));
+        assert_eq!(
+            meant("flood-client probe [::1] 9").as_deref(),
+            Some("[::1]:9")
+        );
+        assert_eq!(
+            meant("flood-client limit --connections 1..2 h.example 80").as_deref(),
+            Some("h.example:80")
+        );
+        // An option's value is not the address, a file is not a host, nor a number.
+        assert_eq!(hint_of("flood-client --source 127.0.0.2 5"), None);
+        assert_eq!(hint_of("flood-client plot run.json 5"), None);
+        assert_eq!(hint_of("flood-client 5 80"), None);
+        assert_eq!(hint_of("flood-client 127.0.0.1 80x"), None);
+        assert_eq!(hint_of("flood-client 127.0.0.1 70000"), None);
         assert_eq!(distance("", "plot"), 4);
     }
 }

@@ -1,8 +1,10 @@
 //! Usage mistakes get words that name what was meant (the flood is the implicit subcommand,
-//! so its ADDR used to swallow them): a misspelt subcommand, a size with a space, and a bare
-//! IP, which takes the echo port.
+//! so its ADDR used to swallow them): a misspelt subcommand, a size with a space, an address
+//! in two words, and a bare IP, which takes the echo port. Both binaries print their shell
+//! completion script with `--completions SHELL`.
 
 use flood_client::report::Outcome;
+use test_support::completion::bash_completes;
 use test_support::{flood_client, stderr_of, stdout_json};
 
 #[test]
@@ -21,6 +23,128 @@ fn a_size_with_a_space_is_named_not_called_a_subcommand_conflict() {
     assert!(
         err.contains("`5MB`") && !err.contains("subcommand"),
         "{err}"
+    );
+}
+
+#[test]
+fn an_address_in_two_words_is_named_as_one() {
+    // nc and telnet take HOST PORT; clap called the port a subcommand in conflict with ADDR.
+    for (args, meant) in [
+        (&["127.0.0.1", "12345"][..], "`127.0.0.1:12345`"),
+        (
+            &["-c", "2", "localhost", "7", "--json"][..],
+            "`localhost:7`",
+        ),
+        (&["probe", "::1", "9"][..], "`[::1]:9`"),
+    ] {
+        let out = flood_client(args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("write {meant} (HOST:PORT, one word)")),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("subcommand"), "{args:?}: {err}");
+    }
+}
+
+/// Runs `bin ARGS` with a deadline: a flag that prints and exits must not start anything.
+fn run_within(bin: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(test_support::bin(bin));
+    cmd.args(args);
+    test_support::output_within(cmd, std::time::Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("{bin} {args:?} still running after 60s"))
+}
+
+/// A binary, lines with a word TAB must offer after each, and the hidden items it must not.
+type Completes = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+#[test]
+fn both_binaries_print_their_completion_script() {
+    // A `cargo install` user has no cli-docs: `--completions SHELL` is the way in. echo-server
+    // is the one built beside flood-client, as for --spawn-server.
+    let dir = test_support::fresh_dir("completions");
+    let cases: [Completes; 2] = [
+        (
+            "flood-client",
+            &[
+                ("flood-client sw", "sweep"),
+                ("flood-client --conn", "--connections"),
+                ("flood-client limit --con", "--connect-rate"),
+                ("flood-client --completions ", "bash"),
+            ],
+            &["placement", "--worker"],
+        ),
+        (
+            "echo-server",
+            &[
+                ("echo-server --max", "--max-conns"),
+                ("echo-server --", "--io"),
+            ],
+            &["--worker", "--report-every"],
+        ),
+    ];
+    for (bin, completes, hidden) in cases {
+        let out = run_within(bin, &["--completions", "bash"]);
+        assert!(out.status.success(), "{bin}: {}", stderr_of(&out));
+        assert!(out.stderr.is_empty(), "{bin}: {}", stderr_of(&out));
+        let script = dir.join(format!("{bin}.bash"));
+        std::fs::write(&script, &out.stdout).expect("write the script");
+        for (line, want) in completes {
+            let got = bash_completes(&script, bin, line);
+            assert!(
+                got.iter().any(|g| g == want),
+                "{line}<TAB> gave {got:?}, not {want}"
+            );
+        }
+        let offered = [
+            bash_completes(&script, bin, &format!("{bin} ")),
+            bash_completes(&script, bin, &format!("{bin} --")),
+        ]
+        .concat();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for item in hidden {
+            assert!(!offered.iter().any(|g| g == item), "{bin} offers {item}");
+            assert!(
+                !text.contains(&format!(" {item} ")),
+                "{bin}'s script names {item}"
+            );
+        }
+        assert!(
+            !text.contains("Internal"),
+            "{bin}'s script has an internal flag"
+        );
+        for shell in ["zsh", "fish", "elvish", "powershell"] {
+            let out = run_within(bin, &["--completions", shell]);
+            assert!(out.status.success(), "{bin} {shell}: {}", stderr_of(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(bin),
+                "{bin} {shell}"
+            );
+        }
+        // Only by itself: beside another flag it is refused, and nothing starts.
+        let out = run_within(bin, &["--completions", "bash", "-t", "2"]);
+        assert_eq!(out.status.code(), Some(2), "{bin}: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty(), "{bin} printed beside -t");
+    }
+    // The script cli-docs writes: one function makes both.
+    let printed = run_within("flood-client", &["--completions", "bash"]).stdout;
+    let made =
+        hostkit::completions::script(hostkit::completions::Shell::Bash, &flood_client::command());
+    assert!(
+        printed == made,
+        "flood-client prints another script than hostkit::completions makes for cli-docs"
+    );
+    let out = flood_client(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("`flood-client --completions SHELL`"),
+        "{}",
+        stderr_of(&out)
     );
 }
 

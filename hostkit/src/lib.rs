@@ -5,6 +5,7 @@
 //! - [`calendar`]: dates as day counts and back (line stamps, captions, start times).
 //! - [`units`]: human sizes, durations, counts and addresses, parsed and printed.
 //! - [`limits`]: the open-file limit, what it lets one process hold, socket buffer grants.
+//! - [`completions`]: both binaries' shell completion scripts, without their hidden flags.
 //! - [`child`]: starting a child process that announces `listening on ADDR`, reading that
 //!   line with a deadline, signalling it, tying its life to ours, pinning it to a CPU.
 //! - [`descriptors`]: a thread's own descriptor table, for an event loop's system calls.
@@ -30,6 +31,7 @@
 
 pub mod calendar;
 pub mod child;
+pub mod completions;
 pub mod descriptors;
 pub mod kernel;
 pub mod limits;

@@ -37,6 +37,10 @@ pub struct Cli {
     /// The flood's options.
     #[command(flatten)]
     pub flood: FloodArgs,
+    /// Print the completion script for SHELL on stdout and exit, e.g. `--completions bash >
+    /// ~/.local/share/bash-completion/completions/flood-client`.
+    #[arg(long, value_enum, exclusive = true, value_name = "SHELL")]
+    pub completions: Option<hostkit::completions::Shell>,
 }
 
 /// Subcommands beside the flood itself.

@@ -5,6 +5,7 @@
 // Denied, not forbidden: `sys` (the TUN ioctl of the impaired link) is the one exception.
 #![deny(unsafe_code)]
 
+pub mod completion;
 pub mod crossing;
 pub mod faulty;
 #[cfg(target_os = "linux")]

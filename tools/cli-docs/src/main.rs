@@ -4,7 +4,8 @@
 //!
 //! - `OUT_DIR/man/`: `echo-server.1`, `flood-client.1` and a page per flood-client
 //!   subcommand (`flood-client-sweep.1`, …), each with UNITS and EXAMPLES (`man.rs`);
-//! - `OUT_DIR/completions/`: `NAME.bash`, `_NAME` (zsh) and `NAME.fish` for both.
+//! - `OUT_DIR/completions/`: `NAME.bash`, `_NAME` (zsh) and `NAME.fish` for both, what
+//!   `NAME --completions SHELL` prints (`hostkit::completions`: no hidden flag or subcommand).
 //!
 //! Exit 0 written, 1 a file could not be written, 2 bad usage.
 
@@ -12,7 +13,8 @@ use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap_complete::Shell;
+use clap_complete::Generator as _;
+use hostkit::completions::{self, Shell};
 
 mod man;
 
@@ -34,19 +36,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes every page and completion file of both binaries under `out`, naming each.
+/// Writes every page and completion file of both binaries under `out`, naming each. The
+/// completions are the scripts the binaries print with `--completions SHELL`
+/// (`hostkit::completions`), byte for byte.
 fn write_all(out: &Path) -> io::Result<()> {
     let (man, completions) = (out.join("man"), out.join("completions"));
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    for mut cmd in [echo_server::command(), flood_client::command()] {
-        let name = cmd.get_name().to_string();
+    for cmd in [echo_server::command(), flood_client::command()] {
         man::write_pages(cmd.clone(), &man)?;
-        let bash = completions.join(format!("{name}.bash"));
-        std::fs::write(&bash, bash_completion(&mut cmd, &name))?;
-        println!("{}", bash.display());
-        for shell in [Shell::Zsh, Shell::Fish] {
-            let path = clap_complete::generate_to(shell, &mut cmd, &name, &completions)?;
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let path = completions.join(shell.file_name(cmd.get_name()));
+            std::fs::write(&path, completions::script(shell, &cmd))?;
             println!("{}", path.display());
         }
     }
@@ -54,18 +55,4 @@ fn write_all(out: &Path) -> io::Result<()> {
         println!("{}", entry?.path().display());
     }
     Ok(())
-}
-
-/// The bash completion of `cmd`, as clap_complete writes it but with its subcommand
-/// branches named as its dispatch names them. For a binary with a dash in its name
-/// (`flood-client`) clap_complete 4.6 sets `cmd="flood__client__subcmd__limit"` but labels
-/// the branch `flood__subcmd__client__subcmd__limit)`, so no subcommand's options
-/// completed (`flood-client limit --con<TAB>` gave nothing).
-fn bash_completion(cmd: &mut clap::Command, name: &str) -> Vec<u8> {
-    let mut script = Vec::new();
-    clap_complete::generate(Shell::Bash, cmd, name, &mut script);
-    let text = String::from_utf8_lossy(&script);
-    let branch = |dash: &str| format!("{}__subcmd__", name.replace('-', dash));
-    text.replace(&branch("__subcmd__"), &branch("__"))
-        .into_bytes()
 }

@@ -1,9 +1,11 @@
 //! `cli-docs OUT_DIR` run for real: the man pages name the binaries' real flags and render
-//! with groff, the bash completions parse, and bad usage exits 2.
+//! with groff, the completions complete them in bash and fish and offer nothing `--help`
+//! hides, and bad usage exits 2.
 
 use std::path::Path;
 use std::process::Command;
 
+use test_support::completion::bash_completes;
 use test_support::missing;
 
 const CLI_DOCS: &str = env!("CARGO_BIN_EXE_cli-docs");
@@ -118,38 +120,6 @@ fn bad_usage_exits_2_naming_the_argument() {
     let run = Command::new(CLI_DOCS).output().expect("run cli-docs");
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("OUT_DIR"));
-}
-
-/// What bash completes for `line` (the last word being completed) with the generated
-/// completion of `bin` loaded, as a terminal's TAB would: COMP_WORDS, COMP_CWORD and the
-/// function `complete -p` names for the binary.
-fn bash_completes(script: &Path, bin: &str, line: &str) -> Vec<String> {
-    let driver = format!(
-        r#"source "$1"
-line="$2"
-read -ra COMP_WORDS <<< "$line"
-COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
-COMP_LINE="$line"; COMP_POINT=${{#COMP_LINE}}
-fn=$(complete -p {bin} | sed -E 's/.*-F ([^ ]+) .*/\1/')
-cur=${{COMP_WORDS[COMP_CWORD]}}; prev=${{COMP_WORDS[COMP_CWORD-1]}}
-"$fn" {bin} "$cur" "$prev"
-printf '%s\n' "${{COMPREPLY[@]}}""#
-    );
-    let out = Command::new("bash")
-        .args(["-c", &driver, "complete"])
-        .arg(script)
-        .arg(line)
-        .output()
-        .expect("bash");
-    assert!(
-        out.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|w| w.trim().to_string())
-        .collect()
 }
 
 #[test]
@@ -319,4 +289,124 @@ fn fish_completes_the_options_of_every_subcommand() {
         }
     }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Internal flags and the hidden subcommand, as each shell's script spells them (bash's
+/// branches, zsh's and fish's subcommand lists; the `--placement` flag is not hidden).
+const HIDDEN: [&str; 8] = [
+    "--worker",
+    "--report-every",
+    "Internal",
+    ",placement)",
+    "__subcmd__placement",
+    "(placement)",
+    "'placement:",
+    "-a \"placement\"",
+];
+
+#[test]
+fn what_help_hides_is_neither_completed_nor_documented() {
+    let out = std::env::temp_dir().join(format!("cli-docs-hidden-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(CLI_DOCS)
+        .arg(&out)
+        .output()
+        .expect("run cli-docs");
+    assert!(run.status.success());
+    let completions = out.join("completions");
+    for entry in std::fs::read_dir(&completions).expect("completions/") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("a script");
+        for hidden in HIDDEN {
+            assert!(!text.contains(hidden), "{} offers {hidden}", path.display());
+        }
+    }
+    let server = completions.join("echo-server.bash");
+    let got = bash_completes(&server, "echo-server", "echo-server --");
+    assert!(got.iter().any(|g| g == "--max-conns"), "{got:?}");
+    assert!(
+        !got.iter().any(|g| g == "--worker" || g == "--report-every"),
+        "{got:?}"
+    );
+    let client = completions.join("flood-client.bash");
+    for line in ["flood-client ", "flood-client --", "flood-client help "] {
+        let got = bash_completes(&client, "flood-client", line);
+        assert!(
+            got.iter().any(|g| g == "sweep" || g == "--json"),
+            "{line}: {got:?}"
+        );
+        assert!(
+            !got.iter().any(|g| g == "placement" || g == "--worker"),
+            "{line}: {got:?}"
+        );
+    }
+    // saturate hides the flags of a run that ends with its bytes; the flood shows them.
+    let got = bash_completes(&client, "flood-client", "flood-client saturate --");
+    assert!(
+        !got.iter()
+            .any(|g| g == "--run-timeout" || g == "--streaming"),
+        "{got:?}"
+    );
+    let got = bash_completes(&client, "flood-client", "flood-client --");
+    assert!(got.iter().any(|g| g == "--run-timeout"), "{got:?}");
+    if let Some(got) = fish_completes(&completions.join("flood-client.fish"), "flood-client ") {
+        assert!(got.iter().any(|g| g == "sweep"), "{got:?}");
+        assert!(!got.iter().any(|g| g == "placement"), "{got:?}");
+    }
+
+    let pages = [
+        ("echo-server.1", &["--worker", "--report-every"][..]),
+        ("flood-client.1", &["--worker", "Internal"][..]),
+        (
+            "flood-client-saturate.1",
+            &["--run-timeout", "--streaming"][..],
+        ),
+    ];
+    for (name, hidden) in pages {
+        let text = page(&out, name);
+        for flag in hidden {
+            assert!(!text.contains(flag), "{name} documents {flag}");
+        }
+    }
+    assert!(!out.join("man/flood-client-placement.1").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The `--help` of `cmd` and of each subcommand it shows, at every level.
+fn helps(mut cmd: clap::Command) -> Vec<String> {
+    cmd.build();
+    let mut texts = vec![cmd.render_long_help().to_string()];
+    let subs: Vec<clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    for sub in subs {
+        texts.extend(helps(sub));
+    }
+    texts
+}
+
+#[test]
+fn completions_are_made_from_the_command_as_help_shows_it() {
+    // `visible` rebuilds the command without its hidden items; a setting it failed to carry
+    // over (a text, the version, a usage rule) would show in some --help.
+    for cmd in [echo_server::command(), flood_client::command()] {
+        let shown = helps(hostkit::completions::visible(&cmd));
+        let real = helps(cmd);
+        assert_eq!(shown.len(), real.len(), "a subcommand lost or gained");
+        for (shown, real) in shown.iter().zip(&real) {
+            let (mut s, mut r) = (shown.lines(), real.lines());
+            let line = std::iter::from_fn(|| match (s.next(), r.next()) {
+                (None, None) => None,
+                pair => Some(pair),
+            })
+            .find(|(s, r)| s != r);
+            let help = real.lines().next();
+            assert!(
+                shown == real,
+                "{help:?}: the completions' --help differs: {line:?}"
+            );
+        }
+    }
 }
