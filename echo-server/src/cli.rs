@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use hostkit::limits::MAX_PROCESSES;
 use hostkit::units::{
     parse_addr, parse_count, parse_duration, parse_echo_addr, parse_socket_buffer,
 };
@@ -16,15 +17,17 @@ pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port; the first stdout line names it).
     #[arg(short, long, default_value = "127.0.0.1:12345", value_parser = parse_echo_addr, value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
-    /// Listen backlog (the kernel clamps it to net.core.somaxconn; `32Ki` = 32,768).
-    #[arg(long, default_value_t = 32768, value_parser = parse_backlog, allow_hyphen_values = true, value_name = "N")]
-    pub(crate) backlog: u32,
+    /// Listen backlog (`32Ki` = 32,768). Default: 32768, which the kernel clamps to
+    /// net.core.somaxconn quietly; a backlog given here above it is warned about.
+    #[arg(long, value_parser = parse_backlog, allow_hyphen_values = true, value_name = "N")]
+    pub(crate) backlog: Option<u32>,
     /// Event loops (threads) in each process, each with its own SO_REUSEPORT listener.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
     pub(crate) threads: u16,
     /// Worker processes sharing the port with SO_REUSEPORT (to pass the per-process
-    /// open-file limit); the parent forwards signals and sums their stats.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
+    /// open-file limit); the parent stops them at SIGINT, SIGTERM or SIGHUP and sums their
+    /// stats.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_PROCESSES as i64), allow_hyphen_values = true, value_name = "N")]
     pub(crate) processes: u16,
     /// Receive buffer (SO_RCVBUF) of every connection, e.g. 256KiB. Default: the kernel's,
     /// which starts small (128 KiB on Linux) and grows with use; connections that stream
@@ -35,8 +38,9 @@ pub(crate) struct Args {
     /// Refuse (accept and close at once) connections beyond N open; counted as refused.
     /// With --processes each worker enforces its share, N / processes rounded up. An N the
     /// processes' open-file limit cannot hold is refused at start, naming the --processes
-    /// count that can.
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true, value_name = "N")]
+    /// count that can (or, past 1024 processes, what they can hold). At least 1; leave it
+    /// out for no limit.
+    #[arg(long, value_parser = parse_max_conns, allow_hyphen_values = true, value_name = "N")]
     pub(crate) max_conns: Option<u64>,
     /// Close connections that moved no byte for this long (e.g. 30s; at least 1ms). Off by
     /// default.
@@ -49,7 +53,8 @@ pub(crate) struct Args {
     #[arg(long, value_parser = parse_period, allow_hyphen_values = true, value_name = "DUR")]
     pub(crate) stats_interval: Option<Duration>,
     /// Form of the --stats-interval lines: `text` (on stderr, beside the warnings), or `json`
-    /// (one JSON object per line on stdout, after `listening on`; warnings stay on stderr).
+    /// (one JSON object per line on stdout, after `listening on` and before the final
+    /// --json object; warnings stay on stderr).
     #[arg(long, value_enum, default_value_t = StatsFormat::Text, value_name = "FORMAT")]
     pub(crate) stats_format: StatsFormat,
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0 picks one; a stderr line
@@ -61,11 +66,13 @@ pub(crate) struct Args {
     #[arg(long, requires = "metrics")]
     pub(crate) metrics_public: bool,
     /// Echo with splice(2), socket to pipe to socket, never through user space: the default
-    /// on Linux (a pool of 8 pipes per loop, read/write when all are busy).
+    /// on Linux (a pool of 8 pipes per loop, read/write when all are busy). Epoll's only:
+    /// refused with --io uring.
     #[arg(long, conflicts_with = "read_write")]
     pub(crate) splice: bool,
     /// Echo with read/write through one user-space buffer instead of splice (the original
-    /// test's way, and the only one off Linux).
+    /// test's way, and the only one off Linux). Epoll's only: refused with --io uring, whose
+    /// loop always sends from its buffer ring.
     #[arg(long)]
     pub(crate) read_write: bool,
     /// The event loop's I/O interface: `epoll` (mio, readiness, the default) or `uring`
@@ -152,6 +159,16 @@ fn parse_backlog(text: &str) -> Result<u32, String> {
             u32::MAX
         )
     })
+}
+
+/// A connection cap of at least one: 0 would refuse every connection.
+fn parse_max_conns(text: &str) -> Result<u64, String> {
+    match parse_count(text)? {
+        0 => Err(format!(
+            "`{text}`: 0 would refuse every connection; leave --max-conns out for no limit"
+        )),
+        n => Ok(n),
+    }
 }
 
 /// A receive buffer the kernel takes, of at least one byte.

@@ -22,8 +22,9 @@ use crate::event_loop::LoopConfig;
 pub(crate) struct ServerConfig {
     /// Address to bind (port 0: any free port).
     pub(crate) listen: SocketAddr,
-    /// Listen backlog (the kernel clamps it to net.core.somaxconn).
-    pub(crate) backlog: u32,
+    /// Listen backlog as given (`None`: [`DEFAULT_BACKLOG`]); the kernel clamps it to
+    /// net.core.somaxconn, worth a warning only for one the user asked for.
+    pub(crate) backlog: Option<u32>,
     /// The event loops' I/O interface (epoll or io_uring).
     pub(crate) io: Io,
     /// Event loops in each process.
@@ -51,6 +52,10 @@ pub(crate) struct ServerConfig {
     pub(crate) report_every: Option<Duration>,
 }
 
+/// The backlog when `--backlog` is not given: more than any default net.core.somaxconn, so
+/// the kernel's clamp decides.
+const DEFAULT_BACKLOG: u32 = 32768;
+
 /// How often workers tell the parent their counters when it serves metrics: a scrape sees
 /// numbers at most this old.
 const LIVE_REPORT: Duration = Duration::from_millis(250);
@@ -64,12 +69,17 @@ impl ServerConfig {
         if args.io == Io::Uring && !cfg!(target_os = "linux") {
             return Err("--io uring needs Linux; leave it out to use epoll".into());
         }
-        if args.io == Io::Uring && args.splice {
-            return Err(
-                "--splice belongs to --io epoll: the io_uring loop sends from its \
-                        buffer ring. Fix: leave out --splice, or --io"
-                    .into(),
-            );
+        if args.io == Io::Uring {
+            if let Some(flag) = [(args.splice, "--splice"), (args.read_write, "--read-write")]
+                .into_iter()
+                .find_map(|(given, flag)| given.then_some(flag))
+            {
+                return Err(format!(
+                    "{flag} chooses how the epoll loop echoes; the io_uring loop always sends \
+                     from its buffer ring. Fix: leave out {flag}, or leave out --io uring \
+                     (epoll is the default)."
+                ));
+            }
         }
         if let Some(addr) = args.metrics.filter(|a| !a.ip().is_loopback()) {
             if !args.metrics_public {
@@ -117,6 +127,11 @@ impl ServerConfig {
         let max = self.loop_cfg.max_conns?;
         limits::capacity_problem(max, self.processes as u64, limit)
             .map(|why| format!("--max-conns {max}: {why}"))
+    }
+
+    /// The backlog each listener asks for.
+    pub(crate) fn backlog(&self) -> u32 {
+        self.backlog.unwrap_or(DEFAULT_BACKLOG)
     }
 
     /// Whether listeners set SO_REUSEPORT: several loops or processes share the port.
@@ -168,21 +183,27 @@ impl ServerConfig {
         let mut args = vec![
             "--listen".into(),
             self.listen.to_string(),
-            "--backlog".into(),
-            self.backlog.to_string(),
             "--io".into(),
             self.io.flag_value().into(),
             "--threads".into(),
             self.threads.to_string(),
             "--processes".into(),
             self.processes.to_string(),
-            if self.loop_cfg.splice {
-                "--splice"
-            } else {
-                "--read-write"
-            }
-            .into(),
         ];
+        // How the epoll loop echoes; the io_uring loop has one way and refuses both flags.
+        if self.io == Io::Epoll {
+            args.push(
+                if self.loop_cfg.splice {
+                    "--splice"
+                } else {
+                    "--read-write"
+                }
+                .into(),
+            );
+        }
+        if let Some(n) = self.backlog {
+            args.extend(["--backlog".into(), n.to_string()]);
+        }
         if let Some(bytes) = self.rcvbuf {
             args.extend(["--rcvbuf".into(), bytes.to_string()]);
         }
@@ -235,7 +256,7 @@ mod tests {
     fn unusual(splice: bool) -> ServerConfig {
         ServerConfig {
             listen: "127.0.0.2:4567".parse().expect("an address"),
-            backlog: 1234,
+            backlog: Some(1234),
             // Splice is epoll's alone; the copying cases carry the other backend.
             io: if splice || !cfg!(target_os = "linux") {
                 Io::Epoll
@@ -269,6 +290,7 @@ mod tests {
         for cfg in cases {
             assert_eq!(parse_back(&cfg), cfg);
             let quiet = ServerConfig {
+                backlog: None,
                 rcvbuf: None,
                 loop_cfg: LoopConfig {
                     max_conns: None,
@@ -342,13 +364,32 @@ mod tests {
     }
 
     #[test]
-    fn splice_is_refused_with_io_uring_naming_the_fix() {
-        let refused = args(&["--io", "uring", "--splice"]).expect_err("refused");
-        assert!(refused.contains("leave out --splice"), "{refused}");
+    fn splice_and_read_write_are_refused_with_io_uring_naming_the_fix() {
+        for flag in ["--splice", "--read-write"] {
+            let refused = args(&["--io", "uring", flag]).expect_err("refused");
+            assert!(
+                refused.ends_with(&format!(
+                    "Fix: leave out {flag}, or leave out --io uring (epoll is the default)."
+                )),
+                "{refused}"
+            );
+        }
         if cfg!(target_os = "linux") {
             let uring = args(&["--io", "uring"]).expect("uring on Linux");
             assert!(!uring.loop_cfg.splice, "uring never splices");
             assert!(args(&["--io", "epoll", "--splice"]).is_ok());
+            assert!(args(&["--io", "epoll", "--read-write"]).is_ok());
         }
+    }
+
+    #[test]
+    fn only_a_given_backlog_is_carried_and_the_default_stands_otherwise() {
+        let default = args(&[]).expect("the defaults");
+        assert_eq!(
+            (default.backlog, default.backlog()),
+            (None, DEFAULT_BACKLOG)
+        );
+        let given = args(&["--backlog", "100"]).expect("a backlog");
+        assert_eq!((given.backlog, given.backlog()), (Some(100), 100));
     }
 }

@@ -52,18 +52,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    #[cfg(target_os = "linux")]
-    if cfg.io == cli::Io::Uring {
-        match uring::check() {
-            // Workers check too, but only the process a person started says it.
-            Ok(line) if !cfg.worker => log::say(format_args!("{}: {line}", cfg.name())),
-            Ok(_) => {}
-            Err(why) => {
-                log::say(format_args!("{}: error: {why}", cfg.name()));
-                return ExitCode::from(2);
-            }
+    let io_line = match io_check(&cfg) {
+        Ok(line) => line,
+        Err(why) => {
+            log::say(format_args!("{}: error: {why}", cfg.name()));
+            return ExitCode::from(2);
         }
-    }
+    };
     let limit = match hostkit::limits::raise_nofile() {
         Ok(limit) => limit,
         Err(e) => {
@@ -75,10 +70,11 @@ pub fn main() -> ExitCode {
         log::say(format_args!("{}: error: {why}", cfg.name()));
         return ExitCode::from(2);
     }
+    let notes = server::StartNotes { limit, io_line };
     let result = if cfg.processes > 1 {
-        supervisor::run(&cfg)
+        supervisor::run(&cfg, &notes)
     } else {
-        server::run(&cfg, limit)
+        server::run(&cfg, &notes)
     };
     let snapshot = match result {
         Ok(s) => s,
@@ -95,6 +91,7 @@ pub fn main() -> ExitCode {
     if cfg.json {
         // Only the object follows `listening on`: the lost-lines count goes inside it.
         let report = FinalReport {
+            kind: "final",
             counters: snapshot,
             log_lines_dropped: log::dropped(),
         };
@@ -105,10 +102,13 @@ pub fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The `--json` object at exit: the counters, and how many log lines stderr lost (only
-/// when some were).
+/// The `--json` object at exit: `"type":"final"` (what tells it from the `--stats-format
+/// json` lines before it, which have no `type`), the counters, and how many log lines stderr
+/// lost (only when some were).
 #[derive(Debug, serde::Serialize)]
 struct FinalReport {
+    #[serde(rename = "type")]
+    kind: &'static str,
     #[serde(flatten)]
     counters: stats::Snapshot,
     #[serde(skip_serializing_if = "is_zero")]

@@ -1,5 +1,6 @@
-//! One server process: binds a listener per event loop, runs the loops on threads, turns
-//! SIGINT/SIGTERM into an orderly stop, and prints periodic and final stats.
+//! One server process: binds a listener per event loop, says its start-up notes, runs the
+//! loops on threads, turns SIGINT/SIGTERM/SIGHUP into an orderly stop, and prints periodic
+//! and final stats.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,9 +8,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use socket2::SockRef;
 
 use crate::cli::Io;
 use crate::config::ServerConfig;
@@ -26,21 +26,28 @@ use hostkit::limits::{self, FdLimit};
 /// Messages to the process's main thread.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// SIGINT or SIGTERM arrived.
+    /// SIGINT, SIGTERM or SIGHUP arrived.
     Signal,
     /// An event loop (or worker) ended; `Err` means it failed.
     Ended(usize, io::Result<()>),
 }
 
-/// Registers SIGINT and SIGTERM and forwards them as [`Event::Signal`]. Call before the
+/// Registers SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped ssh: a stop like any
+/// other, with the final stats) and forwards them as [`Event::Signal`]; a `worker` forwards
+/// only SIGTERM, its parent's word (and what it gets when the parent dies). A terminal's
+/// SIGINT or SIGHUP reaches the whole process group: a worker that stopped on it could end
+/// before its parent saw the signal, which then took it for a worker dying. Call before the
 /// "listening on" line so a signal sent right after it is never fatal.
-pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM]).map_err(|e| context(e, "installing signal handlers"))?;
+pub(crate) fn forward_signals(tx: mpsc::Sender<Event>, worker: bool) -> io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| context(e, "installing signal handlers"))?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
+            for signal in signals.forever() {
+                if worker && signal != SIGTERM {
+                    continue;
+                }
                 if tx.send(Event::Signal).is_err() {
                     break;
                 }
@@ -49,45 +56,72 @@ pub(crate) fn forward_signals(tx: mpsc::Sender<Event>) -> io::Result<()> {
     Ok(())
 }
 
-/// Says on stderr how many connections one process can hold under `limit`, and whether the
-/// kernel clamps `backlog`.
-pub(crate) fn announce_limits(name: &str, backlog: u32, limit: FdLimit) {
-    log::say(format_args!(
-        "{name}: open-file limit {} (hard {}): one process holds up to {} connections; \
-         use --processes N for more",
-        limit.soft,
-        limit.hard,
-        limit.socket_capacity()
-    ));
-    if let Some(max) = limits::somaxconn() {
-        if u64::from(backlog) > max {
+/// What the server found at start, said on stderr once it is up (every listener bound, every
+/// worker started) and before `listening on`: so an error at the bind is the first line a
+/// user sees, and the notes are said once per server, by the process a person started.
+#[derive(Debug)]
+pub(crate) struct StartNotes {
+    /// The open-file limit each process runs under (workers inherit their parent's).
+    pub(crate) limit: FdLimit,
+    /// What the io_uring probe found, with `--io uring`.
+    pub(crate) io_line: Option<String>,
+}
+
+impl StartNotes {
+    /// Says the notes of the server `cfg` runs, unless `cfg` is a worker's (its parent does):
+    /// the io_uring line, how many connections the whole server holds, and a warning for
+    /// what the kernel cut of a `--backlog` or `--rcvbuf` given.
+    pub(crate) fn say(&self, cfg: &ServerConfig) {
+        if cfg.worker {
+            return;
+        }
+        let name = cfg.name();
+        if let Some(line) = &self.io_line {
+            log::say(format_args!("{name}: {line}"));
+        }
+        let (soft, hard) = (self.limit.soft, self.limit.hard);
+        let each = self.limit.socket_capacity();
+        match cfg.processes {
+            1 => log::say(format_args!(
+                "{name}: open-file limit {soft} (hard {hard}): one process holds up to {each} \
+                 connections; use --processes N for more"
+            )),
+            n => log::say(format_args!(
+                "{name}: open-file limit {soft} (hard {hard}) per process: {n} processes hold \
+                 up to {} connections",
+                each.saturating_mul(n as u64)
+            )),
+        }
+        if let Some((asked, max)) = cfg
+            .backlog
+            .zip(limits::somaxconn())
+            .filter(|&(asked, max)| u64::from(asked) > max)
+        {
             log::say(format_args!(
-                "{name}: warning: backlog {backlog} is clamped to net.core.somaxconn = {max} \
+                "{name}: warning: --backlog {asked} is clamped to net.core.somaxconn = {max} \
                  (raise it with scripts/tune-kernel.sh apply)"
             ));
+        }
+        if let Some(note) = cfg
+            .rcvbuf
+            .and_then(|asked| limits::receive_buffer_note(cfg.listen, asked))
+        {
+            log::say(format_args!("{name}: warning: {note}"));
         }
     }
 }
 
-/// Runs one server process (under the open-file `limit` it raised) until SIGINT/SIGTERM
+/// Runs one server process until SIGINT/SIGTERM/SIGHUP, saying `notes` once it is bound,
 /// and returns its final counters.
-pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
+pub(crate) fn run(cfg: &ServerConfig, notes: &StartNotes) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
-    forward_signals(tx.clone())?;
-    let name = cfg.name();
-    announce_limits(&name, cfg.backlog, limit);
+    forward_signals(tx.clone(), cfg.worker)?;
 
-    let first = listener::bind(cfg.listen, cfg.backlog, cfg.reuse_port(), cfg.rcvbuf)?;
+    let first = listener::bind(cfg.listen, cfg.backlog(), cfg.reuse_port(), cfg.rcvbuf)?;
     let addr = first.local_addr()?;
-    if let Some(note) = cfg
-        .rcvbuf
-        .and_then(|asked| limits::receive_buffer_shortfall(SockRef::from(&first), asked))
-    {
-        log::say(format_args!("{name}: warning: {note}"));
-    }
     let mut listeners = vec![first];
     for _ in 1..cfg.threads {
-        listeners.push(listener::bind(addr, cfg.backlog, true, cfg.rcvbuf)?);
+        listeners.push(listener::bind(addr, cfg.backlog(), true, cfg.rcvbuf)?);
     }
 
     let stats = Arc::new(Stats::default());
@@ -109,6 +143,7 @@ pub(crate) fn run(cfg: &ServerConfig, limit: FdLimit) -> io::Result<Snapshot> {
     }
     let source = Source::Local(stats.clone());
     metrics::serve(cfg, source.clone())?;
+    notes.say(cfg);
     // The reporter's first sample reads /proc: before the address is announced, so a server
     // that says it listens is quiet (tests count its descriptors from then on).
     let mut reporter = Reporter::new(cfg, source);

@@ -1,13 +1,18 @@
 //! `--processes N`: the parent starts N worker processes of this same binary, each with its
-//! own SO_REUSEPORT listener on one port, forwards SIGINT/SIGTERM to them and sums their final
-//! stats. This is how one server holds more connections than one process's descriptor limit.
+//! own SO_REUSEPORT listener on one port, stops them with SIGTERM when it gets SIGINT, SIGTERM
+//! or SIGHUP (a worker stops on SIGTERM alone, so a terminal's signal to the whole group is
+//! the parent's to act on), and sums their final stats. This is how one server holds more
+//! connections than one process's descriptor limit. The parent alone says the start-up
+//! notes, once every worker is up (a worker's own error at its bind comes first).
 //!
 //! Protocol with a worker (`--worker`): its first stdout line is `listening on ADDR`, its last
 //! is its final [`Snapshot`] as JSON; in between, when the parent prints interval lines or
 //! serves metrics, a `live {JSON}` line with its counters every `--report-every`, of which
 //! the parent keeps the latest per worker and sums them. Worker 0 binds the requested address (perhaps port 0);
-//! the others bind the port it got. A worker that dies before the stop is a failure: the
-//! parent stops the rest and exits non-zero rather than serve silently with fewer workers.
+//! the others bind the port it got. A worker that dies before the stop (no final stats) is
+//! a failure: the parent stops the rest and exits non-zero rather than serve silently with
+//! fewer workers. One that stopped with its final stats was sent SIGTERM itself (by a signal
+//! to the whole group, say): the parent stops the rest and sums them, as at its own signal.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
@@ -24,7 +29,7 @@ use crate::log;
 use crate::metrics;
 use crate::report::{Reporter, LIVE_PREFIX};
 use crate::sample::{Latest, Source};
-use crate::server::{self, Event};
+use crate::server::{self, Event, StartNotes};
 use crate::stats::Snapshot;
 
 /// How long a worker may take to print its `listening on` line.
@@ -38,10 +43,11 @@ struct Worker {
     result: mpsc::Receiver<Option<Snapshot>>,
 }
 
-/// Runs `cfg.processes` workers until a signal, and returns their summed counters.
-pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
+/// Runs `cfg.processes` workers until a signal, saying `notes` once they are up, and returns
+/// their summed counters.
+pub(crate) fn run(cfg: &ServerConfig, notes: &StartNotes) -> io::Result<Snapshot> {
     let (tx, rx) = mpsc::channel();
-    server::forward_signals(tx.clone())?;
+    server::forward_signals(tx.clone(), false)?;
 
     let latest = Arc::new(Latest::new(cfg.processes));
     let mut workers = Vec::with_capacity(cfg.processes);
@@ -63,14 +69,18 @@ pub(crate) fn run(cfg: &ServerConfig) -> io::Result<Snapshot> {
         let _ = stop_all(&mut workers);
         return Err(e);
     }
+    notes.say(cfg);
     // The reporter's first sample reads /proc: before the address is announced (see
     // server.rs).
     let mut reporter = Reporter::new(cfg, source);
     log::announce(addr);
 
-    // Wait for a signal or a worker dying first, reporting meanwhile.
+    // Wait for a signal or a worker ending first, reporting meanwhile. A worker that ended
+    // with its final stats was stopped by a SIGTERM of its own (one sent to the whole
+    // process group, as systemd's KillMode=control-group does, may reach it before the
+    // parent acts on its copy): a stop like the parent's signal, not a death.
     let failure = match reporter.wait(&rx) {
-        Some(Event::Ended(index, _)) => Some(io::Error::other(format!(
+        Some(Event::Ended(index, Err(_))) => Some(io::Error::other(format!(
             "worker {index} exited unexpectedly; stopping the others"
         ))),
         _ => None,
@@ -119,8 +129,13 @@ fn spawn_worker(
         .name(format!("worker-{index}"))
         .spawn(move || {
             let snapshot = read_reports(reader, |live| latest.set(index, live));
+            // Only a worker that stopped cleanly prints its final stats.
+            let ended = match snapshot {
+                Some(_) => Ok(()),
+                None => Err(io::Error::other("ended without its final stats")),
+            };
             let _ = result_tx.send(snapshot);
-            let _ = events.send(Event::Ended(index, Ok(())));
+            let _ = events.send(Event::Ended(index, ended));
         })?;
     Ok((Worker { child, result }, bound))
 }

@@ -2,14 +2,19 @@
 //! what the kernel grants of a socket buffer request.
 
 use std::io;
+use std::net::SocketAddr;
 
-use socket2::SockRef;
+use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::units::human_bytes;
 use crate::{context, sys};
 
 /// Descriptors a process keeps for itself (stdio, epoll, listeners, wakers, pipes).
 pub const RESERVED_FDS: u64 = 64;
+
+/// The most processes a `--processes` flag takes (echo-server's and flood-client's), so the
+/// most a fix in [`capacity_problem`] may name.
+pub const MAX_PROCESSES: u64 = 1024;
 
 /// The open-file limits of this process after [`raise_nofile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,15 +107,46 @@ pub fn capacity_problem(wanted: u64, processes: u64, limit: FdLimit) -> Option<S
         ));
     }
     let needed = wanted.div_ceil(per_process);
+    let most = per_process * MAX_PROCESSES;
+    let raise = "raise the hard limit with scripts/raise-limits.sh where the kernel allows it";
+    // Past what the most processes the flag takes can hold, name what they do hold and the
+    // limit that would serve the count, never a process count the flag refuses.
+    let (beyond, fix) = match needed {
+        n if n < MAX_PROCESSES => (
+            String::new(),
+            format!("use --processes {n} (or more), or {raise}"),
+        ),
+        MAX_PROCESSES => (
+            String::new(),
+            format!("use --processes {MAX_PROCESSES} (the most it takes), or {raise}"),
+        ),
+        _ => (
+            format!(", and {MAX_PROCESSES}, the most --processes takes, at most {most}"),
+            format!(
+                "ask for at most {most} connections, or raise the hard limit to at least \
+                 {need} (scripts/raise-limits.sh, where the kernel allows it) and use \
+                 --processes {MAX_PROCESSES}",
+                need = RESERVED_FDS + wanted.div_ceil(MAX_PROCESSES),
+            ),
+        ),
+    };
     Some(format!(
         "{wanted} connections need {wanted} descriptors, but the open-file limit (RLIMIT_NOFILE) \
-         is {soft} per process (hard limit {hard}), so {processes} process(es) hold at most {cap}. \
-         Fix: use --processes {needed} (or more), or raise the hard limit with \
-         scripts/raise-limits.sh where the kernel allows it.",
+         is {soft} per process (hard limit {hard}), so {processes} process(es) hold at most \
+         {cap}{beyond}. Fix: {fix}.",
         soft = limit.soft,
         hard = limit.hard,
         cap = per_process * processes.max(1),
     ))
+}
+
+/// [`receive_buffer_shortfall`] of a fresh socket for `target`'s address family that asks
+/// for `asked`: what every socket this process sets `asked` on is granted, known without
+/// one to hand (a parent whose workers hold the listeners). `None` when all of it is.
+pub fn receive_buffer_note(target: SocketAddr, asked: usize) -> Option<String> {
+    let socket = Socket::new(Domain::for_address(target), Type::STREAM, None).ok()?;
+    socket.set_recv_buffer_size(asked).ok()?;
+    receive_buffer_shortfall(SockRef::from(&socket), asked)
 }
 
 #[cfg(test)]
@@ -128,6 +164,32 @@ mod tests {
         assert!(msg.contains("--processes 2"), "{msg}");
         assert!(msg.contains("20000"), "{msg}");
         assert!(capacity_problem(32_768, 2, limit).is_none());
+    }
+
+    /// A count past what the most processes `--processes` takes can hold names what they
+    /// do hold and the limit that would serve it, never a process count the flag refuses.
+    #[test]
+    fn no_fix_names_more_processes_than_the_flag_takes() {
+        let limit = FdLimit {
+            soft: 20_000,
+            hard: 20_000,
+        };
+        let most = 19_936 * MAX_PROCESSES;
+        let msg = capacity_problem(most, 1, limit).expect("needs the most");
+        assert!(
+            msg.contains("use --processes 1024 (the most it takes)") && !msg.contains("(or more)"),
+            "{msg}"
+        );
+        for wanted in [most + 1, 30_000_000, 99_999_999_999] {
+            let msg = capacity_problem(wanted, 1, limit).expect("more than fits");
+            assert!(
+                msg.contains(&format!("ask for at most {most} connections")),
+                "{msg}"
+            );
+            let need = RESERVED_FDS + wanted.div_ceil(MAX_PROCESSES);
+            assert!(msg.contains(&format!("at least {need} ")), "{msg}");
+            assert!(!msg.contains("(or more)"), "{msg}");
+        }
     }
 
     #[test]

@@ -377,6 +377,12 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
             "`{text}`: `{port}` is not a port (0 to 65535): {want}"
         ));
     }
+    if host.is_empty() {
+        return Err(format!(
+            "`{text}` names no host: give a host, e.g. 127.0.0.1:{port} or 0.0.0.0:{port} \
+             (every interface)"
+        ));
+    }
     text.to_socket_addrs()
         .map_err(|e| {
             format!("`{host}` did not resolve ({e}): give an IP, or a name this machine resolves")
@@ -463,6 +469,10 @@ mod tests {
             "nosuchhost.invalid:12345",
             "`nosuchhost.invalid` did not resolve",
         );
+        // The client's ADDR and the server's --listen alike: not that `` did not resolve.
+        says(":0", "give a host, e.g. 127.0.0.1:0 or 0.0.0.0:0");
+        says(":12345", "e.g. 127.0.0.1:12345 or 0.0.0.0:12345");
+        assert!(parse_addr(":9100").is_err_and(|why| why.contains("names no host")));
         assert!(
             parse_addr("127.0.0.1").is_err(),
             "other addresses still need a port"

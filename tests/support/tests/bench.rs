@@ -322,6 +322,22 @@ fn placed_echo_server(name: &str, flags: &[&str]) -> String {
     format!("{name}={}", words.join(" "))
 }
 
+/// A bench script's `refuse=CMD`: a server that accepts every connection and closes it at
+/// once, as echo-server does past its `--max-conns` (which refuses 0, a cap that would refuse
+/// everything), so no connection is ever echoed. Its script is written to `test`'s folder.
+fn refusing_server(test: &str) -> String {
+    let script = test_support::fresh_dir(test).join("refuse.py");
+    std::fs::write(
+        &script,
+        "import socket, sys\n\
+         listener = socket.create_server((sys.argv[1], 0))\n\
+         print('listening on %s:%d' % listener.getsockname()[:2], flush=True)\n\
+         while True:\n    listener.accept()[0].close()\n",
+    )
+    .expect("write the refusing server");
+    format!("refuse=python3 {} {{host}}", script.display())
+}
+
 /// Whether this test can make network namespaces; says what is missing when not.
 fn can_make_namespaces(test: &str) -> bool {
     if is_root() && Command::new("ip").args(["netns", "list"]).output().is_ok() {
@@ -411,7 +427,7 @@ fn accept_knee_script_alternates_servers_in_each_placement_and_cleans_up() {
     assert_eq!(placement_namespaces_left(&tag), Vec::<String>::new());
 
     // A server that refuses every connection holds no step: its knee is "none", a figure.
-    let refuse = placed_echo_server("refuse", &["--max-conns", "0"]);
+    let refuse = refusing_server("accept_knee_script");
     let mut loopback = env.to_vec();
     loopback.push(("PLACEMENTS", "loopback"));
     let (stdout, stderr, code) =
@@ -506,7 +522,7 @@ fn core_split_script_gives_each_cores_share_and_each_runs_outcome() {
         return;
     }
     let splice = placed_echo_server("splice", &[]);
-    let refuse = placed_echo_server("refuse", &["--max-conns", "0"]);
+    let refuse = refusing_server("core_split_script");
     let tag = format!("c{}", test_support::netns::tag());
     let env = [
         ("DURATION", "1s"),
