@@ -245,6 +245,37 @@ fn no_server_is_refused_quickly() {
     assert!(text.contains(&hint), "{text}");
 }
 
+/// More failures than the report keeps in full: the first ten are listed, and the human
+/// report says how many more there were.
+#[test]
+fn failures_past_the_listed_ones_are_counted() {
+    let (_held, port) = refusing_port();
+    let out = flood(&[
+        &port.to_string(),
+        "-c",
+        "25",
+        "--connect-retries",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = stdout_json::<Outcome>(&out);
+    assert_eq!(
+        (r.report.connections_failed, r.report.failures.len()),
+        (25, 10)
+    );
+    let text = stderr(&out);
+    assert_eq!(
+        text.matches(" refused after 0 verified bytes").count(),
+        10,
+        "{text}"
+    );
+    assert!(
+        text.contains("  and 15 more failed connection(s), not listed"),
+        "{text}"
+    );
+}
+
 #[test]
 fn many_retries_against_a_refusing_port_end_within_the_timeout() {
     let (_held, port) = refusing_port();
@@ -1174,12 +1205,13 @@ fn probe_and_limit_results_say_where_they_came_from() {
     assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));
     let o: serde_json::Value = stdout_json(&own);
     assert_eq!(o["ok"], 2, "{o}");
+    // Recorded as it ran: the address and process count it was given, no placeholders.
+    let target = o["target"].as_str().unwrap_or_default();
     assert!(
-        o["target"]
-            .as_str()
-            .is_some_and(|t| t.contains("started here")),
+        target.contains("started here") && target.contains("--listen 127.0.0.1:0 --processes 1"),
         "{o}"
     );
+    assert!(!target.contains('{'), "{o}");
     let dir = test_support::fresh_dir("limit-provenance");
     let out = dir.to_string_lossy();
     let args = [

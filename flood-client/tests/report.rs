@@ -48,7 +48,7 @@ fn tiny_sweep(dir: &Path) -> Output {
 }
 
 /// Every name a verdict can have (docs/WHOSE-LIMIT.md).
-const VERDICTS: [&str; 8] = [
+const VERDICTS: [&str; 9] = [
     "client",
     "server",
     "kernel: listen queue",
@@ -56,6 +56,7 @@ const VERDICTS: [&str; 8] = [
     "kernel: ports",
     "kernel: descriptors",
     "none",
+    "nothing measured",
     "unknown",
 ];
 

@@ -185,11 +185,13 @@ impl Before {
             Pacing::Messages => Some("sends"),
             Pacing::Connections => Some("connects"),
         };
+        let summary = Summary::of(r);
         let evidence = Evidence {
             client,
             server,
             lateness: of.and_then(|of| bound::lateness(&r.lateness_histogram, of, late_ms)),
-            offered_per_s: Summary::of(r).offered_per_s,
+            offered_per_s: summary.offered_per_s,
+            achieved_per_s: summary.achieved_per_s,
             failures: r.connections_failed,
             broke: r.connections_failed > 0,
             kernel,
@@ -234,6 +236,7 @@ impl Watch {
             server,
             lateness: None,
             offered_per_s: self.offered_per_s,
+            achieved_per_s: None,
             failures,
             broke: failures > 0,
             kernel,

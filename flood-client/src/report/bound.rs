@@ -23,8 +23,14 @@ pub const LATE_MS: f64 = 5.0;
 /// A client busier than this (percent) has too little room to clear the step's bursts
 /// quickly: at 75% a queue's wait is already three times its service time (M/M/1), so a p99
 /// over the bound may be its own even with its schedule kept. A broken step with the client
-/// between this and [`BUSY_PCT`] and the server not full is `unknown`, not the server's.
+/// between this and [`BUSY_PCT`] and the server not full is `unknown`, not the server's; the
+/// server above it is the server's; both below it, with nothing else found, is nobody's
+/// (`nothing measured`).
 pub const ROOM_PCT: f64 = 75.0;
+/// A schedule whose completions reached less than this share (percent) of the offered rate
+/// fell behind it (`limit`'s own floor for a step that held): with the client on time and
+/// not busy, the pace was the server's.
+pub const KEPT_PACE_PCT: f64 = 95.0;
 /// A listen queue holding fewer ms of arrivals than this (backlog / arrival rate) is too
 /// short to ride out one scheduling delay of the server: its overflows are the queue's.
 pub const SHORT_QUEUE_MS: f64 = 10.0;
@@ -53,6 +59,11 @@ pub enum BoundBy {
     /// Nothing ran out.
     #[serde(rename = "none")]
     Nothing,
+    /// The run broke, but nothing measured ran out: neither end was busy, the client was on
+    /// time, the server kept pace and no kernel limit was met. The bound was crossed while
+    /// waiting (wake-ups, timers, the network path), not on a full core.
+    #[serde(rename = "nothing measured")]
+    NothingMeasured,
     /// Something broke and the evidence names nobody (the server's CPU was not measured).
     #[serde(rename = "unknown")]
     Unknown,
@@ -69,6 +80,7 @@ impl BoundBy {
             BoundBy::Ports => "kernel: ports",
             BoundBy::Descriptors => "kernel: descriptors",
             BoundBy::Nothing => "none",
+            BoundBy::NothingMeasured => "nothing measured",
             BoundBy::Unknown => "unknown",
         }
     }
@@ -158,6 +170,10 @@ pub struct Evidence {
     pub lateness: Option<Lateness>,
     /// Scheduled sends or connects per second (null in a closed loop).
     pub offered_per_s: Option<f64>,
+    /// Scheduled sends or connects completed per second, the backlog worked off after the
+    /// schedule included (null in a closed loop, and in an interval's evidence).
+    #[serde(default)]
+    pub achieved_per_s: Option<f64>,
     /// Connections that failed.
     pub failures: u64,
     /// Whether the run broke its bound (a failure, or `limit`'s p99 or achieved rate).
@@ -179,7 +195,8 @@ pub struct Verdict {
     /// The evidence in one line, e.g. "its core 97% busy and 31% of connects left > 5 ms
     /// late, while the server's core was 38% busy".
     pub why: String,
-    /// What to do about it, when the bound is the client's or the kernel's.
+    /// What to do about it, when the bound is the client's or the kernel's, or nothing
+    /// measured ran out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub way_past: Option<String>,
     /// Everything measured.
@@ -202,6 +219,7 @@ impl Verdict {
             BoundBy::Ports => "bound by the kernel's local ports",
             BoundBy::Descriptors => "bound by descriptors",
             BoundBy::Nothing => "nothing ran out",
+            BoundBy::NothingMeasured => "bound by nothing measured",
             BoundBy::Unknown => "bound by something unknown",
         };
         format!("{who}: {}", self.why)
@@ -263,6 +281,7 @@ fn short(b: BoundBy) -> &'static str {
         BoundBy::TcpMemory => "tcp mem",
         BoundBy::Ports => "ports",
         BoundBy::Descriptors => "fds",
+        BoundBy::NothingMeasured => "idle",
         other => other.name(),
     }
 }
@@ -281,6 +300,10 @@ pub fn weigh(e: Evidence) -> Verdict {
 /// How to get past the client's own ceiling on one box.
 const PAST_CLIENT: &str = "give the client more: --processes or a core of its own, \
     --shard across hosts, or move the kernel's receive work off its core (docs/WHOSE-LIMIT.md)";
+/// How to get past a bound crossed while both ends idled.
+const PAST_WAITING: &str = "loosen --p99 (near an idle core's wake-up, tens to hundreds of \
+    µs, scheduling alone crosses it), or shorten the wake-ups: --pin each end to a core of its \
+    own, shallower CPU idle states (docs/WHOSE-LIMIT.md)";
 
 fn decide(e: &Evidence) -> (BoundBy, String, Option<&'static str>) {
     let k = &e.kernel;
@@ -368,28 +391,49 @@ fn decide(e: &Evidence) -> (BoundBy, String, Option<&'static str>) {
     if !e.broke {
         return (BoundBy::Nothing, both, None);
     }
-    match server_busy {
-        Some(_) if e.client.busy_pct >= ROOM_PCT => {
-            let why = format!(
-                "neither end's core was full and no kernel limit was met, but the client had \
-                 little room; {both}"
-            );
-            (BoundBy::Unknown, why, Some(PAST_CLIENT))
-        }
-        Some(_) => {
-            let why = format!(
-                "the client was on time with room to spare and no kernel limit was met; {both}"
-            );
-            (BoundBy::Server, why, None)
-        }
-        None => {
-            let why = format!(
-                "the client was on time and no kernel limit was met; {both} \
-                 (give --server-pid to weigh the server)"
-            );
-            (BoundBy::Unknown, why, None)
-        }
+    let Some(server_busy) = server_busy else {
+        let why = format!(
+            "the client was on time and no kernel limit was met; {both} \
+             (give --server-pid to weigh the server)"
+        );
+        return (BoundBy::Unknown, why, None);
+    };
+    if e.client.busy_pct >= ROOM_PCT {
+        let why = format!(
+            "neither end's core was full and no kernel limit was met, but the client had \
+             little room; {both}"
+        );
+        return (BoundBy::Unknown, why, Some(PAST_CLIENT));
     }
+    let on_time = "the client was on time with room to spare and no kernel limit was met";
+    if server_busy >= ROOM_PCT {
+        let why = format!("{on_time}, but the server had little room; {both}");
+        return (BoundBy::Server, why, None);
+    }
+    if e.failures > 0 {
+        let why = format!("{} connections failed; {on_time}; {both}", e.failures);
+        return (BoundBy::Server, why, None);
+    }
+    if let Some((achieved, offered)) = behind(e) {
+        let why = format!(
+            "it completed {achieved:.0}/s of the {offered:.0}/s offered (under \
+             {KEPT_PACE_PCT:.0}%): its pace, not its CPU; {on_time}; {both}"
+        );
+        return (BoundBy::Server, why, None);
+    }
+    let why = format!(
+        "neither end was busy (both under {ROOM_PCT:.0}%), the client was on time, the server \
+         kept pace and no kernel limit was met: the bound was crossed while waiting (wake-ups, \
+         timers, the network path), not on a full core; {both}"
+    );
+    (BoundBy::NothingMeasured, why, Some(PAST_WAITING))
+}
+
+/// The achieved and offered rates, when the completions fell behind the schedule (under
+/// [`KEPT_PACE_PCT`] of it).
+fn behind(e: &Evidence) -> Option<(f64, f64)> {
+    let (achieved, offered) = (e.achieved_per_s?, e.offered_per_s?);
+    (achieved * 100.0 < KEPT_PACE_PCT * offered).then_some((achieved, offered))
 }
 
 /// "its core 97% busy, the server's 38%" (or "the server's not measured").
@@ -468,7 +512,10 @@ mod tests {
             (evidence(97.0, Some(38.0), true), BoundBy::Client),
             (evidence(40.0, Some(95.0), true), BoundBy::Server),
             (evidence(40.0, Some(50.0), false), BoundBy::Nothing),
-            (evidence(40.0, Some(50.0), true), BoundBy::Server),
+            // Broke with neither end busy: no evidence names either.
+            (evidence(40.0, Some(50.0), true), BoundBy::NothingMeasured),
+            // The server with little room: its queue.
+            (evidence(40.0, Some(80.0), true), BoundBy::Server),
             (evidence(40.0, None, true), BoundBy::Unknown),
             // No core full, but the client with little room: either end's delay.
             (evidence(85.0, Some(55.0), true), BoundBy::Unknown),
@@ -501,6 +548,48 @@ mod tests {
         if let Some(l) = e.lateness.as_mut() {
             l.late_pct = 0.5;
         }
+        assert_eq!(weigh(e).bound_by, BoundBy::Server);
+    }
+
+    /// The first-use review's step: `limit --spawn-server --connect-rate 200..3200 --p99
+    /// 250us` broke at 650 connections/s with the client on time, 4% busy, and the server
+    /// 1%: nothing measured ran out, and the verdict must not name the server.
+    #[test]
+    fn a_bound_crossed_with_both_ends_idle_names_nobody() {
+        let mut e = evidence(4.0, Some(1.0), true);
+        (e.offered_per_s, e.achieved_per_s) = (Some(650.0), Some(648.0));
+        e.lateness = Some(Lateness {
+            of: "connects".into(),
+            p50_ms: 0.02,
+            p99_ms: 0.1,
+            late_ms: 0.25,
+            late_pct: 0.3,
+        });
+        let v = weigh(e.clone());
+        assert_eq!(v.bound_by, BoundBy::NothingMeasured, "{}", v.why);
+        let sentence = v.sentence();
+        assert!(
+            sentence.starts_with("bound by nothing measured: neither end was busy"),
+            "{sentence}"
+        );
+        assert!(sentence.contains("client 4% busy"), "{sentence}");
+        assert!(sentence.contains("server 1% busy"), "{sentence}");
+        assert!(v.way_past.is_some_and(|p| p.contains("--p99")));
+        // Evidence that names the server keeps it: it fell behind the schedule, its
+        // connections failed, or it had little room.
+        let mut slow = e.clone();
+        slow.achieved_per_s = Some(600.0);
+        let v = weigh(slow);
+        assert_eq!(v.bound_by, BoundBy::Server);
+        assert!(
+            v.why.starts_with("it completed 600/s of the 650/s"),
+            "{}",
+            v.why
+        );
+        let mut failed = e.clone();
+        failed.failures = 3;
+        assert_eq!(weigh(failed).bound_by, BoundBy::Server);
+        e.server = Some(end(ROOM_PCT));
         assert_eq!(weigh(e).bound_by, BoundBy::Server);
     }
 
@@ -554,7 +643,12 @@ mod tests {
 
     #[test]
     fn names_are_what_json_writes() {
-        for b in [BoundBy::Client, BoundBy::ListenQueue, BoundBy::Nothing] {
+        for b in [
+            BoundBy::Client,
+            BoundBy::ListenQueue,
+            BoundBy::Nothing,
+            BoundBy::NothingMeasured,
+        ] {
             let json = serde_json::to_string(&b).expect("serializes");
             assert_eq!(json, format!("\"{}\"", b.name()));
         }

@@ -246,6 +246,13 @@ impl Outcome {
                 ),
             };
         }
+        let rest = unlisted_failures(r);
+        if rest > 0 {
+            let _ = writeln!(
+                s,
+                "  and {rest} more failed connection(s), not listed (errors above counts them by kind)"
+            );
+        }
         for l in &r.lost_workers {
             let _ = writeln!(
                 s,
@@ -268,6 +275,15 @@ impl Outcome {
     }
 }
 
+/// Failed connections neither listed in full (the first [`super::KEPT_FAILURES`]) nor
+/// counted on a lost worker's line.
+fn unlisted_failures(r: &Report) -> u64 {
+    let lost: u64 = r.lost_workers.iter().map(|l| l.connections).sum();
+    r.connections_failed
+        .saturating_sub(lost)
+        .saturating_sub(r.failures.len() as u64)
+}
+
 /// The hint when every connection to `target` was refused: what to start there.
 pub(crate) fn nothing_accepted(target: impl std::fmt::Display) -> String {
     format!(
@@ -280,7 +296,43 @@ pub(crate) fn nothing_accepted(target: impl std::fmt::Display) -> String {
 mod tests {
     use std::time::Duration;
 
+    use super::super::{Failure, LostWorker};
     use super::*;
+
+    #[test]
+    fn failures_past_the_kept_ones_are_counted() {
+        let refused = |n: u64| {
+            let mut r = Report::default();
+            for connection in 0..n {
+                r.fail(Failure {
+                    connection,
+                    kind: ErrorKind::Refused,
+                    verified: 0,
+                    mismatch: None,
+                    detail: "refused".into(),
+                });
+            }
+            r
+        };
+        let mut r = refused(200);
+        let human = Outcome::from(r.clone()).human();
+        assert_eq!(human.matches(" refused after 0 verified bytes").count(), 10);
+        assert!(
+            human.contains("  and 190 more failed connection(s), not listed"),
+            "{human}"
+        );
+        // A lost worker's connections have a line of their own.
+        r.lose(LostWorker {
+            process: 1,
+            first_connection: 200,
+            connections: 50,
+            ended: "signal: 9 (SIGKILL)".into(),
+            verified_before_loss: 0,
+        });
+        assert!(Outcome::from(r).human().contains("  and 190 more"));
+        let human = Outcome::from(refused(10)).human();
+        assert!(!human.contains("more failed"), "{human}");
+    }
 
     #[test]
     fn latency_rows_keep_a_space_between_name_and_number_past_a_second() {

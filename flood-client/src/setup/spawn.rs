@@ -181,7 +181,12 @@ impl ServerCommand {
                 )));
             }
         };
-        Ok(SpawnedServer { child, addr })
+        let command = argv.join(" ");
+        Ok(SpawnedServer {
+            child,
+            addr,
+            command,
+        })
     }
 }
 
@@ -268,10 +273,15 @@ pub(crate) struct ServerUnderTest {
 
 impl ServerUnderTest {
     /// What the load went to, for a result's record: the started server's name and
-    /// command, or the address (and `--server-pid`) of one started elsewhere.
+    /// command (as it ran, once started: its address and process count filled in), or the
+    /// address (and `--server-pid`) of one started elsewhere.
     pub(crate) fn describe(&self) -> String {
         match (&self.command, self.pid) {
-            (Some(c), _) => format!("{} (started here: {})", c.name, c.argv.join(" ")),
+            (Some(c), _) => {
+                let line =
+                    (self.running.as_ref()).map_or_else(|| c.argv.join(" "), |s| s.command.clone());
+                format!("{} (started here: {line})", c.name)
+            }
             (None, Some(pid)) => format!("{} (pid {pid})", self.addr),
             (None, None) => self.addr.to_string(),
         }
@@ -338,6 +348,8 @@ pub(crate) struct SpawnedServer {
     child: Child,
     /// Where it listens.
     pub(crate) addr: SocketAddr,
+    /// Its command line as run (`{host}` and `{processes}` filled in).
+    command: String,
 }
 
 impl SpawnedServer {
@@ -398,5 +410,43 @@ mod tests {
         assert_eq!(c.refusal(10_000, limit), None);
         let multi = ServerCommand::parse("e=echo-server -p {processes}").unwrap();
         assert_eq!(multi.refusal(32_768, limit), None);
+    }
+
+    /// A started server is recorded as it ran: the address it was given and its process
+    /// count, not the placeholders of its command.
+    #[test]
+    fn a_started_server_is_described_as_it_ran() {
+        let limit = FdLimit {
+            soft: 1_000,
+            hard: 1_000,
+        };
+        let script = "echo listening on $0:9; exec sleep 30";
+        let command = ServerCommand {
+            name: "fake".into(),
+            argv: ["sh", "-c", script, HOST, PROCESSES]
+                .map(String::from)
+                .to_vec(),
+        };
+        let mut server = ServerUnderTest {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            command: Some(command),
+            pid: None,
+            within: Duration::from_secs(10),
+            pin: false,
+            fresh: false,
+            limit,
+            running: None,
+            split: None,
+        };
+        let (addr, pid) = server.ready(3_000).expect("the fake server starts");
+        assert_eq!(
+            (addr.to_string(), pid.is_some()),
+            ("127.0.0.1:9".into(), true)
+        );
+        let wanted = format!("fake (started here: sh -c {script} 127.0.0.1 ");
+        let described = server.describe();
+        let processes = 3_000u64.div_ceil(limit.socket_capacity().max(1));
+        assert_eq!(described, format!("{wanted}{processes})"));
+        server.stop().expect("stops");
     }
 }
