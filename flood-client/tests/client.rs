@@ -1238,5 +1238,13 @@ fn probe_and_limit_results_say_where_they_came_from() {
         serde_json::from_slice(&std::fs::read(dir.join("limit.json")).expect("limit.json"))
             .expect("JSON");
     assert_eq!(file["server"], l["server"]);
+    // A server limit starts itself is recorded as it ran, its placeholders filled.
+    let own = flood(&[&args[..1], &["--spawn-server"], &args[2..], &["--json"]].concat());
+    let o: serde_json::Value = stdout_json(&own);
+    let started = o["server"].as_str().unwrap_or_default();
+    assert!(
+        started.contains("--listen 127.0.0.1:0") && !started.contains('{'),
+        "{o}"
+    );
     server.stop();
 }

@@ -490,3 +490,42 @@ fn scheduled_load_needs_what_it_schedules() {
         assert!(!stderr(&out).is_empty());
     }
 }
+
+/// limit refuses, before any server starts (exit 2), what its search would ignore or round,
+/// in the words of what it steps: `-b` outside a churn ladder (endless streams ran), a
+/// `--linear` of no or part of a connection (a rate's error; 2.5 stepped 10, 13, 16), and
+/// a precision outside its range, saying which range is valid.
+#[test]
+fn limit_refuses_what_it_would_ignore_or_round_naming_the_fix() {
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &["-c", "10..20", "--bytes", "1KiB"],
+            &["-b/--bytes", "drop it", "--chunk"],
+        ),
+        (
+            &["-c", "10..20", "--linear", "0"],
+            &["--linear", "at least 1 connection"],
+        ),
+        (
+            &["-c", "10..20", "--linear", "2.5"],
+            &["not a whole count", "whole connections"],
+        ),
+        (
+            &["--rate", "1..5", "--precision", "0"],
+            &["above 0 and below 1"],
+        ),
+        (
+            &["--rate", "1..5", "--precision", "200%"],
+            &["above 0% and below 100%"],
+        ),
+    ];
+    for (args, says) in cases {
+        let out = flood(&[&["limit"], args].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        for words in says {
+            assert!(err.contains(words), "{args:?}: no `{words}` in {err}");
+        }
+        assert!(!err.contains("a rate must be"), "{args:?}: {err}");
+    }
+}

@@ -196,11 +196,15 @@ fn the_tui_of_a_limit_search_shows_its_steps_and_ctrl_c_stops_it() {
         "still on the alternate screen:\n{screen}"
     );
     assert_eq!(code, "1", "an interrupted search exits 1:\n{screen}");
+    // Every step held until Ctrl-C: no knee, and the step it cut short is no break.
     assert!(
-        screen.contains("flood-client limit: knee")
-            && screen
-                .lines()
-                .any(|l| l.contains("ended:") && l.ends_with("interrupted")),
+        screen.contains("flood-client limit: no knee found: interrupted")
+            && (screen.lines())
+                .any(|l| l.contains("ended: interrupted") && l.trim_end().ends_with(" step")),
         "no search report on the normal screen:\n{screen}"
+    );
+    assert!(
+        !screen.contains("broke the bound:"),
+        "an interrupted step called a break:\n{screen}"
     );
 }

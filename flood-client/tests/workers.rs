@@ -322,6 +322,71 @@ fn ctrl_c_during_a_limit_step_keeps_the_steps_before_it() {
     );
 }
 
+/// A step Ctrl-C cuts short measured nothing (its offered rate covered the whole schedule,
+/// its achieved one the part run: "offered 145.7 achieved 400.9"), so it is neither a break
+/// nor a verdict: the report says no knee was found and which step held last, not "knee 4",
+/// "8 broke the bound: interrupted" and a verdict drawn from the cut step.
+#[test]
+fn ctrl_c_during_a_limit_step_finds_no_knee_and_draws_no_verdict_from_it() {
+    let server = Spawned::echo_server(&[]);
+    let addr = server.addr.to_string();
+    let out = test_support::fresh_dir("workers-limit-human");
+    let out_arg = out.to_string_lossy().into_owned();
+    let run = Run::start(&[
+        "limit", &addr, "-c", "4..8", "--rate", "50", "-p", "2", "--step", "3s", "--p99", "60s",
+        "--warmup", "0s", "--out", &out_arg,
+    ]);
+    wait_until(
+        DEADLINE,
+        "the second step's workers to open sockets",
+        || {
+            let workers = &process_tree(run.child.id())[1..];
+            run.stderr().contains("held")
+                && workers.len() == 2
+                && workers.iter().all(|&pid| socket_count(pid) > 0)
+        },
+    );
+    hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
+    let ended = run.finish("the interrupted limit");
+    let (stdout, stderr) = (ended.stdout.join("\n"), &ended.stderr);
+    assert_eq!(ended.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.starts_with(
+            "flood-client limit: no knee found: interrupted before a step broke the bound; the \
+             highest step that held was 4 connections"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ended: interrupted during the 8 step"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("broke the bound:") && !stdout.contains("knee 4"),
+        "{stdout}"
+    );
+    let cut = stderr
+        .lines()
+        .find(|l| l.starts_with("step") && l.contains(" 8  "))
+        .unwrap_or_else(|| panic!("no line of the 8 step: {stderr}"));
+    assert!(
+        cut.contains("interrupted: not measured, no verdict") && !cut.contains('['),
+        "{cut}"
+    );
+    let file = std::fs::read(out.join("limit.json")).expect("limit.json");
+    let _ = std::fs::remove_dir_all(&out);
+    let result: Value = serde_json::from_slice(&file).expect("limit.json is JSON");
+    assert_eq!(result["interrupted"], true, "{result}");
+    let steps = result["steps"].as_array().expect("steps[]");
+    assert_eq!(steps.len(), 2, "{result}");
+    assert_eq!(steps[0]["held"], true, "{result}");
+    assert!(
+        steps[1]["bound"].is_null() && steps[1]["offered"] == 0.0,
+        "the cut step keeps no figures and no verdict: {result}"
+    );
+    assert_eq!(result["bound"], steps[0]["bound"], "{result}");
+}
+
 #[test]
 fn a_ctrl_c_no_worker_lives_to_report_still_marks_the_report_interrupted() {
     let server = Spawned::echo_server(&[]);

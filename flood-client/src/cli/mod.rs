@@ -72,6 +72,12 @@ pub enum Sub {
     /// Find the limit: step one of --connections, --rate or --connect-rate (the one given
     /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the
     /// bound, bisect to the knee, and write limit.json, limit.csv, limit.svg and limit.png.
+    ///
+    /// Exit codes: 0 the search ended (a knee found, or every step held up to the top of
+    /// the range); 1 no step held the bound, or Ctrl-C (or the live view's `q`) stopped the
+    /// search (limit.json and `--json` are still written, with the steps run), or an error;
+    /// 2 bad usage, or the first step cannot fit on this box; 130 a second Ctrl-C (nothing
+    /// written).
     Limit(LimitArgs),
     /// Draw a recorded run's timeline (MB/s, chunk round-trip p99 and open connections
     /// against time; server CPU and RSS from a saturate report) as SVG or PNG, from a
@@ -329,21 +335,25 @@ pub struct LimitArgs {
     /// Concurrent connections: a count, or a range to step (closed loop, or open model with
     /// --rate per connection). With --connect-rate: the most open at once (default: 50 ms
     /// of arrivals, at least 32).
-    #[arg(short, long, value_parser = parse_span, allow_hyphen_values = true, value_name = "N|A..B")]
+    #[arg(short, long, value_parser = parse_connection_span, allow_hyphen_values = true, value_name = "N|A..B")]
     pub connections: Option<Span>,
     /// Messages per second (open model): a rate, or a range to step. Per connection when
     /// --connections is the range.
-    #[arg(long, value_parser = parse_span, conflicts_with = "connect_rate", allow_hyphen_values = true, value_name = "N|A..B")]
+    #[arg(long, value_parser = parse_rate_span, conflicts_with = "connect_rate", allow_hyphen_values = true, value_name = "N|A..B")]
     pub rate: Option<Span>,
     /// New connections per second (churn, each sends --bytes once): a rate or a range.
-    #[arg(long, value_parser = parse_span, allow_hyphen_values = true, value_name = "N|A..B")]
+    #[arg(long, value_parser = parse_rate_span, allow_hyphen_values = true, value_name = "N|A..B")]
     pub connect_rate: Option<Span>,
-    /// Bytes each churn connection sends and must get back.
-    #[arg(short, long, default_value = "32KiB", value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
-    pub bytes: usize,
-    /// Step linearly by this much instead of doubling.
-    #[arg(long, value_parser = parse_rate, allow_hyphen_values = true, value_name = "STEP")]
-    pub linear: Option<f64>,
+    /// Only with a --connect-rate range: bytes each churn connection sends and must get
+    /// back [default: 32KiB]. A --connections or --rate step streams without end (--chunk
+    /// sets each message's size), so -b is refused there.
+    #[arg(short, long, value_parser = parse_nonzero_size, allow_hyphen_values = true, value_name = "SIZE")]
+    pub bytes: Option<usize>,
+    /// Step linearly by this much instead of doubling: a whole number of what the range
+    /// steps, as a ladder's values are whole (connections for --connections, e.g. 10;
+    /// messages/s or connections/s for --rate or --connect-rate, e.g. 500 or 2.5k).
+    #[arg(long, allow_hyphen_values = true, value_name = "STEP")]
+    pub linear: Option<String>,
     /// How long each step holds its load.
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
     pub step: Duration,
@@ -394,11 +404,22 @@ pub enum Span {
     Range(f64, f64),
 }
 
-fn parse_span(text: &str) -> Result<Span, String> {
+/// A count of connections, or a range of them.
+fn parse_connection_span(text: &str) -> Result<Span, String> {
+    parse_span(text, |c| parse_connections(c).map(|n| n as f64))
+}
+
+/// A rate per second, or a range of rates.
+fn parse_rate_span(text: &str) -> Result<Span, String> {
+    parse_span(text, parse_rate)
+}
+
+/// A value or a range, each end read by `one`.
+fn parse_span(text: &str, one: impl Fn(&str) -> Result<f64, String>) -> Result<Span, String> {
     match text.split_once("..") {
-        None => parse_rate(text).map(Span::One),
+        None => one(text).map(Span::One),
         Some((a, b)) => {
-            let (a, b) = (parse_rate(a.trim())?, parse_rate(b.trim())?);
+            let (a, b) = (one(a.trim())?, one(b.trim())?);
             if a >= b {
                 return Err(format!("`{text}`: a range goes up, e.g. 50..3000"));
             }
@@ -415,7 +436,10 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     };
     match value {
         Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
-        _ => Err(format!("`{text}` is not a precision like 5% or 0.05")),
+        _ => Err(format!(
+            "`{text}` is not a precision: give a fraction of the last good step above 0 and \
+             below 1, like 5% or 0.05 (as a percentage: above 0% and below 100%)"
+        )),
     }
 }
 
@@ -639,12 +663,30 @@ mod tests {
         assert_eq!(v[2], "127.0.0.3".parse::<IpAddr>().unwrap());
         assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
         assert!(parse_sources("nope").is_err());
-        assert_eq!(parse_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
-        assert_eq!(parse_span("2000"), Ok(Span::One(2000.0)));
-        assert!(parse_span("3000..50").is_err() && parse_span("0..5").is_err());
+        assert_eq!(parse_rate_span("50..3000"), Ok(Span::Range(50.0, 3000.0)));
+        assert_eq!(parse_rate_span("2000"), Ok(Span::One(2000.0)));
+        assert!(parse_rate_span("3000..50").is_err() && parse_rate_span("0..5").is_err());
         assert_eq!(parse_fraction("5%"), Ok(0.05));
         assert_eq!(parse_fraction("0.1"), Ok(0.1));
         assert!(parse_fraction("100%").is_err() && parse_fraction("x").is_err());
+    }
+
+    /// A connection count is a whole count (a rate's wording and rounding were wrong for it),
+    /// and a precision out of range says which range is valid.
+    #[test]
+    fn limit_spans_and_precision_say_what_is_valid() {
+        assert_eq!(parse_connection_span("32Ki"), Ok(Span::One(32_768.0)));
+        assert_eq!(parse_connection_span("10..20"), Ok(Span::Range(10.0, 20.0)));
+        let zero = parse_connection_span("0..20").unwrap_err();
+        assert!(zero.contains("at least 1 connection"), "{zero}");
+        assert!(parse_connection_span("2.5..20").is_err());
+        for bad in ["0", "200%", "1", "-5%"] {
+            let why = parse_fraction(bad).unwrap_err();
+            assert!(
+                why.contains("above 0 and below 1") && why.contains("below 100%"),
+                "{bad}: {why}"
+            );
+        }
     }
 
     #[test]

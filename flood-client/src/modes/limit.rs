@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use hostkit::procfs::{process_tree, rss_bytes};
+use hostkit::units::parse_positive_count;
 
 use crate::cli::{LimitArgs, Span};
 use crate::config::{RunConfig, Show};
@@ -28,7 +29,7 @@ use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::output;
 use crate::modes::{begin, csv_text, refuse, USAGE};
 use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
-use crate::report::bound::{self, EndCpu, Evidence, Verdict};
+use crate::report::bound::{self, BoundBy, EndCpu, Evidence, Verdict};
 use crate::report::stdout::Printer;
 use crate::report::stream::SCHEMA_VERSION;
 use crate::report::{Outcome, Pacing, ENDLESS};
@@ -36,6 +37,8 @@ use crate::setup::outputs;
 use crate::setup::preflight::Facts;
 use crate::setup::spawn::ServerUnderTest;
 
+/// Bytes each churn connection sends unless `-b` says (the flood's default).
+const CHURN_BYTES: u64 = 32 << 10;
 /// A step holds only if it achieved at least this fraction of what it offered.
 const ACHIEVED_FLOOR: f64 = 0.95;
 /// How often the server's resident memory is sampled during a step.
@@ -67,12 +70,30 @@ impl Dimension {
         }
     }
 
-    /// The unit of a value and of the offered and achieved figures.
+    /// The unit of a stepped value.
+    fn value_unit(self) -> &'static str {
+        match self {
+            Dimension::Connections => "connections",
+            Dimension::Rate => "messages/s",
+            Dimension::ConnectRate => "connections/s",
+        }
+    }
+
+    /// One of what a step adds (`--linear`'s unit).
+    fn one(self) -> &'static str {
+        match self {
+            Dimension::Connections => "connection",
+            Dimension::Rate => "message/s",
+            Dimension::ConnectRate => "connection/s",
+        }
+    }
+
+    /// The unit of the offered and achieved figures: a value's, but for a --connections
+    /// range with --rate per connection, whose offered load is messages/s.
     fn unit(self, paced: bool) -> &'static str {
         match (self, paced) {
-            (Dimension::Connections, false) => "connections",
-            (Dimension::Connections, true) | (Dimension::Rate, _) => "messages/s",
-            (Dimension::ConnectRate, _) => "connections/s",
+            (Dimension::Connections, true) => Dimension::Rate.value_unit(),
+            _ => self.value_unit(),
         }
     }
 }
@@ -122,6 +143,9 @@ pub(crate) struct Step {
     pub(crate) p99_ms: f64,
     /// 99.9th percentile.
     pub(crate) p999_ms: f64,
+    /// How many latencies the percentiles are of (a p99 of 200 rests on its 2 worst).
+    #[serde(default)]
+    pub(crate) samples: u64,
     /// p99 from the actual send or connect (scheduled load only).
     pub(crate) uncorrected_p99_ms: Option<f64>,
     /// Failed connections.
@@ -138,9 +162,10 @@ pub(crate) struct Step {
     pub(crate) server_rss_bytes: Option<u64>,
     /// Whether the step held the bound.
     pub(crate) held: bool,
-    /// What broke the bound (or why the step could not run).
+    /// What broke the bound, or why the step measured nothing: it could not run
+    /// (`cannot run: …`), or Ctrl-C cut it short ([`INTERRUPTED`]).
     pub(crate) broke: Option<String>,
-    /// Whose limit the step met, with the evidence (null: the step could not run).
+    /// Whose limit the step met, with the evidence (null: the step measured nothing).
     #[serde(default)]
     pub(crate) bound: Option<Verdict>,
 }
@@ -154,10 +179,15 @@ pub(crate) struct LimitResult {
     pub(crate) unit: String,
     /// The p99 bound, ms.
     pub(crate) p99_bound_ms: f64,
-    /// The highest value that held the bound (`None`: not even the first).
+    /// The highest value that held the bound (`None`: not even the first). A knee only when
+    /// a step above it broke the bound or could not run ([`LimitResult::bracket`]): not
+    /// when every step held, or Ctrl-C came first.
     pub(crate) knee: Option<f64>,
     /// Why the search stopped where it did.
     pub(crate) ended: String,
+    /// Whether Ctrl-C (or the live view's `q`) stopped the search before it ended.
+    #[serde(default)]
+    pub(crate) interrupted: bool,
     /// Every step, in the order run.
     pub(crate) steps: Vec<Step>,
     /// Where, when and how it ran (the chart's caption; empty in a file from before it
@@ -171,7 +201,7 @@ pub(crate) struct LimitResult {
     #[serde(default)]
     pub(crate) server: String,
     /// Whose limit the knee is: the verdict of the step that ended the search (of the
-    /// highest step, when every step held).
+    /// highest step measured, when none broke the bound).
     #[serde(default)]
     pub(crate) bound: Option<Verdict>,
 }
@@ -186,6 +216,18 @@ impl LimitResult {
     /// by construction (offered and achieved are then no result).
     fn closed(&self) -> bool {
         self.unit == Dimension::Connections.unit(false)
+    }
+
+    /// The knee and the lowest step above it that broke the bound (or could not run): the
+    /// knee lies between them. `None` when no step above the highest that held broke it.
+    fn bracket(&self) -> Option<(f64, f64)> {
+        let knee = self.knee?;
+        let above = self
+            .steps
+            .iter()
+            .filter(|s| s.phase != "warmup" && s.value > knee && !s.held && !was_interrupted(s));
+        let broke = above.map(|s| s.value).reduce(f64::min)?;
+        Some((knee, broke))
     }
 }
 
@@ -219,9 +261,31 @@ pub(crate) fn command(args: &LimitArgs) -> io::Result<ExitCode> {
     Printer::new(args.json, false, false).report(&human(&result), &result)?;
     let cannot_fit = result.steps.first().is_some_and(could_not_run);
     Ok(match result.knee {
-        Some(_) if !stop.load(Ordering::Relaxed) => ExitCode::SUCCESS,
+        _ if result.interrupted => ExitCode::FAILURE,
+        Some(_) => ExitCode::SUCCESS,
         None if cannot_fit => ExitCode::from(USAGE),
-        _ => ExitCode::FAILURE,
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// Why flags given beside the range would be ignored by its search, naming the fix: `-b`
+/// (only a churn connection sends a total; the other loads stream for each `--step`) and a
+/// single --connect-rate beside a --connections range (that ladder never churns).
+fn ignored(args: &LimitArgs, dimension: Dimension) -> Option<String> {
+    if args.bytes.is_some() && dimension != Dimension::ConnectRate {
+        return Some(format!(
+            "-b/--bytes is what each churn connection sends (a --connect-rate range); a {} \
+             range streams every connection without end for each --step, so -b would be \
+             ignored: drop it (--chunk sets each message's size)",
+            dimension.flag()
+        ));
+    }
+    let single_rate = matches!(args.connect_rate, Some(Span::One(_)));
+    (single_rate && dimension == Dimension::Connections).then(|| {
+        "--connect-rate beside a --connections range would be ignored: that ladder holds its \
+         connections open. To step arrivals give --connect-rate as the range (-c N caps how \
+         many are open at once)"
+            .into()
     })
 }
 
@@ -249,16 +313,27 @@ impl Search {
         if ranges.next().is_some() {
             return Err("give only one of --connections, --rate, --connect-rate as a range".into());
         }
+        if let Some(why) = ignored(args, dimension) {
+            return Err(why);
+        }
+        let linear = (args.linear.as_deref())
+            .map(|step| parse_positive_count(step, dimension.one()).map(|n| n as f64))
+            .transpose()
+            .map_err(|why| {
+                format!(
+                    "--linear {why}: a ladder's values are whole {}, so it steps by a whole \
+                     number of them",
+                    dimension.value_unit()
+                )
+            })?;
         let (lo, hi) = (range.0.round().max(1.0), range.1);
-        let steps = match args.linear {
-            Some(step) => (hi - lo) / step.max(1.0), // the ladder moves at least 1 a step
+        let steps = match linear {
+            Some(step) => (hi - lo) / step,
             None => (hi / lo).log2(),
         }
         .ceil();
         if steps > MAX_STEPS {
-            let by = args
-                .linear
-                .map_or("doubling".to_string(), |step| format!("--linear {step}"));
+            let by = linear.map_or("doubling".to_string(), |step| format!("--linear {step}"));
             return Err(format!(
                 "{lo}..{hi} by {by} is {steps} steps before the search bisects (at most \
                  {MAX_STEPS}, {:?} each): raise --linear or narrow the range",
@@ -269,10 +344,9 @@ impl Search {
             Some(Span::One(v)) => Some(v),
             _ => None,
         };
-        let bytes = if dimension == Dimension::ConnectRate {
-            args.bytes as u64
-        } else {
-            ENDLESS
+        let bytes = match dimension {
+            Dimension::ConnectRate => args.bytes.map_or(CHURN_BYTES, |b| b as u64),
+            _ => ENDLESS,
         };
         let mut base = args.stream.run_config(bytes);
         base.arrivals = args.arrivals;
@@ -282,8 +356,8 @@ impl Search {
         Ok(Search {
             dimension,
             range,
-            linear: args.linear,
-            connections: one(args.connections).map(|c| c.round().max(1.0) as u64),
+            linear,
+            connections: one(args.connections).map(|c| c as u64),
             rate: one(args.rate),
             p99_ms: args.p99.as_secs_f64() * 1e3,
             precision: args.precision,
@@ -343,80 +417,78 @@ impl Search {
 }
 
 /// Runs the search: warm-up, ladder until the bound breaks, bisection to the precision.
+/// Ctrl-C ends it: a step cut short measured nothing, so it is recorded as [`INTERRUPTED`]
+/// with no figures and no verdict, and it neither holds nor breaks the bound.
 pub(crate) fn run(
     search: &Search,
     server: &mut ServerUnderTest,
     facts: &Facts,
     stop: &Arc<AtomicBool>,
 ) -> io::Result<LimitResult> {
-    let mut result = LimitResult {
+    let result = LimitResult {
         dimension: search.dimension,
         unit: search.dimension.unit(search.paced()).into(),
         p99_bound_ms: search.p99_ms,
         knee: None,
         ended: String::new(),
+        interrupted: false,
         steps: Vec::new(),
         meta: Meta::default(),
         schema_version: SCHEMA_VERSION,
         server: server.describe(),
         bound: None,
     };
+    eprintln!("{}", header(search.dimension, !search.paced()));
+    let mut s = Searching {
+        search,
+        server,
+        facts,
+        stop,
+        result,
+    };
     let ladder = search.ladder();
     if !search.warmup.is_zero() {
-        let warm = run_step(
-            search,
-            server,
-            facts,
-            stop,
-            ladder[0],
-            search.warmup,
-            "warmup",
-        )?;
-        result.steps.push(warm);
-        show_live(&result);
+        s.step(ladder[0], search.warmup, "warmup")?;
     }
     let (mut good, mut bad) = (None, None);
     for &value in &ladder {
-        if stop.load(Ordering::Relaxed) {
-            result.ended = "interrupted".into();
+        let Some(step) = s.step(value, search.step, "step")? else {
             break;
-        }
-        let step = run_step(search, server, facts, stop, value, search.step, "step")?;
-        let (held, broke) = (step.held, step.broke.clone());
-        result.steps.push(step);
-        show_live(&result);
-        if held {
+        };
+        if step.held {
             good = Some(value);
             continue;
         }
-        result.ended = format!("{value} broke the bound: {}", broke.unwrap_or_default());
-        if !result.steps.last().is_some_and(could_not_run) {
+        s.broke(&step);
+        if !could_not_run(&step) {
             bad = Some(value);
         }
         break;
     }
     if let (Some(mut g), Some(mut b)) = (good, bad) {
-        while b - g > search.precision * g && !stop.load(Ordering::Relaxed) {
+        while b - g > search.precision * g {
             let mid = ((g + b) / 2.0).round();
             if mid <= g || mid >= b {
                 break;
             }
-            let step = run_step(search, server, facts, stop, mid, search.step, "bisect")?;
-            let (held, broke) = (step.held, step.broke.clone());
-            result.steps.push(step);
-            show_live(&result);
-            if held {
+            let Some(step) = s.step(mid, search.step, "bisect")? else {
+                break;
+            };
+            if step.held {
                 g = mid;
-            } else {
-                result.ended = format!("{mid} broke the bound: {}", broke.unwrap_or_default());
-                if result.steps.last().is_some_and(could_not_run) {
-                    break;
-                }
-                b = mid;
+                continue;
             }
+            s.broke(&step);
+            if could_not_run(&step) {
+                break;
+            }
+            b = mid;
         }
         good = Some(g);
     }
+    let mut result = s.result;
+    // As it ran: a server started by the steps has its address and process count now.
+    result.server = server.describe();
     if result.ended.is_empty() {
         result.ended = match good {
             Some(_) => CEILING_HELD.into(),
@@ -428,8 +500,68 @@ pub(crate) fn run(
     Ok(result)
 }
 
+/// A search under way: what its steps run against, and the result so far.
+struct Searching<'a> {
+    search: &'a Search,
+    server: &'a mut ServerUnderTest,
+    facts: &'a Facts,
+    stop: &'a Arc<AtomicBool>,
+    result: LimitResult,
+}
+
+impl Searching<'_> {
+    /// Runs the step at `value` and records it; `None` once Ctrl-C has stopped the search,
+    /// before this step or during it (the result then says which, and runs no more).
+    fn step(&mut self, value: f64, length: Duration, phase: &str) -> io::Result<Option<Step>> {
+        if self.result.interrupted {
+            return Ok(None);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            self.interrupted(format!("before {}", which(phase, value)));
+            return Ok(None);
+        }
+        let (search, facts, stop) = (self.search, self.facts, self.stop);
+        let step = run_step(search, self.server, facts, stop, value, length, phase)?;
+        let cut = was_interrupted(&step);
+        self.result.steps.push(step.clone());
+        show_live(&self.result);
+        if cut {
+            self.interrupted(format!("during {}", which(phase, value)));
+            return Ok(None);
+        }
+        Ok(Some(step))
+    }
+
+    /// Records that `step` broke the bound (or could not run): why the search ends there.
+    fn broke(&mut self, step: &Step) {
+        let why = step.broke.as_deref().unwrap_or_default();
+        self.result.ended = format!("{} broke the bound: {why}", step.value);
+    }
+
+    /// Records that Ctrl-C stopped the search `when`, keeping what broke the bound before.
+    fn interrupted(&mut self, when: String) {
+        let before = std::mem::take(&mut self.result.ended);
+        self.result.ended = match before.as_str() {
+            "" => format!("interrupted {when}"),
+            _ => format!("interrupted {when}, after {before}"),
+        };
+        self.result.interrupted = true;
+    }
+}
+
+/// A step by its phase and value, as the reports name it: "the 400 step".
+fn which(phase: &str, value: f64) -> String {
+    let name = match phase {
+        "warmup" => "warm-up",
+        "bisect" => "bisect step",
+        _ => "step",
+    };
+    format!("the {value} {name}")
+}
+
 /// Whose limit the knee is: the verdict of the lowest step above it that broke the bound
-/// (the one that ended the ladder or the bisection), else of the highest step run.
+/// (the one that ended the ladder or the bisection), else of the highest step measured (a
+/// step Ctrl-C cut short has no verdict).
 fn knee_bound(steps: &[Step]) -> Option<Verdict> {
     let judged = || {
         steps
@@ -452,11 +584,14 @@ fn show_live(result: &LimitResult) {
         .filter(|s| s.held && s.phase != "warmup");
     let knee = held.map(|s| s.value).reduce(f64::max);
     let closed = result.closed();
-    let lines = result.steps.iter().map(|s| step_line(s, closed)).collect();
-    tui::feed(|v| v.steps(lines, knee.map(|k| format!("{k} {}", result.unit))));
+    let lines = std::iter::once(header(result.dimension, closed))
+        .chain(result.steps.iter().map(|s| step_line(s, closed)))
+        .collect();
+    let unit = result.dimension.value_unit();
+    tui::feed(|v| v.steps(lines, knee.map(|k| format!("{k} {unit}"))));
 }
 
-/// Runs one step (preflight, server, flood, RSS sampling) and judges it.
+/// Runs one step (preflight, server, flood, RSS sampling) and judges it; prints its line.
 fn run_step(
     search: &Search,
     server: &mut ServerUnderTest,
@@ -470,6 +605,7 @@ fn run_step(
     let connections = cfg.indices.end;
     let processes = search.processes.min(connections).max(1);
     cfg.processes = processes as usize;
+    let closed = !search.paced();
     let mut step = Step {
         phase: phase.into(),
         value,
@@ -477,7 +613,7 @@ fn run_step(
     };
     match server.fits(connections, processes, &cfg.sources, facts) {
         Ok((sources, _)) => cfg.sources = sources,
-        Err(why) => return Ok(cannot_run(step, why, !search.paced())),
+        Err(why) => return Ok(unmeasured(step, format!("{CANNOT_RUN}{why}"), closed)),
     }
     let pid;
     (cfg.target, pid) = server.ready(connections)?;
@@ -496,8 +632,12 @@ fn run_step(
     });
     let report = fleet::run_flood(&cfg, pid, stop.clone());
     sampling.store(false, Ordering::Relaxed);
-    step.server_rss_bytes = sampler.and_then(|h| h.join().ok());
+    let most_rss = sampler.and_then(|h| h.join().ok());
     let outcome = Outcome::from(report?);
+    if outcome.report.interrupted {
+        return Ok(unmeasured(step, INTERRUPTED.into(), closed));
+    }
+    step.server_rss_bytes = most_rss;
     let (r, m) = (&outcome.report, &outcome.summary);
     let ms = |us: u64| us as f64 / 1e3;
     let latency = if r.pacing == Pacing::Closed {
@@ -516,6 +656,7 @@ fn run_step(
     step.p50_ms = ms(latency.p50_us);
     step.p99_ms = ms(latency.p99_us);
     step.p999_ms = ms(latency.p999_us);
+    step.samples = latency.count;
     step.failures = r.connections_failed;
     step.connections = match r.pacing {
         Pacing::Connections => r.due,
@@ -528,16 +669,20 @@ fn run_step(
     step.held = step.broke.is_none();
     step.bound =
         (r.bound.as_ref()).map(|v| v.reweighed(!step.held, search.p99_ms, &r.lateness_histogram));
-    eprintln!("{}", step_line(&step, !search.paced()));
+    eprintln!("{}", step_line(&step, closed));
     Ok(step)
 }
 
 /// How `broke` starts for a step that never ran.
 const CANNOT_RUN: &str = "cannot run: ";
+/// `broke` of a step Ctrl-C cut short: its figures would cover part of its time (offered
+/// over the whole schedule, achieved over the part run), so it keeps none.
+const INTERRUPTED: &str = "interrupted";
 
-/// A step the box or the server cannot hold: it ends the search with the reason.
-fn cannot_run(mut step: Step, why: String, closed: bool) -> Step {
-    step.broke = Some(format!("{CANNOT_RUN}{why}"));
+/// A step that measured nothing, `why` in its `broke`: the box or the server cannot hold it
+/// (the search ends with the reason), or Ctrl-C cut it short.
+fn unmeasured(mut step: Step, why: String, closed: bool) -> Step {
+    step.broke = Some(why);
     eprintln!("{}", step_line(&step, closed));
     step
 }
@@ -549,11 +694,18 @@ fn could_not_run(step: &Step) -> bool {
         .is_some_and(|b| b.starts_with(CANNOT_RUN))
 }
 
+/// Whether Ctrl-C cut the step short (it measured nothing).
+fn was_interrupted(step: &Step) -> bool {
+    step.broke.as_deref() == Some(INTERRUPTED)
+}
+
+/// Whether the step has figures: it ran to its end.
+fn measured(step: &Step) -> bool {
+    !could_not_run(step) && !was_interrupted(step)
+}
+
 /// What broke the bound, if anything: a failure, p99 above the bound, or too little achieved.
 fn judge(step: &Step, p99_ms: f64, r: &crate::report::Report) -> Option<String> {
-    if r.interrupted {
-        return Some("interrupted".into());
-    }
     if step.failures > 0 {
         let kinds: Vec<String> = r
             .errors
@@ -580,10 +732,35 @@ fn judge(step: &Step, p99_ms: f64, r: &crate::report::Report) -> Option<String> 
     None
 }
 
-/// One line per step, printed as the search goes.
-/// One step, as printed while the search goes; a closed loop's offered and achieved are
-/// left out (they are equal by construction).
+/// The step lines' header, printed once before the first: what each column is, in which
+/// unit. A closed loop has no offered or achieved column (equal by construction).
+fn header(dimension: Dimension, closed: bool) -> String {
+    let load = if closed {
+        String::new()
+    } else {
+        format!("{:>10} {:>10}  ", "offered/s", "achieved/s")
+    };
+    format!(
+        "{:<7} {:>13}  {load}{:>8} {:>8} {:>8} {:>8}  verdict  [bound by]",
+        "phase",
+        dimension.value_unit(),
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "samples"
+    )
+}
+
+/// One step under [`header`], as printed while the search goes: its figures and verdict, or
+/// why it measured nothing.
 fn step_line(s: &Step, closed: bool) -> String {
+    let value = format!("{:<7} {:>13.0}  ", s.phase, s.value);
+    if was_interrupted(s) {
+        return format!("{value}{INTERRUPTED}: not measured, no verdict");
+    }
+    if could_not_run(s) {
+        return format!("{value}{}", s.broke.as_deref().unwrap_or_default());
+    }
     let verdict = match &s.broke {
         None => "held".to_string(),
         Some(why) => format!("broke: {why}"),
@@ -591,19 +768,17 @@ fn step_line(s: &Step, closed: bool) -> String {
     let load = if closed {
         String::new()
     } else {
-        format!(
-            "offered {:>10.1} achieved {:>10.1}  ",
-            s.offered, s.achieved
-        )
+        format!("{:>10.1} {:>10.1}  ", s.offered, s.achieved)
     };
     let bound = (s.bound.as_ref()).map_or(String::new(), |v| format!("  [{}]", v.bound_by.name()));
     format!(
-        "{:<7} {:>10.0}  {load}p50 {:>8.3} p99 {:>8.3} p99.9 {:>8.3} ms  {verdict}{bound}",
-        s.phase, s.value, s.p50_ms, s.p99_ms, s.p999_ms
+        "{value}{load}{:>8.3} {:>8.3} {:>8.3} {:>8}  {verdict}{bound}",
+        s.p50_ms, s.p99_ms, s.p999_ms, s.samples
     )
 }
 
-/// The human summary.
+/// The human summary: the knee, or why there is none and what to try; how the search
+/// ended; whose limit it met.
 pub(crate) fn human(r: &LimitResult) -> String {
     let bound = if r.closed() {
         format!("p99 <= {} ms, no failure", r.p99_bound_ms)
@@ -614,32 +789,45 @@ pub(crate) fn human(r: &LimitResult) -> String {
             ACHIEVED_FLOOR * 100.0
         )
     };
-    let flag = r.dimension.flag();
+    let (flag, unit) = (r.dimension.flag(), r.dimension.value_unit());
     let first = r
         .steps
         .iter()
-        .find(|s| s.phase != "warmup")
+        .find(|s| s.phase != "warmup" && measured(s))
         .map(|s| s.value);
-    let head = match (r.knee, first) {
-        // Every step held: the range ended before the server did.
-        (Some(k), _) if r.ended == CEILING_HELD => format!(
-            "flood-client limit: no knee found up to {k} {}: every step held ({bound}); \
-             search higher, e.g. {flag} {k}..{}",
-            r.unit,
-            k * 8.0
+    let head = match (r.bracket(), r.knee, first) {
+        (Some((k, broke)), _, _) if r.interrupted => format!(
+            "knee between {k} and {broke} {unit} ({bound}): interrupted before the bisection \
+             narrowed it to --precision"
         ),
-        (Some(k), _) => format!("flood-client limit: knee {k} {} ({bound})", r.unit),
-        (None, Some(v)) if !r.steps.iter().any(could_not_run) && r.ended != "interrupted" => {
-            format!(
-                "flood-client limit: no step held the bound: the first, {v} {}, already broke it; \
-                 start lower (e.g. {flag} {}..{v}) or loosen --p99",
-                r.unit,
-                (v / 8.0).max(1.0).floor()
-            )
+        (Some((k, _)), _, _) => format!("knee {k} {unit} ({bound})"),
+        (None, Some(k), _) if r.interrupted => format!(
+            "no knee found: interrupted before a step broke the bound; the highest step that \
+             held was {k} {unit} ({bound})"
+        ),
+        (None, None, _) if r.interrupted => {
+            "no knee found: interrupted before any step ran to its end".into()
         }
-        (None, _) => "flood-client limit: no step held the bound".into(),
+        // Every step held: the range ended before the server did, unless the client or the
+        // kernel was already the bound at the top, which a higher range only measures again.
+        (None, Some(k), _) => {
+            let held = format!("no knee found up to {k} {unit}: every step held ({bound})");
+            match r.bound.as_ref().and_then(not_the_server) {
+                Some(who) => format!(
+                    "{held}; the top step was bound by {who}, so a higher range measures {who}, \
+                     not the server: see way past"
+                ),
+                None => format!("{held}; search higher, e.g. {flag} {k}..{}", k * 8.0),
+            }
+        }
+        (None, None, Some(v)) if !r.steps.iter().any(could_not_run) => format!(
+            "no step held the bound: the first, {v} {unit}, already broke it; start lower (e.g. \
+             {flag} {}..{v}) or loosen --p99",
+            (v / 8.0).max(1.0).floor()
+        ),
+        (None, None, _) => "no step held the bound".into(),
     };
-    let mut text = format!("{head}\n  ended: {}\n", r.ended);
+    let mut text = format!("flood-client limit: {head}\n  ended: {}\n", r.ended);
     if let Some(v) = &r.bound {
         text += &format!("  {}\n", v.sentence());
         if let Some(past) = &v.way_past {
@@ -647,6 +835,18 @@ pub(crate) fn human(r: &LimitResult) -> String {
         }
     }
     text
+}
+
+/// Who a verdict names when it is the client or the kernel, whose limit a higher range
+/// would only meet again; `None` for the server, nobody or no one known.
+fn not_the_server(v: &Verdict) -> Option<&'static str> {
+    match v.bound_by {
+        BoundBy::Client => Some("the client"),
+        BoundBy::ListenQueue | BoundBy::TcpMemory | BoundBy::Ports | BoundBy::Descriptors => {
+            Some("the kernel")
+        }
+        _ => None,
+    }
 }
 
 /// The CSV form: one row per step.
@@ -661,6 +861,7 @@ pub(crate) fn csv(r: &LimitResult) -> io::Result<String> {
             format!("{:.3}", p.p50_ms),
             format!("{:.3}", p.p99_ms),
             format!("{:.3}", p.p999_ms),
+            p.samples.to_string(),
             opt(p.uncorrected_p99_ms.map(|v| format!("{v:.3}"))),
             p.failures.to_string(),
             p.connections.to_string(),
@@ -688,7 +889,7 @@ pub(crate) fn csv(r: &LimitResult) -> io::Result<String> {
 }
 
 /// The columns of `limit.csv`.
-const CSV_HEADER: [&str; 21] = [
+const CSV_HEADER: [&str; 22] = [
     "phase",
     "value",
     "offered",
@@ -696,6 +897,7 @@ const CSV_HEADER: [&str; 21] = [
     "p50_ms",
     "p99_ms",
     "p999_ms",
+    "samples",
     "uncorrected_p99_ms",
     "failures",
     "connections",
@@ -725,9 +927,12 @@ fn settings(search: &Search) -> String {
 /// The chart: p99 against offered (log, with the bound as a level) and, when the load was
 /// scheduled, achieved against offered above it (linear: the gap matters, not decades).
 /// A closed loop holds as many connections as it asks for by construction: no such panel.
-/// The knee is marked through both.
+/// The knee, when the search found one, is marked through both. Steps that measured nothing
+/// (could not run, cut short) are left out.
 pub(crate) fn chart(r: &LimitResult) -> Chart {
-    let mut steps: Vec<&Step> = r.steps.iter().filter(|s| s.phase != "warmup").collect();
+    let mut steps: Vec<&Step> = (r.steps.iter())
+        .filter(|s| s.phase != "warmup" && measured(s))
+        .collect();
     steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
     let mut legend: Vec<String> = Vec::new();
     let mut line = |name: &str, y: &dyn Fn(&Step) -> Option<f64>| Line {
@@ -785,16 +990,18 @@ pub(crate) fn chart(r: &LimitResult) -> Chart {
         });
         panels.push(panel);
     }
-    let knee = r.knee.and_then(|k| {
+    let unit = r.dimension.value_unit();
+    let knee = r.bracket().and_then(|(k, _)| {
         let at = steps.iter().find(|s| s.held && s.value == k)?.offered;
         Some(Rule {
             at,
-            label: format!("knee {k:.0} {}", r.unit),
+            label: format!("knee {k:.0} {unit}"),
         })
     });
-    let title = match r.knee {
-        Some(k) => format!("Limit search: knee {k:.0} {}", r.unit),
-        None => "Limit search: no step held the bound".into(),
+    let title = match (r.bracket(), r.knee) {
+        (Some((k, _)), _) => format!("Limit search: knee {k:.0} {unit}"),
+        (None, Some(k)) => format!("Limit search: no knee found, {k:.0} {unit} held"),
+        (None, None) => "Limit search: no step held the bound".into(),
     };
     let caption = if r.meta.date.is_empty() && r.meta.host.is_empty() {
         vec!["Machine and date not recorded (a limit.json from an older flood-client)".into()]
@@ -929,9 +1136,9 @@ mod tests {
         assert_eq!(s.ladder().len(), 71);
     }
 
-    #[test]
-    fn the_result_says_when_no_knee_was_found_and_what_to_try() {
-        let step = |value: f64, held: bool| Step {
+    /// A measured step of a churn search at `value` that held or broke its 50 ms bound.
+    fn step(value: f64, held: bool) -> Step {
+        Step {
             phase: "step".into(),
             value,
             offered: value,
@@ -939,19 +1146,38 @@ mod tests {
             held,
             broke: (!held).then(|| "p99 60.000 ms above 50 ms".into()),
             ..Step::default()
-        };
-        let result = |knee, ended: &str, steps| LimitResult {
+        }
+    }
+
+    /// A churn search's result: its knee, why it ended and its steps.
+    fn result(knee: Option<f64>, ended: &str, steps: Vec<Step>) -> LimitResult {
+        LimitResult {
             dimension: Dimension::ConnectRate,
             unit: "connections/s".into(),
             p99_bound_ms: 50.0,
             knee,
             ended: ended.into(),
+            interrupted: false,
             meta: Meta::default(),
             schema_version: SCHEMA_VERSION,
             server: String::new(),
             steps,
             bound: None,
-        };
+        }
+    }
+
+    /// A verdict naming `who`, with a way past when it is not the server's.
+    fn verdict(who: BoundBy) -> Verdict {
+        Verdict {
+            bound_by: who,
+            why: "client 99% busy".into(),
+            way_past: (who == BoundBy::Client).then(|| "give the client more".into()),
+            evidence: Evidence::default(),
+        }
+    }
+
+    #[test]
+    fn the_result_says_when_no_knee_was_found_and_what_to_try() {
         // Every step held: the top of the range is no knee (it said "knee 3000").
         let held = human(&result(
             Some(3000.0),
@@ -984,13 +1210,188 @@ mod tests {
             knee.starts_with("flood-client limit: knee 200 connections/s"),
             "{knee}"
         );
-        // A closed loop prints no offered or achieved: equal by construction.
-        let closed = step_line(&step(64.0, true), true);
+    }
+
+    /// Every step held, but the top one was the client's limit: "search higher" would only
+    /// measure the client again, so the headline says so instead (it said "search higher"
+    /// and then "bound by the client").
+    #[test]
+    fn no_knee_with_the_client_the_bound_does_not_say_search_higher() {
+        let mut r = result(
+            Some(20.0),
+            CEILING_HELD,
+            vec![step(10.0, true), step(20.0, true)],
+        );
+        r.bound = Some(verdict(BoundBy::Client));
+        let text = human(&r);
+        let head = text.lines().next().unwrap_or_default();
         assert!(
-            !closed.contains("offered") && !closed.contains("achieved"),
+            head.contains("no knee found up to 20 connections/s")
+                && head.contains("the top step was bound by the client")
+                && head.contains("a higher range measures the client, not the server"),
+            "{text}"
+        );
+        assert!(!head.contains("search higher"), "{text}");
+        assert!(text.contains("way past: give the client more"), "{text}");
+        // The server at the top: a higher range is what to try.
+        r.bound = Some(verdict(BoundBy::Server));
+        let head = human(&r);
+        assert!(
+            head.contains("search higher, e.g. --connect-rate 20..160"),
+            "{head}"
+        );
+    }
+
+    /// A step Ctrl-C cut short measured nothing: it is no break, no knee comes of it and its
+    /// verdict is none (it said "knee 200", "400 broke the bound: interrupted" and "bound by
+    /// the server" from the cut step).
+    #[test]
+    fn an_interrupted_step_neither_breaks_the_bound_nor_gives_a_verdict() {
+        let mut held = step(200.0, true);
+        held.bound = Some(verdict(BoundBy::Nothing));
+        let begun = Step {
+            phase: "step".into(),
+            value: 400.0,
+            ..Step::default()
+        };
+        let cut = unmeasured(begun, INTERRUPTED.into(), false);
+        assert!(!cut.held && cut.bound.is_none() && was_interrupted(&cut));
+        let line = step_line(&cut, false);
+        assert!(
+            line.contains("interrupted") && line.contains("not measured"),
+            "{line}"
+        );
+        assert!(!line.contains("broke") && !line.contains("0.0"), "{line}");
+        let mut r = result(
+            Some(200.0),
+            "interrupted during the 400 step",
+            vec![held.clone(), cut.clone()],
+        );
+        r.interrupted = true;
+        r.bound = knee_bound(&r.steps);
+        assert_eq!(r.bound, held.bound, "the verdict is the held step's");
+        assert_eq!(r.bracket(), None);
+        let text = human(&r);
+        assert!(
+            text.starts_with(
+                "flood-client limit: no knee found: interrupted before a step broke the bound; \
+                 the highest step that held was 200 connections/s"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("broke the bound:") && !text.contains("knee 200"),
+            "{text}"
+        );
+        assert!(!chart::svg(&chart(&r)).contains("knee 200"));
+        // Cut short while bisecting, after a real break: the knee lies between the two.
+        let mut r = result(
+            Some(200.0),
+            "interrupted during the 300 bisect step, after 400 broke the bound: p99",
+            vec![held, step(400.0, false), cut],
+        );
+        r.steps[2].value = 300.0;
+        r.interrupted = true;
+        assert_eq!(r.bracket(), Some((200.0, 400.0)));
+        let text = human(&r);
+        assert!(
+            text.starts_with("flood-client limit: knee between 200 and 400 connections/s"),
+            "{text}"
+        );
+    }
+
+    /// The step lines sit under a header naming each column's unit, and each says how many
+    /// samples its percentiles are of; a closed loop has no offered or achieved column.
+    #[test]
+    fn step_lines_have_a_header_with_units_and_a_sample_count() {
+        let head = header(Dimension::ConnectRate, false);
+        for column in [
+            "connections/s",
+            "offered/s",
+            "achieved/s",
+            "p99 ms",
+            "samples",
+        ] {
+            assert!(head.contains(column), "{head}");
+        }
+        let closed = header(Dimension::Connections, true);
+        assert!(
+            closed.contains("connections") && !closed.contains("offered"),
             "{closed}"
         );
-        assert!(step_line(&step(64.0, true), false).contains("offered"));
+        let mut s = step(64.0, true);
+        s.samples = 650;
+        let line = step_line(&s, false);
+        assert!(line.ends_with("     650  held"), "{line}");
+        assert_eq!(
+            line.matches("64.0").count(),
+            2,
+            "offered and achieved: {line}"
+        );
+        let line = step_line(&s, true);
+        assert!(!line.contains("64.0"), "{line}");
+        // Each figure sits under its column.
+        let at = |text: &str, word: &str| text.find(word).map(|i| i + word.len());
+        assert_eq!(at(&head, "samples"), at(&step_line(&s, false), "650"));
+    }
+
+    /// `-b` is only a churn connection's total: beside a --connections or --rate range,
+    /// whose steps stream without end, it would be ignored, so it is refused (and so is a
+    /// single --connect-rate beside a --connections range, which never churns).
+    #[test]
+    fn flags_a_search_would_ignore_are_refused() {
+        for argv in [
+            &["-c", "10..20", "-b", "1KiB"][..],
+            &["--rate", "10..20", "-c", "4", "--bytes", "1KiB"],
+        ] {
+            let why = search(argv).err().unwrap_or_default();
+            assert!(
+                why.contains("-b/--bytes") && why.contains("drop it") && why.contains("--chunk"),
+                "{argv:?}: {why}"
+            );
+        }
+        let why = search(&["-c", "10..20", "--connect-rate", "100"])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            why.contains("would be ignored") && why.contains("--connect-rate as the range"),
+            "{why}"
+        );
+        let s = search(&["--connect-rate", "10..20", "-c", "8"]).unwrap();
+        assert_eq!(
+            s.run_config(10.0, Duration::from_secs(1)).work.bytes,
+            CHURN_BYTES
+        );
+    }
+
+    /// `--linear` steps by whole values of what is stepped: a count's error for a count (it
+    /// said "a rate must be above 0 (per second…)") and no silent rounding of a fraction
+    /// (2.5 stepped 10, 13, 16).
+    #[test]
+    fn linear_steps_are_whole_and_say_so_in_the_ranges_unit() {
+        let zero = search(&["-c", "10..20", "--linear", "0"])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            zero.contains("--linear") && zero.contains("at least 1 connection"),
+            "{zero}"
+        );
+        assert!(!zero.contains("rate"), "{zero}");
+        let half = search(&["-c", "10..20", "--linear", "2.5"])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            half.contains("not a whole count") && half.contains("whole connections"),
+            "{half}"
+        );
+        let rate = search(&["--rate", "10..20", "--linear", "0"])
+            .err()
+            .unwrap_or_default();
+        assert!(rate.contains("at least 1 message/s"), "{rate}");
+        let s = search(&["-c", "10..20", "--linear", "3"]).unwrap();
+        assert_eq!(s.ladder(), [10.0, 13.0, 16.0, 19.0, 20.0]);
+        let s = search(&["--rate", "1k..10k", "-c", "4", "--linear", "2.5k"]).unwrap();
+        assert_eq!(s.ladder(), [1000.0, 3500.0, 6000.0, 8500.0, 10000.0]);
     }
 
     #[test]
@@ -1014,6 +1415,7 @@ mod tests {
             p99_bound_ms: 10.0,
             knee: Some(200.0),
             ended: "400 broke the bound".into(),
+            interrupted: false,
             meta: Meta::default(),
             schema_version: SCHEMA_VERSION,
             server: String::new(),
