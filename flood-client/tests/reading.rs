@@ -20,20 +20,23 @@ fn dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The flags of [`real_report`]'s run: two connections streaming for 300 ms, with 10 ms
+/// intervals, against a server of its own.
+const REAL_RUN: &[&str] = &[
+    "--spawn-server",
+    "-c",
+    "2",
+    "--duration",
+    "300ms",
+    "--interval",
+    "10ms",
+];
+
 /// A real `--json` report of a short streaming run with 10 ms intervals (made once).
 fn real_report() -> &'static Value {
     static REPORT: OnceLock<Value> = OnceLock::new();
     REPORT.get_or_init(|| {
-        let out = flood(&[
-            "--spawn-server",
-            "-c",
-            "2",
-            "--duration",
-            "300ms",
-            "--interval",
-            "10ms",
-            "--json",
-        ]);
+        let out = flood(&[REAL_RUN, &["--json"]].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         let report: Value = stdout_json(&out);
         assert!(
@@ -110,18 +113,7 @@ fn merge_refuses_runs_of_other_workloads_naming_both_files_and_the_field() {
     let d = dir("workloads");
     let closed = write_json(&d.join("closed.json"), real_report());
     // A paced run of the same bytes, chunk and window: only its config tells them apart.
-    let out = flood(&[
-        "--spawn-server",
-        "-c",
-        "2",
-        "--duration",
-        "300ms",
-        "--interval",
-        "10ms",
-        "--rate",
-        "200",
-        "--json",
-    ]);
+    let out = flood(&[REAL_RUN, &["--rate", "200", "--json"]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let paced = write_json(&d.join("paced.json"), &stdout_json::<Value>(&out));
     let mut chunk = another_run(real_report());

@@ -289,18 +289,7 @@ fn ctrl_c_during_a_limit_step_keeps_the_steps_before_it() {
         "limit", &addr, "-c", "4..64", "-p", "2", "--step", "1s", "--p99", "60s", "--warmup", "0s",
         "--out", &out_arg, "--json",
     ]);
-    // The first step has ended; the second step's workers are connecting or streaming.
-    wait_until(
-        DEADLINE,
-        "the second step's workers to open sockets",
-        || {
-            let workers = &process_tree(run.child.id())[1..];
-            run.stderr().contains("held")
-                && workers.len() == 2
-                && workers.iter().all(|&pid| socket_count(pid) > 0)
-        },
-    );
-    hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
+    interrupt_the_second_step(&run);
     let ended = run.finish("the interrupted limit");
     let _ = std::fs::remove_dir_all(&out);
     assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr);
@@ -336,17 +325,7 @@ fn ctrl_c_during_a_limit_step_finds_no_knee_and_draws_no_verdict_from_it() {
         "limit", &addr, "-c", "4..8", "--rate", "50", "-p", "2", "--step", "3s", "--p99", "60s",
         "--warmup", "0s", "--out", &out_arg,
     ]);
-    wait_until(
-        DEADLINE,
-        "the second step's workers to open sockets",
-        || {
-            let workers = &process_tree(run.child.id())[1..];
-            run.stderr().contains("held")
-                && workers.len() == 2
-                && workers.iter().all(|&pid| socket_count(pid) > 0)
-        },
-    );
-    hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
+    interrupt_the_second_step(&run);
     let ended = run.finish("the interrupted limit");
     let (stdout, stderr) = (ended.stdout.join("\n"), &ended.stderr);
     assert_eq!(ended.status.code(), Some(1), "{stderr}");
@@ -427,4 +406,22 @@ fn a_ctrl_c_no_worker_lives_to_report_still_marks_the_report_interrupted() {
     );
     assert_eq!(u(&end, "interval_us"), 100_000, "{end}");
     assert!(stderr.contains("partial report"), "{stderr}");
+}
+
+/// Waits until a two-process `limit` run's first step has ended and the second step's
+/// workers are connecting or streaming, then sends SIGINT to its whole process group (as a
+/// terminal's Ctrl-C does).
+#[track_caller]
+fn interrupt_the_second_step(run: &Run) {
+    wait_until(
+        DEADLINE,
+        "the second step's workers to open sockets",
+        || {
+            let workers = &process_tree(run.child.id())[1..];
+            run.stderr().contains("held")
+                && workers.len() == 2
+                && workers.iter().all(|&pid| socket_count(pid) > 0)
+        },
+    );
+    hostkit::child::signal_group(run.child.id(), libc::SIGINT).expect("SIGINT to the group");
 }

@@ -2,7 +2,7 @@
 //! with groff, the completions complete them in bash and fish and offer nothing `--help`
 //! hides, and bad usage exits 2.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use test_support::completion::bash_completes;
@@ -10,16 +10,11 @@ use test_support::missing;
 
 const CLI_DOCS: &str = env!("CARGO_BIN_EXE_cli-docs");
 
-/// A man page's text as a reader sees it (roff escapes every `-` as `\-`).
-fn page(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join("man").join(name))
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .replace("\\-", "-")
-}
-
-#[test]
-fn writes_man_pages_and_completions_that_name_the_real_flags() {
-    let out = std::env::temp_dir().join(format!("cli-docs-test-{}", std::process::id()));
+/// Runs `cli-docs` into a fresh folder of the temp dir named after `name` (and this test
+/// process) and returns the folder, once it succeeded.
+#[track_caller]
+fn generated(name: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("cli-docs-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new(CLI_DOCS)
         .arg(&out)
@@ -30,6 +25,19 @@ fn writes_man_pages_and_completions_that_name_the_real_flags() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    out
+}
+
+/// A man page's text as a reader sees it (roff escapes every `-` as `\-`).
+fn page(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join("man").join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .replace("\\-", "-")
+}
+
+#[test]
+fn writes_man_pages_and_completions_that_name_the_real_flags() {
+    let out = generated("test");
 
     let server = page(&out, "echo-server.1");
     for flag in ["--max-conns", "--backlog", "--read-write", "--rcvbuf"] {
@@ -124,13 +132,7 @@ fn bad_usage_exits_2_naming_the_argument() {
 
 #[test]
 fn bash_completes_the_options_of_every_subcommand() {
-    let out = std::env::temp_dir().join(format!("cli-docs-complete-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(CLI_DOCS)
-        .arg(&out)
-        .output()
-        .expect("run cli-docs");
-    assert!(run.status.success());
+    let out = generated("complete");
     let client = out.join("completions/flood-client.bash");
     let cases: &[(&str, &[&str])] = &[
         ("flood-client --conn", &["--connections"]),
@@ -179,13 +181,7 @@ fn examples_of(page: &str) -> Vec<String> {
 
 #[test]
 fn every_page_has_units_examples_that_parse_and_a_synopsis_with_values() {
-    let out = std::env::temp_dir().join(format!("cli-docs-pages-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(CLI_DOCS)
-        .arg(&out)
-        .output()
-        .expect("run cli-docs");
-    assert!(run.status.success());
+    let out = generated("pages");
     let mut pages = 0;
     for entry in std::fs::read_dir(out.join("man")).expect("man/") {
         let name = entry
@@ -251,13 +247,7 @@ fn fish_completes(script: &Path, line: &str) -> Option<Vec<String>> {
 
 #[test]
 fn fish_completes_the_options_of_every_subcommand() {
-    let out = std::env::temp_dir().join(format!("cli-docs-fish-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(CLI_DOCS)
-        .arg(&out)
-        .output()
-        .expect("run cli-docs");
-    assert!(run.status.success());
+    let out = generated("fish");
     let script = out.join("completions/flood-client.fish");
     let cases: &[(&str, &[&str])] = &[
         ("flood-client --conn", &["--connections"]),
@@ -306,13 +296,7 @@ const HIDDEN: [&str; 8] = [
 
 #[test]
 fn what_help_hides_is_neither_completed_nor_documented() {
-    let out = std::env::temp_dir().join(format!("cli-docs-hidden-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(CLI_DOCS)
-        .arg(&out)
-        .output()
-        .expect("run cli-docs");
-    assert!(run.status.success());
+    let out = generated("hidden");
     let completions = out.join("completions");
     for entry in std::fs::read_dir(&completions).expect("completions/") {
         let path = entry.expect("entry").path();
