@@ -163,6 +163,14 @@ fn the_tui_draws_its_panels_and_q_stops_the_run_leaving_the_report() {
             && screen.contains("interrupted: this is a partial report"),
         "no interrupted report on the normal screen:\n{screen}"
     );
+    // `q` is the user's stop, as Ctrl-C is: no signal, and no limit named.
+    assert!(
+        screen.contains("bound by     not weighed: the run was stopped before its end")
+            && screen.contains("connection(s) were still running when it stopped")
+            && !screen.contains("interrupted after")
+            && !screen.contains("signal"),
+        "the report after `q` names a signal or a limit:\n{screen}"
+    );
     assert!(
         !screen.contains("q or Ctrl-C stops the run"),
         "the view was drawn on the normal screen:\n{screen}"

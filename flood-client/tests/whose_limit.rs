@@ -6,10 +6,13 @@
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::Value;
 use test_support::limited::{limited_server, Limits};
-use test_support::{bin, flood_client, fresh_dir, stderr_of};
+use test_support::{
+    bin, finish_within, flood_client, fresh_dir, socket_count, stderr_of, wait_until, Spawned,
+};
 
 /// The cases share the namespace's counters: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -211,3 +214,103 @@ fn a_run_that_holds_is_bound_by_nothing_and_measures_both_ends() {
     assert_eq!(e["lateness"]["of"], "sends", "{e}");
     assert!(e["lateness"]["p99_ms"].as_f64().is_some(), "{e}");
 }
+
+/// The first-use review's Ctrl-C: a run the user stopped after a second, both ends idle, was
+/// "bound by server: 5 connections failed … server 0% busy". Stopped, the run and the
+/// interval the stop fell in are not weighed, the connections the stop cut short are no
+/// failure in the evidence, and the report says what stopped them without naming a signal
+/// (the live view's `q` stops a run the same way: tests/terminal.rs).
+#[test]
+fn a_run_the_user_stopped_is_not_weighed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Spawned::echo_server(&[]);
+    let (addr, pid) = (server.addr.to_string(), server.pid().to_string());
+    let child = Command::new(bin("flood-client"))
+        .args([&addr, "--server-pid", &pid, "-c", "5", "--duration", "60s"])
+        .args(["--rate", "100", "--interval", "100ms", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flood-client");
+    // Its listener and the 5 connections.
+    wait_until(DEADLINE, "the server to hold the 5 connections", || {
+        socket_count(server.pid()) >= 6
+    });
+    hostkit::child::signal(child.id(), libc::SIGINT).expect("SIGINT");
+    let out = finish_within(child, DEADLINE, "the stopped flood-client");
+    let human = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{human}");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("the --json report");
+    assert_eq!(r["interrupted"], true, "{human}");
+    assert_eq!(bound_by(&r), "not weighed", "{}", r["bound"]);
+    let e = &r["bound"]["evidence"];
+    assert_eq!(
+        (&e["stopped"], &e["failures"], &e["broke"]),
+        (&Value::Bool(true), &Value::from(0), &Value::Bool(false)),
+        "{e}"
+    );
+    assert!(
+        e["server"]["busy_pct"].is_f64(),
+        "the server was measured: {e}"
+    );
+    assert!(
+        human.contains("  bound by     not weighed: the run was stopped before its end")
+            && !human.contains("bound by     server"),
+        "{human}"
+    );
+    let last = r["intervals"].as_array().and_then(|i| i.last());
+    assert_eq!(
+        last.map(|i| &i["bound"]["bound_by"]),
+        Some(&Value::from("not weighed")),
+        "{last:?}"
+    );
+    assert_eq!(r["failures"][0]["detail"], "stopped by the user", "{human}");
+    assert!(!human.contains("signal"), "{human}");
+}
+
+/// The first-use review's short run with intervals off (as sweep runs it): `-c 4 -b 64KiB
+/// --interval 0` was weighed over ~50 ms for a run of 1 ms (the main thread noticed the
+/// end only at its next 50 ms look), so the client came out 2% busy where the same run with
+/// intervals says ~70%. A run's end wakes it at once: the busy shares' window (the client's
+/// CPU seconds over its process share) exceeds the run's elapsed time by its setup alone, a
+/// few ms. Best of three, so one run held up by a busy box does not fail it.
+#[test]
+fn a_short_run_without_intervals_is_weighed_over_its_own_time() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = bin("echo-server");
+    let args = [
+        "--spawn-server",
+        "-c",
+        "4",
+        "-b",
+        "64KiB",
+        "--interval",
+        "0",
+        "--json",
+    ];
+    let mut beyond_ms = Vec::new();
+    for _ in 0..3 {
+        let r = report(&args);
+        let client = &r["bound"]["evidence"]["client"];
+        let (cpu_s, pct) = (r["client_cpu_s"].as_f64(), client["process_pct"].as_f64());
+        let (Some(cpu_s), Some(pct), Some(elapsed_s)) = (cpu_s, pct, r["elapsed_s"].as_f64())
+        else {
+            panic!("no client CPU, process share or elapsed time: {r}");
+        };
+        assert!(pct > 0.0, "{client}");
+        let window_s = cpu_s * 100.0 / pct;
+        beyond_ms.push((window_s - elapsed_s) * 1e3);
+    }
+    let best = beyond_ms.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        best < WINDOW_SLACK_MS,
+        "the busy shares' window exceeded the run by {beyond_ms:?} ms"
+    );
+}
+
+/// How long any step of a test may take.
+const DEADLINE: Duration = Duration::from_secs(30);
+/// How much longer than the run the busy shares' window may be: the run's setup (reading
+/// /proc, starting its loops: ~6 ms in a debug build), well under the 50 ms the main
+/// thread's old look at the loops added.
+const WINDOW_SLACK_MS: f64 = 25.0;

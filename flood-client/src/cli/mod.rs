@@ -67,7 +67,8 @@ pub enum Sub {
     /// Measure client delay: at a fixed interval, connect, send, read the whole echo, close.
     Probe(ProbeArgs),
     /// Sweep connection counts x payloads x servers (each point repeated, min and median
-    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png (and report.html).
+    /// kept) and write sweep.json, sweep.csv, sweep.svg and sweep.png (and report.html with
+    /// --html).
     Sweep(SweepArgs),
     /// Find the limit: step one of --connections, --rate or --connect-rate (the one given
     /// as a range, e.g. 50..3000) until p99, a failure or the achieved rate breaks the

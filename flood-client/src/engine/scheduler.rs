@@ -51,6 +51,10 @@ pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 const SLOWEST_CONNECT_GAP: Duration = Duration::from_secs(3600);
 /// Longest poll: how soon a Ctrl-C or a timeout is noticed.
 const TICK: Duration = Duration::from_millis(100);
+/// Why a connection the stop cut short failed: Ctrl-C, the live view's `q` and SIGTERM alike.
+const STOPPED: &str = "stopped by the user";
+/// The same, for a connection that had not connected yet.
+const STOPPED_BEFORE_CONNECTING: &str = "stopped by the user before connecting";
 /// The token of the loop's alarm: past any connection's (slab keys count from 0), so the
 /// drives skip its events as they skip a connection already gone.
 const ALARM: Token = Token(usize::MAX);
@@ -222,6 +226,7 @@ pub(crate) fn run(plan: LoopPlan, shared: Shared) -> io::Result<Report> {
         s.miss_start();
     }
     s.report.peak_concurrent = s.open;
+    s.report.connected_unix_us = unix_us(SystemTime::now());
     s.shared.gate.arrive_and_wait();
     s.tick(Instant::now());
     match s.plan.open {
@@ -236,13 +241,14 @@ impl Scheduler {
         self.shared.stop.load(Ordering::Relaxed)
     }
 
-    /// Ctrl-C during a phase: every connection still open fails as interrupted and the
-    /// report says so. True when that happened (the phase ends).
+    /// A stop during a phase (Ctrl-C, the live view's `q`, SIGTERM): every connection still
+    /// open fails as interrupted and the report says so. True when that happened (the phase
+    /// ends).
     fn interrupted_now(&mut self) -> bool {
         if !self.stopped() {
             return false;
         }
-        self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
+        self.abandon_all(ErrorKind::Interrupted, STOPPED);
         self.report.interrupted = true;
         true
     }
@@ -659,11 +665,8 @@ impl Scheduler {
     /// Closes the books: connections never started count as interrupted, times are set.
     fn finish(mut self) -> Report {
         if self.stopped() {
-            self.abandon_all(ErrorKind::Interrupted, "stopped by signal");
-            self.never_started(
-                ErrorKind::Interrupted,
-                "stopped by signal before connecting",
-            );
+            self.abandon_all(ErrorKind::Interrupted, STOPPED);
+            self.never_started(ErrorKind::Interrupted, STOPPED_BEFORE_CONNECTING);
             self.report.interrupted = true;
         }
         let (start, wall) = self.clock;

@@ -3,6 +3,8 @@
 //! read before and after a run ([`Before`]), and at each interval the showing process
 //! releases ([`Watch`]); nothing per chunk.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hostkit::kernel::{self, CpuTicks, TcpCounters};
@@ -186,14 +188,16 @@ impl Before {
             Pacing::Connections => Some("connects"),
         };
         let summary = Summary::of(r);
+        let failures = (r.connections_failed).saturating_sub(errors(ErrorKind::Interrupted));
         let evidence = Evidence {
             client,
             server,
             lateness: of.and_then(|of| bound::lateness(&r.lateness_histogram, of, late_ms)),
             offered_per_s: summary.offered_per_s,
             achieved_per_s: summary.achieved_per_s,
-            failures: r.connections_failed,
-            broke: r.connections_failed > 0,
+            failures,
+            broke: failures > 0,
+            stopped: r.interrupted,
             kernel,
             placement: self.ends.placement.clone(),
         };
@@ -209,17 +213,21 @@ pub(crate) struct Watch {
     last: Reading,
     /// The run's schedule, per second (the listen queue's rule weighs the queue by it).
     offered_per_s: Option<f64>,
+    /// The run's stop flag: intervals released once it is set are not weighed (their
+    /// failures are the connections the stop cut short).
+    stop: Arc<AtomicBool>,
 }
 
 impl Watch {
     /// Starts watching the run `cfg` whose ends `before` measures (what it read once
-    /// serves both).
-    pub(crate) fn new(cfg: &RunConfig, before: &Before) -> Watch {
+    /// serves both), stopped by `stop`.
+    pub(crate) fn new(cfg: &RunConfig, before: &Before, stop: Arc<AtomicBool>) -> Watch {
         let ends = before.ends.clone();
         Watch {
             last: ends.read(),
             ends,
             offered_per_s: cfg.rate.or(cfg.connect_rate.filter(|_| cfg.churn)),
+            stop,
         }
     }
 
@@ -239,6 +247,7 @@ impl Watch {
             achieved_per_s: None,
             failures,
             broke: failures > 0,
+            stopped: self.stop.load(Ordering::Relaxed),
             kernel,
             placement: self.ends.placement.clone(),
         })

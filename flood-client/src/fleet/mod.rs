@@ -28,7 +28,7 @@ pub(crate) fn run_flood(
     stop: Arc<AtomicBool>,
 ) -> io::Result<Report> {
     let before = evidence::Before::take(cfg, server_pid);
-    let watch = cfg.interval.map(|_| evidence::Watch::new(cfg, &before));
+    let watch = (cfg.interval).map(|_| evidence::Watch::new(cfg, &before, stop.clone()));
     let mut report = if cfg.processes > 1 {
         workers::run_parent(cfg, stop, watch)?
     } else {

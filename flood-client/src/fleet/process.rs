@@ -24,7 +24,8 @@ use crate::fleet::protocol::{self, Message, Role};
 use crate::fleet::series::{Emit, Series};
 use crate::report::Report;
 
-/// How often the main thread looks at the loops (nothing measured depends on it).
+/// How often the main thread updates the progress while no loop sends anything (a loop's
+/// end wakes it at once: the verdict's busy shares are over the run up to there).
 const TICK: Duration = Duration::from_millis(50);
 /// How often a worker sends progress to its parent.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -43,7 +44,8 @@ pub(crate) fn run_process(
         live: Arc::new(Live::default()),
         gate: Arc::new(Gate::default()),
         pattern: Arc::new(Pattern::new()),
-        intervals: cfg.interval.map(|_| ticks.clone()),
+        // Always: a loop's end (its last tick) wakes the wait below at once.
+        intervals: Some(ticks.clone()),
     };
     let sources: Arc<[IpAddr]> = cfg.sources.clone().into();
     let total = cfg.connections();
@@ -88,10 +90,12 @@ pub(crate) fn run_process(
     };
     let mut gate_open = false;
     let mut last_progress = Instant::now();
-    while !handles.iter().all(|h| h.is_finished()) {
+    // Loops that said they are done; one that failed says nothing, but its thread ends.
+    let mut done = 0;
+    while done < handles.len() && !handles.iter().all(|h| h.is_finished()) {
         if gate_open {
-            if let Ok((source, interval)) = heard.recv_timeout(TICK) {
-                series.add(source, interval)?;
+            if let Ok(tick) = heard.recv_timeout(TICK) {
+                done += take(&mut series, tick)?;
             }
         } else if shared.gate.wait_arrived(handles.len(), TICK)
             || shared.stop.load(Ordering::Relaxed)
@@ -105,8 +109,8 @@ pub(crate) fn run_process(
             shared.gate.open();
             gate_open = true;
         }
-        for (source, interval) in heard.try_iter() {
-            series.add(source, interval)?;
+        for tick in heard.try_iter() {
+            done += take(&mut series, tick)?;
         }
         let now = LiveSnapshot::of(&shared.live);
         progress.update(&now);
@@ -116,8 +120,8 @@ pub(crate) fn run_process(
         }
     }
     progress.finish();
-    for (source, interval) in heard.try_iter() {
-        series.add(source, interval)?;
+    for tick in heard.try_iter() {
+        take(&mut series, tick)?;
     }
 
     let mut report = Report::default();
@@ -134,4 +138,11 @@ pub(crate) fn run_process(
         .saturating_sub(cpu_at_start)
         .as_secs_f64();
     Ok(report)
+}
+
+/// Adds a loop's tick to the series; 1 when it says the loop is done.
+fn take(series: &mut Series, (source, interval): Tick) -> io::Result<usize> {
+    let done = usize::from(interval.is_none());
+    series.add(source, interval)?;
+    Ok(done)
 }

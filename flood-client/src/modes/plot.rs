@@ -11,7 +11,6 @@ use crate::modes::input::{self, Header, Run};
 use crate::modes::{cannot_read, refuse};
 use crate::render::timeline::{self, Format, Point, Recorded};
 use crate::report::read::ReadError;
-use crate::report::stdout::Printer;
 use crate::report::stream::TOOL;
 use crate::setup::outputs;
 
@@ -36,7 +35,7 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
     }
     let run = match input::open(&args.file).map(recorded) {
         Ok(Ok(run)) => run,
-        Ok(Err(why)) => return refused(why),
+        Ok(Err(why)) => return refused(input::naming(&why, &args.file)),
         Err(e) => return refuse(cannot_read(&name, &e)),
     };
     if let Some(why) = run.missing() {
@@ -45,8 +44,8 @@ pub(crate) fn run(args: &PlotArgs) -> io::Result<ExitCode> {
     if let Err(e) = timeline::write(&run, &out) {
         return refused(format!("the chart cannot be written: {e}"));
     }
-    // Its report: what it wrote.
-    Printer::new(false, false, false).report(&format!("wrote {}", out.display()), &())?;
+    // What it wrote, as sweep and limit say it: a note on stderr, stdout left empty.
+    eprintln!("flood-client: wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,6 +106,8 @@ fn recorded(input: impl Read) -> Result<Recorded, String> {
                     run.start_unix_us = end.report.start_unix_us;
                 }
                 run.interval_us = end.report.interval_us;
+            } else {
+                eprintln!("flood-client: {}", input::CUT_SHORT);
             }
             run
         }

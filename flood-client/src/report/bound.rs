@@ -67,6 +67,11 @@ pub enum BoundBy {
     /// Something broke and the evidence names nobody (the server's CPU was not measured).
     #[serde(rename = "unknown")]
     Unknown,
+    /// The run was stopped before its end (Ctrl-C, the live view's `q`, SIGTERM): a part
+    /// of a run names nobody's limit, and the connections the stop cut short are no
+    /// failure of either end.
+    #[serde(rename = "not weighed")]
+    NotWeighed,
 }
 
 impl BoundBy {
@@ -82,6 +87,7 @@ impl BoundBy {
             BoundBy::Nothing => "none",
             BoundBy::NothingMeasured => "nothing measured",
             BoundBy::Unknown => "unknown",
+            BoundBy::NotWeighed => "not weighed",
         }
     }
 }
@@ -174,10 +180,15 @@ pub struct Evidence {
     /// schedule included (null in a closed loop, and in an interval's evidence).
     #[serde(default)]
     pub achieved_per_s: Option<f64>,
-    /// Connections that failed.
+    /// Connections that failed (those a stop cut short are not counted: no end failed them).
     pub failures: u64,
     /// Whether the run broke its bound (a failure, or `limit`'s p99 or achieved rate).
     pub broke: bool,
+    /// Whether the run was stopped before its end (Ctrl-C, the live view's `q`, SIGTERM);
+    /// an interval's, whether the stop came before it was weighed. Such a run is not
+    /// weighed: what it measured covers a part of it.
+    #[serde(default)]
+    pub stopped: bool,
     /// The kernel's counters (the server's network namespace's, when its process is
     /// known).
     pub kernel: KernelSide,
@@ -221,6 +232,7 @@ impl Verdict {
             BoundBy::Nothing => "nothing ran out",
             BoundBy::NothingMeasured => "bound by nothing measured",
             BoundBy::Unknown => "bound by something unknown",
+            BoundBy::NotWeighed => "not weighed",
         };
         format!("{who}: {}", self.why)
     }
@@ -282,6 +294,7 @@ fn short(b: BoundBy) -> &'static str {
         BoundBy::Ports => "ports",
         BoundBy::Descriptors => "fds",
         BoundBy::NothingMeasured => "idle",
+        BoundBy::NotWeighed => "stopped",
         other => other.name(),
     }
 }
@@ -308,6 +321,13 @@ const PAST_WAITING: &str = "loosen --p99 (near an idle core's wake-up, tens to h
 fn decide(e: &Evidence) -> (BoundBy, String, Option<&'static str>) {
     let k = &e.kernel;
     let both = both_ends(e);
+    if e.stopped {
+        let why = format!(
+            "the run was stopped before its end (Ctrl-C, q or SIGTERM), and part of a run \
+             names no limit; {both}"
+        );
+        return (BoundBy::NotWeighed, why, None);
+    }
     if k.descriptors_exhausted > 0 {
         let why = format!(
             "{} connects failed for want of a descriptor (EMFILE/ENFILE)",
@@ -593,6 +613,34 @@ mod tests {
         assert_eq!(weigh(e).bound_by, BoundBy::Server);
     }
 
+    /// The first-use review's Ctrl-C: a run stopped after a second with both ends idle was
+    /// "server: 5 connections failed". Stopped, a run (or the interval the stop fell in)
+    /// is not weighed, whatever else its evidence holds.
+    #[test]
+    fn a_stopped_run_is_not_weighed() {
+        let mut e = evidence(1.0, Some(0.0), true);
+        e.failures = 5;
+        assert_eq!(weigh(e.clone()).bound_by, BoundBy::Server);
+        e.stopped = true;
+        let v = weigh(e.clone());
+        assert_eq!(v.bound_by, BoundBy::NotWeighed, "{}", v.why);
+        assert!(
+            v.line()
+                .starts_with("not weighed: the run was stopped before its end"),
+            "{}",
+            v.line()
+        );
+        assert!(
+            v.sentence().starts_with("not weighed: "),
+            "{}",
+            v.sentence()
+        );
+        assert_eq!(v.way_past, None);
+        (e.client, e.kernel.descriptors_exhausted) = (end(97.0), 3);
+        assert_eq!(weigh(e.clone()).bound_by, BoundBy::NotWeighed);
+        assert_eq!(IntervalBound::of(e).column(), "stopped   97/  0");
+    }
+
     #[test]
     fn overflows_are_the_queue_when_it_is_short_and_the_server_when_it_is_long() {
         let mut e = evidence(30.0, Some(20.0), true);
@@ -648,6 +696,7 @@ mod tests {
             BoundBy::ListenQueue,
             BoundBy::Nothing,
             BoundBy::NothingMeasured,
+            BoundBy::NotWeighed,
         ] {
             let json = serde_json::to_string(&b).expect("serializes");
             assert_eq!(json, format!("\"{}\"", b.name()));
