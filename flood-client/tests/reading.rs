@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use test_support::{bin, flood_client as flood, missing, stderr_of as stderr, stdout_json};
+use test_support::{
+    all_text, bin, flood_client as flood, missing, stderr_of as stderr, stdout_json,
+};
 
 /// A fresh folder under target/tmp for one test's files.
 fn dir(name: &str) -> PathBuf {
@@ -556,5 +558,194 @@ fn a_missing_input_gets_one_wording_and_exit_2_in_every_subcommand() {
             "{args:?}: {}",
             stderr(&out)
         );
+    }
+}
+
+/// Runs `args` of this workspace's flood-client in `dir`.
+fn flood_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin("flood-client"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run flood-client")
+}
+
+/// The command a message suggests in backticks, run by a shell in `dir` with this
+/// workspace's flood-client first on the PATH, as a user would paste it.
+fn run_suggested(why: &str, dir: &Path) -> Output {
+    let command = why
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in: {why}"));
+    let bins = bin("flood-client")
+        .parent()
+        .expect("the binaries' folder")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bins.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
+}
+
+/// A sweep.json or limit.json given to plot or merge names the command that redraws it:
+/// `--from` with the file itself, as the user gave it (quoted for the shell), and that
+/// command works.
+#[test]
+fn a_sweep_or_limit_file_given_for_a_run_names_a_redraw_that_works() {
+    let d = dir("redraw");
+    let sweep = flood_in(
+        &d,
+        &[
+            "sweep",
+            "--connections",
+            "1",
+            "--bytes",
+            "32KiB",
+            "--repeat",
+            "1",
+            "--out",
+            "my runs/sw1",
+        ],
+    );
+    assert!(sweep.status.success(), "{}", stderr(&sweep));
+    let limit = limit_args(Path::new("my runs/lim"));
+    let limit = flood_in(&d, &limit.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(matches!(code(&limit), Some(0 | 1)), "{}", stderr(&limit));
+    for (file, mode) in [
+        ("my runs/sw1/sweep.json", "sweep"),
+        ("my runs/lim/limit.json", "limit"),
+    ] {
+        for reader in ["plot", "merge"] {
+            let out = flood_in(&d, &[reader, file]);
+            assert_eq!(code(&out), Some(2), "{reader} {file}: {}", stderr(&out));
+            let why = stderr(&out);
+            let redraw = format!("`flood-client {mode} --from '{file}'` redraws it");
+            assert!(why.contains(&redraw), "{reader} {file}: {why}");
+            let redrawn = run_suggested(&why, &d);
+            assert!(
+                redrawn.status.success() && stderr(&redrawn).contains("wrote "),
+                "{reader} {file}: `{}` gave {:?}: {}",
+                why.split('`').nth(1).unwrap_or_default(),
+                redrawn.status,
+                stderr(&redrawn)
+            );
+        }
+    }
+}
+
+/// A merged report's timeline captions its hosts, not `host ? · kernel ? · 0 CPU(s)`.
+#[test]
+fn a_plot_of_a_merged_report_captions_its_hosts() {
+    let d = dir("merged-plot");
+    let r = real_report();
+    let mut other = another_run(r);
+    other["host"]["name"] = json!("other-host");
+    let a = write_json(&d.join("a.json"), r);
+    let b = write_json(&d.join("b.json"), &other);
+    let merged = flood(&["merge", "--json", &a, &b]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    std::fs::write(d.join("merged.json"), &merged.stdout).expect("merged.json");
+    let plotted = flood_in(&d, &["plot", "merged.json"]);
+    assert!(plotted.status.success(), "{}", stderr(&plotted));
+    let doc = std::fs::read_to_string(d.join("merged.svg")).expect("merged.svg");
+    let host = &r["host"];
+    let machines = format!(
+        " · 2 hosts: {}, other-host · kernel {} · {} CPU(s) each · ",
+        host["name"].as_str().expect("a host name"),
+        host["kernel"].as_str().expect("a kernel"),
+        host["cpus"]
+    );
+    assert!(doc.contains(&machines), "{machines} in {doc}");
+    assert!(!doc.contains("host ?"), "{doc}");
+}
+
+/// `merge` of one report reprints its verdict; a merge of several says in its place that a
+/// verdict was not weighed, and why.
+#[test]
+fn merge_keeps_one_reports_verdict_and_says_several_were_not_weighed() {
+    let d = dir("verdict");
+    let r = real_report();
+    assert!(r["bound"].is_object(), "a run weighs its verdict: {r}");
+    let a = write_json(&d.join("a.json"), r);
+    let one = flood(&["merge", &a]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let human = all_text(&one);
+    assert!(
+        human.contains("\n  placement    ") && human.contains("\n  bound by     "),
+        "{human}"
+    );
+    assert!(!human.contains("not weighed"), "{human}");
+    let one: Value = stdout_json(&flood(&["merge", "--json", &a]));
+    assert_eq!(one["bound"], r["bound"]);
+    let b = write_json(&d.join("b.json"), &another_run(r));
+    let two = flood(&["merge", &a, &b]);
+    assert!(two.status.success(), "{}", stderr(&two));
+    let human = all_text(&two);
+    assert!(
+        human.contains("\n  bound by     not weighed: a verdict weighs one run on one box"),
+        "{human}"
+    );
+    assert!(!human.contains("placement"), "{human}");
+}
+
+/// What plot and merge say of a stream without its `end` record.
+const CUT_SHORT: &str =
+    "the stream ends without its end record: the run was cut short or is still running";
+
+/// A stream whose last line is torn (a file still being written) is what was written, as
+/// one without its `end` is: plot draws it, saying so, and merge refuses it in the same
+/// words; a line torn in the middle is still not JSON.
+#[test]
+fn a_stream_cut_short_is_plotted_as_written_and_said_to_be() {
+    let d = dir("cut-short");
+    let out = flood(&[REAL_RUN, &["--json-stream"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stream = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<&str> = stream.lines().collect();
+    let end = lines.last().expect("an end line");
+    let last: Value = serde_json::from_str(end).expect("a JSON line");
+    assert_eq!(last["event"], "end");
+    let head = lines[..lines.len() - 1].join("\n") + "\n";
+    let torn_middle = format!(
+        "{}\n{}\n",
+        &lines[1][..lines[1].len() / 2],
+        lines[2..].join("\n")
+    );
+    for (name, text, plotted) in [
+        ("whole", stream.clone(), true),
+        ("torn", format!("{head}{}", &end[..end.len() / 2]), true),
+        ("torn-interval", head[..head.len() - 20].to_string(), true),
+        ("no-end", head.clone(), true),
+        ("torn-middle", format!("{}\n{torn_middle}", lines[0]), false),
+    ] {
+        let file = d.join(format!("{name}.jsonl"));
+        std::fs::write(&file, &text).expect("write");
+        let file = file.to_str().expect("utf-8 path");
+        let out = flood(&["plot", file]);
+        let said = stderr(&out);
+        if !plotted {
+            assert_eq!(code(&out), Some(2), "{name}: {said}");
+            assert!(said.contains("not JSON (line 2"), "{name}: {said}");
+            continue;
+        }
+        assert_eq!(code(&out), Some(0), "{name}: {said}");
+        assert_eq!(said.contains(CUT_SHORT), name != "whole", "{name}: {said}");
+        let merged = flood(&["merge", file]);
+        match name {
+            "whole" => assert!(merged.status.success(), "{}", stderr(&merged)),
+            _ => {
+                assert_eq!(code(&merged), Some(2), "{name}: {}", stderr(&merged));
+                assert!(stderr(&merged).contains(CUT_SHORT), "{}", stderr(&merged));
+            }
+        }
     }
 }

@@ -106,12 +106,27 @@ fn three_shards_started_together_merge_into_one_run() {
             r.gates_unix_us[0] + 1_000 >= at_us,
             "shard {k} opened before the start"
         );
+        // Connecting ended well before the start: the wait is not connecting.
+        assert!(
+            r.connected_unix_us > 0 && r.connected_unix_us + 500_000 < at_us,
+            "shard {k}"
+        );
         let s = r.shards.expect("a shard report says which shard");
         assert_eq!((s.done, s.count), (vec![k as u64], 3));
     }
     let merged = merge(&saved("together", &outs.iter().collect::<Vec<_>>()));
     assert!(merged.status.success(), "{}", stderr(&merged));
     let m = stdout_json::<Outcome>(&merged);
+    assert!(
+        m.summary.start_wait_s > 0.5 && m.summary.connect_phase_s < m.summary.start_wait_s,
+        "{:?}",
+        m.summary
+    );
+    assert!(
+        stderr(&merged).contains(" s waiting to start + "),
+        "{}",
+        stderr(&merged)
+    );
     assert_eq!(m.report.connections_ok, 300);
     assert_eq!(m.report.bytes_verified, 300 * 64 * 1024);
     assert_eq!(m.report.peak_concurrent, 300);

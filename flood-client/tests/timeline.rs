@@ -88,6 +88,11 @@ fn chart_of_a_run_and_plot_of_its_stream_draw_the_same_timeline() {
 
     let plotted = flood_client(&["plot", "run.jsonl", "--out", "plot.svg"], &dir);
     assert!(plotted.status.success(), "{}", text(&plotted.stderr));
+    // What it wrote is said as sweep and limit say it: on stderr, stdout left empty.
+    assert_eq!(
+        (text(&plotted.stdout), text(&plotted.stderr)),
+        (String::new(), "flood-client: wrote plot.svg\n".to_string())
+    );
     assert_eq!(
         read(&dir.join("plot.svg")),
         chart,
@@ -204,4 +209,85 @@ fn input_without_intervals_is_refused_with_the_fix() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty() && !dir.join("x.svg").exists());
+}
+
+/// Unix seconds `ahead` from now, as `--start-at` takes them.
+fn start_in(ahead: std::time::Duration) -> String {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        + ahead;
+    format!("{}.{:06}", at.as_secs(), at.subsec_micros())
+}
+
+/// With `--start-at`, the wait after connecting is said apart (not as connecting), the
+/// intervals before streaming have no round trip (`null`, not 0) and the timeline draws
+/// none for them, and it marks where streaming started, as its title says.
+#[test]
+fn a_start_at_run_waits_apart_and_draws_no_round_trip_before_the_start() {
+    let dir = fresh_dir("timeline-start-at");
+    let at = start_in(std::time::Duration::from_secs(2));
+    let out = flood_client(
+        &[
+            "--spawn-server",
+            "-c",
+            "4",
+            "--duration",
+            "300ms",
+            "--interval",
+            "100ms",
+            "--start-at",
+            &at,
+            "--chart",
+            "run.svg",
+            "--json-stream",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let human = text(&out.stderr);
+    assert!(human.contains(" s waiting to start + "), "{human}");
+    let stream = text(&out.stdout);
+    let events: Vec<Value> = stream
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let end = events.last().expect("an end event");
+    let f = |key: &str| end[key].as_f64().unwrap_or_else(|| panic!("{key}"));
+    let (connect, wait) = (f("connect_phase_s"), f("start_wait_s"));
+    assert!(
+        wait > 0.5 && connect < 0.5,
+        "connecting {connect} s, waiting {wait} s"
+    );
+    let sum = connect + wait + f("stream_s");
+    assert!(
+        (sum - f("elapsed_s")).abs() < 1e-5,
+        "{sum} vs {}",
+        f("elapsed_s")
+    );
+
+    let intervals: Vec<&Value> = events.iter().filter(|e| e["event"] == "interval").collect();
+    let (quiet, busy): (Vec<&Value>, Vec<&Value>) = intervals
+        .iter()
+        .partition(|i| i["chunks_verified"].as_u64() == Some(0));
+    assert!(quiet.len() >= 3 && !busy.is_empty(), "{stream}");
+    for i in &quiet {
+        assert!(
+            i["rtt_p50_us"].is_null() && i["rtt_p99_us"].is_null(),
+            "{i}"
+        );
+    }
+    for i in &busy {
+        assert!(i["rtt_p99_us"].as_u64() >= i["rtt_p50_us"].as_u64(), "{i}");
+    }
+
+    std::fs::write(dir.join("run.jsonl"), &stream).expect("stream file");
+    let plotted = flood_client(&["plot", "run.jsonl", "--out", "plot.svg"], &dir);
+    assert!(plotted.status.success(), "{}", text(&plotted.stderr));
+    let doc = read(&dir.join("plot.svg"));
+    assert_eq!(read(&dir.join("run.svg")), doc, "plot and --chart differ");
+    let n = intervals.len();
+    assert_eq!(points_per_panel(&doc), [n, busy.len(), n], "{doc}");
+    assert!(doc.contains(" from --start-at to "), "{doc}");
+    assert!(doc.contains(">--start-at</text>"), "{doc}");
 }

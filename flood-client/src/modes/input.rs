@@ -19,9 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
 use crate::engine::verifier::Salt;
-use crate::modes::cannot_read;
 use crate::modes::saturate::SaturateReport;
-use crate::report::meta::Host;
+use crate::modes::{cannot_read, shell_word};
+use crate::report::meta::Machines;
 use crate::report::read::{known_schema, Each, ReadError, Values};
 use crate::report::Report;
 
@@ -30,7 +30,7 @@ use crate::report::Report;
 pub(crate) enum Run {
     /// A `--json` report (or `merge`'s).
     Report(Box<Reported>),
-    /// A `--json-stream`: its `start`, and its `end` (`None`: the run was cut short).
+    /// A `--json-stream`: its `start`, and its `end` (`None`: [`CUT_SHORT`]).
     Stream(Box<Started>, Option<Box<Reported>>),
     /// A `saturate --json` report.
     Saturate(Box<SaturateReport>),
@@ -46,20 +46,18 @@ pub(crate) struct Header {
     pub(crate) version: Option<String>,
     /// The run's flags.
     pub(crate) config: Option<RunConfig>,
-    /// The machine it ran on.
-    pub(crate) host: Option<Host>,
+    /// The machine it ran on, or the machines of a merged report (`host` and `hosts`).
+    #[serde(flatten)]
+    pub(crate) host: Machines,
 }
 
-/// A report read back: its header, the hosts of a merged one, the additive figures (its
-/// summary is not read: it is computed again from them).
+/// A report read back: its header, the additive figures (its summary is not read: it is
+/// computed again from them).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Reported {
-    /// Tool, version, config, host.
+    /// Tool, version, config, host (or a merged report's hosts).
     #[serde(flatten)]
     pub(crate) header: Header,
-    /// The host of each report a merged one adds.
-    #[serde(default)]
-    pub(crate) hosts: Vec<Host>,
     /// The salt of each whole run a merged one adds (none in a report merged before they
     /// were listed).
     #[serde(default)]
@@ -140,7 +138,7 @@ pub(crate) fn run(input: impl Read, each: &mut Each<'_>) -> Result<Run, ReadErro
         return stream(first, &mut values, each);
     }
     if let Some(redraw) = a_document(&first) {
-        return Err(ReadError::Shape(redraw.into()));
+        return Err(ReadError::Shape(redraw));
     }
     if values.next(&mut |_| Ok(()))?.is_some() {
         return Err(ReadError::Shape(format!(
@@ -156,18 +154,42 @@ pub(crate) fn run(input: impl Read, each: &mut Each<'_>) -> Result<Run, ReadErro
 }
 
 /// What a sweep.json or limit.json given where a run's file is wanted is, and the command
-/// that redraws it (they are read whole, by their own mode, not as a run).
-fn a_document(fields: &Map<String, Value>) -> Option<&'static str> {
-    if fields.contains_key("steps") && fields.contains_key("knee") {
-        Some("it is a limit.json, not a run's report: `flood-client limit --from DIR` redraws it")
+/// that redraws it (they are read whole, by their own mode, not as a run): `--from` takes
+/// the file itself, called [`FILE`] here until a caller that knows its path names it
+/// ([`naming`]).
+fn a_document(fields: &Map<String, Value>) -> Option<String> {
+    let mode = if fields.contains_key("steps") && fields.contains_key("knee") {
+        "limit"
     } else if fields.contains_key("points") {
-        Some("it is a sweep.json, not a run's report: `flood-client sweep --from DIR` redraws it")
+        "sweep"
     } else {
-        None
-    }
+        return None;
+    };
+    Some(format!(
+        "it is a {mode}.json, not a run's report: `flood-client {mode} --from {FILE}` redraws it"
+    ))
 }
 
-/// A `--json-stream` from its first event on: `start`, `interval` events, `end`.
+/// The file a redraw command reads, as [`run`] says it without knowing its path.
+const FILE: &str = "FILE";
+
+/// `why`, an error of [`run`], with the file its redraw command reads named as the user
+/// gave it, `path` (`-`: standard input), quoted for a shell where it needs it.
+pub(crate) fn naming(why: &str, path: &Path) -> String {
+    why.replace(
+        &format!("--from {FILE}`"),
+        &format!("--from {}`", shell_word(&path.to_string_lossy())),
+    )
+}
+
+/// What a `--json-stream` without its `end` record is (its last line torn or missing).
+pub(crate) const CUT_SHORT: &str =
+    "the stream ends without its end record: the run was cut short or is still running";
+
+/// A `--json-stream` from its first event on: `start`, `interval` events, `end`. A last
+/// line cut off by the end of the file (one still being written, or whose writer was
+/// killed) ends what was written, as a stream without its `end` does ([`CUT_SHORT`]); a
+/// line torn anywhere else is not JSON.
 fn stream<R: Read>(
     start: Map<String, Value>,
     values: &mut Values<R>,
@@ -189,12 +211,15 @@ fn stream<R: Read>(
     }
     let start = typed(start).map_err(|e| at(values, e))?;
     let (mut end, mut events) = (None, false);
-    // The `end` repeats the events' series in its `intervals[]`: handed over only when the
-    // stream had no events.
-    while let Some(event) = values
-        .next(&mut |i| if events { Ok(()) } else { each(i) })
-        .map_err(|e| at(values, e))?
-    {
+    loop {
+        // The `end` repeats the events' series in its `intervals[]`: handed over only when
+        // the stream had no events.
+        let event = match values.next(&mut |i| if events { Ok(()) } else { each(i) }) {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(ReadError::NotJson(_)) if values.cut_off() => break,
+            Err(e) => return Err(at(values, e)),
+        };
         match event.get("event").and_then(Value::as_str) {
             Some("interval") if end.is_none() => {
                 let interval = typed(event).map_err(|e| at(values, e))?;
@@ -224,21 +249,72 @@ mod tests {
     use super::*;
 
     /// A limit.json or sweep.json handed to plot or merge names itself and the command that
-    /// redraws it, not the field serde missed.
+    /// redraws it, not the field serde missed: `--from` with the file itself, as given.
     #[test]
     fn a_limit_or_sweep_document_given_for_a_run_names_its_redraw() {
-        for (text, says) in [
-            (
-                r#"{"knee": 2000, "steps": []}"#,
-                "flood-client limit --from DIR",
-            ),
-            (r#"{"points": []}"#, "flood-client sweep --from DIR"),
+        for (text, mode) in [
+            (r#"{"knee": 2000, "steps": []}"#, "limit"),
+            (r#"{"points": []}"#, "sweep"),
         ] {
             let why = run(text.as_bytes(), &mut |_| Ok(()))
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();
-            assert!(why.contains(says), "{text}: {why}");
+            for (path, names) in [
+                ("sw1/x.json", "sw1/x.json"),
+                ("my runs/x.json", "'my runs/x.json'"),
+                ("-", "-"),
+            ] {
+                let said = naming(&why, Path::new(path));
+                let want = format!("`flood-client {mode} --from {names}` redraws it");
+                assert!(said.contains(&want), "{text}: {said}");
+            }
         }
+    }
+
+    /// The stream of `events`, each an object of its fields, a line each.
+    fn stream_of(events: &[&str]) -> String {
+        events.iter().map(|e| format!("{e}\n")).collect()
+    }
+
+    /// A stream read back: whether it had its `end`, and the intervals handed over.
+    fn read_stream(text: &str) -> Result<(bool, usize), String> {
+        let mut seen = 0;
+        match run(text.as_bytes(), &mut |_| {
+            seen += 1;
+            Ok(())
+        }) {
+            Ok(Run::Stream(_, end)) => Ok((end.is_some(), seen)),
+            Ok(other) => Err(format!("not a stream: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A torn last line (a file still being written) ends the stream as a missing `end`
+    /// does; a torn line with more after it is not JSON.
+    #[test]
+    fn a_torn_last_line_ends_the_stream_and_a_torn_middle_line_is_an_error() {
+        let interval =
+            serde_json::to_string(&crate::report::interval::Interval::starting(1, 100, 100))
+                .expect("an interval")
+                .replacen('{', r#"{"event":"interval","#, 1);
+        let start = r#"{"event":"start"}"#;
+        let end = serde_json::to_string(&Report::default())
+            .expect("a report")
+            .replacen('{', r#"{"event":"end","#, 1);
+        let end = end.as_str();
+        let torn = &interval[..interval.len() / 2];
+        let whole = stream_of(&[start, &interval, &interval, end]);
+        assert_eq!(read_stream(&whole), Ok((true, 2)));
+        assert_eq!(read_stream(&stream_of(&[start, &interval])), Ok((false, 1)));
+        let cut = format!("{}{torn}", stream_of(&[start, &interval]));
+        assert_eq!(read_stream(&cut), Ok((false, 1)));
+        let cut_end = format!("{}{}", stream_of(&[start, &interval]), &end[..5]);
+        assert_eq!(read_stream(&cut_end), Ok((false, 1)));
+        let middle = stream_of(&[start, torn, &interval, end]);
+        let why = read_stream(&middle).expect_err("a torn line in the middle");
+        assert!(why.contains("line 2"), "{why}");
+        // A report (not a stream) cut short is no report.
+        assert!(run(&interval.as_bytes()[..20], &mut |_| Ok(())).is_err());
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn run(args: &MergeArgs) -> io::Result<ExitCode> {
         let what = "a flood-client JSON report or JSON stream";
         let (part, recorded) = match input::at(&input.path, &input.name, what, part) {
             Ok(part) => part,
-            Err(why) => return refuse(why),
+            Err(why) => return refuse(input::naming(&why, input.given())),
         };
         input.recorded = recorded;
         if let Err(e) = merged.add(*part, recorded, &input.name) {
@@ -121,6 +121,11 @@ impl Merged {
             ));
         }
         self.report.add(&part.report, [self.recorded, recorded])?;
+        // Reports added together have no verdict (one weighs one run on one box), but one
+        // report alone keeps its own: `merge` of one reprints it.
+        if self.count == 0 {
+            self.report.bound.clone_from(&part.report.bound);
+        }
         self.salts.extend(salts);
         self.recorded |= recorded;
         let config = &part.header.config;
@@ -130,10 +135,8 @@ impl Merged {
             _ => None,
         };
         self.count += 1;
-        // A merged report lists its hosts; one of a single run has its host.
         self.hosts
-            .extend(part.header.host.filter(|_| part.hosts.is_empty()));
-        self.hosts.extend(part.hosts);
+            .extend(part.header.host.all().into_iter().cloned());
         Ok(())
     }
 }
@@ -164,6 +167,16 @@ struct Input {
     copy: bool,
     /// Whether its series holds any interval (known after the first pass).
     recorded: bool,
+}
+
+impl Input {
+    /// The path as given on the command line (`-` for standard input, not its copy).
+    fn given(&self) -> &Path {
+        match self.copy {
+            true => Path::new("-"),
+            false => &self.path,
+        }
+    }
 }
 
 impl Inputs {
@@ -232,9 +245,10 @@ fn part(input: impl Read) -> Result<(Box<Reported>, bool), ReadError> {
 fn report_in(input: impl Read, each: &mut Each<'_>) -> Result<Box<Reported>, ReadError> {
     match input::run(input, each)? {
         Run::Report(report) | Run::Stream(_, Some(report)) => Ok(report),
-        Run::Stream(_, None) => Err(ReadError::Shape(
-            "the stream has no `end` event (was the run cut short?)".into(),
-        )),
+        Run::Stream(_, None) => Err(ReadError::Shape(format!(
+            "{} (merge adds up the report that record holds)",
+            input::CUT_SHORT
+        ))),
         Run::Saturate(_) => Err(ReadError::Shape(
             "it is a `saturate --json` report; merge reads --json reports and --json-stream \
              files"
@@ -305,7 +319,7 @@ mod tests {
         assert!(parts(&cut)
             .unwrap_err()
             .to_string()
-            .contains("no `end` event"));
+            .contains(input::CUT_SHORT));
         assert!(parts("{\"bytes_verified\": \"x\"}").is_err());
         let twice = format!("{report}\n{report}");
         assert!(parts(&twice).unwrap_err().to_string().contains("line 2"));

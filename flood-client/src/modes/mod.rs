@@ -161,6 +161,17 @@ pub(crate) fn cannot_read(name: impl std::fmt::Display, e: &io::Error) -> String
     format!("cannot read {name}: {e}")
 }
 
+/// `word` quoted for a POSIX shell when it needs it (a command a message or a report
+/// suggests).
+pub(crate) fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// Refuses the user's input: says `why` on stderr (with the fix, where there is one) and
 /// gives exit code 2, having run nothing.
 pub(crate) fn refuse(why: impl std::fmt::Display) -> io::Result<ExitCode> {
@@ -194,5 +205,12 @@ mod tests {
         assert_eq!(on_stop_signal(&mut first, later, true), StopSignal::Quit);
         // --tui stopped the run on its first key; the signal of its second quits.
         assert_eq!(on_stop_signal(&mut None, t0, true), StopSignal::Quit);
+    }
+
+    #[test]
+    fn a_word_is_quoted_for_a_shell_only_when_it_needs_it() {
+        assert_eq!(shell_word("--bytes"), "--bytes");
+        assert_eq!(shell_word("go=/x/go-echo 0"), "'go=/x/go-echo 0'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 }

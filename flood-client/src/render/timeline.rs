@@ -11,9 +11,9 @@ use std::path::Path;
 use hostkit::units::human_bytes;
 
 use crate::config::RunConfig;
-use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel};
+use crate::render::chart::{self, Axis, Chart, Layout, Line, Mark, Panel, Rule};
 use crate::report::interval::{Interval, IntervalView, Timeline};
-use crate::report::meta::Host;
+use crate::report::meta::{Host, Machines};
 use crate::report::stream::FinalReport;
 use crate::report::ENDLESS;
 use crate::setup::sample::SystemRates;
@@ -29,8 +29,8 @@ pub(crate) struct Point {
     pub(crate) end_unix_us: u64,
     /// Verified MB/s in it.
     pub(crate) throughput_mb_s: f64,
-    /// Its chunk round-trip p99, µs.
-    pub(crate) rtt_p99_us: u64,
+    /// Its chunk round-trip p99, µs (`None`: no chunk was verified in it).
+    pub(crate) rtt_p99_us: Option<u64>,
     /// Connections open at its end.
     pub(crate) open: u64,
 }
@@ -54,8 +54,8 @@ impl Point {
 pub(crate) struct Recorded {
     /// The flood-client version that ran it.
     pub(crate) version: Option<String>,
-    /// The machine it ran on (for the caption).
-    pub(crate) host: Option<Host>,
+    /// The machine it ran on, or the machines of a merged report (for the caption).
+    pub(crate) host: Machines,
     /// Its flags (for the title and caption).
     pub(crate) config: Option<RunConfig>,
     /// Time zero of the x axis, µs since the Unix epoch (0: the first interval's start).
@@ -75,7 +75,10 @@ impl Recorded {
         let r = &report.outcome.report;
         Recorded {
             version: Some(report.version.clone()),
-            host: report.host.clone(),
+            host: Machines {
+                host: report.host.clone(),
+                hosts: report.hosts.clone(),
+            },
             config: report.config.clone(),
             start_unix_us: r.start_unix_us,
             interval_us: r.interval_us,
@@ -189,10 +192,11 @@ fn panels(run: &Recorded) -> Vec<Panel> {
         let since = |t: u64| t.saturating_sub(zero) as f64 / 1e6;
         (since(p.start_unix_us) + since(p.end_unix_us)) / 2.0
     };
-    let of = |f: fn(&Point) -> f64| {
+    // An interval without the figure (no round trip in it) is no point, not a zero.
+    let of = |f: fn(&Point) -> Option<f64>| {
         run.intervals
             .iter()
-            .map(|p| Mark::at(at(p), f(p)))
+            .filter_map(|p| f(p).map(|y| Mark::at(at(p), y)))
             .collect()
     };
     let sampled = |f: fn(&SystemRates) -> Option<f64>| -> Vec<Mark> {
@@ -207,13 +211,13 @@ fn panels(run: &Recorded) -> Vec<Panel> {
     let traces = [
         (
             "Throughput, MB/s (verified, one direction)",
-            of(|p| p.throughput_mb_s),
+            of(|p| Some(p.throughput_mb_s)),
         ),
         (
             "Chunk round trip p99, ms",
-            of(|p| p.rtt_p99_us as f64 / 1e3),
+            of(|p| p.rtt_p99_us.map(|us| us as f64 / 1e3)),
         ),
-        ("Open connections", of(|p| p.open as f64)),
+        ("Open connections", of(|p| Some(p.open as f64))),
         ("Server CPU, % of one core", sampled(|s| s.server_cpu_pct)),
         (
             "Server RSS, MiB",
@@ -238,24 +242,87 @@ fn title(run: &Recorded) -> String {
         (ENDLESS, None) => String::new(),
         (b, _) => format!(" x {}", human_bytes(b)),
     };
+    let from = match start_at(run) {
+        Some(_) => " from --start-at",
+        None => "",
+    };
     format!(
-        "Run timeline: {} connection(s){load} to {}",
+        "Run timeline: {} connection(s){load}{from} to {}",
         c.connections(),
         c.target
     )
 }
 
+/// Where `--start-at` opened the gate, seconds on the time axis (none without it): the
+/// axis counts from the first connect, so connecting and the wait come before it, and the
+/// title's streaming after it.
+fn start_at(run: &Recorded) -> Option<Rule> {
+    let at = run.config.as_ref()?.start_at?;
+    let zero = run.zero();
+    (at > zero).then(|| Rule {
+        at: (at - zero) as f64 / 1e6,
+        label: "--start-at".into(),
+    })
+}
+
+/// A recorded text, or `?` where none was.
+fn known(v: Option<&String>) -> String {
+    v.map_or("?".to_string(), String::clone)
+}
+
+/// Most hosts a caption names; the rest are counted.
+const NAMED_HOSTS: usize = 4;
+
+/// The machines of the caption: one host's name, kernel and CPUs; several hosts' names
+/// (the first [`NAMED_HOSTS`]) with the kernels and CPU counts they have.
+fn machines(hosts: &[&Host]) -> String {
+    let [first, ..] = hosts else {
+        return "host not recorded".into();
+    };
+    if hosts.len() == 1 {
+        return format!(
+            "host {} · kernel {} · {} CPU(s)",
+            known(first.name.as_ref()),
+            known(first.kernel.as_ref()),
+            first.cpus
+        );
+    }
+    let mut names: Vec<String> = hosts.iter().map(|h| known(h.name.as_ref())).collect();
+    let unnamed = names.len().saturating_sub(NAMED_HOSTS);
+    names.truncate(NAMED_HOSTS);
+    let more = match unnamed {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let mut kernels: Vec<String> = Vec::new();
+    for k in hosts.iter().map(|h| known(h.kernel.as_ref())) {
+        if !kernels.contains(&k) {
+            kernels.push(k);
+        }
+    }
+    let kernels = match kernels.len() {
+        1 => format!("kernel {}", kernels[0]),
+        _ => format!("kernels {}", kernels.join(", ")),
+    };
+    let cpus = hosts.iter().map(|h| h.cpus);
+    let cpus = match (cpus.clone().min(), cpus.max()) {
+        (Some(lo), Some(hi)) if lo < hi => format!("{lo}–{hi} CPU(s) each"),
+        (_, hi) => format!("{} CPU(s) each", hi.unwrap_or_default()),
+    };
+    format!(
+        "{} hosts: {}{more} · {kernels} · {cpus}",
+        hosts.len(),
+        names.join(", ")
+    )
+}
+
 /// When, where, with what, and how the run was measured.
 fn caption(run: &Recorded, zero_unix_us: u64) -> Vec<String> {
-    let or = |v: Option<&String>| v.map_or("?".to_string(), String::clone);
-    let host = run.host.clone().unwrap_or_default();
     let mut lines = vec![format!(
-        "{} · host {} · kernel {} · {} CPU(s) · flood-client {}",
+        "{} · {} · flood-client {}",
         rfc3339_ms(zero_unix_us),
-        or(host.name.as_ref()),
-        or(host.kernel.as_ref()),
-        host.cpus,
-        or(run.version.as_ref())
+        machines(&run.host.all()),
+        known(run.version.as_ref())
     )];
     let length = match run.interval_us {
         0 => run
@@ -303,7 +370,7 @@ pub(crate) fn chart(run: &Recorded) -> Chart {
         x_label: "seconds since the run started".into(),
         y_label: String::new(),
         panels: panels(run),
-        knee: None,
+        knee: start_at(run),
         legend: Vec::new(),
         notes: Vec::new(),
     }
@@ -415,6 +482,80 @@ mod tests {
             .and_then(|x| x.parse().ok())
             .unwrap_or_default();
         assert!((right - x - 760.0 * 0.1 / 6.2).abs() < 0.2, "{x}");
+    }
+
+    /// A merged report's caption names its hosts and what they share, not `host ?`.
+    #[test]
+    fn the_caption_names_one_host_or_a_merged_reports_hosts() {
+        let host = |name: &str, kernel: &str, cpus: u64| Host {
+            name: Some(name.into()),
+            kernel: Some(kernel.into()),
+            cpus,
+            ..Host::default()
+        };
+        let caption = |host: Machines| {
+            let run = Recorded { host, ..run(false) };
+            caption(&run, 0)[0].clone()
+        };
+        let a = host("a", "6.18", 2);
+        let one = caption(Machines {
+            host: Some(a.clone()),
+            hosts: vec![],
+        });
+        assert!(
+            one.contains(" · host a · kernel 6.18 · 2 CPU(s) · "),
+            "{one}"
+        );
+        let two = caption(Machines {
+            host: None,
+            hosts: vec![a.clone(), host("b", "6.18", 2)],
+        });
+        assert!(
+            two.contains(" · 2 hosts: a, b · kernel 6.18 · 2 CPU(s) each · "),
+            "{two}"
+        );
+        let mixed: Vec<Host> = (0..6)
+            .map(|n| host(&format!("h{n}"), ["6.1", "6.18"][n % 2], 2 + n as u64))
+            .collect();
+        let six = caption(Machines {
+            host: None,
+            hosts: mixed,
+        });
+        assert!(
+            six.contains(
+                " · 6 hosts: h0, h1, h2, h3 and 2 more · kernels 6.1, 6.18 · 2–7 CPU(s) each · "
+            ),
+            "{six}"
+        );
+        let none = caption(Machines::default());
+        assert!(none.contains(" · host not recorded · "), "{none}");
+    }
+
+    /// An interval without a round trip is no point of the round-trip panel (not a zero),
+    /// and a `--start-at` run marks where streaming started, as its title says.
+    #[test]
+    fn no_round_trip_is_no_point_and_start_at_is_marked() {
+        let mut run = run(false);
+        run.intervals[0].rtt_p99_us = None;
+        let doc = svg(&run);
+        let points: Vec<usize> = doc
+            .split(r#"class="trace" points=""#)
+            .skip(1)
+            .map(|t| t.split('"').next().unwrap_or_default().split(' ').count())
+            .collect();
+        assert_eq!(points, [4, 3, 4], "{doc}");
+        assert!(!doc.contains("--start-at"), "{doc}");
+        run.config = Some(RunConfig {
+            start_at: Some(run.start_unix_us + 1_200_000),
+            ..RunConfig::of_work(crate::engine::connection::Workload {
+                bytes: 1 << 20,
+                chunk: 1 << 15,
+                window: 1,
+            })
+        });
+        let chart = chart(&run);
+        assert_eq!(chart.knee.as_ref().map(|k| k.at), Some(1.2));
+        assert!(chart.title.contains(" from --start-at "), "{}", chart.title);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bound::IntervalBound;
-use super::histogram::Latency;
+use super::histogram::{Latency, PercentilesJson};
 
 /// What happened in one aligned interval (of one loop, or of several merged).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -133,10 +133,10 @@ pub struct IntervalRates {
     pub throughput_gbit_s: f64,
     /// Verified chunks per second.
     pub chunks_per_s: f64,
-    /// Median chunk round trip in it, µs.
-    pub rtt_p50_us: u64,
-    /// 99th percentile chunk round trip in it, µs.
-    pub rtt_p99_us: u64,
+    /// Median chunk round trip in it, µs (`null`: no chunk was verified in it).
+    pub rtt_p50_us: Option<u64>,
+    /// 99th percentile chunk round trip in it, µs (`null`: no chunk was verified in it).
+    pub rtt_p99_us: Option<u64>,
     /// Connections failed since the run started.
     pub failures_total: u64,
     /// Client CPU, % of one core.
@@ -182,7 +182,7 @@ impl Timeline {
         let since = |t: u64| t.saturating_sub(self.start_unix_us) as f64 / 1e6;
         let secs =
             (interval.end_unix_us.saturating_sub(interval.start_unix_us) as f64 / 1e6).max(1e-6);
-        let rtt = interval.rtt_histogram.summary();
+        let rtt = PercentilesJson::from(interval.rtt_histogram.summary());
         let mb_s = interval.bytes_verified as f64 / secs / 1e6;
         let rates = IntervalRates {
             from_s: since(interval.start_unix_us),
@@ -204,11 +204,11 @@ impl IntervalView {
     /// The interval as one human line under [`HEADER`].
     pub(crate) fn line(&self) -> String {
         let (i, r) = (&self.interval, &self.rates);
-        let ms = |us: u64| us as f64 / 1e3;
+        let ms = |us: Option<u64>| us.map_or("—".into(), |us| format!("{:.3}", us as f64 / 1e3));
         let mut s = String::new();
         let _ = write!(
             s,
-            "{:>5.2}-{:<5.2} {:>8} {:>7.0} {:>8.1} {:>7.3} {:>9.0} {:>11.3} {:>7.3} {:>7} {:>7} {:>7.1}",
+            "{:>5.2}-{:<5.2} {:>8} {:>7.0} {:>8.1} {:>7.3} {:>9.0} {:>11} {:>7} {:>7} {:>7} {:>7.1}",
             r.from_s,
             r.to_s,
             i.open,
@@ -261,5 +261,24 @@ mod tests {
             "{}",
             views[2].line()
         );
+    }
+
+    /// An interval in which no chunk came back (before the gate opened) has no round trip
+    /// figures: `null` in JSON and `—` in its line, never 0.
+    #[test]
+    fn an_interval_without_round_trips_has_no_figure_for_them() {
+        let mut quiet = interval(3, 0, 0);
+        quiet.rtt_histogram = Latency::new();
+        let view = Timeline::new(0).view(quiet);
+        assert_eq!((view.rates.rtt_p50_us, view.rates.rtt_p99_us), (None, None));
+        let json = serde_json::to_value(&view).expect("JSON");
+        assert!(
+            json["rtt_p50_us"].is_null() && json["rtt_p99_us"].is_null(),
+            "{json}"
+        );
+        let line = view.line();
+        assert_eq!(line.matches(" — ").count(), 2, "{line}");
+        let busy = Timeline::new(0).view(interval(3, 5, 250));
+        assert_eq!(busy.rates.rtt_p99_us, Some(250));
     }
 }

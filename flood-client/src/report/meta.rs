@@ -27,3 +27,24 @@ pub struct Host {
     /// This process's RLIMIT_NOFILE soft limit (after raising it).
     pub nofile: Option<u64>,
 }
+
+/// Where a report read back was made: the host of one run, or the hosts of a report
+/// `merge` added up from several (its `host` is then `null`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub(crate) struct Machines {
+    /// The host of one run.
+    pub(crate) host: Option<Host>,
+    /// The host of each report a merged one adds, in the order merged.
+    pub(crate) hosts: Vec<Host>,
+}
+
+impl Machines {
+    /// One run's host, or the merged report's hosts.
+    pub(crate) fn all(&self) -> Vec<&Host> {
+        match self.hosts.is_empty() {
+            true => self.host.iter().collect(),
+            false => self.hosts.iter().collect(),
+        }
+    }
+}

@@ -241,7 +241,14 @@ pub struct Report {
     pub connect_retries: u64,
     /// Wall clock of the first connect, µs since the Unix epoch.
     pub start_unix_us: u64,
-    /// Wall clock when every connection was up and data started to flow.
+    /// Wall clock when connecting ended (every connection up, or given up), before waiting
+    /// to start (for `--start-at`, or for the other processes): the latest over every loop,
+    /// process and shard merged here (0 in a report written before it was recorded: read as
+    /// `go_unix_us`).
+    #[serde(default)]
+    pub connected_unix_us: u64,
+    /// Wall clock when the gate opened and data started to flow (at `--start-at`, when
+    /// given).
     pub go_unix_us: u64,
     /// Wall clock of the last verified byte.
     pub end_unix_us: u64,
@@ -416,6 +423,7 @@ impl Report {
             add_checked(name, mine, theirs)?;
         }
         self.start_unix_us = min_nonzero(self.start_unix_us, other.start_unix_us);
+        self.connected_unix_us = self.connected_unix_us.max(other.connected_unix_us);
         self.go_unix_us = self.go_unix_us.max(other.go_unix_us);
         self.end_unix_us = self.end_unix_us.max(other.end_unix_us);
         for (kind, n) in &other.errors {

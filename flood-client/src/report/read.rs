@@ -26,6 +26,8 @@ pub(crate) struct Values<R> {
     input: BufReader<R>,
     /// Line of the file the next value starts on (from 1).
     line: usize,
+    /// Whether the last value read was cut off by the end of the input.
+    cut_off: bool,
 }
 
 /// Why a file could not be read: its bytes could not be had (`Io`), they are not JSON
@@ -70,12 +72,19 @@ impl<R: Read> Values<R> {
         Values {
             input: BufReader::new(input),
             line: 1,
+            cut_off: false,
         }
     }
 
     /// The line the value [`Values::next`] returned last started on.
     pub(crate) fn line(&self) -> usize {
         self.line
+    }
+
+    /// True when the value [`Values::next`] failed on was cut off by the end of the input
+    /// (a file still being written): its last, torn, line.
+    pub(crate) fn cut_off(&self) -> bool {
+        self.cut_off
     }
 
     /// The next value, which must be an object: its intervals go to `each` and the rest is
@@ -89,7 +98,9 @@ impl<R: Read> Values<R> {
         }
         // Parsing an object stops at its closing brace, so the next value is left in place.
         let mut de = serde_json::Deserializer::from_reader(&mut self.input);
-        Ok(Some(Fields { each }.deserialize(&mut de)?))
+        let value = Fields { each }.deserialize(&mut de);
+        self.cut_off = value.as_ref().is_err_and(serde_json::Error::is_eof);
+        Ok(Some(value?))
     }
 
     /// Skips whitespace, counting lines; false at the end of the input.

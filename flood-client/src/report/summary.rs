@@ -14,10 +14,15 @@ use super::{ErrorKind, Pacing, Report, ENDLESS};
 /// Figures derived from a [`Report`]; never merged, always recomputed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
-    /// First connect to last verified byte, seconds.
+    /// First connect to last verified byte, seconds: `connect_phase_s` + `start_wait_s` +
+    /// `stream_s`.
     pub elapsed_s: f64,
     /// First connect to all connected, seconds.
     pub connect_phase_s: f64,
+    /// All connected to the start of streaming, seconds: the wait for `--start-at` (or for
+    /// the other processes to connect).
+    #[serde(default)]
+    pub start_wait_s: f64,
     /// All connected to last verified byte, seconds (throughput is over this).
     pub stream_s: f64,
     /// Verified MB/s (10^6 bytes), one direction, over `stream_s`.
@@ -54,12 +59,17 @@ impl Summary {
     /// Derives every figure from the report's additive ones.
     pub fn of(r: &Report) -> Summary {
         let secs = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
+        let connected = match r.connected_unix_us {
+            0 => r.go_unix_us,
+            t => t.min(r.go_unix_us),
+        };
         let stream_s = secs(r.go_unix_us, r.end_unix_us);
         let stream = stream_s.max(1e-9);
         let gib = r.bytes_verified as f64 / (1u64 << 30) as f64;
         Summary {
             elapsed_s: secs(r.start_unix_us, r.end_unix_us),
-            connect_phase_s: secs(r.start_unix_us, r.go_unix_us),
+            connect_phase_s: secs(r.start_unix_us, connected),
+            start_wait_s: secs(connected, r.go_unix_us),
             stream_s,
             throughput_mb_s: r.bytes_verified as f64 / stream / 1e6,
             chunks_per_s: r.chunks_verified as f64 / stream,
@@ -144,9 +154,14 @@ impl Outcome {
             r.chunks_verified,
             r.mismatches
         );
+        // A wait too short to show (no --start-at, one process) is left unsaid.
+        let waited = match m.start_wait_s {
+            w if w >= 0.0005 => format!(" + {w:.3} s waiting to start"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "  time         {:.3} s elapsed = {:.3} s connecting + {:.3} s streaming",
+            "  time         {:.3} s elapsed = {:.3} s connecting{waited} + {:.3} s streaming",
             m.elapsed_s, m.connect_phase_s, m.stream_s
         );
         let _ = writeln!(
@@ -222,14 +237,25 @@ impl Outcome {
             );
         }
         // Nothing was weighed when nothing connected: the hint above says what happened.
-        if let Some(v) = r.bound.as_ref().filter(|_| !refused_all) {
-            let _ = writeln!(s, "  placement    {}", v.evidence.placement);
-            let _ = writeln!(s, "  bound by     {}", v.line());
-            if let Some(past) = &v.way_past {
-                let _ = writeln!(s, "  way past     {past}");
+        match r.bound.as_ref() {
+            _ if refused_all => {}
+            Some(v) => {
+                let _ = writeln!(s, "  placement    {}", v.evidence.placement);
+                let _ = writeln!(s, "  bound by     {}", v.line());
+                if let Some(past) = &v.way_past {
+                    let _ = writeln!(s, "  way past     {past}");
+                }
+            }
+            None => {
+                let _ = writeln!(s, "  bound by     {NOT_WEIGHED}");
             }
         }
-        for f in &r.failures {
+        // Connections a stop cut short are one count below, not a list of failures.
+        for f in r
+            .failures
+            .iter()
+            .filter(|f| f.kind != ErrorKind::Interrupted)
+        {
             let _ = match &f.mismatch {
                 Some(m) => writeln!(
                     s,
@@ -269,19 +295,40 @@ impl Outcome {
             shards.describe(&mut s, r.gates_unix_us);
         }
         if r.interrupted {
-            let _ = writeln!(s, "  interrupted: this is a partial report");
+            let _ = match cut_short(r) {
+                0 => writeln!(s, "  interrupted: this is a partial report"),
+                n => writeln!(
+                    s,
+                    "  interrupted: this is a partial report; {n} connection(s) were still \
+                     running when it stopped"
+                ),
+            };
         }
         s
     }
 }
 
-/// Failed connections neither listed in full (the first [`super::KEPT_FAILURES`]) nor
-/// counted on a lost worker's line.
+/// The verdict line of a report without one: only `merge` prints such a report (a run
+/// weighs its own), having added up several.
+const NOT_WEIGHED: &str = "not weighed: a verdict weighs one run on one box, and this report \
+                           adds up several (each one's own report has its verdict)";
+
+/// Failed connections neither listed in full (the first [`super::KEPT_FAILURES`]), nor
+/// counted on a lost worker's line, nor cut short by a stop (said on the `interrupted` line).
 fn unlisted_failures(r: &Report) -> u64 {
     let lost: u64 = r.lost_workers.iter().map(|l| l.connections).sum();
+    let listed = (r.failures.iter())
+        .filter(|f| f.kind != ErrorKind::Interrupted)
+        .count() as u64;
     r.connections_failed
         .saturating_sub(lost)
-        .saturating_sub(r.failures.len() as u64)
+        .saturating_sub(listed)
+        .saturating_sub(cut_short(r))
+}
+
+/// Connections a stop (Ctrl-C, `q`, SIGTERM) cut short.
+fn cut_short(r: &Report) -> u64 {
+    r.errors.get(&ErrorKind::Interrupted).copied().unwrap_or(0)
 }
 
 /// The hint when every connection to `target` was refused: what to start there.
@@ -332,6 +379,87 @@ mod tests {
         assert!(Outcome::from(r).human().contains("  and 190 more"));
         let human = Outcome::from(refused(10)).human();
         assert!(!human.contains("more failed"), "{human}");
+    }
+
+    /// A run the user stopped lists no connection it cut short: it counts them on its
+    /// `interrupted` line (it listed ten "stopped by the user" lines and "and N more").
+    #[test]
+    fn connections_a_stop_cut_short_are_counted_not_listed() {
+        let mut r = Report {
+            interrupted: true,
+            ..Report::default()
+        };
+        let failure = |connection, kind| Failure {
+            connection,
+            kind,
+            verified: 0,
+            mismatch: None,
+            detail: "why".into(),
+        };
+        r.fail(failure(0, ErrorKind::Refused));
+        for connection in 1..=20 {
+            r.fail(failure(connection, ErrorKind::Interrupted));
+        }
+        let human = Outcome::from(r).human();
+        assert_eq!(human.matches(" interrupted after ").count(), 0, "{human}");
+        assert_eq!(human.matches(" refused after ").count(), 1, "{human}");
+        assert!(!human.contains("more failed"), "{human}");
+        assert!(
+            human.contains("partial report; 20 connection(s) were still running"),
+            "{human}"
+        );
+    }
+
+    /// Connecting ends when every connection is up; the wait for `--start-at` after it is
+    /// said apart, and left unsaid when too short to show.
+    #[test]
+    fn the_wait_for_the_start_is_not_connecting() {
+        let r = Report {
+            start_unix_us: 10_000_000,
+            connected_unix_us: 10_007_000,
+            go_unix_us: 12_497_000,
+            end_unix_us: 12_505_000,
+            ..Report::default()
+        };
+        let m = Summary::of(&r);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(m.connect_phase_s, 0.007), "{m:?}");
+        assert!(close(m.start_wait_s, 2.490), "{m:?}");
+        assert!(close(m.stream_s, 0.008), "{m:?}");
+        let human = Outcome::from(r.clone()).human();
+        assert!(
+            human.contains("2.505 s elapsed = 0.007 s connecting + 2.490 s waiting to start + 0.008 s streaming"),
+            "{human}"
+        );
+        let at_once = Report {
+            connected_unix_us: r.go_unix_us - 100,
+            ..r.clone()
+        };
+        let human = Outcome::from(at_once).human();
+        assert!(
+            human.contains("2.497 s connecting + 0.008 s streaming"),
+            "{human}"
+        );
+        // A report from before the instant was recorded counts up to the gate as connecting.
+        let older = Report {
+            connected_unix_us: 0,
+            ..r
+        };
+        let m = Summary::of(&older);
+        assert!(
+            close(m.connect_phase_s, 2.497) && m.start_wait_s == 0.0,
+            "{m:?}"
+        );
+    }
+
+    /// A report without a verdict (merge's, of several) says why in the verdict's place.
+    #[test]
+    fn a_report_without_a_verdict_says_it_was_not_weighed() {
+        let human = Outcome::from(Report::default()).human();
+        assert!(
+            human.contains("  bound by     not weighed: a verdict weighs one run on one box"),
+            "{human}"
+        );
     }
 
     #[test]

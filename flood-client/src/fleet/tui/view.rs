@@ -95,8 +95,11 @@ impl View {
 
     /// An interval was released, with its verdict when one was weighed.
     pub(crate) fn interval(&mut self, rates: &IntervalRates, bound: Option<IntervalBound>) {
-        self.p50.push(rates.rtt_p50_us);
-        self.p99.push(rates.rtt_p99_us);
+        // An interval without a round trip has no figure to draw (not a zero).
+        if let (Some(p50), Some(p99)) = (rates.rtt_p50_us, rates.rtt_p99_us) {
+            self.p50.push(p50);
+            self.p99.push(p99);
+        }
         if bound.is_some() {
             self.busy = bound;
         }
@@ -316,8 +319,8 @@ mod tests {
         assert!(text.contains("not measured yet"), "{text}");
         view.interval(
             &IntervalRates {
-                rtt_p50_us: 1_500,
-                rtt_p99_us: 9_000,
+                rtt_p50_us: Some(1_500),
+                rtt_p99_us: Some(9_000),
                 ..IntervalRates::default()
             },
             Some(IntervalBound {
