@@ -1021,8 +1021,13 @@ fn sweep_runs_every_point_writes_all_outputs_and_redraws() {
         "--json",
     ]);
     let err = stderr(&out);
-    // The broken server's points are skipped, not failed runs: exit 0 for the real one.
-    assert!(out.status.success(), "{err}");
+    // The broken server's points are skipped, not failed runs, but a comparison that lost a
+    // server is not whole: exit 1, naming its points.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("broken x 4.0 KiB at 1, 4 connection(s)"),
+        "{err}"
+    );
     let points: serde_json::Value = serde_json::from_slice(&out.stdout).expect("points JSON");
     let points = points.as_array().expect("array");
     assert_eq!(points.len(), 4);

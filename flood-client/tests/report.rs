@@ -27,9 +27,10 @@ fn required_tool(names: &[&str], test: &str) -> Option<PathBuf> {
     found
 }
 
-/// A tiny sweep: echo-server at 1 and 4 connections, and a server that never starts.
+/// A tiny sweep: echo-server at 1 and 4 connections, and a server that never starts, whose
+/// two points make it exit 1 naming them.
 fn tiny_sweep(dir: &Path) -> Output {
-    flood(&[
+    let out = flood(&[
         "sweep",
         "--connections",
         "1,4",
@@ -44,7 +45,14 @@ fn tiny_sweep(dir: &Path) -> Output {
         "--server",
         "broken=/bin/false",
         "--html",
-    ])
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("2 point(s) did not run") && err.contains("broken x 32.0 KiB at 1, 4 "),
+        "{err}"
+    );
+    out
 }
 
 /// Every name a verdict can have (docs/WHOSE-LIMIT.md).
@@ -120,8 +128,7 @@ fn host() -> String {
 #[test]
 fn sweep_chart_marks_the_skipped_points_and_captions_host_and_version() {
     let dir = fresh_dir("sweep-chart");
-    let out = tiny_sweep(&dir);
-    assert!(out.status.success(), "{}", stderr(&out));
+    tiny_sweep(&dir);
     let svg = std::fs::read_to_string(dir.join("sweep.svg")).expect("svg");
     // Both of broken's points are marked on the axis and share one note with the reason.
     assert_eq!(svg.matches(r#"class="missing""#).count(), 2, "{svg}");
@@ -141,10 +148,8 @@ fn sweep_chart_marks_the_skipped_points_and_captions_host_and_version() {
 #[test]
 fn each_sweep_point_carries_its_verdict_into_the_csv_and_the_report() {
     let dir = fresh_dir("sweep-verdict");
-    let out = tiny_sweep(&dir);
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    // sweep.csv: the columns it had, then the verdict's two.
+    let err = stderr(&tiny_sweep(&dir));
+    // sweep.csv: the columns it had, then the verdict's two, then how runs failed.
     let mut reader = csv::Reader::from_path(dir.join("sweep.csv")).expect("csv");
     let header: Vec<String> = reader
         .headers()
@@ -169,6 +174,9 @@ fn each_sweep_point_carries_its_verdict_into_the_csv_and_the_report() {
             "skipped",
             "bound_by",
             "bound_why",
+            "errors",
+            "first_failure",
+            "interrupted",
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
@@ -214,8 +222,7 @@ fn report_renders_in_chromium_without_errors() {
         return;
     };
     let dir = fresh_dir("sweep-report");
-    let out = tiny_sweep(&dir);
-    assert!(out.status.success(), "{}", stderr(&out));
+    tiny_sweep(&dir);
     let report = dir.join("report.html");
     let url = format!("file://{}", report.canonicalize().expect("path").display());
     let run = |extra: &[&str], log: &str| {

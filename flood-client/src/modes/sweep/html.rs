@@ -10,7 +10,7 @@ use std::io;
 use crate::modes::cannot_read;
 use crate::modes::input::{self, Run};
 use crate::modes::saturate::SaturateReport;
-use crate::modes::sweep::output::{size_label, SweepFile};
+use crate::modes::sweep::output::{seconds, size_label, SweepFile};
 use crate::modes::sweep::point::Point;
 use crate::modes::sweep::study;
 use crate::render::chart::{count_label, escape};
@@ -67,11 +67,24 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;p
 th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}\
 .unknown{color:#999}td.bound{text-align:left}svg{max-width:100%;height:auto}";
 
+/// A figure not measured.
+const DASH: &str = r#"<span class="unknown" title="not measured">–</span>"#;
+
 fn num(v: Option<f64>, digits: usize) -> String {
-    v.filter(|v| v.is_finite()).map_or_else(
-        || r#"<span class="unknown" title="not measured">–</span>"#.to_string(),
-        |v| format!("{v:.digits$}"),
-    )
+    v.filter(|v| v.is_finite())
+        .map_or_else(|| DASH.to_string(), |v| format!("{v:.digits$}"))
+}
+
+/// A time in seconds, to four significant digits in every table ([`seconds`]).
+fn secs(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map_or_else(|| DASH.to_string(), seconds)
+}
+
+/// A point's "runs passed" cell: passed of run, and whether Ctrl-C cut one short.
+fn runs_cell(p: &Point) -> String {
+    let cut = if p.interrupted { ", 1 interrupted" } else { "" };
+    format!("{}/{}{cut}", p.passed_runs(), p.runs.len())
 }
 
 /// A point's "bound by" cell: whose limit its median run met, that verdict's evidence as
@@ -106,28 +119,29 @@ fn point_table(s: &mut String, rows: &[&Point]) {
     });
     for p in sorted {
         if let Some(why) = p.missing_reason() {
+            let first =
+                (p.first_failure.as_deref()).map_or(String::new(), |f| format!("; first: {f}"));
             let _ = writeln!(
                 s,
                 r#"<tr><td>{}</td><td colspan="8" style="text-align:left">{}</td>{}</tr>"#,
                 escape(&p.server),
-                escape(&why),
+                escape(&format!("{why}{first}")),
                 bound_cell(p)
             );
             continue;
         }
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td>{}</tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             escape(&p.server),
-            num(p.median_s, 3),
-            num(p.min_s, 3),
-            num(p.max_s, 3),
+            secs(p.median_s),
+            secs(p.min_s),
+            secs(p.max_s),
             num(p.median_s.map(|m| m / best), 2),
             num(p.median_mb_s, 0),
             num(p.server_cpu_s_per_gib, 2),
             num(p.client_cpu_s_per_gib, 2),
-            p.passed_runs(),
-            p.runs.len(),
+            escape(&runs_cell(p)),
             bound_cell(p)
         );
     }
@@ -229,7 +243,7 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
             escape(v)
         );
     }
-    s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured. <em>Bound by</em> is whose limit the point's median run met (client, server, kernel: which, none, unknown; docs/WHOSE-LIMIT.md): its evidence shows when the pointer rests on it.</p>\n");
+    s.push_str("</table>\n<h2>Sweep</h2>\n<p>Times are the median of the passing runs, ratios against the fastest median at that count; a dash is a figure that could not be measured. <em>Bound by</em> is whose limit the point's median run met (client, server, kernel: which, none, unknown; docs/WHOSE-LIMIT.md): its evidence shows when the pointer rests on it. A run Ctrl-C cut short is <em>interrupted</em>: it neither passed nor failed, and gives no time and no verdict. <em>Failures</em> counts the failed connections by kind, with the first.</p>\n");
     sweep_tables(&mut s, &sweep.points);
     study::table(&mut s, &sweep.points);
     s.push_str("<h2>Chart</h2>\n<figure>\n");
@@ -245,23 +259,23 @@ pub(crate) fn report(sweep: &SweepFile, svg: &str, extras: &Extras) -> String {
     for (name, text) in &extras.attach {
         let _ = writeln!(s, "<h3>{}</h3><pre>{}</pre>", escape(name), escape(text));
     }
-    s.push_str("<details><summary>Every point</summary>\n<table><tr><th>server</th><th>connections</th><th>payload</th><th>median s</th><th>min s</th><th>max s</th><th>MB/s</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>bound by</th><th>not drawn because</th></tr>\n");
+    s.push_str("<details><summary>Every point</summary>\n<table><tr><th>server</th><th>connections</th><th>payload</th><th>median s</th><th>min s</th><th>max s</th><th>MB/s</th><th>server CPU s/GiB</th><th>client CPU s/GiB</th><th>runs passed</th><th>bound by</th><th>failures</th><th>not drawn because</th></tr>\n");
     for p in &sweep.points {
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td>{}<td style=\"text-align:left\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}<td style=\"text-align:left\">{}</td><td style=\"text-align:left\">{}</td></tr>",
             escape(&p.server),
             p.connections,
             size_label(p.bytes),
-            num(p.median_s, 4),
-            num(p.min_s, 4),
-            num(p.max_s, 4),
+            secs(p.median_s),
+            secs(p.min_s),
+            secs(p.max_s),
             num(p.median_mb_s, 0),
             num(p.server_cpu_s_per_gib, 2),
             num(p.client_cpu_s_per_gib, 2),
-            p.passed_runs(),
-            p.runs.len(),
+            escape(&runs_cell(p)),
             bound_cell(p),
+            escape(&p.failures().unwrap_or_default()),
             escape(&p.missing_reason().unwrap_or_default())
         );
     }
@@ -274,7 +288,7 @@ mod tests {
     use super::*;
     use crate::modes::probe::ProbeReport;
     use crate::modes::sweep::meta::Meta;
-    use crate::modes::sweep::point::tests::{fixed, MEDIAN_WHY};
+    use crate::modes::sweep::point::tests::{fixed, FIRST, MEDIAN_WHY};
     use crate::report::stream::FinalReport;
     use crate::report::{Outcome, Report};
 
@@ -331,7 +345,7 @@ mod tests {
         assert!(page.contains("<h3>1k connections × 1 MiB</h3>"));
         assert!(page.contains("<h3>32k connections × 1 MiB</h3>"));
         assert!(!page.contains("<h3>16 connections"));
-        assert!(page.contains("<td>16</td><td>1 MiB</td><td>2.0000</td>"));
+        assert!(page.contains("<td>16</td><td>1 MiB</td><td>2.000</td>"));
         assert!(
             page.contains("<td>2.000</td><td>1.000</td><td>3.000</td><td>1.00</td>"),
             "{page}"
@@ -370,6 +384,65 @@ mod tests {
             page.contains(&format!("see docs</td>{none}</tr>")),
             "{page}"
         );
+    }
+
+    /// The bug: the tables of large counts rounded a time under a millisecond to 0.000
+    /// while the table of every point showed 0.0004; failures were a count of connections.
+    #[test]
+    fn times_keep_their_digits_and_failures_their_kinds_in_every_table() {
+        let mut points = fixed();
+        let mut quick = points[0].clone();
+        for r in &mut quick.runs {
+            r.elapsed_s /= 10_000.0;
+        }
+        quick.server = "quick".into();
+        quick.summarize();
+        points.push(quick);
+        let page = report(
+            &SweepFile {
+                meta: Meta::default(),
+                points,
+            },
+            "<svg></svg>",
+            &Extras::default(),
+        );
+        // 0.0002 s in the table at 1k and in the table of every point alike.
+        assert!(
+            page.contains("<td>quick</td><td>0.0002000</td><td>0.0001000</td><td>0.0003000</td>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<td>1024</td><td>1 MiB</td><td>0.0002000</td>"),
+            "{page}"
+        );
+        let failures = format!("<td style=\"text-align:left\">mismatch 1; first: {FIRST}</td>");
+        assert_eq!(page.matches(&failures).count(), 2, "{page}");
+    }
+
+    /// A point Ctrl-C cut short says so where its time would be, with no verdict.
+    #[test]
+    fn an_interrupted_point_says_so_in_its_rows() {
+        let mut cut = Point::new("echo-server", 1024, 1 << 20);
+        cut.runs.push(crate::modes::sweep::point::RunResult {
+            interrupted: true,
+            ..Default::default()
+        });
+        cut.summarize();
+        let page = report(
+            &SweepFile {
+                meta: Meta::default(),
+                points: vec![cut],
+            },
+            "<svg></svg>",
+            &Extras::default(),
+        );
+        let none = r#"<td class="bound"><span class="unknown" title="no verdict">–</span></td>"#;
+        let row = format!(
+            r#"<td colspan="8" style="text-align:left">{}</td>{none}"#,
+            crate::modes::sweep::point::CUT_SHORT
+        );
+        assert!(page.contains(&row), "{page}");
+        assert!(page.contains("<td>0/1, 1 interrupted</td>"), "{page}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! ([`meta`]), drawn as a chart and, if asked, a browser page ([`html`]). A point whose run
 //! failed is not repeated, and larger counts of that server and payload are skipped once
 //! every run of a point failed. Each server is started fresh for each point, pinned if
-//! asked, so one command runs the whole comparison.
+//! asked, so one command runs the whole comparison. Ctrl-C stops it after marking the run
+//! it cut short interrupted, and [`end`] says what did not run.
 
+pub(crate) mod end;
 pub(crate) mod html;
 pub(crate) mod meta;
 pub(crate) mod output;
@@ -29,7 +31,6 @@ use crate::fleet;
 use crate::modes::{begin, refuse, verdict};
 use crate::render::chart;
 use crate::report::stdout::Printer;
-use crate::report::Summary;
 use crate::setup::outputs;
 use crate::setup::placement::Split;
 use crate::setup::preflight::Facts;
@@ -62,7 +63,8 @@ pub(crate) struct SweepConfig {
 }
 
 /// `flood-client sweep`: runs every point (or redraws an earlier sweep with `--from`) and
-/// writes the results; exit 1 if a run failed or no point ran at all.
+/// writes the results; exit 1 unless every point ran and every run passed ([`end::whole`]).
+/// A `--from` redraw exits 1 only when no point of the file ran.
 pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let extras = match Extras::load(&args.saturate, &args.attach) {
         Ok(e) => e,
@@ -104,10 +106,11 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     let sweep = SweepFile { meta, points };
     let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
     Printer::new(args.json, false, false).json(&sweep.points)?;
-    let all_passed = sweep.points.iter().all(|p| p.runs.iter().all(|r| r.passed));
-    Ok(verdict(
-        drawn && all_passed && !stop.load(Ordering::Relaxed),
-    ))
+    let stopped = stop.load(Ordering::Relaxed);
+    for line in end::closing(&sweep.points, stopped) {
+        eprintln!("{line}");
+    }
+    Ok(verdict(drawn && end::whole(&sweep.points) && !stopped))
 }
 
 /// The settings every run of the sweep shared, for the caption.
@@ -128,8 +131,9 @@ fn settings(args: &SweepArgs, limit: FdLimit) -> String {
 }
 
 /// Writes the data files, and the chart (and report.html when `extras` is given) if any
-/// point ran; returns whether it drew them. With no point run, says why instead of drawing
-/// an empty chart.
+/// point ran, and removes an earlier sweep's files it did not rewrite; says each with what
+/// it holds, and returns whether it drew the chart. With no point run, says why instead of
+/// drawing an empty chart.
 fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<bool> {
     let mut paths = output::write_data(sweep, dir)?;
     let drawn = point::any_ran(&sweep.points);
@@ -137,13 +141,23 @@ fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<b
         let svg = chart::svg(&output::chart(sweep));
         paths.extend(output::write_chart(&svg, dir)?);
         if let Some(extras) = extras {
-            let path = dir.join("report.html");
-            std::fs::write(&path, html::report(sweep, &svg, extras))?;
+            let path = dir.join(output::REPORT);
+            output::file(&path, html::report(sweep, &svg, extras))?;
             paths.push(path);
         }
     }
+    for path in output::remove_stale(dir, &paths)? {
+        eprintln!(
+            "flood-client: removed {}: an earlier sweep's, which this one did not rewrite",
+            path.display()
+        );
+    }
     for path in paths {
-        eprintln!("flood-client: wrote {}", path.display());
+        eprintln!(
+            "flood-client: wrote {} ({})",
+            path.display(),
+            output::holds(&path)
+        );
     }
     if !drawn {
         let why = sweep
@@ -158,7 +172,8 @@ fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<b
     Ok(drawn)
 }
 
-/// Runs the sweep; `stop` (Ctrl-C) ends it after the current run with what was measured.
+/// Runs the sweep; `stop` (Ctrl-C) ends it with what was measured: the run it cut short is
+/// marked interrupted, and each point it left is kept as skipped ([`point::STOPPED`]).
 pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<Point>> {
     let total =
         (cfg.servers.len() * cfg.payloads.len() * cfg.connections.len() * cfg.repeat) as u64;
@@ -170,8 +185,11 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
             let mut failed_at = None;
             for &connections in &cfg.connections {
                 if stop.load(Ordering::Relaxed) {
-                    bar.finish_and_clear();
-                    return Ok(points);
+                    points.push(Point {
+                        skipped: Some(point::STOPPED.into()),
+                        ..Point::new(&server.name, connections, bytes)
+                    });
+                    continue;
                 }
                 let left = eta(started.elapsed(), ran, total - bar.position());
                 bar.set_message(format!(
@@ -185,11 +203,8 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
                     Some(n) if connections > n => {
                         bar.inc(cfg.repeat as u64);
                         Point {
-                            server: server.name.clone(),
-                            connections,
-                            bytes,
                             skipped: Some(format!("every run failed at {n} connections")),
-                            ..Point::default()
+                            ..Point::new(&server.name, connections, bytes)
                         }
                     }
                     _ => run_point(cfg, server, connections, bytes, stop, &bar),
@@ -199,8 +214,10 @@ pub(crate) fn run(cfg: &SweepConfig, stop: &Arc<AtomicBool>) -> io::Result<Vec<P
                 }
                 ran += point.runs.len() as u64;
                 if bar.is_hidden() {
-                    // No bar to carry the ETA: the line says it (hyperfine's, in a log).
-                    let left = eta(started.elapsed(), ran, total - bar.position());
+                    // No bar to carry the ETA: the line says it (hyperfine's, in a log),
+                    // unless Ctrl-C has left nothing more to run.
+                    let left = eta(started.elapsed(), ran, total - bar.position())
+                        .filter(|_| !stop.load(Ordering::Relaxed));
                     let left = left.map_or(String::new(), |d| format!("  (ETA {})", clock(d)));
                     eprintln!("{}{left}", point_line(&point));
                 } else {
@@ -222,12 +239,7 @@ fn run_point(
     stop: &Arc<AtomicBool>,
     bar: &ProgressBar,
 ) -> Point {
-    let mut point = Point {
-        server: server.name.clone(),
-        connections,
-        bytes,
-        ..Point::default()
-    };
+    let mut point = Point::new(&server.name, connections, bytes);
     let skip = |point: &mut Point, why: String| {
         bar.inc(cfg.repeat as u64);
         point.skipped = Some(why);
@@ -258,6 +270,10 @@ fn run_point(
         }
     };
     run_cfg.placement = under_test.placement();
+    if stop.load(Ordering::Relaxed) {
+        skip(&mut point, point::STOPPED.into());
+        return point;
+    }
     for done in 0..cfg.repeat {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -268,21 +284,9 @@ fn run_point(
             break;
         }
         let result = fleet::run_flood(&run_cfg, pid, stop.clone());
-        point.runs.push(match result {
-            Ok(r) => {
-                let summary = Summary::of(&r);
-                RunResult {
-                    elapsed_s: summary.elapsed_s,
-                    throughput_mb_s: summary.throughput_mb_s,
-                    client_cpu_s: r.client_cpu_s,
-                    server_cpu_s: r.server.map(|s| s.cpu_s).filter(|s| *s > 0.0),
-                    passed: r.passed(),
-                    failed_connections: r.connections_failed,
-                    bound: r.bound,
-                }
-            }
-            Err(_) => RunResult::default(),
-        });
+        point
+            .runs
+            .push(RunResult::of(result, stop.load(Ordering::Relaxed)));
         bar.inc(1);
     }
     drop(under_test);
@@ -319,7 +323,9 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// The one-line summary printed per point, ending in whose limit it met (`bound: server`).
+/// The one-line summary printed per point: its times, or why it has none (skipped, cut
+/// short by Ctrl-C, or every run failed, with the failures by kind and the first), ending
+/// in whose limit it met (`bound: server`).
 pub(crate) fn point_line(p: &Point) -> String {
     let head = format!(
         "{:<12} {:>6} x {:<9}",
@@ -330,22 +336,33 @@ pub(crate) fn point_line(p: &Point) -> String {
     if let Some(why) = &p.skipped {
         return format!("{head} skipped: {why}");
     }
-    let failed = p.runs.iter().filter(|r| !r.passed).count();
     let bound = p
         .bound_by
         .as_deref()
         .map_or(String::new(), |b| format!("  bound: {b}"));
-    match (p.min_s, p.median_s, p.median_mb_s) {
-        (Some(min), Some(median), Some(mb)) => format!(
-            "{head} min {min:.4} s median {median:.4} s {mb:.0} MB/s{}{bound}",
-            if failed > 0 {
-                format!(" ({failed} failed run(s))")
-            } else {
-                String::new()
-            }
-        ),
-        _ => format!("{head} every run failed{bound}"),
-    }
+    let failures = p.failures();
+    let (Some(min), Some(median), Some(mb)) = (p.min_s, p.median_s, p.median_mb_s) else {
+        if p.interrupted {
+            return format!("{head} {}", point::CUT_SHORT);
+        }
+        let why = failures.map_or(String::new(), |f| format!(": {f}"));
+        return format!("{head} every run failed{why}{bound}");
+    };
+    let failed = match (p.failed_runs(), failures) {
+        (0, _) => String::new(),
+        (n, None) => format!(" ({n} failed run(s))"),
+        (n, Some(f)) => format!(" ({n} failed run(s): {f})"),
+    };
+    let cut = if p.interrupted {
+        format!(" (interrupted after {} run(s))", p.runs.len() - 1)
+    } else {
+        String::new()
+    };
+    format!(
+        "{head} min {} s median {} s {mb:.0} MB/s{failed}{cut}{bound}",
+        output::seconds(min),
+        output::seconds(median)
+    )
 }
 
 #[cfg(test)]
@@ -365,13 +382,65 @@ mod tests {
     fn a_point_line_ends_with_whose_limit_it_met() {
         let points = point::tests::fixed();
         let line = point_line(&points[0]);
+        let failed = format!(
+            "(1 failed run(s): mismatch 1; first: {})",
+            point::tests::FIRST
+        );
         assert!(
-            line.ends_with("50 MB/s (1 failed run(s))  bound: server"),
+            line.ends_with(&format!("50 MB/s {failed}  bound: server")),
             "{line}"
         );
+        assert!(line.contains("min 1.000 s median 2.000 s"), "{line}");
         assert!(
             !point_line(&points[1]).contains("bound:"),
             "skipped: no run"
+        );
+    }
+
+    /// The bug: a point every run of which failed said `every run failed`, not how.
+    #[test]
+    fn a_failed_point_line_says_how_its_runs_failed() {
+        let mut p = point::tests::fixed().remove(0);
+        p.runs.retain(|r| !r.passed);
+        p.summarize();
+        let line = point_line(&p);
+        assert!(
+            line.ends_with(&format!(
+                "every run failed: mismatch 1; first: {}  bound: unknown",
+                point::tests::FIRST
+            )),
+            "{line}"
+        );
+    }
+
+    /// The bug: a run Ctrl-C cut short was a failure with a verdict (`every run failed
+    /// bound: server`).
+    #[test]
+    fn an_interrupted_point_line_says_so_with_no_verdict() {
+        let mut p = point::tests::fixed().remove(0);
+        p.runs.truncate(1);
+        p.runs[0].interrupted = true;
+        p.runs[0].passed = false;
+        p.summarize();
+        assert_eq!((p.bound_by.as_deref(), p.interrupted), (None, true));
+        assert!(
+            point_line(&p).ends_with(point::CUT_SHORT),
+            "{}",
+            point_line(&p)
+        );
+        // Runs that ended before the cut still count.
+        let mut p = point::tests::fixed().remove(0);
+        p.runs[3].interrupted = true;
+        p.summarize();
+        let line = point_line(&p);
+        assert!(
+            line.ends_with("50 MB/s (interrupted after 3 run(s))  bound: server"),
+            "{line}"
+        );
+        assert_eq!(
+            p.failures(),
+            None,
+            "the cut run's errors are not the point's"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The files of a sweep: sweep.json (the machine and every point; read back by `--from`),
-//! sweep.csv, and the chart as sweep.svg and, with the `png` feature, sweep.png.
+//! sweep.csv, and the chart as sweep.svg and, with the `png` feature, sweep.png ([`FILES`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,65 @@ use crate::modes::input::{self, Document};
 use crate::modes::sweep::meta::Meta;
 use crate::modes::sweep::point::{self, Point};
 use crate::render::chart::{count_label, Axis, Chart, Layout, Line, Mark, Missing, Panel};
+
+const JSON: &str = "sweep.json";
+const CSV: &str = "sweep.csv";
+const SVG: &str = "sweep.svg";
+const PNG: &str = "sweep.png";
+/// The page `--html` writes ([`super::html`]).
+pub(crate) const REPORT: &str = "report.html";
+
+/// Every file a sweep writes into its folder, with what it holds in a few words. A sweep
+/// removes those of them it did not write this time, so no earlier sweep's file sits
+/// beside its own and disagrees with it; a file of any other name is never touched.
+const FILES: [(&str, &str); 5] = [
+    (
+        JSON,
+        "every point and run, the machine and the command; `sweep --from` redraws from it",
+    ),
+    (CSV, "one row per point"),
+    (
+        SVG,
+        "the chart: time against connections, a panel per payload",
+    ),
+    (PNG, "the same chart as PNG"),
+    (
+        REPORT,
+        "tables, chart and machine on one page: open it in a browser",
+    ),
+];
+
+/// What the sweep's file at `path` holds ([`FILES`]).
+pub(crate) fn holds(path: &Path) -> &'static str {
+    FILES
+        .iter()
+        .find(|(name, _)| path.file_name().is_some_and(|n| n == *name))
+        .map_or("", |(_, what)| what)
+}
+
+/// Removes the files of [`FILES`] in `dir` that are not among the `written`: an earlier
+/// sweep's, which this one did not rewrite. Returns their paths; an error names the file.
+pub(crate) fn remove_stale(dir: &Path, written: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for (name, _) in FILES {
+        let path = dir.join(name);
+        if written.contains(&path) {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let why = format!(
+                    "{}: cannot remove an earlier sweep's file: {e}",
+                    path.display()
+                );
+                return Err(io::Error::new(e.kind(), why));
+            }
+        }
+    }
+    Ok(removed)
+}
 
 /// A whole sweep as sweep.json holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -47,11 +106,22 @@ pub(crate) fn size_label(bytes: u64) -> String {
     human_bytes(bytes).replace(".0 ", " ")
 }
 
+/// Seconds to four significant digits (`2.000`, `0.0004123`, `123.5`), so a time under a
+/// millisecond keeps its digits and a long one claims no false precision.
+pub(crate) fn seconds(s: f64) -> String {
+    if s == 0.0 || !s.is_finite() {
+        return format!("{s}");
+    }
+    let magnitude = s.abs().log10().floor() as i32;
+    let decimals = usize::try_from(3 - magnitude).unwrap_or(0);
+    format!("{s:.decimals$}")
+}
+
 /// Writes sweep.json and sweep.csv into `dir` (created if needed); returns their paths.
 pub(crate) fn write_data(sweep: &SweepFile, dir: &Path) -> io::Result<Vec<PathBuf>> {
     folder(dir)?;
     let json = serde_json::to_string_pretty(sweep).map_err(io::Error::other)?;
-    let (json_path, csv_path) = (dir.join("sweep.json"), dir.join("sweep.csv"));
+    let (json_path, csv_path) = (dir.join(JSON), dir.join(CSV));
     file(&json_path, json)?;
     file(&csv_path, point::csv(&sweep.points)?)?;
     Ok(vec![json_path, csv_path])
@@ -80,13 +150,13 @@ pub(crate) fn file(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
 /// the paths.
 pub(crate) fn write_chart(svg: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
     folder(dir)?;
-    let path = dir.join("sweep.svg");
+    let path = dir.join(SVG);
     file(&path, svg)?;
     #[cfg_attr(not(feature = "png"), allow(unused_mut))]
     let mut paths = vec![path];
     #[cfg(feature = "png")]
     {
-        let png = dir.join("sweep.png");
+        let png = dir.join(PNG);
         crate::render::chart::write_png(svg, &png)?;
         paths.push(png);
     }

@@ -1,11 +1,20 @@
 //! What a sweep measured: each point's runs, their summary, and the CSV form.
 
+use std::collections::BTreeMap;
 use std::io;
 
 use serde::{Deserialize, Serialize};
 
 use crate::modes::csv_text;
 use crate::report::bound::Verdict;
+use crate::report::{ErrorKind, Failure, Report, Summary};
+
+/// `skipped` of a point the sweep never reached because Ctrl-C stopped it first.
+pub(crate) const STOPPED: &str = "the sweep was stopped (Ctrl-C) before it ran";
+
+/// What a point that Ctrl-C cut short before any run of it ended says instead of a time.
+pub(crate) const CUT_SHORT: &str =
+    "interrupted: Ctrl-C cut its run short, so it has no time and no verdict";
 
 /// One run of one point.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +33,17 @@ pub(crate) struct RunResult {
     pub(crate) passed: bool,
     /// Failed connections.
     pub(crate) failed_connections: u64,
+    /// Failed connections by kind (`mismatch`, `timeout`, …), as the flood's `errors`.
+    #[serde(default)]
+    pub(crate) errors: BTreeMap<ErrorKind, u64>,
+    /// What went wrong first, in the flood report's words: its first failed connection, or
+    /// the error that ended the run without a report.
+    #[serde(default)]
+    pub(crate) first_failure: Option<String>,
+    /// Ctrl-C cut the run short: it neither passed nor failed, and gives the point no
+    /// verdict.
+    #[serde(default)]
+    pub(crate) interrupted: bool,
     /// Whose limit the run met, with its evidence (`None` when the run ended without a
     /// report, or in a sweep.json from before runs had verdicts).
     #[serde(default)]
@@ -63,6 +83,70 @@ pub(crate) struct Point {
     /// That verdict's evidence in one line.
     #[serde(default)]
     pub(crate) bound_why: Option<String>,
+    /// Failed connections by kind over the runs that ended (not the one Ctrl-C cut short).
+    #[serde(default)]
+    pub(crate) errors: BTreeMap<ErrorKind, u64>,
+    /// The first failure of the first of those runs that had one, as its run says it.
+    #[serde(default)]
+    pub(crate) first_failure: Option<String>,
+    /// Ctrl-C cut a run of the point short: the runs before it count, that one does not.
+    #[serde(default)]
+    pub(crate) interrupted: bool,
+}
+
+impl RunResult {
+    /// One run's result: its report's figures, or (`Err`) the error that ended it without
+    /// one, which counts as interrupted if Ctrl-C had `stopped` the sweep by then.
+    pub(crate) fn of(run: io::Result<Report>, stopped: bool) -> RunResult {
+        match run {
+            Ok(r) => {
+                let summary = Summary::of(&r);
+                RunResult {
+                    elapsed_s: summary.elapsed_s,
+                    throughput_mb_s: summary.throughput_mb_s,
+                    client_cpu_s: r.client_cpu_s,
+                    server_cpu_s: r.server.map(|s| s.cpu_s).filter(|s| *s > 0.0),
+                    passed: r.passed(),
+                    failed_connections: r.connections_failed,
+                    errors: r.errors,
+                    first_failure: r.failures.first().map(failure_line),
+                    interrupted: r.interrupted,
+                    bound: r.bound,
+                }
+            }
+            Err(e) => RunResult {
+                first_failure: Some(format!("the run ended without a report: {e}")),
+                interrupted: stopped,
+                ..RunResult::default()
+            },
+        }
+    }
+}
+
+/// A failed connection as the flood's report lists it.
+fn failure_line(f: &Failure) -> String {
+    match &f.mismatch {
+        Some(m) => format!(
+            "connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
+            f.connection, m.offset, m.expected, m.received
+        ),
+        None => format!(
+            "connection {} {} after {} verified bytes: {}",
+            f.connection,
+            f.kind.name(),
+            f.verified,
+            f.detail
+        ),
+    }
+}
+
+/// Counts by kind as the flood's `errors` line says them: `mismatch 2, timeout 1`.
+fn kinds(errors: &BTreeMap<ErrorKind, u64>) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.name()))
+        .collect();
+    parts.join(", ")
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -79,6 +163,16 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 impl Point {
+    /// The point of `server` at `connections` × `bytes`, before any run.
+    pub(crate) fn new(server: &str, connections: u64, bytes: u64) -> Point {
+        Point {
+            server: server.into(),
+            connections,
+            bytes,
+            ..Point::default()
+        }
+    }
+
     /// Fills the summary from the passing runs.
     pub(crate) fn summarize(&mut self) {
         let gib = (self.connections * self.bytes) as f64 / f64::from(1u32 << 30);
@@ -98,6 +192,14 @@ impl Point {
                 .map(|s| s / gib)
                 .collect(),
         );
+        let ended: Vec<&RunResult> = self.runs.iter().filter(|r| !r.interrupted).collect();
+        let mut errors = BTreeMap::new();
+        for (kind, n) in ended.iter().flat_map(|r| &r.errors) {
+            *errors.entry(*kind).or_insert(0) += n;
+        }
+        self.first_failure = ended.iter().find_map(|r| r.first_failure.clone());
+        self.errors = errors;
+        self.interrupted = self.runs.iter().any(|r| r.interrupted);
         let verdict = self.verdict_run().and_then(|r| r.bound.as_ref());
         (self.bound_by, self.bound_why) = match verdict {
             Some(v) => (Some(v.bound_by.name().to_string()), Some(v.why.clone())),
@@ -109,13 +211,33 @@ impl Point {
     /// passing runs, as the point's time is, so the verdict is that of a typical run, not
     /// of the fastest or an outlier (with an even count, the slower of the two middle
     /// runs: a median between two runs is no run's); if no run passed, the last run, whose
-    /// failure ended the point. `None` when the point has no run.
+    /// failure ended the point. `None` when the point has no run, or when Ctrl-C cut that
+    /// last run short (its figures cover part of it: no verdict is drawn from them).
     pub(crate) fn verdict_run(&self) -> Option<&RunResult> {
         let mut passing: Vec<&RunResult> = self.runs.iter().filter(|r| r.passed).collect();
         passing.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
         match passing.get(passing.len() / 2) {
             Some(median) => Some(*median),
-            None => self.runs.last(),
+            None => self.runs.last().filter(|r| !r.interrupted),
+        }
+    }
+
+    /// Runs that ended and failed (not the one Ctrl-C cut short).
+    pub(crate) fn failed_runs(&self) -> usize {
+        (self.runs.iter())
+            .filter(|r| !r.passed && !r.interrupted)
+            .count()
+    }
+
+    /// Why its runs failed: the counts by kind and the first failure
+    /// (`mismatch 2; first: connection 0 mismatch at offset 1000: …`); `None` when none did.
+    pub(crate) fn failures(&self) -> Option<String> {
+        let first = self.first_failure.as_deref();
+        match (kinds(&self.errors), first) {
+            (k, None) if k.is_empty() => None,
+            (k, Some(first)) if k.is_empty() => Some(format!("first: {first}")),
+            (k, None) => Some(k),
+            (k, Some(first)) => Some(format!("{k}; first: {first}")),
         }
     }
 
@@ -132,9 +254,16 @@ impl Point {
         if self.median_s.is_some() {
             return None;
         }
+        if self.interrupted {
+            return Some(CUT_SHORT.into());
+        }
         let failed: u64 = self.runs.iter().map(|r| r.failed_connections).sum();
+        let by_kind = match kinds(&self.errors) {
+            k if k.is_empty() => String::new(),
+            k => format!(": {k}"),
+        };
         Some(format!(
-            "every run failed ({} run(s), {failed} connection(s) failed)",
+            "every run failed ({} run(s), {failed} connection(s) failed{by_kind})",
             self.runs.len()
         ))
     }
@@ -146,7 +275,7 @@ pub(crate) fn any_ran(points: &[Point]) -> bool {
 }
 
 /// The CSV header, one column per field of a row.
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 17] = [
     "server",
     "connections",
     "bytes",
@@ -161,6 +290,9 @@ const HEADER: [&str; 14] = [
     "skipped",
     "bound_by",
     "bound_why",
+    "errors",
+    "first_failure",
+    "interrupted",
 ];
 
 /// The CSV form: one row per point; a figure that was not measured is an empty field.
@@ -182,6 +314,9 @@ pub(crate) fn csv(points: &[Point]) -> io::Result<String> {
             p.skipped.clone().unwrap_or_default(),
             p.bound_by.clone().unwrap_or_default(),
             p.bound_why.clone().unwrap_or_default(),
+            kinds(&p.errors),
+            p.first_failure.clone().unwrap_or_default(),
+            p.interrupted.to_string(),
         ]
     });
     csv_text(&HEADER, rows)
@@ -205,8 +340,13 @@ pub(crate) mod tests {
         }
     }
 
+    /// The first failure of the fixed point's failed run.
+    pub(crate) const FIRST: &str =
+        "connection 3 mismatch at offset 1000: expected 0xe8, received 0x17";
+
     /// A measured point (three passing runs, each with a verdict of its own, the median's
-    /// `server` for [`MEDIAN_WHY`], and a failed one) and a skipped one.
+    /// `server` for [`MEDIAN_WHY`], and a failed one, a mismatch, [`FIRST`]) and a skipped
+    /// one.
     pub(crate) fn fixed() -> Vec<Point> {
         let run = |t: f64, passed: bool, bound: Verdict| RunResult {
             elapsed_s: t,
@@ -215,6 +355,12 @@ pub(crate) mod tests {
             server_cpu_s: Some(0.25),
             passed,
             failed_connections: u64::from(!passed),
+            errors: (!passed)
+                .then_some((ErrorKind::Mismatch, 1))
+                .into_iter()
+                .collect(),
+            first_failure: (!passed).then(|| FIRST.to_string()),
+            interrupted: false,
             bound: Some(bound),
         };
         let mut a = Point {
@@ -316,6 +462,27 @@ pub(crate) mod tests {
         assert_eq!((old.bound_by, old.bound_why), (None, None));
     }
 
+    /// The bug: a run that ended with an error, not a report, was kept as a default run,
+    /// its error thrown away.
+    #[test]
+    fn a_run_that_ended_without_a_report_keeps_its_error() {
+        let run = RunResult::of(Err(io::Error::other("worker 2 sent no report")), false);
+        assert_eq!(
+            run.first_failure.as_deref(),
+            Some("the run ended without a report: worker 2 sent no report")
+        );
+        assert!(!run.passed && !run.interrupted);
+        let stopped = RunResult::of(Err(io::Error::other("stopped")), true);
+        assert!(stopped.interrupted, "an error after Ctrl-C is the stop's");
+        let mut p = Point::new("a", 1, 1);
+        p.runs.push(run);
+        p.summarize();
+        assert_eq!(
+            p.failures().as_deref(),
+            Some("first: the run ended without a report: worker 2 sent no report")
+        );
+    }
+
     #[test]
     fn csv_round_trips_a_reason_with_commas_quotes_and_newlines() {
         let points = fixed();
@@ -343,7 +510,10 @@ pub(crate) mod tests {
                 "0.250000",
                 "",
                 "server",
-                MEDIAN_WHY
+                MEDIAN_WHY,
+                "mismatch 1",
+                FIRST,
+                "false"
             ]
         );
         assert_eq!(&rows[1][11], points[1].skipped.as_deref().expect("reason"));

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::modes::sweep::output::seconds;
 use crate::modes::sweep::point::Point;
 use crate::render::chart::{count_label, escape};
 
@@ -75,7 +76,7 @@ pub(crate) fn table(s: &mut String, points: &[Point]) {
         let here = ours.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
         let (t, r) = here.map_or_else(
             || ("–".to_string(), "–".to_string()),
-            |t| (format!("{t:.3}"), format!("{:.2}", t / fastest)),
+            |t| (seconds(t), format!("{:.2}", t / fastest)),
         );
         let _ = writeln!(
             s,
