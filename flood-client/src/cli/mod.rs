@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Arg, Args, Parser, Subcommand};
 
+use hostkit::limits::MAX_PROCESSES;
 use hostkit::units::{
     parse_duration, parse_echo_addr, parse_nonzero_size, parse_positive_count, parse_rate,
     parse_size, parse_socket_buffer, SOCKET_BUFFER_MAX,
@@ -198,7 +199,7 @@ pub struct StreamArgs {
     #[arg(long, value_parser = parse_socket_buffer, allow_hyphen_values = true, value_name = "SIZE")]
     pub rcvbuf: Option<usize>,
     /// Client event loops (threads) per process.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_PROCESSES as i64), allow_hyphen_values = true, value_name = "N")]
     pub threads: u16,
     /// A connect (its retries included) or a chunk that makes no progress this long fails.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, allow_hyphen_values = true, value_name = "DUR")]
@@ -374,7 +375,7 @@ pub struct LimitArgs {
     #[command(flatten)]
     pub stream: StreamArgs,
     /// Client processes.
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_PROCESSES as i64), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,
     /// Start the server afresh for every step (default: one server for the whole search).
     #[arg(long)]
@@ -534,7 +535,7 @@ pub struct FloodArgs {
     #[arg(long, value_parser = parse_connections, conflicts_with_all = ["duration", "rate", "churn"], allow_hyphen_values = true, value_name = "N")]
     pub streaming: Option<u64>,
     /// Client processes (to pass the per-process descriptor limit).
-    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true, value_name = "N")]
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_PROCESSES as i64), allow_hyphen_values = true, value_name = "N")]
     pub processes: u16,
     /// Source IPs to spread connections over: a list and/or ranges, e.g.
     /// 127.0.0.1-127.0.0.8 or 10.0.0.1,10.0.0.2.

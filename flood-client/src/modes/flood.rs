@@ -74,7 +74,7 @@ pub(crate) fn prepare(args: &FloodArgs) -> io::Result<Result<Prepared, ExitCode>
     }
     if let Some(note) = cfg
         .rcvbuf
-        .and_then(|asked| preflight::receive_buffer_note(cfg.target, asked))
+        .and_then(|asked| hostkit::limits::receive_buffer_note(cfg.target, asked))
     {
         eprintln!("flood-client: warning: {note}");
     }

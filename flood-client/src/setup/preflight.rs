@@ -1,12 +1,12 @@
 //! Before a run: can this box hold N connections? Descriptors per process and ephemeral
-//! ports per source address, each with the fix named. Exit code 2 when it cannot fit. And a
-//! warning when the kernel would trim the receive buffer each connection asks for.
+//! ports per source address, each with the fix named. Exit code 2 when it cannot fit. (The
+//! warning when the kernel would trim the receive buffer each connection asks for is
+//! `hostkit::limits::receive_buffer_note`, which echo-server says too.)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use hostkit::limits::{capacity_problem, receive_buffer_shortfall, FdLimit};
+use hostkit::limits::{capacity_problem, FdLimit};
 use hostkit::units::human_bytes;
-use socket2::{Domain, SockRef, Socket, Type};
 
 /// Fraction of the ephemeral port range planned for, leaving room for other sockets and
 /// TIME_WAIT leftovers of earlier runs.
@@ -20,14 +20,6 @@ const FILES_HEADROOM: u64 = 10_000;
 /// addresses: the kernel's search for a free port slows as the range fills (measured: 32,768
 /// connections took 5.7 s to connect over 2 addresses, 0.74 s over 8).
 pub(crate) const SPREAD_ABOVE: u64 = 4096;
-
-/// A warning when the kernel grants a socket towards `target` less receive buffer than
-/// `asked` (tried on a socket that is never connected), naming the limit and the fix.
-pub(crate) fn receive_buffer_note(target: SocketAddr, asked: usize) -> Option<String> {
-    let socket = Socket::new(Domain::for_address(target), Type::STREAM, None).ok()?;
-    socket.set_recv_buffer_size(asked).ok()?;
-    receive_buffer_shortfall(SockRef::from(&socket), asked)
-}
 
 /// The kernel facts the checks use.
 #[derive(Debug, Clone, Copy)]
