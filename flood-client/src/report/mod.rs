@@ -130,6 +130,28 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// A failed connection in the report's words (the human report's list, a sweep point's
+/// first failure).
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.mismatch {
+            Some(m) => write!(
+                f,
+                "connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
+                self.connection, m.offset, m.expected, m.received
+            ),
+            None => write!(
+                f,
+                "connection {} {} after {} verified bytes: {}",
+                self.connection,
+                self.kind.name(),
+                self.verified,
+                self.detail
+            ),
+        }
+    }
+}
+
 /// A worker process of a `--processes` run that ended without sending its report. Its
 /// connections count as failed (`worker_lost`); the other workers' results stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -251,26 +251,8 @@ impl Outcome {
             }
         }
         // Connections a stop cut short are one count below, not a list of failures.
-        for f in r
-            .failures
-            .iter()
-            .filter(|f| f.kind != ErrorKind::Interrupted)
-        {
-            let _ = match &f.mismatch {
-                Some(m) => writeln!(
-                    s,
-                    "  connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
-                    f.connection, m.offset, m.expected, m.received
-                ),
-                None => writeln!(
-                    s,
-                    "  connection {} {} after {} verified bytes: {}",
-                    f.connection,
-                    f.kind.name(),
-                    f.verified,
-                    f.detail
-                ),
-            };
+        for f in (r.failures.iter()).filter(|f| f.kind != ErrorKind::Interrupted) {
+            let _ = writeln!(s, "  {f}");
         }
         let rest = unlisted_failures(r);
         if rest > 0 {

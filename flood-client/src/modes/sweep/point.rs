@@ -109,7 +109,7 @@ impl RunResult {
                     passed: r.passed(),
                     failed_connections: r.connections_failed,
                     errors: r.errors,
-                    first_failure: r.failures.first().map(failure_line),
+                    first_failure: r.failures.first().map(Failure::to_string),
                     interrupted: r.interrupted,
                     bound: r.bound,
                 }
@@ -120,23 +120,6 @@ impl RunResult {
                 ..RunResult::default()
             },
         }
-    }
-}
-
-/// A failed connection as the flood's report lists it.
-fn failure_line(f: &Failure) -> String {
-    match &f.mismatch {
-        Some(m) => format!(
-            "connection {} mismatch at offset {}: expected 0x{:02x}, received 0x{:02x}",
-            f.connection, m.offset, m.expected, m.received
-        ),
-        None => format!(
-            "connection {} {} after {} verified bytes: {}",
-            f.connection,
-            f.kind.name(),
-            f.verified,
-            f.detail
-        ),
     }
 }
 
