@@ -266,12 +266,7 @@ fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() 
     let d = dir("lying");
     let histogram = lying_histogram();
     assert_eq!(histogram.len(), 56);
-    let mut report = real_report().clone();
-    report["rtt_histogram"] = json!(histogram);
-    let whole = write_json(&d.join("whole.json"), &report);
-    let mut report = real_report().clone();
-    report["intervals"][0]["rtt_histogram"] = json!(histogram);
-    let interval = write_json(&d.join("interval.json"), &report);
+    let (whole, interval) = reports_holding(&d, &histogram);
     for file in [&whole, &interval] {
         let out = flood_limited(&["merge", file]);
         assert_eq!(code(&out), Some(2), "merge {file}: {}", stderr(&out));
@@ -283,18 +278,24 @@ fn a_histogram_header_that_lies_about_its_length_is_refused_before_allocating() 
     assert!(stderr(&out).contains("histogram"), "{}", stderr(&out));
 }
 
+/// The real report written twice in `d`, with `histogram` as its whole run's round-trip
+/// histogram (`whole.json`) and as its first interval's (`interval.json`): their paths.
+fn reports_holding(d: &Path, histogram: &str) -> (String, String) {
+    let mut report = real_report().clone();
+    report["rtt_histogram"] = json!(histogram);
+    let whole = write_json(&d.join("whole.json"), &report);
+    let mut report = real_report().clone();
+    report["intervals"][0]["rtt_histogram"] = json!(histogram);
+    (whole, write_json(&d.join("interval.json"), &report))
+}
+
 /// A payload entry of nine 0xff bytes zig-zag decodes to i64::MIN, which hdrhistogram 7.6
 /// negates: an overflow, which panicked the debug build that `cargo test` runs.
 #[test]
 fn a_histogram_entry_the_crate_cannot_negate_is_bad_input_not_a_panic() {
     let d = dir("negate");
     let histogram = v2_histogram(9, &[0xff; 9]);
-    let mut report = real_report().clone();
-    report["rtt_histogram"] = json!(histogram);
-    let whole = write_json(&d.join("whole.json"), &report);
-    let mut report = real_report().clone();
-    report["intervals"][0]["rtt_histogram"] = json!(histogram);
-    let interval = write_json(&d.join("interval.json"), &report);
+    let (whole, interval) = reports_holding(&d, &histogram);
     let svg = d.join("interval.svg");
     for args in [
         vec!["merge", whole.as_str()],
@@ -563,12 +564,7 @@ fn a_missing_input_gets_one_wording_and_exit_2_in_every_subcommand() {
 
 /// Runs `args` of this workspace's flood-client in `dir`.
 fn flood_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run flood-client")
+    test_support::flood_client_in(dir, args)
 }
 
 /// The command a message suggests in backticks, run by a shell in `dir` with this

@@ -3,19 +3,14 @@
 //! the server's CPU and RSS; `.png` is a real PNG; input without intervals is refused.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use test_support::bin;
 use test_support::{fresh_dir, text};
 
 fn flood_client(args: &[&str], dir: &Path) -> Output {
-    Command::new(bin("flood-client"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run flood-client")
+    test_support::flood_client_in(dir, args)
 }
 
 fn read(path: &Path) -> String {

@@ -20,7 +20,7 @@ pub mod tmux;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -79,6 +79,18 @@ pub fn echo_server_cmd() -> String {
 pub fn flood_client(args: &[&str]) -> Output {
     Command::new(bin("flood-client"))
         .args(args)
+        .output()
+        .expect("run flood-client")
+}
+
+/// Runs this workspace's flood-client with `args` to its end in the folder `dir` (stdin
+/// closed), where relative paths and the files it writes land.
+#[track_caller]
+pub fn flood_client_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin("flood-client"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
         .output()
         .expect("run flood-client")
 }
