@@ -1244,7 +1244,15 @@ fn probe_and_limit_results_say_where_they_came_from() {
             .expect("JSON");
     assert_eq!(file["server"], l["server"]);
     // A server limit starts itself is recorded as it ran, its placeholders filled.
-    let own = flood(&[&args[..1], &["--spawn-server"], &args[2..], &["--json"]].concat());
+    let own = flood(
+        &[
+            &args[..1],
+            &["--spawn-server"],
+            &args[2..],
+            &["--out", &out, "--json"],
+        ]
+        .concat(),
+    );
     let o: serde_json::Value = stdout_json(&own);
     let started = o["server"].as_str().unwrap_or_default();
     assert!(
