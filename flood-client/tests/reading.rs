@@ -664,10 +664,10 @@ fn a_plot_of_a_merged_report_captions_its_hosts() {
     assert!(!doc.contains("host ?"), "{doc}");
 }
 
-/// `merge` of one report reprints its verdict; a merge of several says in its place that a
-/// verdict was not weighed, and why.
+/// `merge` of one report reprints its verdict; a merge of several says in its place that it
+/// has none, and why (in words apart from a stopped run's `not weighed`).
 #[test]
-fn merge_keeps_one_reports_verdict_and_says_several_were_not_weighed() {
+fn merge_keeps_one_reports_verdict_and_says_several_have_none() {
     let d = dir("verdict");
     let r = real_report();
     assert!(r["bound"].is_object(), "a run weighs its verdict: {r}");
@@ -687,7 +687,7 @@ fn merge_keeps_one_reports_verdict_and_says_several_were_not_weighed() {
     assert!(two.status.success(), "{}", stderr(&two));
     let human = all_text(&two);
     assert!(
-        human.contains("\n  bound by     not weighed: a verdict weighs one run on one box"),
+        human.contains("\n  bound by     none in this report: a verdict weighs one run on one box"),
         "{human}"
     );
     assert!(!human.contains("placement"), "{human}");

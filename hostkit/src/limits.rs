@@ -60,7 +60,7 @@ pub fn read_u64(path: &str) -> Option<u64> {
 /// A warning when the kernel granted `socket` less receive buffer than the `asked` SO_RCVBUF,
 /// naming the limit and the fix; `None` when it granted all of it. Linux caps requests at
 /// `net.core.rmem_max` and reports double what it grants (the other half is bookkeeping).
-pub fn receive_buffer_shortfall(socket: SockRef<'_>, asked: usize) -> Option<String> {
+pub(crate) fn receive_buffer_shortfall(socket: SockRef<'_>, asked: usize) -> Option<String> {
     let reported = socket.recv_buffer_size().ok()?;
     let granted = if cfg!(target_os = "linux") {
         reported / 2

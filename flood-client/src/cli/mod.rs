@@ -282,6 +282,10 @@ pub struct SaturateArgs {
 /// How long saturate runs unless `--duration` says.
 pub(crate) const SATURATE_FOR: &str = "10s";
 
+/// What `-b` is unless given: what each connection of a flood, and each churn connection
+/// of a `limit --connect-rate` search, sends (32 KiB, the original test's smallest).
+pub(crate) const DEFAULT_BYTES: u64 = 32 << 10;
+
 /// The flood's `--duration` under saturate: a default instead of an alternative to `-b`.
 fn saturate_duration(arg: Arg) -> Arg {
     arg.default_value(SATURATE_FOR).help(

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use hostkit::limits::FdLimit;
 
-use crate::cli::{FloodArgs, SaturateArgs, ServerArgs, StartArgs, StreamArgs, SATURATE_FOR};
+use crate::cli::{
+    FloodArgs, SaturateArgs, ServerArgs, StartArgs, StreamArgs, DEFAULT_BYTES, SATURATE_FOR,
+};
 use crate::config::shard::{default_run_id, ShardRun};
 use crate::config::RunConfig;
 use crate::engine::connection::Workload;
@@ -25,7 +27,7 @@ use crate::setup::Refused;
 impl FloodArgs {
     /// `-b`, or its default of 32 KiB.
     fn bytes_or_default(&self) -> u64 {
-        self.bytes.map_or(32 << 10, |b| b as u64)
+        self.bytes.map_or(DEFAULT_BYTES, |b| b as u64)
     }
 
     /// Why these flags cannot run as given: `-b` beside a `--duration` stream, where it

@@ -41,10 +41,9 @@ use crate::setup::preflight::Facts;
 use crate::setup::spawn::ServerUnderTest;
 use output::{header, human, step_line, write_all};
 
-/// Bytes each churn connection sends unless `-b` says (the flood's default).
-const CHURN_BYTES: u64 = 32 << 10;
-/// A step holds only if it achieved at least this fraction of what it offered.
-const ACHIEVED_FLOOR: f64 = 0.95;
+/// A step holds only if it achieved at least this fraction of what it offered: the floor
+/// the verdict's "kept pace" also uses.
+const ACHIEVED_FLOOR: f64 = crate::report::bound::KEPT_PACE_PCT / 100.0;
 /// How often the server's resident memory is sampled during a step.
 const RSS_EVERY: Duration = Duration::from_millis(100);
 /// Churn's default cap of open connections: this much time's worth of arrivals.
@@ -349,7 +348,7 @@ impl Search {
             _ => None,
         };
         let bytes = match dimension {
-            Dimension::ConnectRate => args.bytes.map_or(CHURN_BYTES, |b| b as u64),
+            Dimension::ConnectRate => args.bytes.map_or(crate::cli::DEFAULT_BYTES, |b| b as u64),
             _ => ENDLESS,
         };
         let mut base = args.stream.run_config(bytes);
@@ -858,7 +857,7 @@ mod tests {
         let s = search(&["--connect-rate", "10..20", "-c", "8"]).unwrap();
         assert_eq!(
             s.run_config(10.0, Duration::from_secs(1)).work.bytes,
-            CHURN_BYTES
+            crate::cli::DEFAULT_BYTES
         );
     }
 

@@ -292,8 +292,9 @@ impl Outcome {
 
 /// The verdict line of a report without one: only `merge` prints such a report (a run
 /// weighs its own), having added up several.
-const NOT_WEIGHED: &str = "not weighed: a verdict weighs one run on one box, and this report \
-                           adds up several (each one's own report has its verdict)";
+const NOT_WEIGHED: &str = "none in this report: a verdict weighs one run on one box, so a merge \
+                           of several has none (each run's own report has its verdict), nor \
+                           has a report from before verdicts";
 
 /// Failed connections neither listed in full (the first [`super::KEPT_FAILURES`]), nor
 /// counted on a lost worker's line, nor cut short by a stop (said on the `interrupted` line).
@@ -434,12 +435,15 @@ mod tests {
         );
     }
 
-    /// A report without a verdict (merge's, of several) says why in the verdict's place.
+    /// A report without a verdict (merge's, of several, or one from before verdicts) says
+    /// why in the verdict's place, in words apart from a stopped run's `not weighed`.
     #[test]
-    fn a_report_without_a_verdict_says_it_was_not_weighed() {
+    fn a_report_without_a_verdict_says_why() {
         let human = Outcome::from(Report::default()).human();
         assert!(
-            human.contains("  bound by     not weighed: a verdict weighs one run on one box"),
+            human.contains(
+                "  bound by     none in this report: a verdict weighs one run on one box"
+            ),
             "{human}"
         );
     }
