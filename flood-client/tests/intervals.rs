@@ -170,7 +170,7 @@ fn the_json_stream_adds_up_to_the_report() {
     let json = flood(&[&WATCHED_RUN[..], &["--json"]].concat());
     assert!(json.status.success());
     let report: Value = serde_json::from_slice(&json.stdout).expect("stdout is one JSON object");
-    assert_eq!(report["schema_version"], 3);
+    assert_eq!(report["schema_version"], 4);
     assert_eq!(report["passed"], true);
     let sum: u64 = report["intervals"]
         .as_array()

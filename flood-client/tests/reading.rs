@@ -181,6 +181,29 @@ fn merge_refuses_sums_past_u64_naming_the_field() {
     );
 }
 
+/// A version 3 report (before `connected_unix_us`, when the connect phase ran to the gate)
+/// still merges and plots under version 4, its connect phase read as it was written.
+#[test]
+fn a_version_3_report_still_reads() {
+    let d = dir("schema-3");
+    let mut old = real_report().clone();
+    old["schema_version"] = json!(3);
+    old.as_object_mut()
+        .expect("an object")
+        .remove("connected_unix_us");
+    let go = (old["go_unix_us"].as_u64()).zip(old["start_unix_us"].as_u64());
+    let f = write_json(&d.join("old.json"), &old);
+    let out = flood(&["merge", "--json", &f]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let merged: Value = stdout_json(&out);
+    let (go, start) = go.expect("the run's start and go");
+    let phase = merged["connect_phase_s"].as_f64().expect("phase");
+    assert!((phase - (go - start) as f64 / 1e6).abs() < 1e-6, "{merged}");
+    let svg = d.join("old.svg");
+    let out = flood(&["plot", &f, "--out", svg.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn an_unknown_schema_version_is_refused_by_merge_and_plot() {
     let d = dir("schema");
