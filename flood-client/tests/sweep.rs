@@ -231,6 +231,18 @@ fn a_sweep_into_an_earlier_ones_folder_leaves_none_of_its_files() {
     );
     assert!(err.contains("sweep.csv (one row per point)"), "{err}");
 
+    // A redraw of the same data without --html keeps the page (compare.sh fills it with
+    // its saturate tables): nothing in it is stale.
+    let from = dir.join("sweep.json").to_string_lossy().into_owned();
+    let out = dir.to_string_lossy().into_owned();
+    let redraw = sweep(&["sweep", "--from", &from, "--out", &out].map(String::from));
+    assert!(redraw.status.success(), "{}", stderr(&redraw));
+    assert!(
+        report.exists(),
+        "a redraw removed report.html: {}",
+        stderr(&redraw)
+    );
+
     let again = sweep(&args);
     let err = stderr(&again);
     assert!(again.status.success(), "{err}");

@@ -75,7 +75,9 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
             Ok(s) => s,
             Err(why) => return refuse(why),
         };
-        let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
+        // A redraw of the same data keeps what it does not rewrite (a report.html that
+        // compare.sh filled with its saturate tables, say): nothing there is stale.
+        let drawn = write(&sweep, &args.out, args.html.then_some(&extras), false)?;
         return Ok(verdict(drawn));
     }
     let (stop, facts, split) = begin(&args.start)?;
@@ -104,7 +106,7 @@ pub(crate) fn command(args: &SweepArgs) -> io::Result<ExitCode> {
     }
     let points = run(&cfg, &stop)?;
     let sweep = SweepFile { meta, points };
-    let drawn = write(&sweep, &args.out, args.html.then_some(&extras))?;
+    let drawn = write(&sweep, &args.out, args.html.then_some(&extras), true)?;
     Printer::new(args.json, false, false).json(&sweep.points)?;
     let stopped = stop.load(Ordering::Relaxed);
     for line in end::closing(&sweep.points, stopped) {
@@ -131,10 +133,10 @@ fn settings(args: &SweepArgs, limit: FdLimit) -> String {
 }
 
 /// Writes the data files, and the chart (and report.html when `extras` is given) if any
-/// point ran, and removes an earlier sweep's files it did not rewrite; says each with what
-/// it holds, and returns whether it drew the chart. With no point run, says why instead of
-/// drawing an empty chart.
-fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<bool> {
+/// point ran, and (`fresh` data, not a `--from` redraw) removes an earlier sweep's files it
+/// did not rewrite; says each with what it holds, and returns whether it drew the chart.
+/// With no point run, says why instead of drawing an empty chart.
+fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>, fresh: bool) -> io::Result<bool> {
     let mut paths = output::write_data(sweep, dir)?;
     let drawn = point::any_ran(&sweep.points);
     if drawn {
@@ -146,7 +148,12 @@ fn write(sweep: &SweepFile, dir: &Path, extras: Option<&Extras>) -> io::Result<b
             paths.push(path);
         }
     }
-    for path in output::remove_stale(dir, &paths)? {
+    let stale = if fresh {
+        output::remove_stale(dir, &paths)?
+    } else {
+        Vec::new()
+    };
+    for path in stale {
         eprintln!(
             "flood-client: removed {}: an earlier sweep's, which this one did not rewrite",
             path.display()
