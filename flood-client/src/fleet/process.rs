@@ -83,7 +83,7 @@ pub(crate) fn run_process(
         Role::Worker => Emit::Parent,
     };
     let mut series = Series::new(handles.len(), emit, true).watched(watch);
-    let progress = match role {
+    let mut progress = match role {
         Role::Alone if cfg.show_progress => Progress::new(cfg),
         Role::Alone => Progress::hidden(),
         Role::Worker => Progress::hidden(),

@@ -6,7 +6,6 @@
 //! 10^6 bytes). With `--tui` the same figures, on one line, go to the full-screen view
 //! (`fleet/tui`) instead.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -142,7 +141,7 @@ struct Shown {
     drawn: Drawn,
     measure: Measure,
     started: Instant,
-    recent: RefCell<Recent>,
+    recent: Recent,
 }
 
 impl Shown {
@@ -153,13 +152,13 @@ impl Shown {
             drawn,
             measure,
             started,
-            recent: RefCell::new(Recent::starting(started)),
+            recent: Recent::starting(started),
         }
     }
 
     /// The figures for the counters `now`, read at `at`.
-    fn figures(&self, now: &LiveSnapshot, at: Instant) -> Figures {
-        let rate = self.recent.borrow_mut().rate(at, now.verified);
+    fn figures(&mut self, now: &LiveSnapshot, at: Instant) -> Figures {
+        let rate = self.recent.rate(at, now.verified);
         let elapsed = at.saturating_duration_since(self.started);
         self.measure.show(now, elapsed, rate)
     }
@@ -195,8 +194,8 @@ impl Progress {
     }
 
     /// Shows the latest counters.
-    pub(crate) fn update(&self, now: &LiveSnapshot) {
-        let Some(shown) = &self.0 else { return };
+    pub(crate) fn update(&mut self, now: &LiveSnapshot) {
+        let Some(shown) = &mut self.0 else { return };
         let at = Instant::now();
         let figures = shown.figures(now, at);
         match &shown.drawn {
@@ -324,8 +323,9 @@ mod tests {
 
     #[test]
     fn the_rate_shown_is_the_last_seconds_not_the_runs_average_and_falls_when_it_stalls() {
-        let shown = Shown::starting(Drawn::Tui, Measure::Time(Duration::from_secs(60)));
-        let after = |ms: u64| shown.started + Duration::from_millis(ms);
+        let mut shown = Shown::starting(Drawn::Tui, Measure::Time(Duration::from_secs(60)));
+        let started = shown.started;
+        let after = |ms: u64| started + Duration::from_millis(ms);
         // 1000 MB/s for 9 s, then 200 MB/s: the run's average at 10 s is 920.
         shown.figures(&counters(4, 9_000_000_000), after(9_000));
         let f = shown.figures(&counters(4, 9_200_000_000), after(10_000));

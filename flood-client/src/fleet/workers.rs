@@ -73,7 +73,7 @@ pub(crate) fn run_parent(
     }
     drop(tx);
 
-    let progress = if cfg.show_progress {
+    let mut progress = if cfg.show_progress {
         Progress::new(cfg)
     } else {
         Progress::hidden()
